@@ -1,0 +1,7 @@
+//! MaskTune (Asgari et al., NeurIPS 2022) in Burn: the models, the XGradCAM saliency, the masking,
+//! selective classification and the model bundle format shared by `trainer-native` and the web app.
+//!
+//! Everything here is generic over the Burn backend (chosen at runtime through the `Device`) and
+//! does no file or network I/O: callers hand in tensors or bytes.
+
+pub mod cam_model;
