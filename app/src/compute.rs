@@ -1,0 +1,93 @@
+//! Choice of the compute backend: WebGPU through Burn when the browser offers an adapter,
+//! otherwise Burn's pure-Rust CPU backend (Flex) compiled to wasm.
+
+use burn::prelude::*;
+
+/// The device every computation of the page runs on, and how it was chosen.
+#[derive(Clone, Debug)]
+pub struct ComputeBackend {
+    pub device: Device,
+    pub kind: BackendKind,
+    /// Adapter description (WebGPU) or why WebGPU was not used (CPU fallback).
+    pub detail: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    WebGpu,
+    Cpu,
+}
+
+impl BackendKind {
+    /// Stable identifier used in the DOM (tests read it).
+    pub fn id(self) -> &'static str {
+        match self {
+            BackendKind::WebGpu => "webgpu",
+            BackendKind::Cpu => "cpu",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            BackendKind::WebGpu => "WebGPU",
+            BackendKind::Cpu => "CPU (WebAssembly)",
+        }
+    }
+}
+
+/// Initialises WebGPU if the browser has an adapter; any failure falls back to the CPU.
+pub async fn pick_backend() -> ComputeBackend {
+    match Device::wgpu_options().init_with_setup_async().await {
+        Ok((device, setup)) => {
+            let info = setup.adapter.get_info();
+            ComputeBackend {
+                device,
+                kind: BackendKind::WebGpu,
+                detail: format!("{} ({:?}, {})", info.name, info.device_type, info.driver),
+            }
+        }
+        Err(error) => ComputeBackend {
+            device: Device::flex(),
+            kind: BackendKind::Cpu,
+            detail: format!("no WebGPU adapter: {error}"),
+        },
+    }
+}
+
+/// A 2x2 matrix product whose result is known, run on the chosen backend: it proves the backend
+/// really computes before any model is loaded.
+pub async fn self_check(device: &Device) -> Result<Vec<f32>, String> {
+    let a = Tensor::<2>::from_floats([[1.0, 2.0], [3.0, 4.0]], device);
+    let b = Tensor::<2>::from_floats([[5.0, 6.0], [7.0, 8.0]], device);
+    let data = a
+        .matmul(b)
+        .into_data_async()
+        .await
+        .map_err(|error| format!("reading the result failed: {error:?}"))?;
+    data.to_vec::<f32>()
+        .map_err(|error| format!("unexpected result type: {error:?}"))
+}
+
+/// The exact product of the self-check matrices.
+pub const SELF_CHECK_EXPECTED: [f32; 4] = [19.0, 22.0, 43.0, 50.0];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    #[wasm_bindgen_test]
+    async fn cpu_self_check_gives_the_exact_product() {
+        let result = self_check(&Device::flex()).await.unwrap();
+        assert_eq!(result, SELF_CHECK_EXPECTED);
+    }
+
+    #[wasm_bindgen_test]
+    async fn picked_backend_computes_the_exact_product() {
+        let backend = pick_backend().await;
+        let result = self_check(&backend.device).await.unwrap();
+        assert_eq!(result, SELF_CHECK_EXPECTED, "on {:?}", backend.kind);
+    }
+}

@@ -1,0 +1,44 @@
+// Debian's Chromium, headless, driven by playwright-core (which never downloads a browser).
+import { chromium } from "playwright-core";
+import { mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const SCREENSHOT_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "target", "screenshots");
+
+const QUIET_FLAGS = [
+  "--no-sandbox",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+// webgpu: whether the browser may expose its (SwiftShader) WebGPU adapter.
+export async function launchChromium({ webgpu }) {
+  const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+  try {
+    return await chromium.launch({
+      executablePath,
+      headless: true,
+      args: webgpu ? [...QUIET_FLAGS, "--enable-unsafe-webgpu"] : QUIET_FLAGS,
+      timeout: 60_000,
+    });
+  } catch (error) {
+    throw new Error(`could not start Chromium at ${executablePath} (run scripts/setup.sh, or set CHROMIUM): ${error.message}`);
+  }
+}
+
+export async function screenshot(page, name) {
+  await mkdir(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+}
+
+// Console errors are collected so a failing assertion can show what the page said.
+export function collectConsole(page) {
+  const lines = [];
+  page.on("console", (message) => lines.push(`[${message.type()}] ${message.text()}`));
+  page.on("pageerror", (error) => lines.push(`[pageerror] ${error.message}`));
+  return lines;
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# One-time, idempotent set-up of everything the build, the demo and the tests need:
+# the wasm32 toolchain, trunk, the wasm-bindgen CLI, Chromium + chromedriver (WebGPU tests),
+# Mesa's lavapipe (native wgpu without a GPU) and the browser-test npm packages.
+# A second run on the same machine takes seconds: every step checks before it installs.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+mkdir -p "$TOOLS_DIR/bin"
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"
+    elif command -v sudo >/dev/null; then sudo "$@"
+    else die "installing system packages needs root: $*" "run this script as root or install sudo"
+    fi
+}
+
+APT_UPDATED=""
+apt_install() {
+    local missing=()
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    command -v apt-get >/dev/null || die "missing system packages: ${missing[*]}" \
+        "this script installs them with apt-get (Debian/Ubuntu); install the equivalents by hand"
+    step "Installing system packages: ${missing[*]}"
+    if [ -z "$APT_UPDATED" ]; then
+        timeout 600 as_root apt-get update -qq || die "apt-get update failed or timed out" \
+            "check that this machine reaches its Debian mirror"
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive timeout 1200 as_root apt-get install -y -qq \
+        --no-install-recommends "${missing[@]}" >/dev/null \
+        || die "apt-get install ${missing[*]} failed or timed out" \
+            "check the Debian mirror, or install these packages by hand"
+}
+
+# cargo install NAME VERSION [ARGS...] into TOOLS_DIR, skipped when BIN --version already matches.
+cargo_tool() {
+    local bin="$1" crate="$2" version="$3"
+    shift 3
+    if "$TOOLS_DIR/bin/$bin" --version 2>/dev/null | grep -qF "$version"; then
+        note "$bin $version: already installed"
+        return 0
+    fi
+    step "Building $crate $version (cached in $TOOLS_DIR; several minutes, once)"
+    timeout 2400 cargo install "$crate" --version "$version" --root "$TOOLS_DIR" "$@" \
+        || die "cargo install $crate $version failed or timed out" \
+            "check access to crates.io; the log above names the crate that failed"
+}
+
+step "Checking the host toolchain"
+command -v cargo >/dev/null || die "cargo is not installed" "install Rust with rustup: https://rustup.rs"
+note "$(cargo --version)"
+command -v node >/dev/null && command -v npm >/dev/null \
+    || die "node and npm are needed for the browser tests" "install Node.js 20 or newer"
+
+step "wasm32-unknown-unknown toolchain"
+if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
+    note "rustup target already installed"
+    echo rustup > "$TOOLS_DIR/wasm-route"
+elif command -v rustup >/dev/null && timeout 90 rustup target add wasm32-unknown-unknown; then
+    echo rustup > "$TOOLS_DIR/wasm-route"
+else
+    # No rustup target can be downloaded here: Debian's rustc-web has the wasm32 target, and
+    # std is rebuilt from its sources (build-std), linked by rust-lld (lld-22).
+    note "rustup could not add the target; using Debian's rustc-web with build-std"
+    apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22
+    mkdir -p "$TOOLS_DIR/debian-rust"
+    ln -sf /usr/bin/cargo "$TOOLS_DIR/debian-rust/cargo"
+    ln -sf /usr/bin/rustc "$TOOLS_DIR/debian-rust/rustc"
+    echo debian > "$TOOLS_DIR/wasm-route"
+fi
+
+step "Browser and GPU software for the tests"
+apt_install chromium chromium-driver mesa-vulkan-drivers vulkan-tools
+note "$(chromium --version 2>/dev/null | tail -n 1)"
+
+cargo_tool trunk trunk "$TRUNK_VERSION" --locked
+# --locked fails for this CLI (a locked dependency is no longer served), so it resolves afresh.
+cargo_tool wasm-bindgen wasm-bindgen-cli "$(wasm_bindgen_version)"
+
+step "Browser-test packages (npm)"
+if [ -d "$REPO_ROOT/e2e/node_modules/playwright-core" ]; then
+    note "already installed"
+else
+    (cd "$REPO_ROOT/e2e" && timeout 600 npm ci --no-audit --no-fund) \
+        || die "npm ci in e2e/ failed" "check access to the npm registry"
+fi
+
+step "Set-up complete"

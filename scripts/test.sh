@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test: set-up (idempotent), native tests, browser-only unit tests in headless Chromium,
+# then the built page end to end in headless Chromium with and without WebGPU.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+bash scripts/setup.sh
+
+# Native wgpu runs on Mesa's lavapipe where there is no GPU; the loader wants a runtime dir.
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
+
+step "Native tests (masktune, kernels, trainer-native)"
+cargo test --locked
+
+step "Browser-only unit tests (wasm-bindgen-test in headless Chromium with WebGPU)"
+(
+    wasm_env
+    export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+    export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+    # The runner reads app/webdriver.json (Chromium flags, WebGPU on) from its working directory.
+    cd app && timeout 3600 cargo test --locked --target wasm32-unknown-unknown
+)
+
+step "Building the page (trunk build --release)"
+( wasm_env && timeout 3600 trunk build --release )
+
+step "The page end to end in headless Chromium"
+(cd e2e && timeout 900 npm test)
