@@ -4,4 +4,11 @@
 //! Everything here is generic over the Burn backend (chosen at runtime through the `Device`) and
 //! does no file or network I/O: callers hand in tensors or bytes.
 
+pub mod bundle;
 pub mod cam_model;
+pub mod masking;
+pub mod reference;
+pub mod saliency;
+pub mod metrics;
+pub mod selective;
+pub mod models;

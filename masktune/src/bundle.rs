@@ -1,0 +1,286 @@
+//! The model bundle: a trained model's weights and everything needed to use them, as one byte
+//! blob that the app fetches as a single static file.
+//!
+//! Layout (integers little-endian):
+//!
+//! | bytes        | content                                                |
+//! |--------------|--------------------------------------------------------|
+//! | 8            | magic `MTBUNDLE`                                       |
+//! | 4            | format version ([`BUNDLE_VERSION`])                    |
+//! | 4            | metadata length `m`                                    |
+//! | 8            | weights length `w`                                     |
+//! | `m`          | [`BundleMetadata`] as JSON                             |
+//! | `w`          | the weights as a burnpack container (Burn's own format) |
+//! | 4            | CRC-32 of everything before it                         |
+//!
+//! Reading never panics on bad bytes: every way a blob can be wrong is a [`BundleError`].
+
+use std::collections::BTreeMap;
+
+use burn::prelude::*;
+use burn::store::ModuleSnapshot;
+use burn::store::burn_pack::{Bytes, Reader, Writer};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::models::preprocess::{InputSize, Normalization};
+use crate::models::{AnyModel, Architecture};
+
+const MAGIC: &[u8; 8] = b"MTBUNDLE";
+/// The bundle format version this crate writes and reads.
+pub const BUNDLE_VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 4 + 8;
+const CHECKSUM_LEN: usize = 4;
+/// Larger inputs than this are certainly a corrupt setting, not a model.
+const MAX_INPUT_SIDE: usize = 4096;
+
+/// Which stage of MaskTune a checkpoint comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CheckpointKind {
+    /// The model trained normally (empirical risk minimisation).
+    #[serde(rename = "erm")]
+    Erm,
+    /// The ERM model after the one masked fine-tuning epoch.
+    #[serde(rename = "masktune")]
+    MaskTune,
+}
+
+/// How a checkpoint was trained and how well it did; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainingSummary {
+    pub epochs: Option<usize>,
+    pub seed: Option<u64>,
+    pub learning_rate: Option<f64>,
+    pub batch_size: Option<usize>,
+    /// Accuracies in `[0, 1]` by name, e.g. `"val"`, `"test"`, `"biased_test"`, `"worst_group"`.
+    #[serde(default)]
+    pub accuracies: BTreeMap<String, f64>,
+    /// Anything else worth keeping with the model.
+    #[serde(default)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// The selective-classification threshold that reaches a target coverage on validation data.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CoverageThreshold {
+    pub target_coverage: f64,
+    pub threshold: f64,
+}
+
+/// Everything the app and trainer need besides the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BundleMetadata {
+    pub architecture: Architecture,
+    /// Dataset name, e.g. `"cifar10"` (see [`DatasetKind::name`](crate::models::preprocess::DatasetKind::name)).
+    pub dataset: String,
+    /// One name per model output, in output order.
+    pub class_names: Vec<String>,
+    pub input_size: InputSize,
+    pub normalization: Normalization,
+    pub checkpoint: CheckpointKind,
+    #[serde(default)]
+    pub training: Option<TrainingSummary>,
+    #[serde(default)]
+    pub selective_thresholds: Vec<CoverageThreshold>,
+}
+
+impl BundleMetadata {
+    /// Checks that the fields agree with each other and describe a buildable model.
+    fn check(&self) -> Result<(), BundleError> {
+        let inconsistent = |msg: String| Err(BundleError::InconsistentMetadata(msg));
+        if let Err(e) = self.architecture.validate() {
+            return inconsistent(e.to_string());
+        }
+        let classes = self.architecture.num_classes();
+        if self.class_names.len() != classes {
+            return inconsistent(format!(
+                "{} class names for a model with {classes} outputs",
+                self.class_names.len()
+            ));
+        }
+        let InputSize { height, width } = self.input_size;
+        if !(1..=MAX_INPUT_SIDE).contains(&height) || !(1..=MAX_INPUT_SIDE).contains(&width) {
+            return inconsistent(format!(
+                "input size {height}x{width} is not within 1 to {MAX_INPUT_SIDE} pixels a side"
+            ));
+        }
+        if !self.normalization.is_valid() {
+            return inconsistent(format!(
+                "normalisation {:?} has a non-finite mean or a std that is not positive",
+                self.normalization
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum BundleError {
+    #[error(
+        "not a MaskTune model bundle (it does not start with \"MTBUNDLE\"): check the URL or file name"
+    )]
+    NotABundle,
+    #[error(
+        "bundle format version {found} is not supported (this build reads version {supported}): \
+         re-export the bundle with a matching trainer, or update the app"
+    )]
+    UnsupportedVersion { found: u32, supported: u32 },
+    #[error(
+        "bundle is truncated: {found} of {expected} bytes: the download or copy was cut short, fetch it again"
+    )]
+    Truncated { expected: usize, found: usize },
+    #[error(
+        "bundle has {found} bytes where {expected} were expected: something was appended to it, fetch it again"
+    )]
+    TrailingBytes { expected: usize, found: usize },
+    #[error(
+        "bundle is corrupt (checksum {computed:08x}, expected {stored:08x}): fetch or export it again"
+    )]
+    ChecksumMismatch { stored: u32, computed: u32 },
+    #[error("bundle metadata is not valid JSON for this format: {0}; re-export the bundle")]
+    InvalidMetadata(String),
+    #[error("bundle metadata is inconsistent: {0}; re-export the bundle")]
+    InconsistentMetadata(String),
+    #[error("bundle weights cannot be read: {0}; re-export the bundle")]
+    InvalidWeights(String),
+    #[error(
+        "bundle weights do not match the architecture in its metadata: {0}; the weights were \
+         saved from a different model, re-export the bundle from the trained model"
+    )]
+    WeightsMismatch(String),
+}
+
+/// Writing and reading bundles.
+pub struct Bundle;
+
+impl Bundle {
+    /// Serialises `model` and `meta` into one bundle. `meta.architecture` must be the one `model`
+    /// was built from. Fails (instead of writing a bundle that cannot be read back) if `meta`
+    /// is inconsistent or holds numbers JSON cannot carry (NaN, infinities), or if the weights
+    /// cannot be read from the device.
+    pub fn to_bytes(model: &AnyModel, meta: &BundleMetadata) -> Result<Vec<u8>, BundleError> {
+        meta.check()?;
+        let json =
+            serde_json::to_vec(meta).map_err(|e| BundleError::InvalidMetadata(e.to_string()))?;
+        // serde_json writes NaN as `null`, which would not read back as a number.
+        serde_json::from_slice::<BundleMetadata>(&json).map_err(|e| {
+            BundleError::InvalidMetadata(format!("{e} (is a number NaN or infinite?)"))
+        })?;
+        let weights = Writer::new(model.collect(None, None, false))
+            .into_bytes()
+            .map_err(|e| BundleError::InvalidWeights(e.to_string()))?;
+        let metadata_len = u32::try_from(json.len()).map_err(|_| {
+            BundleError::InvalidMetadata(format!("{} bytes of metadata is too large", json.len()))
+        })?;
+
+        let mut out = Vec::with_capacity(HEADER_LEN + json.len() + weights.len() + CHECKSUM_LEN);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&BUNDLE_VERSION.to_le_bytes());
+        out.extend_from_slice(&metadata_len.to_le_bytes());
+        out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
+        out.extend_from_slice(&json);
+        out.extend_from_slice(&weights);
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        Ok(out)
+    }
+
+    /// Reads a bundle: checks it, builds the architecture its metadata names on `device`, and
+    /// loads the weights into it.
+    pub fn from_bytes(
+        bytes: &[u8],
+        device: &Device,
+    ) -> Result<(AnyModel, BundleMetadata), BundleError> {
+        let (json, weights) = split(bytes)?;
+        let meta: BundleMetadata = serde_json::from_slice(json)
+            .map_err(|e| BundleError::InvalidMetadata(e.to_string()))?;
+        meta.check()?;
+
+        let tensors = Reader::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+            .and_then(Reader::into_tensors)
+            .map_err(|e| BundleError::InvalidWeights(e.to_string()))?;
+        let mut model = meta.architecture.init(device);
+        let result = model.apply(tensors, None, None, false);
+        let mut problems: Vec<String> = result.errors.iter().map(ToString::to_string).collect();
+        problems.extend(
+            result
+                .missing
+                .iter()
+                .map(|(path, _)| format!("missing tensor '{path}'")),
+        );
+        problems.extend(
+            result
+                .unused
+                .iter()
+                .map(|path| format!("unexpected tensor '{path}'")),
+        );
+        if !problems.is_empty() {
+            const SHOWN: usize = 5;
+            let more = problems.len().saturating_sub(SHOWN);
+            problems.truncate(SHOWN);
+            if more > 0 {
+                problems.push(format!("and {more} more"));
+            }
+            return Err(BundleError::WeightsMismatch(problems.join("; ")));
+        }
+        Ok((model, meta))
+    }
+}
+
+/// Checks the framing (magic, version, lengths, checksum) and returns the metadata JSON and the
+/// weights.
+fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), BundleError> {
+    let found = bytes.len();
+    let magic_len = found.min(MAGIC.len());
+    if bytes[..magic_len] != MAGIC[..magic_len] {
+        return Err(BundleError::NotABundle);
+    }
+    if found < HEADER_LEN {
+        return Err(BundleError::Truncated {
+            expected: HEADER_LEN,
+            found,
+        });
+    }
+    let version = u32::from_le_bytes(le_array(&bytes[8..12]));
+    if version != BUNDLE_VERSION {
+        return Err(BundleError::UnsupportedVersion {
+            found: version,
+            supported: BUNDLE_VERSION,
+        });
+    }
+    let metadata_len = u32::from_le_bytes(le_array(&bytes[12..16])) as usize;
+    let weights_len = u64::from_le_bytes(le_array(&bytes[16..24]));
+    // A corrupt length can be anything: compute the total without overflowing.
+    let expected = usize::try_from(weights_len)
+        .ok()
+        .and_then(|w| {
+            (HEADER_LEN + CHECKSUM_LEN)
+                .checked_add(metadata_len)?
+                .checked_add(w)
+        })
+        .unwrap_or(usize::MAX);
+    if found < expected {
+        return Err(BundleError::Truncated { expected, found });
+    }
+    let body_end = expected - CHECKSUM_LEN;
+    let stored = u32::from_le_bytes(le_array(&bytes[body_end..expected]));
+    let computed = crc32fast::hash(&bytes[..body_end]);
+    if stored != computed {
+        return Err(BundleError::ChecksumMismatch { stored, computed });
+    }
+    if found > expected {
+        return Err(BundleError::TrailingBytes { expected, found });
+    }
+    let metadata_end = HEADER_LEN + metadata_len;
+    Ok((
+        &bytes[HEADER_LEN..metadata_end],
+        &bytes[metadata_end..body_end],
+    ))
+}
+
+/// The `N` bytes of a slice already known to be `N` long.
+fn le_array<const N: usize>(slice: &[u8]) -> [u8; N] {
+    let mut out = [0; N];
+    out.copy_from_slice(slice);
+    out
+}

@@ -1,0 +1,226 @@
+//! Bundle round trip, and every kind of bad blob giving its own error without a panic.
+
+use burn::prelude::*;
+use masktune::bundle::{
+    Bundle, BundleError, BundleMetadata, CheckpointKind, CoverageThreshold, TrainingSummary,
+};
+use masktune::cam_model::CamModel;
+use masktune::models::preprocess::DatasetKind;
+use masktune::models::{AnyModel, Architecture};
+
+const ARCH: Architecture = Architecture::SmallCnn {
+    in_channels: 3,
+    num_classes: 2,
+    width: 2,
+};
+
+fn metadata(architecture: Architecture) -> BundleMetadata {
+    let dataset = DatasetKind::SpuriousMnist;
+    BundleMetadata {
+        class_names: (0..architecture.num_classes())
+            .map(|c| format!("class {c}"))
+            .collect(),
+        architecture,
+        dataset: dataset.name().to_string(),
+        input_size: dataset.input_size(),
+        normalization: dataset.normalization(),
+        checkpoint: CheckpointKind::MaskTune,
+        training: Some(TrainingSummary {
+            epochs: Some(1),
+            seed: Some(7),
+            accuracies: [("biased_test".to_string(), 0.9)].into(),
+            ..Default::default()
+        }),
+        selective_thresholds: vec![CoverageThreshold {
+            target_coverage: 0.9,
+            threshold: 0.75,
+        }],
+    }
+}
+
+fn images(device: &Device) -> Tensor<4> {
+    Tensor::random(
+        [3, 3, 28, 28],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        device,
+    )
+}
+
+/// A model whose batch-norm running statistics differ from their initial values, so a
+/// round trip that dropped them would show in the logits.
+fn trained_model() -> AnyModel {
+    let autodiff = Device::flex().autodiff();
+    let model = ARCH.init(&autodiff);
+    model.forward(images(&autodiff));
+    model.valid()
+}
+
+fn bundle() -> Vec<u8> {
+    Bundle::to_bytes(&ARCH.init(&Device::flex()), &metadata(ARCH)).unwrap()
+}
+
+#[test]
+fn round_trip_gives_identical_logits_and_metadata() {
+    let device = Device::flex();
+    let model = trained_model();
+    let meta = metadata(ARCH);
+    let bytes = Bundle::to_bytes(&model, &meta).unwrap();
+    let (loaded, loaded_meta) = Bundle::from_bytes(&bytes, &device).unwrap();
+    assert_eq!(loaded_meta, meta);
+    let x = images(&device);
+    let fresh = ARCH.init(&device).forward(x.clone()).into_data();
+    let (want, got) = (
+        model.forward(x.clone()).into_data(),
+        loaded.forward(x).into_data(),
+    );
+    assert_eq!(got, want);
+    assert_ne!(
+        got, fresh,
+        "the loaded model must not be a freshly initialised one"
+    );
+}
+
+#[test]
+fn bytes_that_are_not_a_bundle() {
+    let device = Device::flex();
+    for bytes in [
+        &b"\x89PNG\r\n\x1a\n and then some image"[..],
+        b"{\"json\": true}",
+        b"MTB_NOPE",
+    ] {
+        let err = Bundle::from_bytes(bytes, &device).unwrap_err();
+        assert!(matches!(err, BundleError::NotABundle), "{err}");
+    }
+}
+
+#[test]
+fn every_truncation_is_reported() {
+    let device = Device::flex();
+    let bytes = bundle();
+    for len in (0..bytes.len())
+        .step_by(97)
+        .chain([4, 8, 23, bytes.len() - 1])
+    {
+        let err = Bundle::from_bytes(&bytes[..len], &device).unwrap_err();
+        assert!(
+            matches!(err, BundleError::Truncated { .. }),
+            "cut at {len}: {err}"
+        );
+    }
+}
+
+#[test]
+fn every_flipped_byte_is_an_error_never_a_panic() {
+    let device = Device::flex();
+    let bytes = bundle();
+    for i in 0..bytes.len() {
+        let mut bad = bytes.clone();
+        bad[i] ^= 0x10;
+        let err = Bundle::from_bytes(&bad, &device).unwrap_err();
+        let expected = match i {
+            0..8 => matches!(err, BundleError::NotABundle),
+            8..12 => matches!(err, BundleError::UnsupportedVersion { .. }),
+            // A length field: the blob looks cut short or fails its checksum.
+            12..24 => matches!(
+                err,
+                BundleError::Truncated { .. } | BundleError::ChecksumMismatch { .. }
+            ),
+            _ => matches!(err, BundleError::ChecksumMismatch { .. }),
+        };
+        assert!(expected, "byte {i}: {err}");
+    }
+}
+
+#[test]
+fn appended_bytes_are_reported() {
+    let mut bytes = bundle();
+    bytes.extend_from_slice(b"\n");
+    let err = Bundle::from_bytes(&bytes, &Device::flex()).unwrap_err();
+    assert!(matches!(err, BundleError::TrailingBytes { .. }), "{err}");
+}
+
+#[test]
+fn weights_of_another_architecture_are_rejected() {
+    let device = Device::flex();
+    let model = ARCH.init(&device);
+    let wider = Architecture::SmallCnn {
+        in_channels: 3,
+        num_classes: 2,
+        width: 3,
+    };
+    let other_kind = Architecture::Vgg {
+        in_channels: 3,
+        num_classes: 2,
+        depth: 11,
+        width: 2,
+    };
+    for arch in [wider, other_kind] {
+        let bytes = Bundle::to_bytes(&model, &metadata(arch.clone())).unwrap();
+        let err = Bundle::from_bytes(&bytes, &device).unwrap_err();
+        assert!(
+            matches!(err, BundleError::WeightsMismatch(_)),
+            "{arch:?}: {err}"
+        );
+    }
+}
+
+/// Frames `json` and `weights` as a bundle with a valid checksum.
+fn frame(json: &[u8], weights: &[u8]) -> Vec<u8> {
+    let mut out = b"MTBUNDLE".to_vec();
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
+    out.extend_from_slice(json);
+    out.extend_from_slice(weights);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+#[test]
+fn well_framed_but_bad_contents_are_reported() {
+    let device = Device::flex();
+    let json = serde_json::to_vec(&metadata(ARCH)).unwrap();
+
+    let err = Bundle::from_bytes(&frame(b"{not json", b""), &device).unwrap_err();
+    assert!(matches!(err, BundleError::InvalidMetadata(_)), "{err}");
+
+    let mut two_names_short = metadata(ARCH);
+    two_names_short.class_names.clear();
+    let bad_meta = serde_json::to_vec(&two_names_short).unwrap();
+    let err = Bundle::from_bytes(&frame(&bad_meta, b""), &device).unwrap_err();
+    assert!(matches!(err, BundleError::InconsistentMetadata(_)), "{err}");
+
+    let err = Bundle::from_bytes(&frame(&json, b"not a burnpack"), &device).unwrap_err();
+    assert!(matches!(err, BundleError::InvalidWeights(_)), "{err}");
+}
+
+#[test]
+fn unsupported_versions_are_named() {
+    let mut bytes = bundle();
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let err = Bundle::from_bytes(&bytes, &Device::flex()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BundleError::UnsupportedVersion {
+                found: 2,
+                supported: 1
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn unwritable_metadata_is_refused_at_export() {
+    let model = ARCH.init(&Device::flex());
+    let mut meta = metadata(ARCH);
+    meta.training
+        .as_mut()
+        .unwrap()
+        .accuracies
+        .insert("val".into(), f64::NAN);
+    let err = Bundle::to_bytes(&model, &meta).unwrap_err();
+    assert!(matches!(err, BundleError::InvalidMetadata(_)), "{err}");
+}
