@@ -1,1 +1,51 @@
-fn main(){}
+//! `trainer-native`: parses the command line and runs the step asked for.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use trainer_native::cli::{Cli, Command};
+use trainer_native::train::{self, Result};
+
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Train(args) => {
+            let (config, sets) = args.resolve()?;
+            train::erm::train(&config, &sets, &args.run_dir(), args.location.backend, args.resume).map(drop)
+        }
+        Command::Mask(args) => {
+            let (config, sets) = args.resolve()?;
+            train::mask::mask(&config, &sets.train, &args.run_dir(), args.location.backend, config.batch_size).map(drop)
+        }
+        Command::Finetune(args) => {
+            let (config, sets) = args.resolve()?;
+            train::finetune::finetune(&config, &sets, &args.run_dir(), args.location.backend).map(drop)
+        }
+        Command::Evaluate(args) => {
+            let (config, sets) = args.resolve()?;
+            train::evaluate::evaluate(&config, &sets, &args.run_dir(), args.location.backend).map(drop)
+        }
+        Command::Export(args) => {
+            let run = args.run_dir();
+            train::export::export(&args.config()?, &run, args.location.backend).map(drop)
+        }
+        Command::Pipeline(args) => {
+            let (config, sets) = args.resolve()?;
+            let (run, backend) = (args.run_dir(), args.location.backend);
+            train::erm::train(&config, &sets, &run, backend, args.resume)?;
+            train::mask::mask(&config, &sets.train, &run, backend, config.batch_size)?;
+            train::finetune::finetune(&config, &sets, &run, backend)?;
+            train::evaluate::evaluate(&config, &sets, &run, backend)?;
+            train::export::export(&config, &run, backend).map(drop)
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The command line: argument definitions and their translation into a run's settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::backend::Backend;
+use crate::train::config::RunConfig;
+use crate::train::experiment::{self, Datasets, Experiment, ModelFamily};
+use crate::train::optimizer::{OptimizerKind, OptimizerSettings};
+use crate::train::run_dir::RunDir;
+use crate::train::{Result, TrainError};
+
+#[derive(Debug, Parser)]
+#[command(name = "trainer-native", version, about = "MaskTune (NeurIPS 2022): ERM training, XGradCAM masking, one-epoch fine-tuning, evaluation and export")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// ERM training; keeps the best and the last checkpoint (DESIGN.md step 1).
+    Train(TrainArgs),
+    /// Masks every training image with XGradCAM of the best ERM model (steps 2-3).
+    Mask(StepArgs),
+    /// One epoch on the masked images from the last ERM checkpoint (step 4).
+    Finetune(StepArgs),
+    /// Accuracy, group accuracy and selective classification of ERM vs MaskTune (step 5).
+    Evaluate(StepArgs),
+    /// Writes the ERM and MaskTune model bundles for the app.
+    Export(StepArgs),
+    /// train → mask → finetune → evaluate → export.
+    Pipeline(TrainArgs),
+}
+
+/// Which run folder: `<runs-dir>/<name>/`.
+#[derive(Debug, Clone, Args)]
+pub struct RunLocation {
+    /// Folder holding the runs.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    #[arg(long, value_enum)]
+    pub experiment: Experiment,
+    /// Run name (default: the experiment's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub location: RunLocation,
+    /// Data folder (default: ../shared/data/<mnist|cifar10|celeba|folder> beside the repository).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Learning rate of the first epoch.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerKind>,
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Side of the square images (CelebA and image folders; MNIST and CIFAR have fixed sizes).
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// Use at most N images of every split (quick runs and tests).
+    #[arg(long)]
+    pub subset: Option<usize>,
+    /// Model family (default: the experiment's).
+    #[arg(long, value_enum)]
+    pub model: Option<ModelFamily>,
+    #[arg(long)]
+    pub depth: Option<usize>,
+    /// Channels of the first stage.
+    #[arg(long)]
+    pub width: Option<usize>,
+    /// Continue the run from its last checkpoint (same settings; `--epochs` may be raised).
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StepArgs {
+    /// Run name (as given to `train`).
+    #[arg(long)]
+    pub name: String,
+    #[command(flatten)]
+    pub location: RunLocation,
+    /// Data folder, if it moved since training.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// `../shared/data/<folder>` beside the repository this binary was built from.
+fn default_data_dir(experiment: Experiment) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(experiment.default_data_folder())
+}
+
+impl TrainArgs {
+    pub fn run_dir(&self) -> RunDir {
+        let name = self.name.clone().unwrap_or_else(|| self.experiment.name().into());
+        RunDir::new(self.location.runs_dir.join(name))
+    }
+
+    /// Loads the data and builds the run's settings from the arguments and the experiment's
+    /// defaults.
+    pub fn resolve(&self) -> Result<(RunConfig, Datasets)> {
+        let e = self.experiment;
+        let data_dir = self.data.clone().unwrap_or_else(|| default_data_dir(e));
+        let image_size = self.image_size.unwrap_or(e.default_image_size());
+        let sets = experiment::load(e, &data_dir, self.seed, image_size, self.subset)?;
+        let defaults = e.defaults(sets.train.class_names.len());
+        let architecture = experiment::architecture(&defaults.architecture, self.model, self.depth, self.width)?;
+        let d = defaults.optimizer;
+        let optimizer = OptimizerSettings {
+            kind: self.optimizer.unwrap_or(d.kind),
+            lr: self.lr.unwrap_or(d.lr),
+            momentum: self.momentum.unwrap_or(d.momentum),
+            weight_decay: self.weight_decay.unwrap_or(d.weight_decay),
+            ..d
+        };
+        optimizer.validate().map_err(TrainError::Settings)?;
+        let positive = |name: &str, v: usize| {
+            if v > 0 { Ok(v) } else { Err(TrainError::Settings(format!("--{name} must be at least 1"))) }
+        };
+        let config = RunConfig {
+            experiment: e,
+            data_dir,
+            seed: self.seed,
+            subset: self.subset,
+            image_size,
+            architecture,
+            normalization: e.normalization(),
+            augmentation: e.augmentation(image_size),
+            optimizer,
+            epochs: positive("epochs", self.epochs.unwrap_or(defaults.epochs))?,
+            batch_size: positive("batch-size", self.batch_size.unwrap_or(defaults.batch_size))?,
+        };
+        experiment::check(&sets, config.architecture.num_classes())?;
+        Ok((config, sets))
+    }
+}
+
+impl StepArgs {
+    pub fn run_dir(&self) -> RunDir {
+        RunDir::new(self.location.runs_dir.join(&self.name))
+    }
+
+    /// Reads the run's settings and loads the same data again.
+    pub fn resolve(&self) -> Result<(RunConfig, Datasets)> {
+        let config = self.config()?;
+        let sets = experiment::load(config.experiment, &config.data_dir, config.seed, config.image_size, config.subset)?;
+        experiment::check(&sets, config.architecture.num_classes())?;
+        Ok((config, sets))
+    }
+
+    /// Reads the run's settings (`config.json`), with the data folder given here if any.
+    pub fn config(&self) -> Result<RunConfig> {
+        let path = self.run_dir().config();
+        if !path.exists() {
+            return Err(TrainError::Missing { path, hint: format!("no run named {:?} here: run `train` first", self.name) });
+        }
+        let bytes = std::fs::read(&path).map_err(TrainError::io("read", &path))?;
+        let mut config: RunConfig = serde_json::from_slice(&bytes)
+            .map_err(|e| TrainError::Settings(format!("{} is not a run config: {e}", path.display())))?;
+        if let Some(data) = &self.data {
+            config.data_dir = data.clone();
+        }
+        Ok(config)
+    }
+}

@@ -1,0 +1,4 @@
+pub mod backend;
+pub mod cli;
+pub mod data;
+pub mod train;

@@ -1,0 +1,98 @@
+//! Writes the ERM (best checkpoint) and MaskTune models as bundles for the app, with class
+//! names, preprocessing, the run's settings and accuracies, and the selective-classification
+//! thresholds chosen on validation by `evaluate`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use masktune::bundle::{Bundle, BundleMetadata, CheckpointKind, CoverageThreshold, TrainingSummary};
+use masktune::models::preprocess::InputSize;
+use serde::{Deserialize, Serialize};
+
+use super::atomic::write_atomic;
+use super::checkpoint::{self, Stage};
+use super::config::RunConfig;
+use super::error::{Result, TrainError};
+use super::evaluate::EvaluationReport;
+use super::experiment::Experiment;
+use super::report::{read_section, update_section};
+use super::run_dir::RunDir;
+use crate::backend::Backend;
+
+/// The `export` section of the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportReport {
+    /// (model, bundle file, bytes).
+    pub bundles: Vec<(String, PathBuf, usize)>,
+}
+
+/// The dataset name bundles carry (`DatasetKind::name` where the experiment is one of those).
+fn dataset_name(experiment: Experiment) -> &'static str {
+    match experiment {
+        Experiment::SpuriousMnist => "spurious_mnist",
+        Experiment::Cifar10 => "cifar10",
+        Experiment::Celeba => "celeba",
+        Experiment::Folder => "folder",
+    }
+}
+
+pub fn export(config: &RunConfig, run: &RunDir, backend: Backend) -> Result<ExportReport> {
+    let device = backend.device()?;
+    let evaluation: EvaluationReport = read_section(&run.report(), "evaluation").ok_or_else(|| TrainError::Missing {
+        path: run.report(),
+        hint: "its evaluation section holds the selective thresholds: run `evaluate` first".into(),
+    })?;
+    let thresholds: Vec<CoverageThreshold> = evaluation
+        .thresholds
+        .iter()
+        .map(|&(target_coverage, threshold)| CoverageThreshold { target_coverage, threshold })
+        .collect();
+    let mut bundles = Vec::new();
+    for (name, path, stage, kind) in [
+        ("erm", run.best(), Stage::Erm, CheckpointKind::Erm),
+        ("masktune", run.masktune(), Stage::MaskTune, CheckpointKind::MaskTune),
+    ] {
+        let loaded = checkpoint::load(&path, stage, Some(config), &device)?;
+        let model_name = if stage == Stage::Erm { "erm_best" } else { "masktune" };
+        let accuracies: BTreeMap<String, f64> = evaluation
+            .sets
+            .iter()
+            .flat_map(|set| {
+                let m = set.models.iter().find(|m| m.model == model_name);
+                let overall = m.and_then(|m| m.accuracy.accuracy).map(|a| (set.set.clone(), a));
+                let worst = m
+                    .and_then(|m| m.groups.as_ref()?.worst_group_accuracy)
+                    .map(|a| (format!("{}_worst_group", set.set), a));
+                overall.into_iter().chain(worst)
+            })
+            .collect();
+        let meta = BundleMetadata {
+            architecture: config.architecture.clone(),
+            dataset: dataset_name(config.experiment).into(),
+            class_names: evaluation.class_names.clone(),
+            input_size: InputSize::square(config.image_size),
+            normalization: config.normalization,
+            checkpoint: kind,
+            training: Some(TrainingSummary {
+                epochs: Some(loaded.header.history.len()),
+                seed: Some(config.seed),
+                learning_rate: Some(loaded.header.lr),
+                batch_size: Some(config.batch_size),
+                accuracies,
+                extra: BTreeMap::from([(
+                    "run_config".to_string(),
+                    serde_json::to_value(config).expect("RunConfig serialises to JSON"),
+                )]),
+            }),
+            selective_thresholds: thresholds.clone(),
+        };
+        let bytes = Bundle::to_bytes(&loaded.model, &meta).map_err(|e| TrainError::compute("cannot write the bundle", e))?;
+        let out = run.bundle(name);
+        write_atomic(&out, &bytes)?;
+        eprintln!("wrote {} ({} bytes)", out.display(), bytes.len());
+        bundles.push((name.to_string(), out, bytes.len()));
+    }
+    let report = ExportReport { bundles };
+    update_section(&run.report(), "export", &report)?;
+    Ok(report)
+}

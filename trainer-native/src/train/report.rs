@@ -1,0 +1,32 @@
+//! The run's JSON report, `report.json`: one section per step, each step rewriting only its own
+//! section (atomically), so the file always describes the latest of every step.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::atomic::write_json_atomic;
+use super::error::{Result, TrainError};
+
+/// Sets `section` of the report at `path` to `value`, keeping the other sections.
+pub fn update_section<T: Serialize>(path: &Path, section: &str, value: &T) -> Result<()> {
+    let mut report = match std::fs::read(path) {
+        Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => map,
+            // A damaged report is rebuilt rather than blocking the run; the checkpoints hold the truth.
+            _ => Map::new(),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
+        Err(e) => return Err(TrainError::io("read", path)(e)),
+    };
+    report.insert(section.into(), serde_json::to_value(value).expect("report sections serialise to JSON"));
+    write_json_atomic(path, &Value::Object(report))
+}
+
+/// Reads `section` of the report at `path`, if present.
+pub fn read_section<T: for<'de> Deserialize<'de>>(path: &Path, section: &str) -> Option<T> {
+    let bytes = std::fs::read(path).ok()?;
+    let report: Value = serde_json::from_slice(&bytes).ok()?;
+    serde_json::from_value(report.get(section)?.clone()).ok()
+}

@@ -1,0 +1,173 @@
+//! The MaskTune pipeline end to end through the `trainer-native` binary, on a tiny subset of
+//! spurious MNIST (the first images of ../shared/data/mnist): checkpoints, masks, fine-tuning, evaluation, reports;
+//! resuming an interrupted run; clear errors for damaged or mismatched checkpoints.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use burn::prelude::Device;
+use flate2::read::GzDecoder;
+use masktune::bundle::{Bundle, CheckpointKind};
+use burn::store::{ModuleSnapshot, bridge};
+use serde_json::Value;
+use trainer_native::train::checkpoint::{self, Stage};
+use trainer_native::train::masked_set;
+
+const SUBSET: &str = "128";
+/// Images of the MNIST fixture: the loader holds 5,000 training images out for validation.
+const FIXTURE_TRAIN: usize = 5_000 + 128;
+const FIXTURE_TEST: usize = 128;
+
+/// The first images of the real MNIST files, unpacked, in `CARGO_TARGET_TMPDIR`: decoding all
+/// 70,000 gzipped digits in a debug build takes longer than the training the tests exercise.
+fn mnist_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist");
+        assert!(source.is_dir(), "these tests need MNIST in {}", source.display());
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("mnist-{FIXTURE_TRAIN}-{FIXTURE_TEST}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (prefix, n) in [("train", FIXTURE_TRAIN), ("t10k", FIXTURE_TEST)] {
+            for (kind, magic, header, record) in [("images-idx3", 0x803u32, 16, 784), ("labels-idx1", 0x801, 8, 1)] {
+                let name = format!("{prefix}-{kind}-ubyte");
+                let mut bytes = vec![0; header + n * record];
+                GzDecoder::new(std::fs::File::open(source.join(format!("{name}.gz"))).unwrap())
+                    .read_exact(&mut bytes)
+                    .unwrap();
+                assert_eq!(u32::from_be_bytes(bytes[..4].try_into().unwrap()), magic);
+                bytes[4..8].copy_from_slice(&(n as u32).to_be_bytes());
+                std::fs::write(dir.join(name), bytes).unwrap();
+            }
+        }
+        dir
+    })
+    .clone()
+}
+
+/// Runs the binary; `train` and `pipeline` get the tiny-run settings that `args` does not set.
+fn trainer(runs: &Path, args: &[&str]) -> Output {
+    let mnist = mnist_dir();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trainer-native"));
+    command.args(args).arg("--runs-dir").arg(runs);
+    if matches!(args[0], "train" | "pipeline") {
+        command.args(["--experiment", "spurious-mnist"]).arg("--data").arg(&mnist);
+        for (flag, value) in [("--subset", SUBSET), ("--width", "4"), ("--batch-size", "32")] {
+            if !args.contains(&flag) {
+                command.args([flag, value]);
+            }
+        }
+    }
+    command.output().expect("the trainer binary runs")
+}
+
+fn ok(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "trainer failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn failure(output: Output) -> String {
+    assert!(!output.status.success(), "the trainer should have failed");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn report(run: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(run.join("report.json")).unwrap()).unwrap()
+}
+
+/// Every weight of a checkpoint's model, by path.
+fn weights(path: &Path) -> Vec<(String, Vec<f32>)> {
+    let loaded = checkpoint::load(path, Stage::Erm, None, &Device::flex()).unwrap();
+    let mut all: Vec<(String, Vec<f32>)> = loaded
+        .model
+        .collect(None, None, false)
+        .iter()
+        .map(|t| (t.name.clone(), bridge::to_data(t).unwrap().convert::<f32>().try_into_vec::<f32>().unwrap()))
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
+#[test]
+fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
+    let runs = tempfile::tempdir().unwrap();
+    ok(trainer(runs.path(), &["pipeline", "--name", "e2e", "--epochs", "1"]));
+    let run = runs.path().join("e2e");
+    for file in [
+        "config.json",
+        "checkpoints/erm_best.ckpt",
+        "checkpoints/erm_last.ckpt",
+        "checkpoints/masktune.ckpt",
+        "masked_train.bin",
+        "mask_examples.png",
+        "risk_coverage.csv",
+        "bundles/erm.bundle",
+        "bundles/masktune.bundle",
+    ] {
+        assert!(run.join(file).is_file(), "{file} is missing");
+    }
+    let report = report(&run);
+    assert_eq!(report["train"]["history"].as_array().unwrap().len(), 1);
+    assert_eq!(report["mask"]["images"], 128);
+    // Exactly one epoch over the masked images, from the last ERM epoch.
+    assert_eq!(report["finetune"]["images"], 128);
+    assert_eq!(report["finetune"]["from_epoch"], 1);
+    assert_eq!(report["finetune"]["epoch"]["epoch"], 2);
+    let masktune = checkpoint::read_header(&run.join("checkpoints/masktune.ckpt")).unwrap();
+    assert_eq!(masktune.history.len(), 2);
+    assert_eq!(masktune.history[1].images, 128);
+    let sets: Vec<&str> = report["evaluation"]["sets"].as_array().unwrap().iter().map(|s| s["set"].as_str().unwrap()).collect();
+    assert_eq!(sets, ["val", "test_original", "test_biased"]);
+    let biased = &report["evaluation"]["sets"][2];
+    assert_eq!(biased["selective"]["rows"].as_array().unwrap().len(), 5);
+    assert_eq!(biased["models"].as_array().unwrap().len(), 3);
+    // The masked file belongs to the training set it was made from, and it masked something.
+    let header = masked_set::read_header(&run.join("masked_train.bin")).unwrap();
+    assert_eq!((header.count, header.height, header.width), (128, 28, 28));
+    assert!(report["mask"]["mean_masked_fraction"].as_f64().unwrap() > 0.0);
+    // The bundles read back, with the class names and the thresholds chosen on validation.
+    let bytes = std::fs::read(run.join("bundles/masktune.bundle")).unwrap();
+    let (_, meta) = Bundle::from_bytes(&bytes, &Device::flex()).unwrap();
+    assert_eq!(meta.checkpoint, CheckpointKind::MaskTune);
+    assert_eq!(meta.class_names, ["0-4", "5-9"]);
+    assert_eq!(meta.selective_thresholds.len(), 5);
+}
+
+#[test]
+fn resumed_run_matches_an_uninterrupted_one_and_bad_checkpoints_are_refused() {
+    let runs = tempfile::tempdir().unwrap();
+    ok(trainer(runs.path(), &["train", "--name", "straight", "--epochs", "2"]));
+    ok(trainer(runs.path(), &["train", "--name", "resumed", "--epochs", "1"]));
+    // Starting over on an existing run is refused rather than overwriting it.
+    assert!(failure(trainer(runs.path(), &["train", "--name", "resumed", "--epochs", "2"])).contains("--resume"));
+    ok(trainer(runs.path(), &["train", "--name", "resumed", "--epochs", "2", "--resume"]));
+    let straight = runs.path().join("straight/checkpoints/erm_last.ckpt");
+    let resumed = runs.path().join("resumed/checkpoints/erm_last.ckpt");
+    assert_eq!(weights(&straight), weights(&resumed));
+    let (a, b) = (checkpoint::read_header(&straight).unwrap(), checkpoint::read_header(&resumed).unwrap());
+    assert_eq!(a.rng, b.rng);
+    assert_eq!(a.history.iter().map(|e| e.train_loss).collect::<Vec<_>>(), b.history.iter().map(|e| e.train_loss).collect::<Vec<_>>());
+
+    // Another architecture than the checkpoint's.
+    let err = failure(trainer(runs.path(), &["train", "--name", "resumed", "--epochs", "3", "--resume", "--width", "8"]));
+    assert!(err.contains("does not match this run") && err.contains("architecture"), "{err}");
+
+    // A damaged checkpoint: one flipped byte in the middle.
+    let mut bytes = std::fs::read(&resumed).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&resumed, &bytes).unwrap();
+    let err = failure(trainer(runs.path(), &["train", "--name", "resumed", "--epochs", "3", "--resume"]));
+    assert!(err.contains("not a valid checkpoint") && err.contains("checksum"), "{err}");
+
+    // Not a checkpoint at all.
+    std::fs::write(&resumed, b"hello").unwrap();
+    let err = failure(trainer(runs.path(), &["train", "--name", "resumed", "--epochs", "3", "--resume"]));
+    assert!(err.contains("not a trainer-native checkpoint"), "{err}");
+}
