@@ -4,6 +4,8 @@
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Tool builds survive between runs on the same machine here (override with MASKTUNE_TOOLS).
 TOOLS_DIR="${MASKTUNE_TOOLS:-$HOME/.cache/masktune-tools}"
+# Cargo's build folder; CI points it outside the fresh clone so that builds are incremental.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 TRUNK_VERSION="0.21.14"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -25,8 +27,8 @@ wasm_bindgen_version() {
 # target could be installed), routes cargo/rustc to it and builds std from source.
 wasm_env() {
     export PATH="$TOOLS_DIR/bin:$PATH"
-    # wasm builds get their own target dir so they never wait on the native build's lock.
-    export CARGO_TARGET_DIR="$REPO_ROOT/target/wasm"
+    # wasm builds get their own build folder so they never wait on the native build's lock.
+    export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm"
     local route
     route="$(cat "$TOOLS_DIR/wasm-route" 2>/dev/null || true)"
     case "$route" in

@@ -45,7 +45,8 @@ cargo_tool() {
         return 0
     fi
     step "Building $crate $version (cached in $TOOLS_DIR; several minutes, once)"
-    timeout 2400 cargo install "$crate" --version "$version" --root "$TOOLS_DIR" "$@" \
+    # Its own temporary build folder, not the project's.
+    timeout 3600 env -u CARGO_TARGET_DIR cargo install "$crate" --version "$version" --root "$TOOLS_DIR" "$@" \
         || die "cargo install $crate $version failed or timed out" \
             "check access to crates.io; the log above names the crate that failed"
 }

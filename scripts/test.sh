@@ -12,17 +12,24 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 step "Native tests (masktune, kernels, trainer-native)"
 cargo test --locked
 
+step "Building the page (trunk build --release)"
+( wasm_env && timeout 3600 trunk build --release )
+
 step "Browser-only unit tests (wasm-bindgen-test in headless Chromium with WebGPU)"
 (
     wasm_env
     export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
     export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
     # The runner reads app/webdriver.json (Chromium flags, WebGPU on) from its working directory.
-    cd app && timeout 3600 cargo test --locked --target wasm32-unknown-unknown
+    # The page's profile: the dependencies trunk just compiled are reused.
+    cd app && timeout 3600 cargo test --locked --target wasm32-unknown-unknown --profile wasm-release
 )
 
-step "Building the page (trunk build --release)"
-( wasm_env && timeout 3600 trunk build --release )
+step "trainer-native's answers for the page's example images (the page must agree)"
+mkdir -p target/e2e
+cargo run --locked -q -p trainer-native -- predict \
+    --erm app/assets/models/spurious-mnist-erm.mtb --masktune app/assets/models/spurious-mnist-masktune.mtb \
+    --out target/e2e/trainer-predictions.json app/assets/examples/*.png
 
 step "The page end to end in headless Chromium"
 (cd e2e && timeout 900 npm test)

@@ -64,8 +64,13 @@ pub async fn self_check(device: &Device) -> Result<Vec<f32>, String> {
         .into_data_async()
         .await
         .map_err(|error| format!("reading the result failed: {error:?}"))?;
-    data.to_vec::<f32>()
+    data.try_to_vec::<f32>()
         .map_err(|error| format!("unexpected result type: {error:?}"))
+}
+
+/// The page's clock in milliseconds, for the step timings shown to the user.
+pub fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
 }
 
 /// The exact product of the self-check matrices.
@@ -74,9 +79,7 @@ pub const SELF_CHECK_EXPECTED: [f32; 4] = [19.0, 22.0, 43.0, 50.0];
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasm_bindgen_test::*;
-
-    wasm_bindgen_test_configure!(run_in_browser);
+    use wasm_bindgen_test::wasm_bindgen_test;
 
     #[wasm_bindgen_test]
     async fn cpu_self_check_gives_the_exact_product() {

@@ -67,6 +67,18 @@ pub struct CoverageThreshold {
     pub threshold: f64,
 }
 
+/// How the ERM + MaskTune pair did on a test set when allowed to abstain, for display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelectiveSummary {
+    pub test_set: String,
+    /// The paper's table: thresholds from validation, coverage and risk reached on `test_set`.
+    pub table: crate::selective::SelectiveTable,
+    /// `[coverage, selective risk]` points of the test risk-coverage curve, thinned for display.
+    pub curve: Vec<[f64; 2]>,
+    pub aurc: f64,
+    pub e_aurc: f64,
+}
+
 /// Everything the app and trainer need besides the weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BundleMetadata {
@@ -82,6 +94,9 @@ pub struct BundleMetadata {
     pub training: Option<TrainingSummary>,
     #[serde(default)]
     pub selective_thresholds: Vec<CoverageThreshold>,
+    /// One per test set the trainer evaluated.
+    #[serde(default)]
+    pub selective_summaries: Vec<SelectiveSummary>,
 }
 
 impl BundleMetadata {

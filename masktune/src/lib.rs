@@ -5,7 +5,9 @@
 //! does no file or network I/O: callers hand in tensors or bytes.
 
 pub mod bundle;
+pub mod inference;
 pub mod cam_model;
+pub mod heatmap;
 pub mod masking;
 pub mod reference;
 pub mod saliency;

@@ -295,6 +295,21 @@ impl RiskCoverageCurve {
         let i = self.points.partition_point(|p| p.accepted < k);
         Ok(self.points[i].threshold)
     }
+
+    /// About `max_points` (at most one more) `[coverage, risk]` pairs of the curve, evenly spread
+    /// over coverage and always including the full-coverage end: enough to draw, small to ship.
+    pub fn thinned(&self, max_points: usize) -> Vec<[f64; 2]> {
+        let step = 1.0 / max_points.max(1) as f64;
+        let mut next = 0.0;
+        let mut out = Vec::new();
+        for (i, p) in self.points.iter().enumerate() {
+            if p.coverage >= next || i + 1 == self.points.len() {
+                out.push([p.coverage, p.risk]);
+                next = p.coverage + step;
+            }
+        }
+        out
+    }
 }
 
 /// Builds the curve; `correct[i]` says whether sample i's prediction is right.

@@ -35,6 +35,7 @@ fn metadata(architecture: Architecture) -> BundleMetadata {
             target_coverage: 0.9,
             threshold: 0.75,
         }],
+        selective_summaries: Vec::new(),
     }
 }
 

@@ -32,6 +32,30 @@ pub enum Command {
     Export(StepArgs),
     /// train → mask → finetune → evaluate → export.
     Pipeline(TrainArgs),
+    /// Runs an exported ERM + MaskTune bundle pair on image files as the web page does; prints JSON.
+    Predict(PredictArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PredictArgs {
+    /// The ERM bundle (`runs/<name>/bundles/erm.bundle`).
+    #[arg(long)]
+    pub erm: PathBuf,
+    /// The MaskTune bundle of the same run.
+    #[arg(long)]
+    pub masktune: PathBuf,
+    /// Target coverage whose validation threshold decides accept or abstain.
+    #[arg(long, default_value_t = 0.9)]
+    pub coverage: f64,
+    /// Write the JSON here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
+    /// Image files (any format the `image` crate reads), centre-cropped and resized to the input.
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
 }
 
 /// Which run folder: `<runs-dir>/<name>/`.

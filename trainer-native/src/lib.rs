@@ -1,4 +1,5 @@
 pub mod backend;
 pub mod cli;
 pub mod data;
+pub mod predict;
 pub mod train;

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use trainer_native::cli::{Cli, Command};
-use trainer_native::train::{self, Result};
+use trainer_native::predict;
+use trainer_native::train::{self, Result, TrainError};
 
 fn main() -> ExitCode {
     match run(Cli::parse().command) {
@@ -46,6 +47,15 @@ fn run(command: Command) -> Result<()> {
             train::finetune::finetune(&config, &sets, &run, backend)?;
             train::evaluate::evaluate(&config, &sets, &run, backend)?;
             train::export::export(&config, &run, backend).map(drop)
+        }
+        Command::Predict(args) => {
+            let device = args.backend.device()?;
+            let predictions = predict::predict(&args.erm, &args.masktune, &args.images, args.coverage, &device)?;
+            let json = serde_json::to_string_pretty(&predictions).map_err(|e| TrainError::compute("writing JSON", e))?;
+            match &args.out {
+                Some(path) => std::fs::write(path, json).map_err(TrainError::io("write", path)),
+                None => Ok(println!("{json}")),
+            }
         }
     }
 }

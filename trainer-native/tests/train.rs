@@ -136,7 +136,8 @@ fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
     let (_, meta) = Bundle::from_bytes(&bytes, &Device::flex()).unwrap();
     assert_eq!(meta.checkpoint, CheckpointKind::MaskTune);
     assert_eq!(meta.class_names, ["0-4", "5-9"]);
-    assert_eq!(meta.selective_thresholds.len(), 5);
+    assert_eq!(meta.selective_thresholds.len(), 51, "every whole percent from 50 to 100");
+    assert!(!meta.selective_summaries.is_empty(), "the test sets' selective tables ship");
 }
 
 #[test]

@@ -42,16 +42,22 @@ pub struct SetEvaluation {
     /// Area under this set's risk-coverage curve of the combined confidence, and its excess.
     pub aurc: f64,
     pub e_aurc: f64,
+    /// `[coverage, risk]` points of that curve, thinned for plots and the app.
+    pub curve: Vec<[f64; 2]>,
 }
 
 /// The `evaluation` section of the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvaluationReport {
     pub class_names: Vec<String>,
-    /// (target coverage, confidence threshold) chosen on validation.
+    /// (target coverage, confidence threshold) chosen on validation, for every whole percent
+    /// from 50 % to 100 % (the paper's 80/85/90/95/100 among them; the app's slider uses all).
     pub thresholds: Vec<(f64, f64)>,
     pub sets: Vec<SetEvaluation>,
 }
+
+/// Points kept of each risk-coverage curve in the report and the bundles (the CSV has them all).
+const CURVE_POINTS: usize = 100;
 
 /// The checkpoints compared: name, file, stage.
 fn models(run: &RunDir) -> [(&'static str, std::path::PathBuf, Stage); 3] {
@@ -84,9 +90,11 @@ pub fn evaluate(config: &RunConfig, sets: &Datasets, run: &RunDir, backend: Back
         Ok((combined.iter().map(|c| c.confidence).collect(), correct))
     };
     let (val_confidences, _) = confidences_and_correct(0, &sets.val)?;
-    let thresholds = PAPER_COVERAGES
-        .iter()
-        .map(|&c| Ok((c, coverage_threshold(&val_confidences, c).map_err(selective_error)?)))
+    let thresholds = (50..=100)
+        .map(|percent| {
+            let c = f64::from(percent) / 100.0;
+            Ok((c, coverage_threshold(&val_confidences, c).map_err(selective_error)?))
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut csv = String::from("set,threshold,accepted,errors,coverage,risk\n");
     let mut results = Vec::new();
@@ -127,6 +135,7 @@ pub fn evaluate(config: &RunConfig, sets: &Datasets, run: &RunDir, backend: Back
             selective,
             aurc: curve.aurc,
             e_aurc: curve.e_aurc,
+            curve: curve.thinned(CURVE_POINTS),
         });
     }
     write_atomic(&run.risk_coverage(), csv.as_bytes())?;

@@ -5,6 +5,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 use image::{ImageFormat, Rgb, RgbImage};
+use masktune::heatmap::jet;
 
 use super::atomic::write_atomic;
 use super::error::{Result, TrainError};
@@ -46,23 +47,4 @@ pub fn write_grid(path: &Path, width: usize, height: usize, examples: &[Example]
         .write_to(&mut png, ImageFormat::Png)
         .map_err(|e| TrainError::compute("cannot encode the examples PNG", e))?;
     write_atomic(path, png.get_ref())
-}
-
-/// The usual "jet" colour map: blue (0) through green to red (1).
-fn jet(v: f32) -> [u8; 3] {
-    let v = v.clamp(0.0, 1.0);
-    let channel = |centre: f32| ((1.5 - (4.0 * v - centre).abs()).clamp(0.0, 1.0) * 255.0) as u8;
-    [channel(3.0), channel(2.0), channel(1.0)]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::jet;
-
-    #[test]
-    fn jet_runs_from_blue_to_red() {
-        assert_eq!(jet(0.0), [0, 0, 127]);
-        assert_eq!(jet(0.5), [127, 255, 127]);
-        assert_eq!(jet(1.0), [127, 0, 0]);
-    }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use masktune::bundle::{Bundle, BundleMetadata, CheckpointKind, CoverageThreshold, TrainingSummary};
+use masktune::bundle::{Bundle, BundleMetadata, CheckpointKind, CoverageThreshold, SelectiveSummary, TrainingSummary};
 use masktune::models::preprocess::InputSize;
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +47,19 @@ pub fn export(config: &RunConfig, run: &RunDir, backend: Backend) -> Result<Expo
         .iter()
         .map(|&(target_coverage, threshold)| CoverageThreshold { target_coverage, threshold })
         .collect();
+    let summaries: Vec<SelectiveSummary> = evaluation
+        .sets
+        .iter()
+        .filter_map(|set| {
+            Some(SelectiveSummary {
+                test_set: set.set.clone(),
+                table: set.selective.clone()?,
+                curve: set.curve.clone(),
+                aurc: set.aurc,
+                e_aurc: set.e_aurc,
+            })
+        })
+        .collect();
     let mut bundles = Vec::new();
     for (name, path, stage, kind) in [
         ("erm", run.best(), Stage::Erm, CheckpointKind::Erm),
@@ -85,6 +98,7 @@ pub fn export(config: &RunConfig, run: &RunDir, backend: Backend) -> Result<Expo
                 )]),
             }),
             selective_thresholds: thresholds.clone(),
+            selective_summaries: summaries.clone(),
         };
         let bytes = Bundle::to_bytes(&loaded.model, &meta).map_err(|e| TrainError::compute("cannot write the bundle", e))?;
         let out = run.bundle(name);

@@ -1,0 +1,152 @@
+//! Turning a user's file into the model's input: the browser decodes it (so every format the
+//! browser knows works, grayscale and CMYK included), then a canvas centre-crops and resizes it.
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageBitmap};
+
+/// Files above this are refused before decoding: a photo is far smaller, and decoding a huge file
+/// would stall the page.
+pub const MAX_FILE_BYTES: f64 = 40.0 * 1024.0 * 1024.0;
+/// Decoded images above this many pixels are refused for the same reason.
+pub const MAX_PIXELS: u64 = 60_000_000;
+/// Below this side there is nothing left to classify.
+pub const MIN_SIDE: u32 = 8;
+
+/// A square RGB image at the model's input size, plus what the user gave.
+#[derive(Clone, Debug)]
+pub struct DecodedImage {
+    /// `side * side * 3` bytes, row-major, RGB.
+    pub rgb: Vec<u8>,
+    pub side: usize,
+    pub source_width: u32,
+    pub source_height: u32,
+}
+
+/// Why a file could not be used; the message tells the user what to do.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ImageInputError {
+    #[error("{name} is not an image ({kind}): choose a PNG, JPEG, WebP, GIF or BMP file")]
+    NotAnImage { name: String, kind: String },
+    #[error("{name} could not be decoded: the file is corrupt or in a format this browser cannot read")]
+    Corrupt { name: String },
+    #[error("{name} is too large ({detail}): use an image under 40 MB and 60 megapixels")]
+    TooLarge { name: String, detail: String },
+    #[error("{name} is too small ({width}×{height} px): use an image at least {MIN_SIDE}×{MIN_SIDE} px")]
+    TooSmall { name: String, width: u32, height: u32 },
+    #[error("the browser refused to draw {name}: {detail}")]
+    Canvas { name: String, detail: String },
+}
+
+/// Decodes `blob` (a dropped or picked file, or a fetched example) into a `side`×`side` RGB image,
+/// cropping the centre square first so that nothing is stretched.
+pub async fn decode(blob: &web_sys::Blob, name: &str, side: usize) -> Result<DecodedImage, ImageInputError> {
+    let kind = blob.type_();
+    // An empty type is allowed: some systems do not tell the type of a file; decoding decides.
+    if !kind.is_empty() && !kind.starts_with("image/") {
+        return Err(ImageInputError::NotAnImage { name: name.into(), kind });
+    }
+    if blob.size() > MAX_FILE_BYTES {
+        return Err(ImageInputError::TooLarge {
+            name: name.into(),
+            detail: format!("{:.1} MB", blob.size() / 1024.0 / 1024.0),
+        });
+    }
+    let window = web_sys::window().expect("the page runs in a window");
+    let bitmap: ImageBitmap = JsFuture::from(
+        window
+            .create_image_bitmap_with_blob(blob)
+            .map_err(|_| ImageInputError::Corrupt { name: name.into() })?,
+    )
+    .await
+    .map_err(|_| ImageInputError::Corrupt { name: name.into() })?
+    .unchecked_into();
+    let (width, height) = (bitmap.width(), bitmap.height());
+    let result = check_size(name, width, height).and_then(|()| crop_resize(&bitmap, name, side));
+    bitmap.close();
+    let rgb = result?;
+    Ok(DecodedImage { rgb, side, source_width: width, source_height: height })
+}
+
+fn check_size(name: &str, width: u32, height: u32) -> Result<(), ImageInputError> {
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(ImageInputError::TooLarge {
+            name: name.into(),
+            detail: format!("{width}×{height} px"),
+        });
+    }
+    if width < MIN_SIDE || height < MIN_SIDE {
+        return Err(ImageInputError::TooSmall { name: name.into(), width, height });
+    }
+    Ok(())
+}
+
+fn crop_resize(bitmap: &ImageBitmap, name: &str, side: usize) -> Result<Vec<u8>, ImageInputError> {
+    let canvas_error = |error: JsValue| ImageInputError::Canvas {
+        name: name.into(),
+        detail: format!("{error:?}"),
+    };
+    let (canvas, context) = canvas(side, side).map_err(canvas_error)?;
+    let (width, height) = (f64::from(bitmap.width()), f64::from(bitmap.height()));
+    let crop = width.min(height);
+    context.set_image_smoothing_enabled(true);
+    context
+        .draw_image_with_image_bitmap_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+            bitmap,
+            (width - crop) / 2.0,
+            (height - crop) / 2.0,
+            crop,
+            crop,
+            0.0,
+            0.0,
+            side as f64,
+            side as f64,
+        )
+        .map_err(canvas_error)?;
+    let rgba = context
+        .get_image_data(0.0, 0.0, side as f64, side as f64)
+        .map_err(canvas_error)?
+        .data()
+        .0;
+    drop(canvas);
+    // Transparent pixels are composited on white, as a viewer shows them.
+    Ok(rgba
+        .chunks_exact(4)
+        .flat_map(|p| {
+            let alpha = u16::from(p[3]);
+            let over_white = |c: u8| ((u16::from(c) * alpha + 255 * (255 - alpha)) / 255) as u8;
+            [over_white(p[0]), over_white(p[1]), over_white(p[2])]
+        })
+        .collect())
+}
+
+/// A detached canvas of the given size with its 2D context.
+fn canvas(width: usize, height: usize) -> Result<(HtmlCanvasElement, CanvasRenderingContext2d), JsValue> {
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let canvas: HtmlCanvasElement = document.create_element("canvas")?.unchecked_into();
+    canvas.set_width(width as u32);
+    canvas.set_height(height as u32);
+    let context = canvas
+        .get_context("2d")?
+        .ok_or("no 2d context")?
+        .unchecked_into::<CanvasRenderingContext2d>();
+    Ok((canvas, context))
+}
+
+/// A PNG data URL of an RGBA image, for `<img src>`.
+pub fn rgba_data_url(rgba: &[u8], width: usize, height: usize) -> Result<String, JsValue> {
+    let (canvas, context) = canvas(width, height)?;
+    let data = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
+        wasm_bindgen::Clamped(rgba),
+        width as u32,
+        height as u32,
+    )?;
+    context.put_image_data(&data, 0.0, 0.0)?;
+    canvas.to_data_url()
+}
+
+/// A PNG data URL of an RGB image.
+pub fn rgb_data_url(rgb: &[u8], width: usize, height: usize) -> Result<String, JsValue> {
+    let rgba: Vec<u8> = rgb.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+    rgba_data_url(&rgba, width, height)
+}

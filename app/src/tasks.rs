@@ -1,0 +1,39 @@
+//! The tasks the page offers: which bundles to load and which example images to show.
+
+/// One classification task with its shipped ERM and MaskTune bundles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Task {
+    pub id: &'static str,
+    pub label: &'static str,
+    /// One sentence on the shortcut the ERM model may have learned.
+    pub story: &'static str,
+    pub erm_bundle: &'static str,
+    pub masktune_bundle: &'static str,
+    pub examples: &'static [Example],
+}
+
+/// An example image shipped with the page (free to redistribute; see app/assets/examples/README.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Example {
+    pub label: &'static str,
+    pub url: &'static str,
+}
+
+pub const TASKS: &[Task] = &[Task {
+    id: "spurious-mnist",
+    label: "Digits with a red-square shortcut",
+    story: "Trained on MNIST digits 0–4 vs 5–9 where a red square marked 99% of the low digits: \
+            the ERM model learns to look at the square; MaskTune hides what it looked at and retrains.",
+    erm_bundle: "assets/models/spurious-mnist-erm.mtb",
+    masktune_bundle: "assets/models/spurious-mnist-masktune.mtb",
+    examples: &[
+        Example { label: "a 3 with the red square", url: "assets/examples/digit-3-square.png" },
+        Example { label: "a 3 without the square", url: "assets/examples/digit-3.png" },
+        Example { label: "an 8 with the red square", url: "assets/examples/digit-8-square.png" },
+        Example { label: "an 8 without the square", url: "assets/examples/digit-8.png" },
+    ],
+}];
+
+pub fn find(id: &str) -> Option<&'static Task> {
+    TASKS.iter().find(|task| task.id == id)
+}

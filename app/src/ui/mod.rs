@@ -1,0 +1,136 @@
+//! The page: pick a task, give images, see attention, masking and the accept/abstain decision.
+
+mod backend_badge;
+mod image_picker;
+mod result_card;
+mod selective_panel;
+mod state;
+
+use leptos::prelude::*;
+
+use crate::compute;
+use crate::tasks::TASKS;
+use backend_badge::BackendBadge;
+use image_picker::ImagePicker;
+use result_card::ResultCard;
+use selective_panel::SelectivePanel;
+use state::{ModelState, PageState};
+
+#[component]
+pub fn App() -> impl IntoView {
+    let backend = LocalResource::new(|| async {
+        let backend = compute::pick_backend().await;
+        let check = compute::self_check(&backend.device).await;
+        (backend, check)
+    });
+    let state = PageState::new();
+    provide_context(state);
+
+    // (Re)load the task's models whenever the task or the backend changes.
+    Effect::new(move |_| {
+        let task = state.task.get();
+        if let Some((backend, _)) = backend.get() {
+            state.load_models(task, backend.device.clone());
+        }
+    });
+
+    view! {
+        <header>
+            <h1>"MaskTune"</h1>
+            <p class="tagline">
+                "See what a classifier looks at, hide it, and let two models decide when to abstain. "
+                "Everything runs in this page: your images never leave your machine."
+            </p>
+            <Suspense fallback=|| view! { <p id="backend-status" data-state="starting">"Starting the compute backend…"</p> }>
+                {move || backend.get().map(|(backend, check)| view! { <BackendBadge backend check /> })}
+            </Suspense>
+        </header>
+        <main>
+            <section class="controls" aria-label="Task and images">
+                <label for="task">"Task "</label>
+                <select id="task" on:change=move |ev| state.task.set(event_target_value(&ev))
+                    prop:value=move || state.task.get()>
+                    {TASKS.iter().map(|t| view! { <option value=t.id>{t.label}</option> }).collect_view()}
+                </select>
+                <p class="story">{move || state.current_task().story}</p>
+                <ModelStatus />
+                <ImagePicker />
+                <Sliders />
+            </section>
+            <Progress />
+            <section id="results" aria-label="Results" aria-live="polite">
+                <For each=move || state.entries.get() key=|entry| entry.key() let:entry>
+                    <ResultCard entry />
+                </For>
+            </section>
+            <SelectivePanel />
+        </main>
+    }
+}
+
+#[component]
+fn ModelStatus() -> impl IntoView {
+    let state = expect_context::<PageState>();
+    move || match state.models.get() {
+        ModelState::Loading { received, total } => {
+            let percent = total.map(|t| received as f64 * 100.0 / t.max(1) as f64);
+            view! {
+                <p id="model-status" data-state="loading">
+                    "Loading the models… " {format!("{:.1} MB", received as f64 / 1e6)}
+                    <progress max="100" value=percent.unwrap_or(0.0)></progress>
+                </p>
+            }
+            .into_any()
+        }
+        ModelState::Ready { summary } => {
+            view! { <p id="model-status" data-state="ready">{summary}</p> }.into_any()
+        }
+        ModelState::Failed(message) => {
+            view! { <p id="model-status" data-state="failed" role="alert">{message}</p> }.into_any()
+        }
+    }
+}
+
+#[component]
+fn Sliders() -> impl IntoView {
+    let state = expect_context::<PageState>();
+    view! {
+        <div class="sliders">
+            <label>
+                "Coverage "
+                <input id="coverage" type="range" min="0" step="1"
+                    max=move || state.threshold_count().saturating_sub(1)
+                    prop:value=move || state.coverage_index.get()
+                    on:input=move |ev| state.coverage_index.set(event_target_value(&ev).parse().unwrap_or(0))
+                    aria-describedby="coverage-help" />
+                <output id="coverage-value">{move || state.coverage_text()}</output>
+            </label>
+            <small id="coverage-help">
+                "The share of inputs the two models should answer; the rest they abstain on. "
+                "Thresholds were chosen on validation data by the trainer."
+            </small>
+            <label>
+                "Heatmap opacity "
+                <input id="opacity" type="range" min="0" max="100" step="5"
+                    prop:value=move || state.opacity.get()
+                    on:input=move |ev| state.opacity.set(event_target_value(&ev).parse().unwrap_or(50)) />
+            </label>
+        </div>
+    }
+}
+
+#[component]
+fn Progress() -> impl IntoView {
+    let state = expect_context::<PageState>();
+    move || {
+        let (done, total) = state.progress.get();
+        (total > 0 && done < total).then(|| {
+            view! {
+                <p id="progress" role="status">
+                    {format!("Analysing images: {done} of {total}")}
+                    <progress max=total value=done></progress>
+                </p>
+            }
+        })
+    }
+}

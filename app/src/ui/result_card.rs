@@ -1,0 +1,120 @@
+//! One image's story: what ERM predicted and looked at, what MaskTune hides, and the decision.
+
+use leptos::prelude::*;
+use masktune::selective::Decision;
+
+use super::state::{Entry, Outcome, PageState, Shown};
+
+/// How many classes the probability lists show.
+const TOP: usize = 3;
+
+#[component]
+pub fn ResultCard(entry: Entry) -> impl IntoView {
+    let body = match entry.outcome {
+        Outcome::Waiting => view! { <p class="waiting">"Analysing…"</p> }.into_any(),
+        Outcome::Failed(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+        Outcome::Done(shown) => view! { <Analysis shown /> }.into_any(),
+    };
+    let name = entry.name;
+    view! {
+        <article class="result" data-name=name.clone()>
+            <h2>{name.clone()}</h2>
+            {body}
+        </article>
+    }
+}
+
+#[component]
+fn Analysis(shown: std::sync::Arc<Shown>) -> impl IntoView {
+    let state = expect_context::<PageState>();
+    let a = &shown.analysis;
+    let names = shown.class_names.clone();
+    let erm_class = a.erm_probabilities.iter().enumerate().max_by(|x, y| x.1.total_cmp(y.1)).map_or(0, |m| m.0);
+    let masktune_class =
+        a.masktune_probabilities.iter().enumerate().max_by(|x, y| x.1.total_cmp(y.1)).map_or(0, |m| m.0);
+    let confidence = a.combined.confidence;
+    let combined_class = names[a.combined.prediction].clone();
+    let (erm_name, masktune_name) = (names[erm_class].clone(), names[masktune_class].clone());
+    let agree = erm_class == masktune_class;
+    let masked_share = a.mask.masked_pixels as f64 * 100.0 / a.map.len().max(1) as f64;
+
+    let decision = move || state.decision(confidence);
+    let explanation = {
+        let (erm_name, masktune_name, combined_class) = (erm_name.clone(), masktune_name.clone(), combined_class.clone());
+        move || {
+            let threshold = state.threshold().map_or(f64::NAN, |t| t.threshold);
+            match (decision(), agree) {
+                (Some(Decision::Accept), true) => format!(
+                    "Accepted: both models say “{combined_class}”, and their combined confidence {confidence:.3} reaches the threshold {threshold:.3}."),
+                (Some(Decision::Accept), false) => format!(
+                    "Accepted as “{combined_class}”: the models disagree (ERM “{erm_name}”, MaskTune “{masktune_name}”) but the combined confidence {confidence:.3} still reaches {threshold:.3}."),
+                (Some(Decision::Abstain), false) => format!(
+                    "Abstained: ERM says “{erm_name}” but MaskTune, trained without what ERM looked at, says “{masktune_name}”; the combined confidence {confidence:.3} is below {threshold:.3}."),
+                (Some(Decision::Abstain), true) => format!(
+                    "Abstained: both models say “{combined_class}”, but not confidently enough ({confidence:.3} is below {threshold:.3})."),
+                (None, _) => "No decision: these models carry no thresholds.".to_string(),
+            }
+        }
+    };
+    let times = shown.times;
+
+    view! {
+        <div class="panels">
+            <figure>
+                <div class="overlay">
+                    <img src=shown.original_url.clone() alt="the input image" />
+                    <img class="heat" src=shown.heatmap_url.clone() alt="XGradCAM heatmap of the ERM model"
+                        style:opacity=move || format!("{}", f64::from(state.opacity.get()) / 100.0) />
+                </div>
+                <figcaption>"What ERM looked at (XGradCAM)"</figcaption>
+            </figure>
+            <figure>
+                <img src=shown.masked_url.clone() alt="the image with the salient pixels hidden" class="masked" />
+                <figcaption>{format!("Masked: {masked_share:.1}% of pixels hidden")}</figcaption>
+            </figure>
+        </div>
+        <div class="predictions">
+            <Prediction title="ERM" id="erm" probabilities=a.erm_probabilities.clone() names=names.clone() />
+            <Prediction title="MaskTune" id="masktune" probabilities=a.masktune_probabilities.clone() names=names.clone() />
+        </div>
+        <p class="decision" data-decision=move || match decision() {
+                Some(Decision::Accept) => "accept",
+                Some(Decision::Abstain) => "abstain",
+                None => "none",
+            }
+            data-erm-class=erm_name.clone() data-masktune-class=masktune_name.clone()
+            data-confidence=format!("{confidence:.6}") data-masked-pixels=a.mask.masked_pixels>
+            <strong>{move || match decision() {
+                Some(Decision::Accept) => "Accept",
+                Some(Decision::Abstain) => "Abstain",
+                None => "—",
+            }}</strong>
+            " " {explanation}
+        </p>
+        <p class="fine-print">{format!(
+            "From a {}×{} image. ERM + XGradCAM {:.0} ms, masking {:.0} ms, MaskTune {:.0} ms (batch of {}).",
+            shown.source_size.0, shown.source_size.1,
+            times.erm_and_saliency_ms, times.masking_ms, times.masktune_ms, shown.batch_size)}</p>
+    }
+}
+
+#[component]
+fn Prediction(title: &'static str, id: &'static str, probabilities: Vec<f32>, names: std::sync::Arc<Vec<String>>) -> impl IntoView {
+    let mut ranked: Vec<(usize, f32)> = probabilities.into_iter().enumerate().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked.truncate(TOP);
+    view! {
+        <div class="prediction" data-model=id>
+            <h3>{title}</h3>
+            <ol>
+                {ranked.into_iter().map(|(class, p)| view! {
+                    <li>
+                        <span class="class">{names[class].clone()}</span>
+                        <meter min="0" max="1" value=p></meter>
+                        <span class="p">{format!("{:.1}%", p * 100.0)}</span>
+                    </li>
+                }).collect_view()}
+            </ol>
+        </div>
+    }
+}
