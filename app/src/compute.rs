@@ -2,6 +2,7 @@
 //! otherwise Burn's pure-Rust CPU backend (Flex) compiled to wasm.
 
 use burn::prelude::*;
+use burn::tensor::wgpu::wgpu;
 
 /// The device every computation of the page runs on, and how it was chosen.
 #[derive(Clone, Debug)]
@@ -40,11 +41,15 @@ pub async fn pick_backend() -> ComputeBackend {
     match Device::wgpu_options().init_with_setup_async().await {
         Ok((device, setup)) => {
             let info = setup.adapter.get_info();
-            ComputeBackend {
-                device,
-                kind: BackendKind::WebGpu,
-                detail: format!("{} ({:?}, {})", info.name, info.device_type, info.driver),
-            }
+            // Browsers may hide the adapter's name; its type still tells a GPU from a software one.
+            let name = if info.name.is_empty() { "adapter" } else { info.name.as_str() };
+            let kind = match info.device_type {
+                wgpu::DeviceType::Cpu => "software, runs on the CPU",
+                wgpu::DeviceType::DiscreteGpu => "discrete GPU",
+                wgpu::DeviceType::IntegratedGpu => "integrated GPU",
+                _ => "GPU",
+            };
+            ComputeBackend { device, kind: BackendKind::WebGpu, detail: format!("{name} ({kind})") }
         }
         Err(error) => ComputeBackend {
             device: Device::flex(),
