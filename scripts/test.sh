@@ -27,7 +27,8 @@ step "Browser-only unit tests (wasm-bindgen-test in headless Chromium with WebGP
 
 step "trainer-native's answers for the page's example images (the page must agree)"
 mkdir -p target/e2e
-cargo run --locked -q -p trainer-native -- predict \
+# The binary `cargo test` built for the trainer's integration tests (same features, no rebuild).
+"$CARGO_TARGET_DIR/debug/trainer-native" predict \
     --erm app/assets/models/spurious-mnist-erm.mtb --masktune app/assets/models/spurious-mnist-masktune.mtb \
     --out target/e2e/trainer-predictions.json app/assets/examples/*.png
 
