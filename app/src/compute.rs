@@ -2,7 +2,7 @@
 //! otherwise Burn's pure-Rust CPU backend (Flex) compiled to wasm.
 
 use burn::prelude::*;
-use burn::tensor::wgpu::wgpu;
+use burn::tensor::wgpu::{WgpuInitError, wgpu};
 
 /// The device every computation of the page runs on, and how it was chosen.
 #[derive(Clone, Debug)]
@@ -54,7 +54,10 @@ pub async fn pick_backend() -> ComputeBackend {
         Err(error) => ComputeBackend {
             device: Device::flex(),
             kind: BackendKind::Cpu,
-            detail: format!("no WebGPU adapter: {error}"),
+            detail: match error {
+                WgpuInitError::AdapterUnavailable { .. } => "this browser offers no WebGPU adapter".into(),
+                other => format!("WebGPU failed to start: {other}"),
+            },
         },
     }
 }
