@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use burn::prelude::*;
 use masktune::inference::{self, ModelPair};
+use masktune::metrics::argmax;
 use masktune::selective::{Decision, decide};
 use serde::Serialize;
 
@@ -71,10 +72,7 @@ pub fn predict(
     let pixels: Vec<&[u8]> = decoded.iter().map(|(_, rgb)| rgb.as_slice()).collect();
     let (analyses, _) = pollster::block_on(inference::analyse(&pair, &pixels, || start.elapsed().as_secs_f64() * 1e3))
         .map_err(|e| TrainError::compute("running the models", e))?;
-    let class = |p: &[f32]| {
-        let best = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |m| m.0);
-        pair.meta.class_names[best].clone()
-    };
+    let class = |p: &[f32]| pair.meta.class_names[argmax(p)].clone();
     for ((name, _), a) in decoded.into_iter().zip(analyses) {
         let decision = match decide(a.combined.confidence, threshold) {
             Decision::Accept => "accept",

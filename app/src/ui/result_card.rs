@@ -1,6 +1,7 @@
 //! One image's story: what ERM predicted and looked at, what MaskTune hides, and the decision.
 
 use leptos::prelude::*;
+use masktune::metrics::argmax;
 use masktune::selective::Decision;
 
 use super::state::{Entry, Outcome, PageState, Shown};
@@ -29,9 +30,8 @@ fn Analysis(shown: std::sync::Arc<Shown>) -> impl IntoView {
     let state = expect_context::<PageState>();
     let a = &shown.analysis;
     let names = shown.class_names.clone();
-    let erm_class = a.erm_probabilities.iter().enumerate().max_by(|x, y| x.1.total_cmp(y.1)).map_or(0, |m| m.0);
-    let masktune_class =
-        a.masktune_probabilities.iter().enumerate().max_by(|x, y| x.1.total_cmp(y.1)).map_or(0, |m| m.0);
+    let erm_class = argmax(&a.erm_probabilities);
+    let masktune_class = argmax(&a.masktune_probabilities);
     let confidence = a.combined.confidence;
     let combined_class = names[a.combined.prediction].clone();
     let (erm_name, masktune_name) = (names[erm_class].clone(), names[masktune_class].clone());
