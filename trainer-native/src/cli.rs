@@ -88,6 +88,13 @@ pub struct TrainArgs {
     /// Learning rate of the first epoch.
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Epochs (counted from 0) at which the learning rate is multiplied by `--lr-gamma`,
+    /// comma-separated (default: every 25 epochs, as the authors' scripts).
+    #[arg(long, value_delimiter = ',')]
+    pub lr_milestones: Option<Vec<usize>>,
+    /// Factor applied to the learning rate at each milestone.
+    #[arg(long)]
+    pub lr_gamma: Option<f64>,
     #[arg(long, value_enum)]
     pub optimizer: Option<OptimizerKind>,
     #[arg(long)]
@@ -153,7 +160,8 @@ impl TrainArgs {
             lr: self.lr.unwrap_or(d.lr),
             momentum: self.momentum.unwrap_or(d.momentum),
             weight_decay: self.weight_decay.unwrap_or(d.weight_decay),
-            ..d
+            milestones: self.lr_milestones.clone().unwrap_or(d.milestones),
+            gamma: self.lr_gamma.unwrap_or(d.gamma),
         };
         optimizer.validate().map_err(TrainError::Settings)?;
         let positive = |name: &str, v: usize| {
