@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::resnet::{IMAGENET_RESNET_DEPTHS, ResNet, cifar_blocks_per_stage, imagenet_layout};
-use super::small_cnn::SmallCnn;
-use super::vgg::{VGG_DEPTHS, Vgg, vgg_stage_lengths};
+use super::plain_cnn::PlainCnn;
+use super::vgg::{VGG_DEPTHS, vgg_stage_lengths};
 use crate::cam_model::CamModel;
 
 /// Bounds that keep a hostile or corrupt metadata file from asking for an absurd network.
@@ -23,13 +23,13 @@ const MAX_CIFAR_RESNET_DEPTH: usize = 1202;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Architecture {
-    /// [`SmallCnn`]: three stages of `width`, `2*width`, `4*width` channels.
+    /// [`PlainCnn::small_cnn`]: three stages of `width`, `2*width`, `4*width` channels.
     SmallCnn {
         in_channels: usize,
         num_classes: usize,
         width: usize,
     },
-    /// [`Vgg`] of depth 11, 13, 16 or 19; `width` 64 is the paper's, 32 halves it.
+    /// [`PlainCnn::vgg`] of depth 11, 13, 16 or 19; `width` 64 is the paper's, 32 halves it.
     Vgg {
         in_channels: usize,
         num_classes: usize,
@@ -175,13 +175,13 @@ impl Architecture {
                 in_channels,
                 num_classes,
                 width,
-            } => AnyModel::SmallCnn(SmallCnn::new(in_channels, num_classes, width, device)),
+            } => AnyModel::SmallCnn(PlainCnn::small_cnn(in_channels, num_classes, width, device)),
             Self::Vgg {
                 in_channels,
                 num_classes,
                 depth,
                 width,
-            } => AnyModel::Vgg(Vgg::new(in_channels, num_classes, depth, width, device)),
+            } => AnyModel::Vgg(PlainCnn::vgg(in_channels, num_classes, depth, width, device)),
             Self::CifarResNet {
                 in_channels,
                 num_classes,
@@ -213,8 +213,8 @@ impl Architecture {
 /// Any of the models, so callers can hold whichever one the metadata names.
 #[derive(Module, Debug)]
 pub enum AnyModel {
-    SmallCnn(SmallCnn),
-    Vgg(Vgg),
+    SmallCnn(PlainCnn),
+    Vgg(PlainCnn),
     ResNet(ResNet),
 }
 

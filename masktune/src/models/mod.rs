@@ -3,12 +3,12 @@
 
 mod architecture;
 mod layers;
+mod plain_cnn;
 pub mod preprocess;
 pub mod resnet;
 pub mod small_cnn;
 pub mod vgg;
 
 pub use architecture::{AnyModel, Architecture, InvalidArchitecture};
+pub use plain_cnn::PlainCnn;
 pub use resnet::ResNet;
-pub use small_cnn::SmallCnn;
-pub use vgg::Vgg;

@@ -2,8 +2,7 @@
 
 use burn::prelude::*;
 
-use super::layers::{ConvStack, GapLinear};
-use crate::cam_model::CamModel;
+use super::plain_cnn::PlainCnn;
 
 /// The depths VGG is defined for.
 pub const VGG_DEPTHS: [usize; 4] = [11, 13, 16, 19];
@@ -20,26 +19,15 @@ pub fn vgg_stage_lengths(depth: usize) -> Option<[usize; 5]> {
     }
 }
 
-/// VGG-`depth` with base width `width` (64 in the paper; 32 halves every layer).
-///
-/// Only the first three stages end with a max-pool: dropping the last two (as the CAM paper does
-/// for VGG) keeps the last conv block at 1/8 of the input, 4x4 on CIFAR-10, instead of 1x1.
-#[derive(Module, Debug)]
-pub struct Vgg {
-    body: ConvStack,
-    head: GapLinear,
-}
-
-impl Vgg {
+impl PlainCnn {
+    /// VGG-`depth` with base width `width` (64 in the paper; 32 halves every layer).
+    ///
+    /// Only the first three stages end with a max-pool: dropping the last two (as the CAM paper
+    /// does for VGG) keeps the last conv block at 1/8 of the input, 4x4 on CIFAR-10, instead of 1x1.
+    ///
     /// # Panics
     /// If `depth` is not one of [`VGG_DEPTHS`] (check with [`vgg_stage_lengths`] first).
-    pub fn new(
-        in_channels: usize,
-        num_classes: usize,
-        depth: usize,
-        width: usize,
-        device: &Device,
-    ) -> Self {
+    pub fn vgg(in_channels: usize, num_classes: usize, depth: usize, width: usize, device: &Device) -> Self {
         let lengths = vgg_stage_lengths(depth)
             .unwrap_or_else(|| panic!("VGG depth {depth} is not one of {VGG_DEPTHS:?}"));
         let stages: Vec<Vec<usize>> = lengths
@@ -47,23 +35,6 @@ impl Vgg {
             .zip([1, 2, 4, 8, 8])
             .map(|(&len, mult)| vec![mult * width; len])
             .collect();
-        Self {
-            body: ConvStack::new(in_channels, &stages, 3, device),
-            head: GapLinear::new(8 * width, num_classes, device),
-        }
-    }
-}
-
-impl CamModel for Vgg {
-    fn features(&self, images: Tensor<4>) -> Tensor<4> {
-        self.body.forward(images)
-    }
-
-    fn head(&self, features: Tensor<4>) -> Tensor<2> {
-        self.head.forward(features)
-    }
-
-    fn gap_linear_weight(&self) -> Option<Tensor<2>> {
-        Some(self.head.weight())
+        Self::new(in_channels, num_classes, &stages, 3, device)
     }
 }
