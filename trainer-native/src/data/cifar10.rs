@@ -22,8 +22,7 @@ const HINT: &str = "put the CIFAR-10 binary version there (data_batch_*.bin, tes
 /// Train (rest of the training batches), validation ([`VAL_SIZE`], seeded holdout) and test.
 pub fn load(dir: &Path, val_seed: u64) -> Result<Split> {
     let (train_full, test) = load_official(dir)?;
-    let (train, val) = train_full.split_holdout(VAL_SIZE, val_seed);
-    Ok(Split { train, val, test })
+    Ok(Split::holding_out(train_full, test, VAL_SIZE, val_seed))
 }
 
 /// All training batches found, concatenated in batch order, and the test batch.

@@ -28,8 +28,7 @@ const HINT: &str = "put the four MNIST idx files (train-images-idx3-ubyte.gz, tr
 /// Train (55,000), validation ([`VAL_SIZE`], seeded holdout) and test (10,000).
 pub fn load(dir: &Path, val_seed: u64) -> Result<Split> {
     let (train_full, test) = load_official(dir)?;
-    let (train, val) = train_full.split_holdout(VAL_SIZE, val_seed);
-    Ok(Split { train, val, test })
+    Ok(Split::holding_out(train_full, test, VAL_SIZE, val_seed))
 }
 
 /// The official training (60,000) and test (10,000) sets, in file order.
