@@ -101,6 +101,16 @@ pub fn combined_confidence(p_erm: &[f32], p_masktune: &[f32]) -> Result<Combined
     })
 }
 
+/// The smallest and largest value [`combined_confidence`] can take with `classes` classes: `1/k`
+/// when the probability products are all equal, `e / (e + k - 1)` when both models put all their
+/// probability on one class. The softmax of products in `[0, 1]` keeps the range narrow (e.g.
+/// `[0.5, 0.731]` for two classes), so thresholds are read against it, not against `[0, 1]`.
+pub fn confidence_range(classes: usize) -> (f64, f64) {
+    let k = classes.max(1) as f64;
+    let e = std::f64::consts::E;
+    (1.0 / k, e / (e + k - 1.0))
+}
+
 /// [`combined_confidence`] for every row of two flat row-major `[n, classes]` probability slices.
 pub fn combine_batch(
     p_erm: &[f32],
@@ -375,6 +385,19 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-12 * b.abs().max(1e-300)
+    }
+
+    #[test]
+    fn confidence_range_is_reached_by_certain_and_uniform_models() {
+        for k in [2usize, 3, 10] {
+            let (low, high) = confidence_range(k);
+            let uniform = vec![1.0 / k as f32; k];
+            let mut certain = vec![0.0; k];
+            certain[k - 1] = 1.0;
+            assert!((combined_confidence(&uniform, &uniform).unwrap().confidence - low).abs() < 1e-12);
+            assert!((combined_confidence(&certain, &certain).unwrap().confidence - high).abs() < 1e-12);
+        }
+        assert!((confidence_range(2).1 - 0.731_058_578_630_005).abs() < 1e-12);
     }
 
     #[test]
