@@ -52,11 +52,8 @@ pub async fn decode(blob: &web_sys::Blob, name: &str, side: usize) -> Result<Dec
             detail: format!("{:.1} MB", blob.size() / 1024.0 / 1024.0),
         });
     }
-    let window = web_sys::window().expect("the page runs in a window");
     let bitmap: ImageBitmap = JsFuture::from(
-        window
-            .create_image_bitmap_with_blob(blob)
-            .map_err(|_| ImageInputError::Corrupt { name: name.into() })?,
+        create_raw_bitmap(blob).map_err(|_| ImageInputError::Corrupt { name: name.into() })?,
     )
     .await
     .map_err(|_| ImageInputError::Corrupt { name: name.into() })?
@@ -66,6 +63,19 @@ pub async fn decode(blob: &web_sys::Blob, name: &str, side: usize) -> Result<Dec
     bitmap.close();
     let rgb = result?;
     Ok(DecodedImage { rgb, side, source_width: width, source_height: height })
+}
+
+/// `createImageBitmap(blob, { colorSpaceConversion: "none" })`: the pixel values as stored, with
+/// no colour management, as the trainer reads its datasets and `trainer-native predict` reads
+/// files, so that the same file gives the same input here and there (an embedded colour profile
+/// would otherwise change the numbers). Through `Reflect`: web-sys's `ImageBitmapOptions` binding
+/// sits behind a cargo feature nothing else here needs.
+fn create_raw_bitmap(blob: &web_sys::Blob) -> Result<js_sys::Promise, JsValue> {
+    let window = web_sys::window().expect("the page runs in a window");
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"colorSpaceConversion".into(), &"none".into())?;
+    let create: js_sys::Function = js_sys::Reflect::get(&window, &"createImageBitmap".into())?.dyn_into()?;
+    create.call2(&window, blob, &options)?.dyn_into()
 }
 
 fn check_size(name: &str, width: u32, height: u32) -> Result<(), ImageInputError> {
