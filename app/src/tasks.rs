@@ -19,20 +19,49 @@ pub struct Example {
     pub url: &'static str,
 }
 
-pub const TASKS: &[Task] = &[Task {
-    id: "spurious-mnist",
-    label: "Digits with a red-square shortcut",
-    story: "Trained on MNIST digits 0–4 vs 5–9 where a red square marked 99% of the low digits: \
-            the ERM model learns to look at the square; MaskTune hides what it looked at and retrains.",
-    erm_bundle: "assets/models/spurious-mnist-erm.mtb",
-    masktune_bundle: "assets/models/spurious-mnist-masktune.mtb",
-    examples: &[
-        Example { label: "a 3 with the red square", url: "assets/examples/digit-3-square.png" },
-        Example { label: "a 3 without the square", url: "assets/examples/digit-3.png" },
-        Example { label: "an 8 with the red square", url: "assets/examples/digit-8-square.png" },
-        Example { label: "an 8 without the square", url: "assets/examples/digit-8.png" },
-    ],
-}];
+pub const TASKS: &[Task] = &[
+    Task {
+        id: "cifar10",
+        label: "Objects (CIFAR-10)",
+        story: "Ten kinds of objects in 32×32 photos. MaskTune hides the region the ERM model relied on \
+                and fine-tunes once, so the second model has to find other evidence; where the two \
+                disagree, the pair abstains. Both know only these ten classes: a rocket still gets one of them.",
+        erm_bundle: "assets/models/cifar10-erm.mtb",
+        masktune_bundle: "assets/models/cifar10-masktune.mtb",
+        examples: &[
+            Example { label: "a cat", url: "assets/examples/cat-chelsea.png" },
+            Example { label: "a rocket (not a CIFAR-10 class)", url: "assets/examples/rocket.png" },
+            Example { label: "a cup of coffee (not a CIFAR-10 class)", url: "assets/examples/coffee.png" },
+        ],
+    },
+    Task {
+        id: "celeba",
+        label: "Blond hair (CelebA faces)",
+        story: "Faces labelled blond or not. In CelebA almost all blond people are women, so an ERM model \
+                can use gender cues as a shortcut for hair colour; MaskTune hides what it looked at and \
+                retrains.",
+        erm_bundle: "assets/models/celeba-erm.mtb",
+        masktune_bundle: "assets/models/celeba-masktune.mtb",
+        examples: &[
+            Example { label: "astronaut Eileen Collins", url: "assets/examples/face-astronaut.png" },
+            Example { label: "a man with a camera (grayscale)", url: "assets/examples/face-camera.png" },
+        ],
+    },
+    Task {
+        id: "spurious-mnist",
+        label: "Digits with a red-square shortcut",
+        story: "Trained on MNIST digits 0–4 vs 5–9 where a red square marked 99% of the low digits: \
+                the ERM model learns to look at the square; MaskTune hides what it looked at and retrains.",
+        erm_bundle: "assets/models/spurious-mnist-erm.mtb",
+        masktune_bundle: "assets/models/spurious-mnist-masktune.mtb",
+        examples: &[
+            Example { label: "a 3 with the red square", url: "assets/examples/digit-3-square.png" },
+            Example { label: "a 3 without the square", url: "assets/examples/digit-3.png" },
+            Example { label: "an 8 with the red square", url: "assets/examples/digit-8-square.png" },
+            Example { label: "an 8 without the square", url: "assets/examples/digit-8.png" },
+        ],
+    },
+];
 
 pub fn find(id: &str) -> Option<&'static Task> {
     TASKS.iter().find(|task| task.id == id)

@@ -48,7 +48,7 @@ pub fn App() -> impl IntoView {
         <main>
             <section class="controls" aria-label="Task and images">
                 <label for="task">"Task "</label>
-                <select id="task" on:change=move |ev| state.task.set(event_target_value(&ev))
+                <select id="task" on:change=move |ev| state.select_task(event_target_value(&ev))
                     prop:value=move || state.task.get()>
                     {TASKS.iter().map(|t| view! { <option value=t.id>{t.label}</option> }).collect_view()}
                 </select>
@@ -107,7 +107,8 @@ fn Sliders() -> impl IntoView {
             </label>
             <small id="coverage-help">
                 "The share of inputs the two models should answer; the rest they abstain on. "
-                "Thresholds were chosen on validation data by the trainer."
+                "Thresholds were chosen on validation data by the trainer. "
+                {move || state.confidence_range_text()}
             </small>
             <label>
                 "Heatmap opacity "

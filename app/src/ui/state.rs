@@ -6,7 +6,7 @@ use burn::prelude::*;
 use leptos::prelude::*;
 use masktune::bundle::{CoverageThreshold, SelectiveSummary};
 use masktune::heatmap::heatmap_rgba;
-use masktune::selective::{Decision, decide};
+use masktune::selective::{Decision, confidence_range, decide};
 use wasm_bindgen_futures::spawn_local;
 
 use masktune::inference::{self, ImageAnalysis, ModelPair, StepTimes};
@@ -87,7 +87,7 @@ pub struct PageState {
 impl PageState {
     pub fn new() -> Self {
         Self {
-            task: RwSignal::new(TASKS[0].id.to_string()),
+            task: RwSignal::new(task_in_url().unwrap_or(&TASKS[0]).id.to_string()),
             models: RwSignal::new(ModelState::Loading { received: 0, total: None }),
             pair: RwSignal::new_local(None),
             entries: RwSignal::new_local(Vec::new()),
@@ -97,6 +97,14 @@ impl PageState {
             next_id: StoredValue::new(0),
             generation: StoredValue::new(0),
         }
+    }
+
+    /// Switches to task `id` and records it in the address (`#cifar10`), so a link or a reload
+    /// opens the same task.
+    pub fn select_task(&self, id: String) {
+        // The address is a convenience: if it cannot be set, the switch still happens.
+        let _ = location().set_hash(&id);
+        self.task.set(id);
     }
 
     pub fn current_task(&self) -> &'static Task {
@@ -141,6 +149,16 @@ impl PageState {
             ),
             None => "no thresholds in these models".into(),
         }
+    }
+
+    /// Where the combined confidence can lie for the loaded models' classes.
+    pub fn confidence_range_text(&self) -> Option<String> {
+        let classes = self.pair.with(|pair| pair.as_ref().map(|p| p.meta.class_names.len()))?;
+        let (low, high) = confidence_range(classes);
+        Some(format!(
+            "With {classes} classes the combined confidence lies between {low:.3} (the models know nothing) \
+             and {high:.3} (both are certain of one class)."
+        ))
     }
 
     pub fn decision(&self, confidence: f64) -> Option<Decision> {
@@ -242,6 +260,11 @@ impl PageState {
         });
         self.progress.update(|(done, _)| *done += 1);
     }
+}
+
+/// The task named by the address's fragment, if any.
+fn task_in_url() -> Option<&'static Task> {
+    tasks::find(&location_hash()?)
 }
 
 async fn fetch_pair(task: &Task, device: &Device, progress: impl Fn(u64, Option<u64>)) -> Result<ModelPair, String> {
