@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { join, dirname } from "node:path";
+import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
@@ -13,15 +13,38 @@ const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
 const EXAMPLES = join(HERE, "..", "app", "assets", "examples");
 const FIXTURES = join(HERE, "fixtures");
 // What trainer-native computed for the same images with the same bundles (scripts/test.sh writes it).
-const TRAINER_PREDICTIONS = join(HERE, "..", "target", "e2e", "trainer-predictions.json");
+const TRAINER_PREDICTIONS = join(HERE, "..", "target", "e2e");
 
-const GOOD = ["digit-3-square.png", "digit-3.png", "digit-8-square.png", "digit-8.png"];
-const BAD = {
-  "notes.txt": /not an image/,
-  "corrupt.png": /could not be decoded/,
-  "tiny.png": /too small/,
-};
-const UNUSUAL = ["cmyk.jpg", "gray.png"];
+// Per task: the images the page and trainer-native must agree on (at the model's input size, so
+// that neither side resamples; trainer-native's predictions are written by scripts/test.sh to
+// target/e2e/trainer-predictions-<task>.json), files that must get a clear message, valid but
+// unusual files, and how the test reaches the task (the address, or the task menu).
+const TASKS = [
+  {
+    id: "spurious-mnist",
+    side: 28,
+    agree: ["digit-3-square.png", "digit-3.png", "digit-8-square.png", "digit-8.png"].map((f) => join(EXAMPLES, f)),
+    bad: { "notes.txt": /not an image/, "corrupt.png": /could not be decoded/, "tiny.png": /too small/ },
+    unusual: ["cmyk.jpg", "gray.png"],
+    open: "address",
+  },
+  {
+    id: "cifar10",
+    side: 32,
+    agree: ["cat-chelsea-32.png", "rocket-32.png", "rocket-32-icc.png"].map((f) => join(FIXTURES, f)),
+    bad: {},
+    unusual: [],
+    open: "address",
+  },
+  {
+    id: "celeba",
+    side: 64,
+    agree: ["face-astronaut-64.png", "face-camera-64.png"].map((f) => join(FIXTURES, f)),
+    bad: {},
+    unusual: [],
+    open: "menu",
+  },
+];
 
 let server;
 before(async () => {
@@ -29,25 +52,54 @@ before(async () => {
 });
 after(() => server?.close());
 
-async function analyseInPage({ webgpu }) {
+// Opens the page on `task`, either through the address (#id) or by choosing it in the task menu.
+async function openTask(page, task) {
+  if (task.open === "address") {
+    await page.goto(`${server.url}#${task.id}`);
+  } else {
+    await page.goto(server.url);
+    await page.selectOption("#task", task.id);
+    assert.equal(new URL(page.url()).hash, `#${task.id}`, "choosing a task records it in the address");
+  }
+  assert.equal(await page.locator("#task").inputValue(), task.id);
+}
+
+// Drops the first example image of the page onto the drop zone, as a user dragging a file would.
+async function dropExample(page) {
+  const url = await page.locator("button.example img").first().getAttribute("src");
+  const dataTransfer = await page.evaluateHandle(async (src) => {
+    const blob = await (await fetch(src)).blob();
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([blob], "dropped.png", { type: blob.type }));
+    return transfer;
+  }, url);
+  await page.dispatchEvent(".picker", "dragover", { dataTransfer });
+  await page.dispatchEvent(".picker", "drop", { dataTransfer });
+}
+
+async function analyseInPage(task, { webgpu }) {
   const browser = await launchChromium({ webgpu });
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const consoleLines = collectConsole(page);
-    await page.goto(server.url);
+    await openTask(page, task);
     await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 }).catch(async (error) => {
       const status = await page.locator("#model-status").textContent().catch(() => "(none)");
       throw new Error(`models never became ready (${status}): ${error.message}\n${consoleLines.join("\n")}`);
     });
-    const files = [...GOOD.map((f) => join(EXAMPLES, f)), ...[...Object.keys(BAD), ...UNUSUAL].map((f) => join(FIXTURES, f))];
-    await page.setInputFiles("#file-input", files);
-    const total = GOOD.length + Object.keys(BAD).length + UNUSUAL.length;
+    const paths = inputPaths(task);
+    await page.setInputFiles("#file-input", paths);
+    // Also the other two ways in: drag and drop, and an example button.
+    await dropExample(page);
+    await page.locator("button.example").first().click();
+    const total = paths.length + 2;
     await page.waitForFunction(
       (n) => document.querySelectorAll("article.result .decision, article.result .error").length === n,
       total,
       { timeout: 300_000 },
     );
-    await screenshot(page, webgpu ? "analysis-webgpu" : "analysis-cpu");
+    const shot = `analysis-${task.id}-${webgpu ? "webgpu" : "cpu"}`;
+    await screenshot(page, shot);
     const cards = await page.locator("article.result").evaluateAll((articles) =>
       articles.map((a) => {
         const d = a.querySelector(".decision");
@@ -69,7 +121,7 @@ async function analyseInPage({ webgpu }) {
     const coverageText = await page.locator("#coverage-value").textContent();
     // A narrow screen (a phone) still shows everything without sideways scrolling.
     await page.setViewportSize({ width: 380, height: 800 });
-    await screenshot(page, webgpu ? "analysis-narrow-webgpu" : "analysis-narrow-cpu");
+    await screenshot(page, `${shot}-narrow`);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     return { cards, coverageText, overflow, console: consoleLines.join("\n") };
   } finally {
@@ -77,39 +129,52 @@ async function analyseInPage({ webgpu }) {
   }
 }
 
-async function trainerPredictions() {
-  return JSON.parse(await readFile(TRAINER_PREDICTIONS, "utf8"));
+async function trainerPredictions(task) {
+  return JSON.parse(await readFile(join(TRAINER_PREDICTIONS, `trainer-predictions-${task.id}.json`), "utf8"));
 }
 
-for (const webgpu of [true, false]) {
-  test(`images are analysed in the page (${webgpu ? "WebGPU" : "CPU fallback"})`, async () => {
-    const result = await analyseInPage({ webgpu });
-    const byName = Object.fromEntries(result.cards.map((c) => [c.name, c]));
-    const expected = await trainerPredictions();
-    for (const name of GOOD) {
-      const card = byName[name];
-      assert.ok(card, `no result card for ${name}`);
-      assert.equal(card.error, null, `${name} failed: ${card.error}\n${result.console}`);
-      assert.match(card.decision, /^(accept|abstain)$/);
-      assert.deepEqual(card.images.length, 3, "input, heatmap and masked image are shown");
-      assert.ok(card.images.every((w) => w > 0), `${name}: every image is drawn`);
-      // The page and trainer-native agree on the same bundle and image.
-      const trainer = expected[name];
-      assert.ok(trainer, `trainer-native has no prediction for ${name}`);
-      assert.equal(card.ermClass, trainer.erm_class, `${name}: ERM class`);
-      assert.equal(card.masktuneClass, trainer.masktune_class, `${name}: MaskTune class`);
-      assert.ok(Math.abs(card.confidence - trainer.confidence) < 1e-3, `${name}: confidence ${card.confidence} vs ${trainer.confidence}`);
-      const pixels = 28 * 28;
-      assert.ok(Math.abs(card.maskedPixels - trainer.masked_pixels) <= 0.01 * pixels,
-        `${name}: masked ${card.maskedPixels} px in the page, ${trainer.masked_pixels} px in the trainer`);
-    }
-    for (const [name, message] of Object.entries(BAD)) {
-      assert.match(byName[name]?.error ?? "", message, `${name} gets a clear message`);
-    }
-    for (const name of UNUSUAL) {
-      assert.equal(byName[name]?.error, null, `${name} (an unusual but valid image) is analysed`);
-    }
-    assert.match(result.coverageText, /^100%/, "End moves the coverage slider to 100%");
-    assert.ok(result.overflow <= 0, `the narrow layout overflows by ${result.overflow}px`);
-  });
+for (const task of TASKS) {
+  for (const webgpu of [true, false]) {
+    test(`${task.id}: images are analysed in the page (${webgpu ? "WebGPU" : "CPU fallback"})`, async () => {
+      const result = await analyseInPage(task, { webgpu });
+      const byName = Object.fromEntries(result.cards.map((c) => [c.name, c]));
+      const expected = await trainerPredictions(task);
+      for (const name of task.agree.map((f) => basename(f))) {
+        const card = byName[name];
+        assert.ok(card, `no result card for ${name}`);
+        assert.equal(card.error, null, `${name} failed: ${card.error}\n${result.console}`);
+        assert.match(card.decision, /^(accept|abstain)$/);
+        assert.deepEqual(card.images.length, 3, "input, heatmap and masked image are shown");
+        assert.ok(card.images.every((w) => w > 0), `${name}: every image is drawn`);
+        // The page and trainer-native agree on the same bundle and image.
+        const trainer = expected[name];
+        assert.ok(trainer, `trainer-native has no prediction for ${name}`);
+        assert.equal(card.ermClass, trainer.erm_class, `${name}: ERM class`);
+        assert.equal(card.masktuneClass, trainer.masktune_class, `${name}: MaskTune class`);
+        assert.ok(Math.abs(card.confidence - trainer.confidence) < 1e-3, `${name}: confidence ${card.confidence} vs ${trainer.confidence}`);
+        const pixels = task.side * task.side;
+        assert.ok(Math.abs(card.maskedPixels - trainer.masked_pixels) <= 0.01 * pixels,
+          `${name}: masked ${card.maskedPixels} px in the page, ${trainer.masked_pixels} px in the trainer`);
+      }
+      for (const [name, message] of Object.entries(task.bad)) {
+        assert.match(byName[name]?.error ?? "", message, `${name} gets a clear message`);
+      }
+      for (const name of task.unusual) {
+        assert.equal(byName[name]?.error, null, `${name} (an unusual but valid image) is analysed`);
+      }
+      const dropped = byName["dropped.png"];
+      assert.ok(dropped, "a dropped file is analysed");
+      assert.equal(dropped.error, null, `the dropped example failed: ${dropped.error}`);
+      const given = ["dropped.png", ...inputPaths(task).map((p) => basename(p))];
+      const example = result.cards.find((c) => !given.includes(c.name));
+      assert.ok(example && example.error === null && example.decision, "an example button gives a result");
+      assert.match(result.coverageText, /^100%/, "End moves the coverage slider to 100%");
+      assert.ok(result.overflow <= 0, `the narrow layout overflows by ${result.overflow}px`);
+    });
+  }
+}
+
+// The files the test gives through the file input.
+function inputPaths(task) {
+  return [...task.agree, ...[...Object.keys(task.bad), ...task.unusual].map((f) => join(FIXTURES, f))];
 }

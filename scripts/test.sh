@@ -25,12 +25,19 @@ step "Browser-only unit tests (wasm-bindgen-test in headless Chromium with WebGP
     cd app && timeout 3600 cargo test --locked --target wasm32-unknown-unknown --profile wasm-release
 )
 
-step "trainer-native's answers for the page's example images (the page must agree)"
+step "trainer-native's answers for the images the page tests use (the page must agree)"
 mkdir -p target/e2e
 # The binary `cargo test` built for the trainer's integration tests (same features, no rebuild).
-"$CARGO_TARGET_DIR/debug/trainer-native" predict \
-    --erm app/assets/models/spurious-mnist-erm.mtb --masktune app/assets/models/spurious-mnist-masktune.mtb \
-    --out target/e2e/trainer-predictions.json app/assets/examples/*.png
+predict() { # task, images...
+    local task=$1
+    shift
+    "$CARGO_TARGET_DIR/debug/trainer-native" predict \
+        --erm "app/assets/models/$task-erm.mtb" --masktune "app/assets/models/$task-masktune.mtb" \
+        --out "target/e2e/trainer-predictions-$task.json" "$@"
+}
+predict spurious-mnist app/assets/examples/digit-*.png
+predict cifar10 e2e/fixtures/cat-chelsea-32.png e2e/fixtures/rocket-32*.png
+predict celeba e2e/fixtures/face-*-64.png
 
 step "The page end to end in headless Chromium"
-(cd e2e && timeout 900 npm test)
+(cd e2e && timeout 1800 npm test)
