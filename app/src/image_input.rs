@@ -1,6 +1,8 @@
 //! Turning a user's file into the model's input: the browser decodes it (so every format the
-//! browser knows works, grayscale and CMYK included), then a canvas centre-crops and resizes it.
+//! browser knows works, grayscale and CMYK included), then `masktune::square_image` centre-crops
+//! and resizes it as the trainer does.
 
+use masktune::square_image;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageBitmap};
@@ -91,43 +93,26 @@ fn check_size(name: &str, width: u32, height: u32) -> Result<(), ImageInputError
     Ok(())
 }
 
+/// The bitmap's pixels as the model's square input: the canvas only reads the decoded pixels out
+/// (drawn at their own size, no smoothing), and `masktune::square_image` crops and resizes them
+/// exactly as `trainer-native` does.
 fn crop_resize(bitmap: &ImageBitmap, name: &str, side: usize) -> Result<Vec<u8>, ImageInputError> {
     let canvas_error = |error: JsValue| ImageInputError::Canvas {
         name: name.into(),
         detail: format!("{error:?}"),
     };
-    let (canvas, context) = canvas(side, side).map_err(canvas_error)?;
-    let (width, height) = (f64::from(bitmap.width()), f64::from(bitmap.height()));
+    let (width, height) = (bitmap.width(), bitmap.height());
+    let (canvas, context) = canvas(width as usize, height as usize).map_err(canvas_error)?;
+    context.draw_image_with_image_bitmap(bitmap, 0.0, 0.0).map_err(canvas_error)?;
+    // Only the centre square comes into wasm memory (a big photo is hundreds of megabytes).
     let crop = width.min(height);
-    context.set_image_smoothing_enabled(true);
-    context
-        .draw_image_with_image_bitmap_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
-            bitmap,
-            (width - crop) / 2.0,
-            (height - crop) / 2.0,
-            crop,
-            crop,
-            0.0,
-            0.0,
-            side as f64,
-            side as f64,
-        )
-        .map_err(canvas_error)?;
     let rgba = context
-        .get_image_data(0.0, 0.0, side as f64, side as f64)
+        .get_image_data(f64::from((width - crop) / 2), f64::from((height - crop) / 2), f64::from(crop), f64::from(crop))
         .map_err(canvas_error)?
         .data()
         .0;
     drop(canvas);
-    // Transparent pixels are composited on white, as a viewer shows them.
-    Ok(rgba
-        .chunks_exact(4)
-        .flat_map(|p| {
-            let alpha = u16::from(p[3]);
-            let over_white = |c: u8| ((u16::from(c) * alpha + 255 * (255 - alpha)) / 255) as u8;
-            [over_white(p[0]), over_white(p[1]), over_white(p[2])]
-        })
-        .collect())
+    Ok(square_image::center_crop_resize(square_image::rgba_over_white(&rgba), crop, crop, side as u32))
 }
 
 /// A detached canvas of the given size with its 2D context.

@@ -14,3 +14,4 @@ pub mod saliency;
 pub mod metrics;
 pub mod selective;
 pub mod models;
+pub mod square_image;

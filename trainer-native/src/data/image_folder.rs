@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use image::imageops::{self, FilterType};
+use masktune::square_image;
 
 use super::{DataError, ImageSet, Result};
 
@@ -131,8 +131,9 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
         .map_err(DataError::io(dir))
 }
 
-/// Decodes any supported image file to RGB, centre-crops it to a square (the shorter side) and
-/// resizes it to `size` x `size` (bilinear, antialiased when shrinking). Returns HWC bytes.
+/// Decodes any supported image file and makes it the model's `size` x `size` RGB input with
+/// [`masktune::square_image`] (transparency over white, centre square, antialiased resize), exactly
+/// as the page does after the browser decodes. Returns HWC bytes.
 pub fn decode_resized(path: &Path, size: u32) -> Result<Vec<u8>> {
     let image = image::ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
@@ -141,13 +142,12 @@ pub fn decode_resized(path: &Path, size: u32) -> Result<Vec<u8>> {
         .map_err(|source| DataError::Image {
             path: path.to_path_buf(),
             source,
-        })?
-        .to_rgb8();
-    let (w, h) = image.dimensions();
-    let side = w.min(h);
-    let square = imageops::crop_imm(&image, (w - side) / 2, (h - side) / 2, side, side).to_image();
-    if side == size {
-        return Ok(square.into_raw());
-    }
-    Ok(imageops::resize(&square, size, size, FilterType::Triangle).into_raw())
+        })?;
+    let (w, h) = (image.width(), image.height());
+    let rgb = if image.color().has_alpha() {
+        square_image::rgba_over_white(image.to_rgba8().as_raw())
+    } else {
+        image.to_rgb8().into_raw()
+    };
+    Ok(square_image::center_crop_resize(rgb, w, h, size))
 }
