@@ -15,10 +15,10 @@ const FIXTURES = join(HERE, "fixtures");
 // What trainer-native computed for the same images with the same bundles (scripts/test.sh writes it).
 const TRAINER_PREDICTIONS = join(HERE, "..", "target", "e2e");
 
-// Per task: the images the page and trainer-native must agree on (at the model's input size, so
-// that neither side resamples; trainer-native's predictions are written by scripts/test.sh to
-// target/e2e/trainer-predictions-<task>.json), files that must get a clear message, valid but
-// unusual files, and how the test reaches the task (the address, or the task menu).
+// Per task: the images the page and trainer-native must agree on (at the model's input size, and
+// larger: both crop and resize with masktune::square_image; scripts/test.sh writes the trainer's
+// answers to target/e2e/trainer-predictions-<task>.json), files that must get a clear message,
+// valid but unusual files, and how the test reaches the task (the address, or the task menu).
 const TASKS = [
   {
     id: "spurious-mnist",
@@ -31,7 +31,10 @@ const TASKS = [
   {
     id: "cifar10",
     side: 32,
-    agree: ["cat-chelsea-32.png", "rocket-32.png", "rocket-32-icc.png"].map((f) => join(FIXTURES, f)),
+    agree: [
+      ...["cat-chelsea-32.png", "rocket-32.png", "rocket-32-icc.png"].map((f) => join(FIXTURES, f)),
+      join(EXAMPLES, "cat-chelsea.png"), // 256x256: the page's crop and resize are the trainer's
+    ],
     bad: {},
     unusual: [],
     open: "address",
@@ -39,7 +42,10 @@ const TASKS = [
   {
     id: "celeba",
     side: 64,
-    agree: ["face-astronaut-64.png", "face-camera-64.png"].map((f) => join(FIXTURES, f)),
+    agree: [
+      ...["face-astronaut-64.png", "face-camera-64.png"].map((f) => join(FIXTURES, f)),
+      join(EXAMPLES, "face-astronaut.png"),
+    ],
     bad: {},
     unusual: [],
     open: "menu",

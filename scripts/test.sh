@@ -36,8 +36,8 @@ predict() { # task, images...
         --out "target/e2e/trainer-predictions-$task.json" "$@"
 }
 predict spurious-mnist app/assets/examples/digit-*.png
-predict cifar10 e2e/fixtures/cat-chelsea-32.png e2e/fixtures/rocket-32*.png
-predict celeba e2e/fixtures/face-*-64.png
+predict cifar10 e2e/fixtures/cat-chelsea-32.png e2e/fixtures/rocket-32*.png app/assets/examples/cat-chelsea.png
+predict celeba e2e/fixtures/face-*-64.png app/assets/examples/face-astronaut.png
 
 step "The page end to end in headless Chromium"
 (cd e2e && timeout 1800 npm test)
