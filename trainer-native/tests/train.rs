@@ -172,3 +172,49 @@ fn resumed_run_matches_an_uninterrupted_one_and_bad_checkpoints_are_refused() {
     let err = failure(trainer(runs.path(), &["train", "--name", "resumed", "--epochs", "3", "--resume"]));
     assert!(err.contains("not a trainer-native checkpoint"), "{err}");
 }
+
+/// The accuracy of every model on every evaluated set, and the sets' AURC, from a run's report.
+#[cfg(feature = "wgpu")]
+fn evaluation_numbers(run: &Path) -> Vec<(String, Vec<u64>, f64)> {
+    report(run)["evaluation"]["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|set| {
+            let correct = set["models"].as_array().unwrap().iter().map(|m| m["accuracy"]["correct"].as_u64().unwrap());
+            (set["set"].as_str().unwrap().to_owned(), correct.collect(), set["aurc"].as_f64().unwrap())
+        })
+        .collect()
+}
+
+/// `--backend wgpu` (lavapipe where there is no GPU) computes what the CPU backend computes: the
+/// evaluation of a CPU-trained run and the fine-tuning epoch from its checkpoint (same weights,
+/// same batches) agree; and training from scratch runs (its initial weights come from the
+/// device's own random stream, so only that it runs is checked).
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_backend_agrees_with_the_cpu() {
+    let runs = tempfile::tempdir().unwrap();
+    ok(trainer(runs.path(), &["pipeline", "--name", "cpu", "--epochs", "1"]));
+    let run = runs.path().join("cpu");
+    let cpu = (evaluation_numbers(&run), report(&run)["finetune"]["epoch"].clone());
+
+    ok(trainer(runs.path(), &["evaluate", "--name", "cpu", "--backend", "wgpu"]));
+    ok(trainer(runs.path(), &["finetune", "--name", "cpu", "--backend", "wgpu"]));
+    let wgpu = (evaluation_numbers(&run), report(&run)["finetune"]["epoch"].clone());
+
+    for ((set, on_cpu, cpu_aurc), (_, on_wgpu, wgpu_aurc)) in cpu.0.iter().zip(&wgpu.0) {
+        // float32 on two devices: an image whose two logits tie within rounding may flip.
+        for (a, b) in on_cpu.iter().zip(on_wgpu) {
+            assert!(a.abs_diff(*b) <= 1, "{set}: {on_cpu:?} correct on the CPU, {on_wgpu:?} on wgpu");
+        }
+        assert!((cpu_aurc - wgpu_aurc).abs() < 0.01, "{set}: AURC {cpu_aurc} on the CPU, {wgpu_aurc} on wgpu");
+    }
+    let (cpu_loss, wgpu_loss) = (cpu.1["train_loss"].as_f64().unwrap(), wgpu.1["train_loss"].as_f64().unwrap());
+    assert!((cpu_loss - wgpu_loss).abs() < 1e-3, "fine-tuning loss {cpu_loss} on the CPU, {wgpu_loss} on wgpu");
+    let (cpu_val, wgpu_val) = (cpu.1["val_accuracy"].as_f64().unwrap(), wgpu.1["val_accuracy"].as_f64().unwrap());
+    assert!((cpu_val - wgpu_val).abs() <= 1.0 / 128.0, "fine-tuned val accuracy {cpu_val} on the CPU, {wgpu_val} on wgpu");
+
+    ok(trainer(runs.path(), &["train", "--name", "gpu", "--epochs", "1", "--backend", "wgpu"]));
+    assert_eq!(report(&runs.path().join("gpu"))["train"]["backend"], "wgpu");
+}
