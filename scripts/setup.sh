@@ -26,11 +26,11 @@ apt_install() {
         "this script installs them with apt-get (Debian/Ubuntu); install the equivalents by hand"
     step "Installing system packages: ${missing[*]}"
     if [ -z "$APT_UPDATED" ]; then
-        timeout 600 as_root apt-get update -qq || die "apt-get update failed or timed out" \
+        as_root timeout 600 apt-get update -qq || die "apt-get update failed or timed out" \
             "check that this machine reaches its Debian mirror"
         APT_UPDATED=1
     fi
-    DEBIAN_FRONTEND=noninteractive timeout 1200 as_root apt-get install -y -qq \
+    as_root env DEBIAN_FRONTEND=noninteractive timeout 1200 apt-get install -y -qq \
         --no-install-recommends "${missing[@]}" >/dev/null \
         || die "apt-get install ${missing[*]} failed or timed out" \
             "check the Debian mirror, or install these packages by hand"
