@@ -9,20 +9,21 @@ bash scripts/setup.sh
 # Native wgpu runs on Mesa's lavapipe where there is no GPU; the loader wants a runtime dir.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 
-step "Native tests (masktune, kernels, trainer-native)"
+step "Native tests (masktune, kernels on lavapipe/GPU, trainer-native)"
 cargo test --locked
 
 step "Building the page (trunk build --release)"
 ( wasm_env && timeout 3600 trunk build --release )
 
-step "Browser-only unit tests (wasm-bindgen-test in headless Chromium with WebGPU)"
+step "Browser tests: the page's unit tests and the WGSL kernels' parity (wasm-bindgen-test in headless Chromium with WebGPU)"
 (
     wasm_env
     export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
     export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
-    # The runner reads app/webdriver.json (Chromium flags, WebGPU on) from its working directory.
-    # The page's profile: the dependencies trunk just compiled are reused.
-    cd app && timeout 3600 cargo test --locked --target wasm32-unknown-unknown --profile wasm-release
+    # The runner reads webdriver.json (Chromium flags, WebGPU on) from the package's folder.
+    # The page's profile, and app and kernels together, so that the dependencies trunk just
+    # compiled (same features) are reused.
+    timeout 3600 cargo test --locked --target wasm32-unknown-unknown --profile wasm-release -p app -p kernels
 )
 
 step "trainer-native's answers for the images the page tests use (the page must agree)"

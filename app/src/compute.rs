@@ -1,13 +1,19 @@
-//! Choice of the compute backend: WebGPU through Burn when the browser offers an adapter,
-//! otherwise Burn's pure-Rust CPU backend (Flex) compiled to wasm.
+//! Choice of the compute backend: WebGPU through Burn, with the custom WGSL kernels on Burn's
+//! own device for the maps and masks, when the browser offers an adapter; otherwise Burn's
+//! pure-Rust CPU backend (Flex) compiled to wasm, with Burn tensor ops for the maps.
+
+use std::sync::Arc;
 
 use burn::prelude::*;
 use burn::tensor::wgpu::{WgpuInitError, wgpu};
+use kernels::{Engine, SaliencyKernels};
 
 /// The device every computation of the page runs on, and how it was chosen.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ComputeBackend {
     pub device: Device,
+    /// What computes the XGradCAM maps and masks.
+    pub engine: Arc<Engine>,
     pub kind: BackendKind,
     /// Adapter description (WebGPU) or why WebGPU was not used (CPU fallback).
     pub detail: String,
@@ -49,10 +55,18 @@ pub async fn pick_backend() -> ComputeBackend {
                 wgpu::DeviceType::IntegratedGpu => "integrated GPU",
                 _ => "GPU",
             };
-            ComputeBackend { device, kind: BackendKind::WebGpu, detail: format!("{name} ({kind})") }
+            // Burn's device and queue: the kernels read Burn's results after Burn has finished.
+            let kernels = SaliencyKernels::new(setup.device, setup.queue);
+            ComputeBackend {
+                device,
+                engine: Arc::new(Engine::Kernels(kernels)),
+                kind: BackendKind::WebGpu,
+                detail: format!("{name} ({kind})"),
+            }
         }
         Err(error) => ComputeBackend {
             device: Device::flex(),
+            engine: Arc::new(Engine::Tensor),
             kind: BackendKind::Cpu,
             detail: match error {
                 WgpuInitError::AdapterUnavailable { .. } => "this browser offers no WebGPU adapter".into(),

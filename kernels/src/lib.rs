@@ -11,10 +11,15 @@
 //!
 //! `masktune::reference` is the CPU reference each kernel is tested against (`tests/parity.rs`).
 //!
+//! [`SaliencyKernels`] is a `masktune::engine::MaskingEngine`: the trainer's masking pass and the
+//! web page run it on wgpu / WebGPU, and Burn's tensor ops ([`Engine::Tensor`]) on the CPU
+//! (`tests/engines.rs` checks that the two give the same maps and masks).
+//!
 //! # Sharing Burn's device and buffers
 //!
-//! The device and queue can be shared: give [`SaliencyKernels::new`] the handles of Burn's
-//! `WgpuSetup` (this crate pins burn 0.22.1's wgpu, 30.0.2, so the types are the same).
+//! The device and queue are shared: the page (on WebGPU) and `trainer-native --backend wgpu` give
+//! [`SaliencyKernels::new`] the handles of Burn's `WgpuSetup` (this crate pins burn 0.22.1's wgpu,
+//! 30.0.2, so the types are the same), so the kernels and the models use one device.
 //!
 //! Burn's tensor *buffers* are not shared: inputs are uploaded from host slices, which costs one
 //! read-back of the activations from Burn. In Burn 0.22 a tensor's wgpu buffer is reachable only
@@ -24,8 +29,10 @@
 //! offset and size inside Burn's memory pool, valid while the returned guard lives. That does not
 //! work with Burn's `fusion` feature (the primitive is then a fusion handle), pulls Burn's wgpu
 //! backend into this crate, and ties it to a pool layout Burn does not promise to keep, so it is
-//! not done here. The activations of a batch are small (e.g. 64 x 512 x 7 x 7 f32 = 6 MiB).
+//! not done here. The activations of a batch are small (e.g. 64 x 512 x 7 x 7 f32 = 6 MiB), and
+//! reading them back is also what completes Burn's pending work before the kernels' submission.
 
+mod engine;
 mod error;
 mod gpu;
 mod layout;
@@ -33,7 +40,10 @@ mod pipelines;
 mod saliency_kernels;
 mod stages;
 
+pub use engine::Engine;
 pub use error::KernelError;
 pub use layout::{ChannelWeights, FeatureShape, ImageLayout, PixelFormat};
 pub use masktune::masking::MaskStats;
 pub use saliency_kernels::SaliencyKernels;
+/// The wgpu this crate is built with (Burn 0.22.1's), for callers that hand in a device and queue.
+pub use wgpu;

@@ -1,5 +1,6 @@
 //! The WGSL kernels against the f64 CPU reference (`masktune::reference`), on whatever wgpu adapter
-//! the machine has (Mesa's lavapipe without a GPU). Tolerances: 1e-5 absolute for normalised maps,
+//! the machine has: natively (`cargo test`; Mesa's lavapipe without a GPU) and in headless
+//! Chromium's WebGPU (`cargo test --target wasm32-unknown-unknown`; SwiftShader), every case both. Tolerances: 1e-5 absolute for normalised maps,
 //! 1e-5 relative for channel weights and thresholds; masks identical except for pixels whose map
 //! value lies within 1e-5 of the reference threshold.
 
@@ -7,18 +8,9 @@ use kernels::{
     ChannelWeights, FeatureShape, ImageLayout, KernelError, PixelFormat, SaliencyKernels,
 };
 use masktune::reference;
-use std::sync::OnceLock;
 
 const MAP_TOLERANCE: f64 = 1e-5;
 const RELATIVE_TOLERANCE: f64 = 1e-5;
-
-/// One device for all tests. No adapter is a failure, not a skip: the message says what to install.
-fn kernels() -> &'static SaliencyKernels {
-    static KERNELS: OnceLock<SaliencyKernels> = OnceLock::new();
-    KERNELS.get_or_init(|| {
-        SaliencyKernels::request_blocking().unwrap_or_else(|error| panic!("{error}"))
-    })
-}
 
 /// Small deterministic generator (xorshift64*), so failures reproduce.
 struct Rng(u64);
@@ -135,12 +127,7 @@ fn reference_gap_linear_weights(
         .collect()
 }
 
-fn block<T>(future: impl std::future::Future<Output = T>) -> T {
-    pollster::block_on(future)
-}
-
-#[test]
-fn xgradcam_weights_match_reference() {
+async fn xgradcam_weights_match_reference(kernels: &SaliencyKernels) {
     for (seed, shape) in [
         (1, shape(3, 5, 7, 9)),
         (2, shape(2, 64, 8, 8)),
@@ -150,14 +137,16 @@ fn xgradcam_weights_match_reference() {
         // Activations after a ReLU are >= 0, so the denominator is well conditioned.
         let activations = rng.vec(shape.values(), 0.0, 1.0);
         let gradients = rng.vec(shape.values(), -1.0, 1.0);
-        let got = block(kernels().channel_weights(
-            &activations,
-            shape,
-            ChannelWeights::XGradCam {
-                gradients: &gradients,
-            },
-        ))
-        .unwrap();
+        let got = kernels
+            .channel_weights(
+                &activations,
+                shape,
+                ChannelWeights::XGradCam {
+                    gradients: &gradients,
+                },
+            )
+            .await
+            .unwrap();
         let per_image = shape.channels * shape.plane();
         let expected: Vec<f64> = (0..shape.batch)
             .flat_map(|b| {
@@ -173,8 +162,7 @@ fn xgradcam_weights_match_reference() {
     }
 }
 
-#[test]
-fn gap_linear_weights_are_xgradcam_with_constant_gradient() {
+async fn gap_linear_weights_are_xgradcam_with_constant_gradient(kernels: &SaliencyKernels) {
     let mut rng = Rng::new(4);
     let shape = shape(5, 17, 7, 7);
     let classes = 3;
@@ -183,23 +171,24 @@ fn gap_linear_weights_are_xgradcam_with_constant_gradient() {
     activations[..shape.plane()].fill(0.0);
     let classifier = rng.vec(classes * shape.channels, -1.0, 1.0);
     let targets = [0, 2, 1, 2, 0];
-    let got = block(kernels().channel_weights(
-        &activations,
-        shape,
-        ChannelWeights::GapLinear {
-            classifier: &classifier,
-            classes,
-            targets: &targets,
-        },
-    ))
-    .unwrap();
+    let got = kernels
+        .channel_weights(
+            &activations,
+            shape,
+            ChannelWeights::GapLinear {
+                classifier: &classifier,
+                classes,
+                targets: &targets,
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(got[0], 0.0);
     let expected = reference_gap_linear_weights(&activations, &classifier, &targets, shape);
     assert_close_relative("gap-linear weights", &got, &expected);
 }
 
-#[test]
-fn saliency_maps_match_reference() {
+async fn saliency_maps_match_reference(kernels: &SaliencyKernels) {
     let cases = [
         // (batch, channels, h, w) -> (out_h, out_w): odd up-, down- and mixed scaling.
         (shape(3, 5, 7, 9), (13, 11)),
@@ -218,14 +207,16 @@ fn saliency_maps_match_reference() {
         let mut rng = Rng::new(10 + seed as u64);
         let activations = rng.vec(shape.values(), 0.0, 1.0);
         let weights = rng.vec(shape.batch * shape.channels, -1.0, 1.0);
-        let got = block(kernels().saliency_maps(
-            &activations,
-            shape,
-            ChannelWeights::Given(&weights),
-            out_height,
-            out_width,
-        ))
-        .unwrap();
+        let got = kernels
+            .saliency_maps(
+                &activations,
+                shape,
+                ChannelWeights::Given(&weights),
+                out_height,
+                out_width,
+            )
+            .await
+            .unwrap();
         let expected = reference_maps(&activations, &f64s(&weights), shape, out_height, out_width);
         assert_close_absolute(
             &format!("maps {shape:?} -> {out_height}x{out_width}"),
@@ -235,8 +226,7 @@ fn saliency_maps_match_reference() {
     }
 }
 
-#[test]
-fn all_zero_maps_mask_nothing() {
+async fn all_zero_maps_mask_nothing(kernels: &SaliencyKernels) {
     let shape = shape(3, 4, 5, 6);
     let layout = ImageLayout {
         height: 11,
@@ -247,14 +237,16 @@ fn all_zero_maps_mask_nothing() {
         .map(|i| (i % 251 + 1) as u8)
         .collect();
     let mut images = original.clone();
-    let (maps, stats) = block(kernels().saliency_and_mask(
-        &vec![0.0; shape.values()],
-        shape,
-        ChannelWeights::Given(&vec![1.0; shape.batch * shape.channels]),
-        &mut images,
-        layout,
-    ))
-    .unwrap();
+    let (maps, stats) = kernels
+        .saliency_and_mask(
+            &vec![0.0; shape.values()],
+            shape,
+            ChannelWeights::Given(&vec![1.0; shape.batch * shape.channels]),
+            &mut images,
+            layout,
+        )
+        .await
+        .unwrap();
     assert!(maps.iter().all(|&v| v == 0.0));
     assert!(
         stats
@@ -264,8 +256,7 @@ fn all_zero_maps_mask_nothing() {
     assert_eq!(images, original);
 }
 
-#[test]
-fn one_hot_pixel_is_its_own_threshold() {
+async fn one_hot_pixel_is_its_own_threshold(kernels: &SaliencyKernels) {
     // One positive pixel: mean = value, std = 0, and `value > value` hides nothing.
     let (height, width) = (9, 13);
     let mut maps = vec![0.0f32; 2 * height * width];
@@ -278,7 +269,10 @@ fn one_hot_pixel_is_its_own_threshold() {
     };
     let original = vec![200u8; maps.len() * 4];
     let mut images = original.clone();
-    let stats = block(kernels().mask_images(&maps, &mut images, layout)).unwrap();
+    let stats = kernels
+        .mask_images(&maps, &mut images, layout)
+        .await
+        .unwrap();
     assert_eq!(stats[0].threshold, 0.625);
     assert_eq!(stats[1].threshold, 1.0);
     assert!(stats.iter().all(|s| s.masked_pixels == 0));
@@ -289,20 +283,16 @@ fn one_hot_pixel_is_its_own_threshold() {
     let mut activations = vec![0.0f32; shape.values()];
     activations[12] = 3.0;
     let weights = [1.0, -1.0];
-    let got = block(kernels().saliency_maps(
-        &activations,
-        shape,
-        ChannelWeights::Given(&weights),
-        16,
-        16,
-    ))
-    .unwrap();
+    let got = kernels
+        .saliency_maps(&activations, shape, ChannelWeights::Given(&weights), 16, 16)
+        .await
+        .unwrap();
     let expected = reference_maps(&activations, &f64s(&weights), shape, 16, 16);
     assert_close_absolute("one-hot activations", &got, &expected);
 }
 
 /// Checks thresholds and masked bytes of `mask_images` on `maps` against the reference.
-fn check_masking(maps: &[f32], layout: ImageLayout, seed: u64) {
+async fn check_masking(kernels: &SaliencyKernels, maps: &[f32], layout: ImageLayout, seed: u64) {
     let pixels = layout.height * layout.width;
     let batch = maps.len() / pixels;
     let channels = layout.format.channels();
@@ -312,7 +302,10 @@ fn check_masking(maps: &[f32], layout: ImageLayout, seed: u64) {
         .map(|_| 1 + (rng.unit() * 254.0) as u8)
         .collect();
     let mut images = original.clone();
-    let stats = block(kernels().mask_images(maps, &mut images, layout)).unwrap();
+    let stats = kernels
+        .mask_images(maps, &mut images, layout)
+        .await
+        .unwrap();
     let colour = match layout.format {
         PixelFormat::Rgba => 3,
         other => other.channels(),
@@ -354,8 +347,7 @@ fn check_masking(maps: &[f32], layout: ImageLayout, seed: u64) {
     }
 }
 
-#[test]
-fn thresholds_and_masks_match_reference() {
+async fn thresholds_and_masks_match_reference(kernels: &SaliencyKernels) {
     let formats = [PixelFormat::Rgb, PixelFormat::Rgba, PixelFormat::Gray];
     let sizes = [(5, 7), (32, 32), (1, 1), (13, 3), (224, 224)];
     for (i, (&(height, width), &format)) in sizes.iter().zip(formats.iter().cycle()).enumerate() {
@@ -366,6 +358,7 @@ fn thresholds_and_masks_match_reference() {
             .map(|_| (rng.range(-0.5, 1.0)).max(0.0))
             .collect();
         check_masking(
+            kernels,
             &maps,
             ImageLayout {
                 height,
@@ -373,13 +366,15 @@ fn thresholds_and_masks_match_reference() {
                 format,
             },
             i as u64,
-        );
+        )
+        .await;
     }
     // Every format on an odd size where RGB words straddle pixels and images.
     for (i, format) in formats.into_iter().enumerate() {
         let mut rng = Rng::new(200 + i as u64);
         let maps = rng.vec(4 * 7 * 5, 0.0, 1.0);
         check_masking(
+            kernels,
             &maps,
             ImageLayout {
                 height: 7,
@@ -387,12 +382,12 @@ fn thresholds_and_masks_match_reference() {
                 format,
             },
             50 + i as u64,
-        );
+        )
+        .await;
     }
 }
 
-#[test]
-fn large_batch_pipeline_matches_reference() {
+async fn large_batch_pipeline_matches_reference(kernels: &SaliencyKernels) {
     // 512 CIFAR-sized images: 64 channels of 8x8 -> 32x32, forward-only XGradCAM, RGB masking.
     let shape = shape(512, 64, 8, 8);
     let classes = 10;
@@ -411,18 +406,20 @@ fn large_batch_pipeline_matches_reference() {
         .map(|_| 1 + (rng.unit() * 254.0) as u8)
         .collect();
     let mut images = original.clone();
-    let (maps, stats) = block(kernels().saliency_and_mask(
-        &activations,
-        shape,
-        ChannelWeights::GapLinear {
-            classifier: &classifier,
-            classes,
-            targets: &targets,
-        },
-        &mut images,
-        layout,
-    ))
-    .unwrap();
+    let (maps, stats) = kernels
+        .saliency_and_mask(
+            &activations,
+            shape,
+            ChannelWeights::GapLinear {
+                classifier: &classifier,
+                classes,
+                targets: &targets,
+            },
+            &mut images,
+            layout,
+        )
+        .await
+        .unwrap();
     let weights = reference_gap_linear_weights(&activations, &classifier, &targets, shape);
     assert_close_absolute(
         "large batch maps",
@@ -451,34 +448,88 @@ fn large_batch_pipeline_matches_reference() {
     assert!(stats.iter().any(|s| s.masked_pixels > 0));
 }
 
-#[test]
-fn mismatched_inputs_are_errors() {
+async fn mismatched_inputs_are_errors(kernels: &SaliencyKernels) {
     let shape = shape(2, 3, 4, 4);
     let activations = vec![0.5; shape.values()];
     let short = vec![1.0; 5];
-    let error = block(kernels().channel_weights(
-        &activations,
-        shape,
-        ChannelWeights::XGradCam { gradients: &short },
-    ))
-    .unwrap_err();
+    let error = kernels
+        .channel_weights(
+            &activations,
+            shape,
+            ChannelWeights::XGradCam { gradients: &short },
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(error, KernelError::Shape(_)), "{error}");
-    let error = block(kernels().channel_weights(
-        &activations,
-        shape,
-        ChannelWeights::GapLinear {
-            classifier: &[0.0; 6],
-            classes: 2,
-            targets: &[0, 2],
-        },
-    ))
-    .unwrap_err();
+    let error = kernels
+        .channel_weights(
+            &activations,
+            shape,
+            ChannelWeights::GapLinear {
+                classifier: &[0.0; 6],
+                classes: 2,
+                targets: &[0, 2],
+            },
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(error, KernelError::Shape(_)), "{error}");
     let layout = ImageLayout {
         height: 4,
         width: 4,
         format: PixelFormat::Rgb,
     };
-    let error = block(kernels().mask_images(&[0.0; 16], &mut [0; 47], layout)).unwrap_err();
+    let error = kernels
+        .mask_images(&[0.0; 16], &mut [0; 47], layout)
+        .await
+        .unwrap_err();
     assert!(matches!(error, KernelError::Shape(_)), "{error}");
 }
+
+/// Runs every case natively and in the browser. No adapter is a failure, not a skip: the
+/// message says what is missing.
+macro_rules! on_every_device {
+    ($($case:ident),* $(,)?) => {
+        #[cfg(not(target_family = "wasm"))]
+        mod native {
+            use super::SaliencyKernels;
+            use std::sync::OnceLock;
+
+            /// One device for all tests.
+            fn kernels() -> &'static SaliencyKernels {
+                static KERNELS: OnceLock<SaliencyKernels> = OnceLock::new();
+                KERNELS.get_or_init(|| SaliencyKernels::request_blocking().unwrap_or_else(|error| panic!("{error}")))
+            }
+
+            $(#[test]
+            fn $case() {
+                pollster::block_on(super::$case(kernels()));
+            })*
+        }
+
+        #[cfg(target_family = "wasm")]
+        mod browser {
+            use super::SaliencyKernels;
+            use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+            wasm_bindgen_test_configure!(run_in_browser);
+
+            $(#[wasm_bindgen_test]
+            async fn $case() {
+                let kernels = SaliencyKernels::request().await.unwrap_or_else(|error| panic!("{error}"));
+                super::$case(&kernels).await;
+            })*
+        }
+    };
+}
+
+on_every_device!(
+    xgradcam_weights_match_reference,
+    gap_linear_weights_are_xgradcam_with_constant_gradient,
+    saliency_maps_match_reference,
+    all_zero_maps_mask_nothing,
+    one_hot_pixel_is_its_own_threshold,
+    thresholds_and_masks_match_reference,
+    large_batch_pipeline_matches_reference,
+    mismatched_inputs_are_errors,
+);

@@ -4,7 +4,8 @@
 /// One jet colour for `value` in [0, 1]: blue (ignored) through green to red (looked at).
 pub fn jet(value: f32) -> [u8; 3] {
     let v = value.clamp(0.0, 1.0);
-    let channel = |centre: f32| ((1.5 - (4.0 * v - centre).abs()).clamp(0.0, 1.0) * 255.0).round() as u8;
+    let channel =
+        |centre: f32| ((1.5 - (4.0 * v - centre).abs()).clamp(0.0, 1.0) * 255.0).round() as u8;
     [channel(3.0), channel(2.0), channel(1.0)]
 }
 

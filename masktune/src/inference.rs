@@ -3,14 +3,16 @@
 //! models' combined confidence. The web page and `trainer-native predict` both run this, so what
 //! a user sees in the page is what the trainer computes.
 
-use burn::prelude::*;
 use crate::bundle::{Bundle, BundleMetadata, CheckpointKind};
 use crate::cam_model::CamModel;
-use crate::masking::{self, MaskStats};
+use crate::engine::{MaskingEngine, RawImages};
+use crate::masking::MaskStats;
 use crate::models::AnyModel;
 use crate::models::preprocess::images_to_tensor;
-use crate::saliency::{self, GradientPath, Method, Target};
+use crate::readback::read_floats;
+use crate::saliency::{GradientPath, Target, class_gradients};
 use crate::selective::{self, Combined};
+use burn::prelude::*;
 
 /// The ERM model and its MaskTuned version for one task, on the page's device.
 pub struct ModelPair {
@@ -24,10 +26,12 @@ pub struct ModelPair {
 impl ModelPair {
     /// Reads both bundles and checks that they belong together.
     pub fn load(erm_bytes: &[u8], masktune_bytes: &[u8], device: &Device) -> Result<Self, String> {
-        let (erm, erm_meta) = Bundle::from_bytes(erm_bytes, device).map_err(|e| format!("ERM bundle: {e}"))?;
-        let (masktune, meta) =
-            Bundle::from_bytes(masktune_bytes, device).map_err(|e| format!("MaskTune bundle: {e}"))?;
-        if erm_meta.checkpoint != CheckpointKind::Erm || meta.checkpoint != CheckpointKind::MaskTune {
+        let (erm, erm_meta) =
+            Bundle::from_bytes(erm_bytes, device).map_err(|e| format!("ERM bundle: {e}"))?;
+        let (masktune, meta) = Bundle::from_bytes(masktune_bytes, device)
+            .map_err(|e| format!("MaskTune bundle: {e}"))?;
+        if erm_meta.checkpoint != CheckpointKind::Erm || meta.checkpoint != CheckpointKind::MaskTune
+        {
             return Err("the bundles are swapped or of the wrong kind: expected one ERM and one MaskTune bundle".into());
         }
         let same = erm_meta.class_names == meta.class_names
@@ -36,7 +40,12 @@ impl ModelPair {
         if !same {
             return Err("the ERM and MaskTune bundles were trained for different inputs or classes: export both from one run".into());
         }
-        Ok(Self { erm, masktune, meta, device: device.clone() })
+        Ok(Self {
+            erm,
+            masktune,
+            meta,
+            device: device.clone(),
+        })
     }
 
     /// Side of the square input the models take.
@@ -61,53 +70,73 @@ pub struct ImageAnalysis {
 /// Milliseconds spent in each step of one batch, shown so users see where time goes.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StepTimes {
-    pub erm_and_saliency_ms: f64,
-    pub masking_ms: f64,
+    /// [`MaskingEngine::name`] of what computed the maps and masks.
+    pub masking_engine: &'static str,
+    pub erm_ms: f64,
+    pub saliency_and_masking_ms: f64,
     pub masktune_ms: f64,
 }
 
 /// Runs both models on `images`: each `side * side * 3` RGB bytes at the pair's input size.
-/// `now_ms` is a clock in milliseconds (the page's and the trainer's differ).
+/// `engine` computes the maps and masks; `now_ms` is a clock in milliseconds (the page's and the
+/// trainer's differ).
 pub async fn analyse(
     pair: &ModelPair,
     images: &[&[u8]],
+    engine: &impl MaskingEngine,
     now_ms: impl Fn() -> f64,
 ) -> Result<(Vec<ImageAnalysis>, StepTimes), String> {
     let side = pair.input_side();
-    let pixels: Vec<u8> = images.concat();
+    let mut masked: Vec<u8> = images.concat();
     let batch = images.len();
-    let input = images_to_tensor(&pixels, batch, pair.meta.input_size, &pair.meta.normalization, &pair.device)
-        .map_err(|e| e.to_string())?;
-    let mut times = StepTimes::default();
+    let input = images_to_tensor(
+        &masked,
+        batch,
+        pair.meta.input_size,
+        &pair.meta.normalization,
+        &pair.device,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut times = StepTimes {
+        masking_engine: engine.name(),
+        ..StepTimes::default()
+    };
 
     let start = now_ms();
     // The shipped models end in global-average-pool + linear, so XGradCAM needs no backward pass
     // here (the gradient is the classifier row spread over space) and runs on WebGPU as is.
-    let saliency = saliency::saliency_maps(&pair.erm, input.clone(), Method::XGradCam, &Target::Predicted, GradientPath::Auto)
-        .map_err(|e| e.to_string())?;
-    let erm_probabilities = read(saliency.probabilities()).await?;
-    let maps = read(saliency.maps).await?;
-    times.erm_and_saliency_ms = now_ms() - start;
+    let found = class_gradients(
+        &pair.erm,
+        input.clone(),
+        &Target::Predicted,
+        GradientPath::Auto,
+    )
+    .map_err(|e| e.to_string())?;
+    let erm_probabilities =
+        read_floats(burn::tensor::activation::softmax(found.logits.clone(), 1)).await?;
+    times.erm_ms = now_ms() - start;
 
     let start = now_ms();
-    let plane = side * side;
-    let masked: Vec<(Vec<u8>, MaskStats)> = images
-        .iter()
-        .zip(maps.chunks_exact(plane))
-        .map(|(image, map)| {
-            let mut raw = image.to_vec();
-            let stats = masking::mask_image(&mut raw, side, side, 3, map);
-            (raw, stats)
-        })
-        .collect();
-    times.masking_ms = now_ms() - start;
+    let raw = RawImages {
+        bytes: &mut masked,
+        height: side,
+        width: side,
+        channels: 3,
+    };
+    let (maps, stats) = engine.maps_and_masks(found, raw).await?;
+    times.saliency_and_masking_ms = now_ms() - start;
 
     let start = now_ms();
     // At test time MaskTune sees the original input; its disagreement with ERM is the signal.
     let logits = pair.masktune.forward(input);
-    let masktune_probabilities = read(burn::tensor::activation::softmax(logits, 1)).await?;
+    let masktune_probabilities = read_floats(burn::tensor::activation::softmax(logits, 1)).await?;
     times.masktune_ms = now_ms() - start;
 
+    let plane = side * side;
+    let masked = masked
+        .chunks_exact(plane * 3)
+        .map(<[u8]>::to_vec)
+        .zip(stats);
     let classes = pair.meta.class_names.len();
     let analyses = masked
         .into_iter()
@@ -115,7 +144,8 @@ pub async fn analyse(
         .map(|(i, (masked_rgb, mask))| {
             let erm = erm_probabilities[i * classes..(i + 1) * classes].to_vec();
             let masktune = masktune_probabilities[i * classes..(i + 1) * classes].to_vec();
-            let combined = selective::combined_confidence(&erm, &masktune).map_err(|e| e.to_string())?;
+            let combined =
+                selective::combined_confidence(&erm, &masktune).map_err(|e| e.to_string())?;
             Ok(ImageAnalysis {
                 erm_probabilities: erm,
                 map: maps[i * plane..(i + 1) * plane].to_vec(),
@@ -127,14 +157,4 @@ pub async fn analyse(
         })
         .collect::<Result<_, String>>()?;
     Ok((analyses, times))
-}
-
-/// Reads a tensor back to the host; asynchronously, as WebGPU in a page requires.
-async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, String> {
-    tensor
-        .into_data_async()
-        .await
-        .map_err(|e| format!("reading a result from the device failed: {e:?}"))?
-        .try_to_vec::<f32>()
-        .map_err(|e| format!("unexpected result type: {e:?}"))
 }

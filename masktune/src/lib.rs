@@ -5,13 +5,15 @@
 //! does no file or network I/O: callers hand in tensors or bytes.
 
 pub mod bundle;
-pub mod inference;
 pub mod cam_model;
+pub mod engine;
 pub mod heatmap;
+pub mod inference;
 pub mod masking;
+pub mod metrics;
+pub mod models;
+pub mod readback;
 pub mod reference;
 pub mod saliency;
-pub mod metrics;
 pub mod selective;
-pub mod models;
 pub mod square_image;

@@ -394,8 +394,12 @@ mod tests {
             let uniform = vec![1.0 / k as f32; k];
             let mut certain = vec![0.0; k];
             certain[k - 1] = 1.0;
-            assert!((combined_confidence(&uniform, &uniform).unwrap().confidence - low).abs() < 1e-12);
-            assert!((combined_confidence(&certain, &certain).unwrap().confidence - high).abs() < 1e-12);
+            assert!(
+                (combined_confidence(&uniform, &uniform).unwrap().confidence - low).abs() < 1e-12
+            );
+            assert!(
+                (combined_confidence(&certain, &certain).unwrap().confidence - high).abs() < 1e-12
+            );
         }
         assert!((confidence_range(2).1 - 0.731_058_578_630_005).abs() < 1e-12);
     }

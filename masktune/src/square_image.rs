@@ -4,8 +4,8 @@
 //! `image` crate; from the decoded pixels on, both run this code, so the same file gives the same
 //! input in both.
 
-use image::imageops::{self, FilterType};
 use image::RgbImage;
+use image::imageops::{self, FilterType};
 
 /// RGBA bytes to RGB, each pixel composited over white (as an image viewer shows it).
 pub fn rgba_over_white(rgba: &[u8]) -> Vec<u8> {
@@ -25,10 +25,14 @@ pub fn rgba_over_white(rgba: &[u8]) -> Vec<u8> {
 /// # Panics
 /// If `rgb` is not `width * height * 3` bytes or a side is 0.
 pub fn center_crop_resize(rgb: Vec<u8>, width: u32, height: u32, side: u32) -> Vec<u8> {
-    assert!(width > 0 && height > 0 && side > 0, "image sides must be positive");
+    assert!(
+        width > 0 && height > 0 && side > 0,
+        "image sides must be positive"
+    );
     let image = RgbImage::from_raw(width, height, rgb).expect("rgb holds width * height * 3 bytes");
     let crop = width.min(height);
-    let square = imageops::crop_imm(&image, (width - crop) / 2, (height - crop) / 2, crop, crop).to_image();
+    let square =
+        imageops::crop_imm(&image, (width - crop) / 2, (height - crop) / 2, crop, crop).to_image();
     if crop == side {
         return square.into_raw();
     }
@@ -41,7 +45,10 @@ mod tests {
 
     #[test]
     fn transparent_pixels_become_white_and_opaque_ones_stay() {
-        assert_eq!(rgba_over_white(&[10, 20, 30, 255, 10, 20, 30, 0, 0, 0, 0, 128]), [10, 20, 30, 255, 255, 255, 127, 127, 127]);
+        assert_eq!(
+            rgba_over_white(&[10, 20, 30, 255, 10, 20, 30, 0, 0, 0, 0, 128]),
+            [10, 20, 30, 255, 255, 255, 127, 127, 127]
+        );
     }
 
     #[test]
@@ -49,7 +56,10 @@ mod tests {
         // 4x2: columns 0 and 3 are cut off; the 2x2 centre is returned as it is.
         let rgb: Vec<u8> = (0..4 * 2 * 3).map(|i| i as u8).collect();
         let centre = center_crop_resize(rgb.clone(), 4, 2, 2);
-        let expected: Vec<u8> = [1usize, 2, 5, 6].iter().flat_map(|&p| rgb[3 * p..3 * p + 3].to_vec()).collect();
+        let expected: Vec<u8> = [1usize, 2, 5, 6]
+            .iter()
+            .flat_map(|&p| rgb[3 * p..3 * p + 3].to_vec())
+            .collect();
         assert_eq!(centre, expected);
     }
 
@@ -57,7 +67,9 @@ mod tests {
     fn shrinking_averages_instead_of_sampling() {
         // A 1-pixel checkerboard shrunk 8x must come out mid-grey everywhere, not black or white.
         let (w, side) = (64u32, 8u32);
-        let rgb: Vec<u8> = (0..w * w).flat_map(|i| [if (i % w + i / w) % 2 == 0 { 255 } else { 0 }; 3]).collect();
+        let rgb: Vec<u8> = (0..w * w)
+            .flat_map(|i| [if (i % w + i / w) % 2 == 0 { 255 } else { 0 }; 3])
+            .collect();
         let small = center_crop_resize(rgb, w, w, side);
         assert!(small.iter().all(|&v| (120..=135).contains(&v)), "{small:?}");
     }

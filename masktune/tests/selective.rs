@@ -293,11 +293,23 @@ fn thinned_curve_keeps_curve_points_in_order_and_the_full_coverage_end() {
     let correct: Vec<bool> = (0..n).map(|i| i % 7 != 0).collect();
     let curve = risk_coverage_curve(&confidences, &correct).unwrap();
     let thin = curve.thinned(50);
-    assert!(thin.len() <= 51 && thin.len() >= 45, "{} points", thin.len());
-    assert!(thin.windows(2).all(|w| w[0][0] < w[1][0]), "coverage increases");
+    assert!(
+        thin.len() <= 51 && thin.len() >= 45,
+        "{} points",
+        thin.len()
+    );
+    assert!(
+        thin.windows(2).all(|w| w[0][0] < w[1][0]),
+        "coverage increases"
+    );
     let last = curve.points.last().unwrap();
     assert_eq!(*thin.last().unwrap(), [last.coverage, last.risk]);
     for [coverage, risk] in &thin {
-        assert!(curve.points.iter().any(|p| p.coverage == *coverage && p.risk == *risk));
+        assert!(
+            curve
+                .points
+                .iter()
+                .any(|p| p.coverage == *coverage && p.risk == *risk)
+        );
     }
 }

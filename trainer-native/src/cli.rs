@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Masking};
 use crate::train::config::RunConfig;
 use crate::train::experiment::{self, Datasets, Experiment, ModelFamily};
 use crate::train::optimizer::{OptimizerKind, OptimizerSettings};
@@ -53,6 +53,9 @@ pub struct PredictArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     pub backend: Backend,
+    /// What computes the XGradCAM maps and masks.
+    #[arg(long, value_enum, default_value_t = Masking::Auto)]
+    pub masking: Masking,
     /// Image files (any format the `image` crate reads), centre-cropped and resized to the input.
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
@@ -67,6 +70,9 @@ pub struct RunLocation {
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     pub backend: Backend,
+    /// What computes the masking pass's XGradCAM maps and masks.
+    #[arg(long, value_enum, default_value_t = Masking::Auto)]
+    pub masking: Masking,
 }
 
 #[derive(Debug, Clone, Args)]

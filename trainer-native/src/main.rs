@@ -25,7 +25,9 @@ fn run(command: Command) -> Result<()> {
         }
         Command::Mask(args) => {
             let (config, sets) = args.resolve()?;
-            train::mask::mask(&config, &sets.train, &args.run_dir(), args.location.backend, config.batch_size).map(drop)
+            let location = &args.location;
+            train::mask::mask(&config, &sets.train, &args.run_dir(), location.backend, location.masking, config.batch_size)
+                .map(drop)
         }
         Command::Finetune(args) => {
             let (config, sets) = args.resolve()?;
@@ -43,14 +45,16 @@ fn run(command: Command) -> Result<()> {
             let (config, sets) = args.resolve()?;
             let (run, backend) = (args.run_dir(), args.location.backend);
             train::erm::train(&config, &sets, &run, backend, args.resume)?;
-            train::mask::mask(&config, &sets.train, &run, backend, config.batch_size)?;
+            train::mask::mask(&config, &sets.train, &run, backend, args.location.masking, config.batch_size)?;
             train::finetune::finetune(&config, &sets, &run, backend)?;
             train::evaluate::evaluate(&config, &sets, &run, backend)?;
             train::export::export(&config, &run, backend).map(drop)
         }
         Command::Predict(args) => {
             let device = args.backend.device()?;
-            let predictions = predict::predict(&args.erm, &args.masktune, &args.images, args.coverage, &device)?;
+            let engine = args.backend.masking_engine(args.masking)?;
+            let bundles = (args.erm.as_path(), args.masktune.as_path());
+            let predictions = predict::predict(bundles, &args.images, args.coverage, &device, &engine)?;
             let json = serde_json::to_string_pretty(&predictions).map_err(|e| TrainError::compute("writing JSON", e))?;
             match &args.out {
                 Some(path) => std::fs::write(path, json).map_err(TrainError::io("write", path)),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::prelude::*;
+use masktune::engine::MaskingEngine;
 use masktune::inference::{self, ModelPair};
 use masktune::metrics::argmax;
 use masktune::selective::{Decision, decide};
@@ -33,14 +34,14 @@ pub enum FilePrediction {
     Failed { error: String },
 }
 
-/// Predictions for `images`, keyed by file name; a file that cannot be read gets its error
-/// and the others are still predicted.
+/// Predictions of the `(ERM, MaskTune)` bundle pair for `images`, keyed by file name; a file
+/// that cannot be read gets its error and the others are still predicted.
 pub fn predict(
-    erm_bundle: &Path,
-    masktune_bundle: &Path,
+    (erm_bundle, masktune_bundle): (&Path, &Path),
     images: &[PathBuf],
     coverage: f64,
     device: &Device,
+    engine: &impl MaskingEngine,
 ) -> Result<BTreeMap<String, FilePrediction>> {
     let read = |path: &Path| std::fs::read(path).map_err(TrainError::io("read the bundle", path));
     let pair = ModelPair::load(&read(erm_bundle)?, &read(masktune_bundle)?, device)
@@ -70,7 +71,7 @@ pub fn predict(
     }
     let start = Instant::now();
     let pixels: Vec<&[u8]> = decoded.iter().map(|(_, rgb)| rgb.as_slice()).collect();
-    let (analyses, _) = pollster::block_on(inference::analyse(&pair, &pixels, || start.elapsed().as_secs_f64() * 1e3))
+    let (analyses, _) = pollster::block_on(inference::analyse(&pair, &pixels, engine, || start.elapsed().as_secs_f64() * 1e3))
         .map_err(|e| TrainError::compute("running the models", e))?;
     let class = |p: &[f32]| pair.meta.class_names[argmax(p)].clone();
     for ((name, _), a) in decoded.into_iter().zip(analyses) {

@@ -131,6 +131,7 @@ fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
     let header = masked_set::read_header(&run.join("masked_train.bin")).unwrap();
     assert_eq!((header.count, header.height, header.width), (128, 28, 28));
     assert!(report["mask"]["mean_masked_fraction"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["mask"]["engine"], "Burn tensor ops", "the CPU backend masks with tensor ops by default");
     // The bundles read back, with the class names and the thresholds chosen on validation.
     let bytes = std::fs::read(run.join("bundles/masktune.bundle")).unwrap();
     let (_, meta) = Bundle::from_bytes(&bytes, &Device::flex()).unwrap();
@@ -138,6 +139,38 @@ fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
     assert_eq!(meta.class_names, ["0-4", "5-9"]);
     assert_eq!(meta.selective_thresholds.len(), 51, "every whole percent from 50 to 100");
     assert!(!meta.selective_summaries.is_empty(), "the test sets' selective tables ship");
+}
+
+/// At most 0.1 % of the masked pixels of the 128 training images may tie with their threshold.
+const TIED_PIXELS: usize = 128 * 28 * 28 / 1000;
+
+/// Pixels (3 bytes each) in which two masked-set files differ; the files must be the same size.
+fn differing_pixels(a: &[u8], b: &[u8]) -> usize {
+    assert_eq!(a.len(), b.len(), "masked sets of different sizes");
+    a.chunks(3).zip(b.chunks(3)).filter(|(x, y)| x != y).count()
+}
+
+/// The masked set of a run, and again after running `mask` with `args`.
+fn remasked(runs: &Path, name: &str, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    let file = runs.join(name).join("masked_train.bin");
+    let before = std::fs::read(&file).unwrap();
+    ok(trainer(runs, &[&["mask", "--name", name], args].concat()));
+    (before, std::fs::read(&file).unwrap())
+}
+
+/// The WGSL kernels (on wgpu's default adapter; lavapipe without a GPU) mask the training set as
+/// Burn's tensor ops on the CPU do. Pixels whose map value ties with the threshold within f32
+/// rounding may fall either way; nothing else may differ.
+#[test]
+fn masking_with_the_kernels_gives_the_masks_of_the_tensor_path() {
+    let runs = tempfile::tempdir().unwrap();
+    ok(trainer(runs.path(), &["train", "--name", "m", "--epochs", "1"]));
+    ok(trainer(runs.path(), &["mask", "--name", "m", "--masking", "tensor"]));
+    let (by_tensors, by_kernels) = remasked(runs.path(), "m", &["--masking", "kernels"]);
+    assert_eq!(report(&runs.path().join("m"))["mask"]["engine"], "WGSL kernels");
+    let differing = differing_pixels(&by_tensors, &by_kernels);
+    assert!(differing <= TIED_PIXELS, "{differing} pixels masked differently");
+    assert!(report(&runs.path().join("m"))["mask"]["mean_masked_fraction"].as_f64().unwrap() > 0.0);
 }
 
 #[test]
@@ -214,6 +247,12 @@ fn wgpu_backend_agrees_with_the_cpu() {
     assert!((cpu_loss - wgpu_loss).abs() < 1e-3, "fine-tuning loss {cpu_loss} on the CPU, {wgpu_loss} on wgpu");
     let (cpu_val, wgpu_val) = (cpu.1["val_accuracy"].as_f64().unwrap(), wgpu.1["val_accuracy"].as_f64().unwrap());
     assert!((cpu_val - wgpu_val).abs() <= 1.0 / 128.0, "fine-tuned val accuracy {cpu_val} on the CPU, {wgpu_val} on wgpu");
+
+    // The masking pass with the kernels on Burn's own wgpu device.
+    let (on_cpu, on_wgpu) = remasked(runs.path(), "cpu", &["--backend", "wgpu"]);
+    assert_eq!(report(&run)["mask"]["engine"], "WGSL kernels");
+    let differing = differing_pixels(&on_cpu, &on_wgpu);
+    assert!(differing <= TIED_PIXELS, "{differing} pixels masked differently");
 
     ok(trainer(runs.path(), &["train", "--name", "gpu", "--epochs", "1", "--backend", "wgpu"]));
     assert_eq!(report(&runs.path().join("gpu"))["train"]["backend"], "wgpu");

@@ -30,7 +30,7 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| {
         let task = state.task.get();
         if let Some((backend, _)) = backend.get() {
-            state.load_models(task, backend.device.clone());
+            state.load_models(task, backend);
         }
     });
 

@@ -92,9 +92,10 @@ fn Analysis(shown: std::sync::Arc<Shown>) -> impl IntoView {
             " " {explanation}
         </p>
         <p class="fine-print">{format!(
-            "From a {}×{} image. ERM + XGradCAM {:.0} ms, masking {:.0} ms, MaskTune {:.0} ms (batch of {}).",
+            "From a {}×{} image. ERM {:.0} ms, XGradCAM + masking {:.0} ms ({}), MaskTune {:.0} ms (batch of {}).",
             shown.source_size.0, shown.source_size.1,
-            times.erm_and_saliency_ms, times.masking_ms, times.masktune_ms, shown.batch_size)}</p>
+            times.erm_ms, times.saliency_and_masking_ms, times.masking_engine, times.masktune_ms,
+            shown.batch_size)}</p>
     }
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use burn::prelude::*;
+use kernels::Engine;
 use leptos::prelude::*;
 use masktune::bundle::{CoverageThreshold, SelectiveSummary};
 use masktune::heatmap::heatmap_rgba;
@@ -12,7 +13,7 @@ use wasm_bindgen_futures::spawn_local;
 use masktune::inference::{self, ImageAnalysis, ModelPair, StepTimes};
 
 use crate::assets;
-use crate::compute::now_ms;
+use crate::compute::{ComputeBackend, now_ms};
 use crate::image_input::{self, rgb_data_url, rgba_data_url};
 use crate::tasks::{self, TASKS, Task};
 
@@ -72,6 +73,8 @@ pub struct PageState {
     pub task: RwSignal<String>,
     pub models: RwSignal<ModelState>,
     pair: RwSignal<Option<Arc<ModelPair>>, LocalStorage>,
+    /// What computes the maps and masks on the pair's device.
+    engine: StoredValue<Arc<Engine>, LocalStorage>,
     pub entries: RwSignal<Vec<Entry>, LocalStorage>,
     /// Index into the sorted coverage thresholds of the loaded models.
     pub coverage_index: RwSignal<usize>,
@@ -90,6 +93,7 @@ impl PageState {
             task: RwSignal::new(task_in_url().unwrap_or(&TASKS[0]).id.to_string()),
             models: RwSignal::new(ModelState::Loading { received: 0, total: None }),
             pair: RwSignal::new_local(None),
+            engine: StoredValue::new_local(Arc::new(Engine::Tensor)),
             entries: RwSignal::new_local(Vec::new()),
             coverage_index: RwSignal::new(0),
             opacity: RwSignal::new(50),
@@ -165,8 +169,10 @@ impl PageState {
         self.threshold().map(|t| decide(confidence, t.threshold))
     }
 
-    /// Downloads the task's two bundles and builds the models on `device`.
-    pub fn load_models(self, task_id: String, device: Device) {
+    /// Downloads the task's two bundles and builds the models on the backend's device.
+    pub fn load_models(self, task_id: String, backend: ComputeBackend) {
+        let ComputeBackend { device, engine, .. } = backend;
+        self.engine.set_value(engine);
         let generation = self.generation.get_value() + 1;
         self.generation.set_value(generation);
         self.entries.set(Vec::new());
@@ -200,6 +206,7 @@ impl PageState {
     /// Queues files (picked, dropped or examples) and analyses them in batches.
     pub fn add_images(self, files: Vec<(String, web_sys::Blob)>) {
         let Some(pair) = self.pair.get_untracked() else { return };
+        let engine = self.engine.get_value();
         let mut queued = Vec::new();
         self.entries.update(|entries| {
             for (name, blob) in files {
@@ -231,7 +238,7 @@ impl PageState {
                 }
                 if !decoded.is_empty() {
                     let pixels: Vec<&[u8]> = decoded.iter().map(|(_, image)| image.rgb.as_slice()).collect();
-                    match inference::analyse(&pair, &pixels, now_ms).await {
+                    match inference::analyse(&pair, &pixels, engine.as_ref(), now_ms).await {
                         Ok((analyses, times)) => {
                             let batch_size = decoded.len();
                             for ((id, image), analysis) in decoded.into_iter().zip(analyses) {

@@ -7,8 +7,8 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::resnet::{IMAGENET_RESNET_DEPTHS, ResNet, cifar_blocks_per_stage, imagenet_layout};
 use super::plain_cnn::PlainCnn;
+use super::resnet::{IMAGENET_RESNET_DEPTHS, ResNet, cifar_blocks_per_stage, imagenet_layout};
 use super::vgg::{VGG_DEPTHS, vgg_stage_lengths};
 use crate::cam_model::CamModel;
 
@@ -181,7 +181,13 @@ impl Architecture {
                 num_classes,
                 depth,
                 width,
-            } => AnyModel::Vgg(PlainCnn::vgg(in_channels, num_classes, depth, width, device)),
+            } => AnyModel::Vgg(PlainCnn::vgg(
+                in_channels,
+                num_classes,
+                depth,
+                width,
+                device,
+            )),
             Self::CifarResNet {
                 in_channels,
                 num_classes,

@@ -23,7 +23,10 @@ impl PlainCnn {
         pools: usize,
         device: &Device,
     ) -> Self {
-        let last_channels = *stages.last().and_then(|s| s.last()).expect("a CNN has at least one convolution");
+        let last_channels = *stages
+            .last()
+            .and_then(|s| s.last())
+            .expect("a CNN has at least one convolution");
         Self {
             body: ConvStack::new(in_channels, stages, pools, device),
             head: GapLinear::new(last_channels, num_classes, device),

@@ -27,7 +27,13 @@ impl PlainCnn {
     ///
     /// # Panics
     /// If `depth` is not one of [`VGG_DEPTHS`] (check with [`vgg_stage_lengths`] first).
-    pub fn vgg(in_channels: usize, num_classes: usize, depth: usize, width: usize, device: &Device) -> Self {
+    pub fn vgg(
+        in_channels: usize,
+        num_classes: usize,
+        depth: usize,
+        width: usize,
+        device: &Device,
+    ) -> Self {
         let lengths = vgg_stage_lengths(depth)
             .unwrap_or_else(|| panic!("VGG depth {depth} is not one of {VGG_DEPTHS:?}"));
         let stages: Vec<Vec<usize>> = lengths

@@ -1,20 +1,84 @@
 //! The target classes and the gradient of their scores w.r.t. the last conv block's activations,
 //! by a backward pass or, for a GAP + linear head, in closed form.
 
-use super::{SaliencyError, Target};
+use super::{GradientPath, SaliencyError, Target};
 use crate::cam_model::CamModel;
 use burn::prelude::*;
 
-/// Everything a gradient-weighted CAM needs, detached from any autodiff graph.
-pub(super) struct ClassGradients {
+/// Everything a gradient-weighted CAM needs, detached from any autodiff graph: the part of the
+/// saliency computation that runs the network. What follows (weights, map, scaling, masking)
+/// is done by Burn tensor ops in [`super::xgradcam_maps`] or by the WGSL kernels of the
+/// `kernels` crate.
+#[derive(Clone, Debug)]
+pub struct ClassGradients {
     /// `[batch, channels, h, w]`
     pub activations: Tensor<4>,
-    /// `d logits[b, targets[b]] / d activations[b]`, `[batch, channels, h, w]`
-    pub gradients: Tensor<4>,
+    /// `d logits[b, targets[b]] / d activations[b]`
+    pub gradient: ScoreGradient,
     /// `[batch, classes]`
     pub logits: Tensor<2>,
     /// `[batch]`
     pub targets: Tensor<1, Int>,
+}
+
+/// The gradient of each image's target score w.r.t. the activations.
+#[derive(Clone, Debug)]
+pub enum ScoreGradient {
+    /// A global-average-pool + linear head with `weight` `[classes, channels]`: the gradient is
+    /// `weight[target, k] / (h * w)`, constant over space, so it is kept in this closed form.
+    GapLinear { weight: Tensor<2> },
+    /// From a backward pass, `[batch, channels, h, w]`.
+    Dense(Tensor<4>),
+}
+
+impl ClassGradients {
+    /// The gradient as a `[batch, channels, h, w]` tensor (a broadcast view for a GAP + linear head).
+    pub fn dense_gradient(&self) -> Tensor<4> {
+        match &self.gradient {
+            ScoreGradient::Dense(gradients) => gradients.clone(),
+            ScoreGradient::GapLinear { weight } => {
+                let [batch, channels, height, width] = self.activations.dims();
+                weight
+                    .clone()
+                    .select(0, self.targets.clone())
+                    .div_scalar((height * width) as f32)
+                    .reshape([batch, channels, 1, 1])
+                    .expand([batch, channels, height, width])
+            }
+        }
+    }
+}
+
+/// Runs `model` on `images` and finds the gradient of each `target` class score w.r.t. the last
+/// conv block, by the way `path` chooses.
+pub fn class_gradients(
+    model: &impl CamModel,
+    images: Tensor<4>,
+    target: &Target,
+    path: GradientPath,
+) -> Result<ClassGradients, SaliencyError> {
+    let backward = match path {
+        GradientPath::Backward => true,
+        GradientPath::ForwardOnly => false,
+        GradientPath::Auto => model.gap_linear_weight().is_none(),
+    };
+    if backward {
+        return by_backward_pass(model, images, target);
+    }
+    let weight = model
+        .gap_linear_weight()
+        .map(Tensor::without_autodiff)
+        .ok_or(SaliencyError::NeedsGapLinearHead(
+            "the forward-only gradient path",
+        ))?;
+    let (activations, logits) = forward(model, images);
+    let targets = resolve_targets(target, &logits)?;
+    Ok(ClassGradients {
+        activations,
+        gradient: ScoreGradient::GapLinear { weight },
+        logits,
+        targets,
+    })
 }
 
 /// Activations and logits without autodiff (the model may live on an autodiff device).
@@ -49,7 +113,7 @@ pub(super) fn resolve_targets(
 }
 
 /// Gradients by backpropagating the summed target scores through the head.
-pub(super) fn backward(
+fn by_backward_pass(
     model: &impl CamModel,
     images: Tensor<4>,
     target: &Target,
@@ -75,32 +139,8 @@ pub(super) fn backward(
         .ok_or(SaliencyError::HeadIgnoresFeatures)?;
     Ok(ClassGradients {
         activations,
-        gradients,
+        gradient: ScoreGradient::Dense(gradients),
         logits: logits.without_autodiff(),
         targets: targets.without_autodiff(),
-    })
-}
-
-/// Gradients of a GAP + linear head with weight `[classes, channels]`, without a backward pass:
-/// `d logits[c] / d A_kij = W[c, k] / (h * w)`, constant over space.
-pub(super) fn gap_linear(
-    model: &impl CamModel,
-    weight: Tensor<2>,
-    images: Tensor<4>,
-    target: &Target,
-) -> Result<ClassGradients, SaliencyError> {
-    let (activations, logits) = forward(model, images);
-    let targets = resolve_targets(target, &logits)?;
-    let [batch, channels, height, width] = activations.dims();
-    let gradients = weight
-        .select(0, targets.clone())
-        .div_scalar((height * width) as f32)
-        .reshape([batch, channels, 1, 1])
-        .expand([batch, channels, height, width]);
-    Ok(ClassGradients {
-        activations,
-        gradients,
-        logits,
-        targets,
     })
 }

@@ -10,6 +10,8 @@ pub mod cam;
 mod class_gradients;
 pub mod scaling;
 
+pub use class_gradients::{ClassGradients, ScoreGradient, class_gradients};
+
 use crate::cam_model::CamModel;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
@@ -89,49 +91,51 @@ pub fn saliency_maps(
     path: GradientPath,
 ) -> Result<SaliencyOutput, SaliencyError> {
     let [_, _, height, width] = images.dims();
-    let gap_weight = |needed_by| {
-        model
-            .gap_linear_weight()
-            .map(Tensor::without_autodiff)
-            .ok_or(SaliencyError::NeedsGapLinearHead(needed_by))
-    };
     let (activations, logits, targets, weights) = match method {
         Method::Cam => {
-            let weight = gap_weight("CAM")?;
+            let weight = model
+                .gap_linear_weight()
+                .map(Tensor::without_autodiff)
+                .ok_or(SaliencyError::NeedsGapLinearHead("CAM"))?;
             let (activations, logits) = class_gradients::forward(model, images);
             let targets = class_gradients::resolve_targets(target, &logits)?;
             let weights = weight.select(0, targets.clone());
             (activations, logits, targets, weights)
         }
         Method::XGradCam | Method::GradCam => {
-            let backward = match path {
-                GradientPath::Backward => true,
-                GradientPath::ForwardOnly => false,
-                GradientPath::Auto => model.gap_linear_weight().is_none(),
-            };
-            let found = if backward {
-                class_gradients::backward(model, images, target)?
-            } else {
-                let weight = gap_weight("the forward-only gradient path")?;
-                class_gradients::gap_linear(model, weight, images, target)?
-            };
+            let found = class_gradients(model, images, target, path)?;
             let weights = if method == Method::XGradCam {
-                cam::xgradcam_weights(found.activations.clone(), found.gradients)
+                cam::xgradcam_weights(found.activations.clone(), found.dense_gradient())
             } else {
-                cam::gradcam_weights(found.gradients)
+                cam::gradcam_weights(found.dense_gradient())
             };
             (found.activations, found.logits, found.targets, weights)
         }
     };
-    let map = cam::class_activation_map(activations, weights);
-    let maps = scaling::min_max_normalise(scaling::resize_bilinear(
-        scaling::min_max_normalise(map),
-        height,
-        width,
-    ));
     Ok(SaliencyOutput {
-        maps,
+        maps: scaled_map(activations, weights, height, width),
         logits,
         targets,
     })
+}
+
+/// XGradCAM maps `[batch, height, width]` in `[0, 1]` from a batch's class gradients.
+pub fn xgradcam_maps(found: &ClassGradients, height: usize, width: usize) -> Tensor<3> {
+    let weights = cam::xgradcam_weights(found.activations.clone(), found.dense_gradient());
+    scaled_map(found.activations.clone(), weights, height, width)
+}
+
+/// `ReLU(sum_k w_k A_k)`, min-max normalised, resized to `height x width`, min-max normalised.
+fn scaled_map(
+    activations: Tensor<4>,
+    weights: Tensor<2>,
+    height: usize,
+    width: usize,
+) -> Tensor<3> {
+    let map = cam::class_activation_map(activations, weights);
+    scaling::min_max_normalise(scaling::resize_bilinear(
+        scaling::min_max_normalise(map),
+        height,
+        width,
+    ))
 }

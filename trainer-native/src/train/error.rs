@@ -8,7 +8,7 @@ pub enum TrainError {
     Data(#[from] crate::data::DataError),
 
     #[error(transparent)]
-    Backend(#[from] crate::backend::BackendUnavailable),
+    Backend(#[from] crate::backend::BackendError),
 
     #[error("cannot {action} {path}: {source}")]
     Io {

@@ -5,9 +5,11 @@
 use std::time::Instant;
 
 use burn::prelude::*;
-use masktune::masking::mask_image;
+use masktune::engine::{MaskingEngine, RawImages};
 use masktune::models::preprocess::{InputSize, images_to_tensor};
-use masktune::saliency::{GradientPath, Method, Target, saliency_maps};
+use masktune::readback::read_ints;
+use masktune::saliency::{GradientPath, Target, class_gradients};
+use pollster::block_on;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, Stage};
@@ -18,7 +20,7 @@ use super::masked_set;
 use super::progress::images_bar;
 use super::report::update_section;
 use super::run_dir::RunDir;
-use crate::backend::Backend;
+use crate::backend::{Backend, Masking};
 use crate::data::ImageSet;
 
 /// Example rows in the PNG.
@@ -36,13 +38,25 @@ pub struct MaskReport {
     pub unmasked_images: usize,
     /// Share of training images whose prediction (the explained class) was right.
     pub explained_class_accuracy: f64,
+    /// What computed the maps and masks (`--masking`).
+    #[serde(default)]
+    pub engine: String,
     pub seconds: f64,
 }
 
-/// Masks every image of `train` with the best ERM checkpoint of `run`.
-pub fn mask(config: &RunConfig, train: &ImageSet, run: &RunDir, backend: Backend, batch_size: usize) -> Result<MaskReport> {
+/// Masks every image of `train` with the best ERM checkpoint of `run`; `masking` chooses what
+/// computes the maps and masks after the network.
+pub fn mask(
+    config: &RunConfig,
+    train: &ImageSet,
+    run: &RunDir,
+    backend: Backend,
+    masking: Masking,
+    batch_size: usize,
+) -> Result<MaskReport> {
     let start = Instant::now();
     let device = backend.device()?;
+    let engine = backend.masking_engine(masking)?;
     let best = checkpoint::load(&run.best(), Stage::Erm, Some(config), &device)?;
     // Evaluation mode: batch norm uses its running statistics, as the authors' `model.eval()`.
     let model = best.model.valid();
@@ -58,18 +72,18 @@ pub fn mask(config: &RunConfig, train: &ImageSet, run: &RunDir, backend: Backend
         let images = images_to_tensor(&train.images[bytes.clone()], chunk.len(), size, &config.normalization, &device)
             .map_err(|e| TrainError::compute("cannot preprocess a batch", e))?;
         // All models end in GAP + linear, where the forward-only path is XGradCAM's exact gradient.
-        let out = saliency_maps(&model, images, Method::XGradCam, &Target::Predicted, GradientPath::Auto)
+        let found = class_gradients(&model, images, &Target::Predicted, GradientPath::Auto)
             .map_err(|e| TrainError::compute("saliency", e))?;
-        let maps = out.maps.into_data().try_into_vec::<f32>().map_err(|e| TrainError::compute("saliency", format!("{e:?}")))?;
-        let targets = out.targets.into_data().convert::<i64>().try_into_vec::<i64>().map_err(|e| TrainError::compute("saliency", format!("{e:?}")))?;
+        let targets = block_on(read_ints(found.targets.clone())).map_err(|e| TrainError::compute("saliency", e))?;
+        let raw = RawImages { bytes: &mut masked[bytes], height: train.height, width: train.width, channels: 3 };
+        let (maps, stats) =
+            block_on(engine.maps_and_masks(found, raw)).map_err(|e| TrainError::compute("masking", e))?;
         for (k, &i) in chunk.iter().enumerate() {
-            let map = &maps[k * plane..(k + 1) * plane];
-            let stats = mask_image(&mut masked[i * train.image_len()..(i + 1) * train.image_len()], train.width, train.height, 3, map);
-            masked_fraction += stats.masked_pixels as f64 / plane as f64;
-            unmasked += usize::from(stats.masked_pixels == 0);
+            masked_fraction += stats[k].masked_pixels as f64 / plane as f64;
+            unmasked += usize::from(stats[k].masked_pixels == 0);
             right += usize::from(targets[k] == i64::from(train.labels[i]));
             if i < EXAMPLES {
-                example_maps.extend_from_slice(map);
+                example_maps.extend_from_slice(&maps[k * plane..(k + 1) * plane]);
             }
         }
         bar.inc(chunk.len() as u64);
@@ -92,11 +106,13 @@ pub fn mask(config: &RunConfig, train: &ImageSet, run: &RunDir, backend: Backend
         mean_masked_fraction: masked_fraction / n,
         unmasked_images: unmasked,
         explained_class_accuracy: right as f64 / n,
+        engine: engine.name().into(),
         seconds: start.elapsed().as_secs_f64(),
     };
     eprintln!(
-        "masked {} images with the epoch-{source_epoch} model: {:.2}% of pixels on average, {} untouched",
+        "masked {} images with the epoch-{source_epoch} model ({}): {:.2}% of pixels on average, {} untouched",
         report.images,
+        report.engine,
         100.0 * report.mean_masked_fraction,
         report.unmasked_images
     );
