@@ -117,6 +117,7 @@ async function analyseInPage(task, { webgpu }) {
           masktuneClass: d?.dataset.masktuneClass ?? null,
           confidence: d ? Number(d.dataset.confidence) : null,
           maskedPixels: d ? Number(d.dataset.maskedPixels) : null,
+          maskingEngine: d?.dataset.maskingEngine ?? null,
           images: [...a.querySelectorAll("img")].map((img) => img.naturalWidth),
         };
       }),
@@ -151,6 +152,8 @@ for (const task of TASKS) {
         assert.equal(card.error, null, `${name} failed: ${card.error}\n${result.console}`);
         assert.match(card.decision, /^(accept|abstain)$/);
         assert.deepEqual(card.images.length, 3, "input, heatmap and masked image are shown");
+        // WebGPU masks with the project's WGSL kernels, the CPU fallback with Burn tensor ops.
+        assert.equal(card.maskingEngine, webgpu ? "WGSL kernels" : "Burn tensor ops", `${name}: masking engine`);
         assert.ok(card.images.every((w) => w > 0), `${name}: every image is drawn`);
         // The page and trainer-native agree on the same bundle and image.
         const trainer = expected[name];

@@ -20,6 +20,8 @@ pub enum KernelError {
     },
     #[error("{count} workgroups in one dispatch dimension, the device allows {limit}")]
     TooManyWorkgroups { count: usize, limit: u32 },
+    #[error("the device rejected the kernels' work, so nothing ran: {0}")]
+    Rejected(String),
     #[error("reading results back from the device failed: {0}")]
     Readback(String),
 }

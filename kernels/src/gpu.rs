@@ -124,13 +124,18 @@ impl Gpu {
         staging
     }
 
-    /// Submits `encoder` and returns the bytes of each staging buffer once the device is done.
+    /// Submits `encoder` and returns the bytes of each staging buffer once the device is done,
+    /// or the error `scope` caught (an invalid submission runs nothing).
     pub async fn finish(
         &self,
         encoder: wgpu::CommandEncoder,
+        scope: wgpu::ErrorScopeGuard,
         staging: &[wgpu::Buffer],
     ) -> Result<Vec<Vec<u8>>, KernelError> {
         self.queue.submit([encoder.finish()]);
+        if let Some(error) = scope.pop().await {
+            return Err(KernelError::Rejected(error.to_string()));
+        }
         let mapped: Vec<_> = staging
             .iter()
             .map(|buffer| {

@@ -69,10 +69,16 @@ impl SaliencyKernels {
         }
     }
 
-    fn encoder(&self) -> wgpu::CommandEncoder {
-        self.gpu
+    /// A command encoder for one operation, and the error scope that catches whatever the device
+    /// rejects while it is recorded and submitted (a browser only logs such errors otherwise, and
+    /// the results would read back as zeros).
+    fn encoder(&self) -> (wgpu::CommandEncoder, wgpu::ErrorScopeGuard) {
+        let scope = self.gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let encoder = self
+            .gpu
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor::default())
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+        (encoder, scope)
     }
 
     /// Channel weights `[batch, channels]` for `activations` of `shape`.
@@ -83,7 +89,7 @@ impl SaliencyKernels {
         weights: ChannelWeights<'_>,
     ) -> Result<Vec<f32>, KernelError> {
         shape.check(activations)?;
-        let mut encoder = self.encoder();
+        let (mut encoder, scope) = self.encoder();
         let activations = self
             .gpu
             .upload("activations", bytemuck::cast_slice(activations))?;
@@ -91,7 +97,7 @@ impl SaliencyKernels {
             .stages()
             .weights(&mut encoder, &activations, shape, weights)?;
         let staging = self.gpu.stage(&mut encoder, &weights);
-        let [bytes] = self.finish(encoder, [staging]).await?;
+        let [bytes] = self.finish(encoder, scope, [staging]).await?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
@@ -106,7 +112,7 @@ impl SaliencyKernels {
         out_width: usize,
     ) -> Result<Vec<f32>, KernelError> {
         shape.check(activations)?;
-        let mut encoder = self.encoder();
+        let (mut encoder, scope) = self.encoder();
         let maps = self.encode_maps(
             &mut encoder,
             activations,
@@ -116,7 +122,7 @@ impl SaliencyKernels {
             out_width,
         )?;
         let staging = self.gpu.stage(&mut encoder, &maps);
-        let [bytes] = self.finish(encoder, [staging]).await?;
+        let [bytes] = self.finish(encoder, scope, [staging]).await?;
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
@@ -130,10 +136,10 @@ impl SaliencyKernels {
         layout: ImageLayout,
     ) -> Result<Vec<MaskStats>, KernelError> {
         let batch = layout.batch(maps.len(), images.len())?;
-        let mut encoder = self.encoder();
+        let (mut encoder, scope) = self.encoder();
         let maps = self.gpu.upload("maps", bytemuck::cast_slice(maps))?;
         let stats = self.encode_mask(&mut encoder, &maps, images, batch, layout)?;
-        let [thresholds, hidden, masked] = self.finish(encoder, stats).await?;
+        let [thresholds, hidden, masked] = self.finish(encoder, scope, stats).await?;
         Ok(read_mask(images, &masked, &thresholds, &hidden))
     }
 
@@ -153,7 +159,7 @@ impl SaliencyKernels {
             images.len(),
             shape.batch * layout.pixels() * layout.format.channels(),
         )?;
-        let mut encoder = self.encoder();
+        let (mut encoder, scope) = self.encoder();
         let maps = self.encode_maps(
             &mut encoder,
             activations,
@@ -165,8 +171,7 @@ impl SaliencyKernels {
         let [thresholds, hidden, masked] =
             self.encode_mask(&mut encoder, &maps, images, shape.batch, layout)?;
         let maps = self.gpu.stage(&mut encoder, &maps);
-        let [maps, thresholds, hidden, masked] = self
-            .finish(encoder, [maps, thresholds, hidden, masked])
+        let [maps, thresholds, hidden, masked] = self.finish(encoder, scope, [maps, thresholds, hidden, masked])
             .await?;
         let stats = read_mask(images, &masked, &thresholds, &hidden);
         Ok((bytemuck::pod_collect_to_vec(&maps), stats))
@@ -214,9 +219,10 @@ impl SaliencyKernels {
     async fn finish<const N: usize>(
         &self,
         encoder: wgpu::CommandEncoder,
+        scope: wgpu::ErrorScopeGuard,
         staging: [wgpu::Buffer; N],
     ) -> Result<[Vec<u8>; N], KernelError> {
-        let bytes = self.gpu.finish(encoder, &staging).await?;
+        let bytes = self.gpu.finish(encoder, scope, &staging).await?;
         Ok(bytes.try_into().expect("one read-back per staging buffer"))
     }
 }

@@ -83,7 +83,8 @@ fn Analysis(shown: std::sync::Arc<Shown>) -> impl IntoView {
                 None => "none",
             }
             data-erm-class=erm_name.clone() data-masktune-class=masktune_name.clone()
-            data-confidence=format!("{confidence:.6}") data-masked-pixels=a.mask.masked_pixels>
+            data-confidence=format!("{confidence:.6}") data-masked-pixels=a.mask.masked_pixels
+            data-masking-engine=times.masking_engine>
             <strong>{move || match decision() {
                 Some(Decision::Accept) => "Accept",
                 Some(Decision::Abstain) => "Abstain",

@@ -17,7 +17,9 @@ struct Params {
 
 const WORKGROUP: u32 = 256u;
 const EPS: f32 = 1e-7;
-const BIG: f32 = 3.4028235e38;
+// The largest finite f32, exactly: a decimal literal such as 3.4028235e38 lies just above it, which
+// naga rounds down but Chromium's Tint rejects as out of range (the whole shader fails).
+const BIG: f32 = 0x1.fffffep+127f;
 
 var<workgroup> lows: array<f32, WORKGROUP>;
 var<workgroup> highs: array<f32, WORKGROUP>;
