@@ -51,6 +51,16 @@ cargo_tool() {
             "check access to crates.io; the log above names the crate that failed"
 }
 
+# Where no rustup target can be downloaded: Debian's rustc-web has the wasm32 target, and std is
+# rebuilt from its sources (build-std), linked by rust-lld (lld-22).
+debian_wasm_route() {
+    apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22
+    mkdir -p "$TOOLS_DIR/debian-rust"
+    ln -sf /usr/bin/cargo "$TOOLS_DIR/debian-rust/cargo"
+    ln -sf /usr/bin/rustc "$TOOLS_DIR/debian-rust/rustc"
+    echo debian > "$TOOLS_DIR/wasm-route"
+}
+
 step "Checking the host toolchain"
 command -v cargo >/dev/null || die "cargo is not installed" "install Rust with rustup: https://rustup.rs"
 note "$(cargo --version)"
@@ -58,20 +68,18 @@ command -v node >/dev/null && command -v npm >/dev/null \
     || die "node and npm are needed for the browser tests" "install Node.js 20 or newer"
 
 step "wasm32-unknown-unknown toolchain"
-if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
+# MASKTUNE_WASM_ROUTE=debian takes the fallback route even where rustup works (to test it).
+if [ "${MASKTUNE_WASM_ROUTE:-}" = debian ]; then
+    note "MASKTUNE_WASM_ROUTE=debian: using Debian's rustc-web with build-std"
+    debian_wasm_route
+elif command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
     note "rustup target already installed"
     echo rustup > "$TOOLS_DIR/wasm-route"
 elif command -v rustup >/dev/null && timeout 90 rustup target add wasm32-unknown-unknown; then
     echo rustup > "$TOOLS_DIR/wasm-route"
 else
-    # No rustup target can be downloaded here: Debian's rustc-web has the wasm32 target, and
-    # std is rebuilt from its sources (build-std), linked by rust-lld (lld-22).
     note "rustup could not add the target; using Debian's rustc-web with build-std"
-    apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22
-    mkdir -p "$TOOLS_DIR/debian-rust"
-    ln -sf /usr/bin/cargo "$TOOLS_DIR/debian-rust/cargo"
-    ln -sf /usr/bin/rustc "$TOOLS_DIR/debian-rust/rustc"
-    echo debian > "$TOOLS_DIR/wasm-route"
+    debian_wasm_route
 fi
 
 step "Browser and GPU software for the tests"
