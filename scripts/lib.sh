@@ -35,7 +35,7 @@ wasm_env() {
         rustup) ;;
         debian)
             export PATH="$TOOLS_DIR/debian-rust:$PATH"
-            export RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1
+            export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
             export CARGO_UNSTABLE_BUILD_STD="std,panic_abort"
             ;;
         *) die "no wasm32 toolchain is set up" "run: scripts/setup.sh" ;;

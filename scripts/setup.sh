@@ -58,6 +58,13 @@ debian_wasm_route() {
     mkdir -p "$TOOLS_DIR/debian-rust"
     ln -sf /usr/bin/cargo "$TOOLS_DIR/debian-rust/cargo"
     ln -sf /usr/bin/rustc "$TOOLS_DIR/debian-rust/rustc"
+    # build-std compiles std's own dependencies (dlmalloc, compiler_builtins, ...) and Trunk builds
+    # offline, so they must be in cargo's cache beforehand.
+    local library
+    library="$(/usr/bin/rustc --print sysroot)/lib/rustlib/src/rust/library/Cargo.toml"
+    [ -f "$library" ] || die "Debian's std sources are missing ($library)" "apt-get install rust-web-src"
+    RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc timeout 600 /usr/bin/cargo fetch --quiet --manifest-path "$library" \
+        || die "fetching the dependencies of std (for build-std) failed" "check access to crates.io"
     echo debian > "$TOOLS_DIR/wasm-route"
 }
 
