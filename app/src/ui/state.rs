@@ -17,9 +17,15 @@ use crate::compute::{ComputeBackend, now_ms};
 use crate::image_input::{self, rgb_data_url, rgba_data_url};
 use crate::tasks::{self, TASKS, Task};
 
-/// Images analysed together: large enough to use the device well, small enough that the page
-/// repaints (and shows progress) between batches.
-const BATCH: usize = 8;
+/// Images analysed together. On WebGPU the device works while the page stays responsive, and
+/// batches of 8 use it well; on the CPU the work runs on the page's own thread and batching gains
+/// nothing, so one image at a time lets the page repaint (and show progress) after each.
+fn batch_size(engine: &Engine) -> usize {
+    match engine {
+        Engine::Kernels(_) => 8,
+        Engine::Tensor => 1,
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ModelState {
@@ -225,7 +231,7 @@ impl PageState {
         let generation = self.generation.get_value();
         spawn_local(async move {
             let class_names = Arc::new(pair.meta.class_names.clone());
-            for chunk in queued.chunks(BATCH) {
+            for chunk in queued.chunks(batch_size(&engine)) {
                 if self.generation.get_value() != generation {
                     return;
                 }
