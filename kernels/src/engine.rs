@@ -3,7 +3,7 @@
 
 use masktune::engine::{MaskingEngine, RawImages, TensorEngine};
 use masktune::masking::MaskStats;
-use masktune::readback::{read_floats, read_ints};
+use masktune::readback::read;
 use masktune::saliency::{ClassGradients, ScoreGradient};
 
 use crate::{ChannelWeights, FeatureShape, ImageLayout, PixelFormat, SaliencyKernels};
@@ -43,18 +43,15 @@ impl MaskingEngine for SaliencyKernels {
             width: images.width,
             format,
         };
-        let activations = read_floats(found.activations).await?;
+        let activations: Vec<f32> = read(found.activations).await?;
         // Host copies of what the weights are made from, alive until the kernels are done.
         let (classifier, targets, gradients): (Vec<f32>, Vec<u32>, Vec<f32>);
         let weights = match found.gradient {
             ScoreGradient::GapLinear { weight } => {
                 let [classes, _] = weight.dims();
-                classifier = read_floats(weight).await?;
-                targets = read_ints(found.targets)
-                    .await?
-                    .into_iter()
-                    .map(|t| t as u32)
-                    .collect();
+                classifier = read(weight).await?;
+                // Class indices, checked against `classes` by the kernels' host code.
+                targets = read(found.targets).await?;
                 ChannelWeights::GapLinear {
                     classifier: &classifier,
                     classes,
@@ -62,7 +59,7 @@ impl MaskingEngine for SaliencyKernels {
                 }
             }
             ScoreGradient::Dense(dense) => {
-                gradients = read_floats(dense).await?;
+                gradients = read(dense).await?;
                 ChannelWeights::XGradCam {
                     gradients: &gradients,
                 }

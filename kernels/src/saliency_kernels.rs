@@ -73,7 +73,10 @@ impl SaliencyKernels {
     /// rejects while it is recorded and submitted (a browser only logs such errors otherwise, and
     /// the results would read back as zeros).
     fn encoder(&self) -> (wgpu::CommandEncoder, wgpu::ErrorScopeGuard) {
-        let scope = self.gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let scope = self
+            .gpu
+            .device
+            .push_error_scope(wgpu::ErrorFilter::Validation);
         let encoder = self
             .gpu
             .device
@@ -171,7 +174,8 @@ impl SaliencyKernels {
         let [thresholds, hidden, masked] =
             self.encode_mask(&mut encoder, &maps, images, shape.batch, layout)?;
         let maps = self.gpu.stage(&mut encoder, &maps);
-        let [maps, thresholds, hidden, masked] = self.finish(encoder, scope, [maps, thresholds, hidden, masked])
+        let [maps, thresholds, hidden, masked] = self
+            .finish(encoder, scope, [maps, thresholds, hidden, masked])
             .await?;
         let stats = read_mask(images, &masked, &thresholds, &hidden);
         Ok((bytemuck::pod_collect_to_vec(&maps), stats))

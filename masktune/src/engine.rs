@@ -6,7 +6,7 @@
 //! code path per device.
 
 use crate::masking::{MaskStats, mask_image};
-use crate::readback::read_floats;
+use crate::readback::read;
 use crate::saliency::{ClassGradients, xgradcam_maps};
 
 /// Raw interleaved u8 images `[batch, height, width, channels]` to be masked in place.
@@ -62,7 +62,7 @@ impl MaskingEngine for TensorEngine {
                 bytes.len()
             ));
         }
-        let maps = read_floats(xgradcam_maps(&found, height, width)).await?;
+        let maps: Vec<f32> = read(xgradcam_maps(&found, height, width)).await?;
         let stats = bytes
             .chunks_exact_mut(plane * channels)
             .zip(maps.chunks_exact(plane))

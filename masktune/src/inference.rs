@@ -9,7 +9,7 @@ use crate::engine::{MaskingEngine, RawImages};
 use crate::masking::MaskStats;
 use crate::models::AnyModel;
 use crate::models::preprocess::images_to_tensor;
-use crate::readback::read_floats;
+use crate::readback::read;
 use crate::saliency::{GradientPath, Target, class_gradients};
 use crate::selective::{self, Combined};
 use burn::prelude::*;
@@ -112,8 +112,8 @@ pub async fn analyse(
         GradientPath::Auto,
     )
     .map_err(|e| e.to_string())?;
-    let erm_probabilities =
-        read_floats(burn::tensor::activation::softmax(found.logits.clone(), 1)).await?;
+    let erm_probabilities: Vec<f32> =
+        read(burn::tensor::activation::softmax(found.logits.clone(), 1)).await?;
     times.erm_ms = now_ms() - start;
 
     let start = now_ms();
@@ -129,7 +129,8 @@ pub async fn analyse(
     let start = now_ms();
     // At test time MaskTune sees the original input; its disagreement with ERM is the signal.
     let logits = pair.masktune.forward(input);
-    let masktune_probabilities = read_floats(burn::tensor::activation::softmax(logits, 1)).await?;
+    let masktune_probabilities: Vec<f32> =
+        read(burn::tensor::activation::softmax(logits, 1)).await?;
     times.masktune_ms = now_ms() - start;
 
     let plane = side * side;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use masktune::engine::{MaskingEngine, RawImages};
 use masktune::models::preprocess::{InputSize, images_to_tensor};
-use masktune::readback::read_ints;
+use masktune::readback::read;
 use masktune::saliency::{GradientPath, Target, class_gradients};
 use pollster::block_on;
 use serde::{Deserialize, Serialize};
@@ -74,7 +74,7 @@ pub fn mask(
         // All models end in GAP + linear, where the forward-only path is XGradCAM's exact gradient.
         let found = class_gradients(&model, images, &Target::Predicted, GradientPath::Auto)
             .map_err(|e| TrainError::compute("saliency", e))?;
-        let targets = block_on(read_ints(found.targets.clone())).map_err(|e| TrainError::compute("saliency", e))?;
+        let targets: Vec<i64> = block_on(read(found.targets.clone())).map_err(|e| TrainError::compute("saliency", e))?;
         let raw = RawImages { bytes: &mut masked[bytes], height: train.height, width: train.width, channels: 3 };
         let (maps, stats) =
             block_on(engine.maps_and_masks(found, raw)).map_err(|e| TrainError::compute("masking", e))?;
