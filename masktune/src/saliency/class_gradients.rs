@@ -65,12 +65,7 @@ pub fn class_gradients(
     if backward {
         return by_backward_pass(model, images, target);
     }
-    let weight = model
-        .gap_linear_weight()
-        .map(Tensor::without_autodiff)
-        .ok_or(SaliencyError::NeedsGapLinearHead(
-            "the forward-only gradient path",
-        ))?;
+    let weight = gap_linear_weight(model, "the forward-only gradient path")?;
     let (activations, logits) = forward(model, images);
     let targets = resolve_targets(target, &logits)?;
     Ok(ClassGradients {
@@ -79,6 +74,17 @@ pub fn class_gradients(
         logits,
         targets,
     })
+}
+
+/// The model's GAP + linear weight off autodiff, or the error naming what `needed_by` it.
+pub(super) fn gap_linear_weight(
+    model: &impl CamModel,
+    needed_by: &'static str,
+) -> Result<Tensor<2>, SaliencyError> {
+    model
+        .gap_linear_weight()
+        .map(Tensor::without_autodiff)
+        .ok_or(SaliencyError::NeedsGapLinearHead(needed_by))
 }
 
 /// Activations and logits without autodiff (the model may live on an autodiff device).

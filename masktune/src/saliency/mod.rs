@@ -93,10 +93,7 @@ pub fn saliency_maps(
     let [_, _, height, width] = images.dims();
     let (activations, logits, targets, weights) = match method {
         Method::Cam => {
-            let weight = model
-                .gap_linear_weight()
-                .map(Tensor::without_autodiff)
-                .ok_or(SaliencyError::NeedsGapLinearHead("CAM"))?;
+            let weight = class_gradients::gap_linear_weight(model, "CAM")?;
             let (activations, logits) = class_gradients::forward(model, images);
             let targets = class_gradients::resolve_targets(target, &logits)?;
             let weights = weight.select(0, targets.clone());
