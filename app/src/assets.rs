@@ -8,11 +8,19 @@ use web_sys::{ReadableStreamDefaultReader, Response};
 
 /// Downloads `url` completely; `progress(received, total)` is called as bytes arrive (`total` is
 /// known when the server sends a Content-Length).
-pub async fn fetch_bytes(url: &str, progress: impl Fn(u64, Option<u64>)) -> Result<Vec<u8>, String> {
+pub async fn fetch_bytes(
+    url: &str,
+    progress: impl Fn(u64, Option<u64>),
+) -> Result<Vec<u8>, String> {
     let window = web_sys::window().ok_or("no window")?;
     let response: Response = JsFuture::from(window.fetch_with_str(url))
         .await
-        .map_err(|e| format!("{url} could not be fetched ({}): check the connection and reload", describe(&e)))?
+        .map_err(|e| {
+            format!(
+                "{url} could not be fetched ({}): check the connection and reload",
+                describe(&e)
+            )
+        })?
         .unchecked_into();
     if !response.ok() {
         return Err(format!(
@@ -26,14 +34,23 @@ pub async fn fetch_bytes(url: &str, progress: impl Fn(u64, Option<u64>)) -> Resu
         .ok()
         .flatten()
         .and_then(|length| length.parse::<u64>().ok());
-    let body = response.body().ok_or_else(|| format!("{url} has no body"))?;
+    let body = response
+        .body()
+        .ok_or_else(|| format!("{url} has no body"))?;
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let mut bytes = Vec::with_capacity(total.unwrap_or(0) as usize);
     loop {
-        let chunk = JsFuture::from(reader.read())
-            .await
-            .map_err(|e| format!("the download of {url} broke off ({}): reload to retry", describe(&e)))?;
-        if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()) == Some(true) {
+        let chunk = JsFuture::from(reader.read()).await.map_err(|e| {
+            format!(
+                "the download of {url} broke off ({}): reload to retry",
+                describe(&e)
+            )
+        })?;
+        if Reflect::get(&chunk, &"done".into())
+            .ok()
+            .and_then(|d| d.as_bool())
+            == Some(true)
+        {
             break;
         }
         let value = Reflect::get(&chunk, &"value".into()).map_err(|e| describe(&e))?;
@@ -49,7 +66,8 @@ pub async fn fetch_blob(url: &str) -> Result<web_sys::Blob, String> {
     let parts = js_sys::Array::of1(&Uint8Array::from(bytes.as_slice()));
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime_of(url));
-    web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(|e| describe(&e))
+    web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        .map_err(|e| describe(&e))
 }
 
 fn mime_of(url: &str) -> &'static str {

@@ -48,7 +48,11 @@ pub async fn pick_backend() -> ComputeBackend {
         Ok((device, setup)) => {
             let info = setup.adapter.get_info();
             // Browsers may hide the adapter's name; its type still tells a GPU from a software one.
-            let name = if info.name.is_empty() { "adapter" } else { info.name.as_str() };
+            let name = if info.name.is_empty() {
+                "adapter"
+            } else {
+                info.name.as_str()
+            };
             let kind = match info.device_type {
                 wgpu::DeviceType::Cpu => "software, runs on the CPU",
                 wgpu::DeviceType::DiscreteGpu => "discrete GPU",
@@ -69,7 +73,9 @@ pub async fn pick_backend() -> ComputeBackend {
             engine: Arc::new(Engine::Tensor),
             kind: BackendKind::Cpu,
             detail: match error {
-                WgpuInitError::AdapterUnavailable { .. } => "this browser offers no WebGPU adapter".into(),
+                WgpuInitError::AdapterUnavailable { .. } => {
+                    "this browser offers no WebGPU adapter".into()
+                }
                 other => format!("WebGPU failed to start: {other}"),
             },
         },
@@ -92,7 +98,9 @@ pub async fn self_check(device: &Device) -> Result<Vec<f32>, String> {
 
 /// The page's clock in milliseconds, for the step timings shown to the user.
 pub fn now_ms() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
 }
 
 /// The exact product of the self-check matrices.

@@ -30,23 +30,38 @@ pub struct DecodedImage {
 pub enum ImageInputError {
     #[error("{name} is not an image ({kind}): choose a PNG, JPEG, WebP, GIF or BMP file")]
     NotAnImage { name: String, kind: String },
-    #[error("{name} could not be decoded: the file is corrupt or in a format this browser cannot read")]
+    #[error(
+        "{name} could not be decoded: the file is corrupt or in a format this browser cannot read"
+    )]
     Corrupt { name: String },
     #[error("{name} is too large ({detail}): use an image under 40 MB and 60 megapixels")]
     TooLarge { name: String, detail: String },
-    #[error("{name} is too small ({width}×{height} px): use an image at least {MIN_SIDE}×{MIN_SIDE} px")]
-    TooSmall { name: String, width: u32, height: u32 },
+    #[error(
+        "{name} is too small ({width}×{height} px): use an image at least {MIN_SIDE}×{MIN_SIDE} px"
+    )]
+    TooSmall {
+        name: String,
+        width: u32,
+        height: u32,
+    },
     #[error("the browser refused to draw {name}: {detail}")]
     Canvas { name: String, detail: String },
 }
 
 /// Decodes `blob` (a dropped or picked file, or a fetched example) into a `side`×`side` RGB image,
 /// cropping the centre square first so that nothing is stretched.
-pub async fn decode(blob: &web_sys::Blob, name: &str, side: usize) -> Result<DecodedImage, ImageInputError> {
+pub async fn decode(
+    blob: &web_sys::Blob,
+    name: &str,
+    side: usize,
+) -> Result<DecodedImage, ImageInputError> {
     let kind = blob.type_();
     // An empty type is allowed: some systems do not tell the type of a file; decoding decides.
     if !kind.is_empty() && !kind.starts_with("image/") {
-        return Err(ImageInputError::NotAnImage { name: name.into(), kind });
+        return Err(ImageInputError::NotAnImage {
+            name: name.into(),
+            kind,
+        });
     }
     if blob.size() > MAX_FILE_BYTES {
         return Err(ImageInputError::TooLarge {
@@ -64,7 +79,12 @@ pub async fn decode(blob: &web_sys::Blob, name: &str, side: usize) -> Result<Dec
     let result = check_size(name, width, height).and_then(|()| crop_resize(&bitmap, name, side));
     bitmap.close();
     let rgb = result?;
-    Ok(DecodedImage { rgb, side, source_width: width, source_height: height })
+    Ok(DecodedImage {
+        rgb,
+        side,
+        source_width: width,
+        source_height: height,
+    })
 }
 
 /// `createImageBitmap(blob, { colorSpaceConversion: "none" })`: the pixel values as stored, with
@@ -76,7 +96,8 @@ fn create_raw_bitmap(blob: &web_sys::Blob) -> Result<js_sys::Promise, JsValue> {
     let window = web_sys::window().expect("the page runs in a window");
     let options = js_sys::Object::new();
     js_sys::Reflect::set(&options, &"colorSpaceConversion".into(), &"none".into())?;
-    let create: js_sys::Function = js_sys::Reflect::get(&window, &"createImageBitmap".into())?.dyn_into()?;
+    let create: js_sys::Function =
+        js_sys::Reflect::get(&window, &"createImageBitmap".into())?.dyn_into()?;
     create.call2(&window, blob, &options)?.dyn_into()
 }
 
@@ -88,7 +109,11 @@ fn check_size(name: &str, width: u32, height: u32) -> Result<(), ImageInputError
         });
     }
     if width < MIN_SIDE || height < MIN_SIDE {
-        return Err(ImageInputError::TooSmall { name: name.into(), width, height });
+        return Err(ImageInputError::TooSmall {
+            name: name.into(),
+            width,
+            height,
+        });
     }
     Ok(())
 }
@@ -103,21 +128,38 @@ fn crop_resize(bitmap: &ImageBitmap, name: &str, side: usize) -> Result<Vec<u8>,
     };
     let (width, height) = (bitmap.width(), bitmap.height());
     let (canvas, context) = canvas(width as usize, height as usize).map_err(canvas_error)?;
-    context.draw_image_with_image_bitmap(bitmap, 0.0, 0.0).map_err(canvas_error)?;
+    context
+        .draw_image_with_image_bitmap(bitmap, 0.0, 0.0)
+        .map_err(canvas_error)?;
     // Only the centre square comes into wasm memory (a big photo is hundreds of megabytes).
     let crop = width.min(height);
     let rgba = context
-        .get_image_data(f64::from((width - crop) / 2), f64::from((height - crop) / 2), f64::from(crop), f64::from(crop))
+        .get_image_data(
+            f64::from((width - crop) / 2),
+            f64::from((height - crop) / 2),
+            f64::from(crop),
+            f64::from(crop),
+        )
         .map_err(canvas_error)?
         .data()
         .0;
     drop(canvas);
-    Ok(square_image::center_crop_resize(square_image::rgba_over_white(&rgba), crop, crop, side as u32))
+    Ok(square_image::center_crop_resize(
+        square_image::rgba_over_white(&rgba),
+        crop,
+        crop,
+        side as u32,
+    ))
 }
 
 /// A detached canvas of the given size with its 2D context.
-fn canvas(width: usize, height: usize) -> Result<(HtmlCanvasElement, CanvasRenderingContext2d), JsValue> {
-    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+fn canvas(
+    width: usize,
+    height: usize,
+) -> Result<(HtmlCanvasElement, CanvasRenderingContext2d), JsValue> {
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
     let canvas: HtmlCanvasElement = document.create_element("canvas")?.unchecked_into();
     canvas.set_width(width as u32);
     canvas.set_height(height as u32);
@@ -142,6 +184,9 @@ pub fn rgba_data_url(rgba: &[u8], width: usize, height: usize) -> Result<String,
 
 /// A PNG data URL of an RGB image.
 pub fn rgb_data_url(rgb: &[u8], width: usize, height: usize) -> Result<String, JsValue> {
-    let rgba: Vec<u8> = rgb.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+    let rgba: Vec<u8> = rgb
+        .chunks_exact(3)
+        .flat_map(|p| [p[0], p[1], p[2], 255])
+        .collect();
     rgba_data_url(&rgba, width, height)
 }

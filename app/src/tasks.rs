@@ -29,9 +29,18 @@ pub const TASKS: &[Task] = &[
         erm_bundle: "assets/models/cifar10-erm.mtb",
         masktune_bundle: "assets/models/cifar10-masktune.mtb",
         examples: &[
-            Example { label: "a cat", url: "assets/examples/cat-chelsea.png" },
-            Example { label: "a rocket (not a CIFAR-10 class)", url: "assets/examples/rocket.png" },
-            Example { label: "a cup of coffee (not a CIFAR-10 class)", url: "assets/examples/coffee.png" },
+            Example {
+                label: "a cat",
+                url: "assets/examples/cat-chelsea.png",
+            },
+            Example {
+                label: "a rocket (not a CIFAR-10 class)",
+                url: "assets/examples/rocket.png",
+            },
+            Example {
+                label: "a cup of coffee (not a CIFAR-10 class)",
+                url: "assets/examples/coffee.png",
+            },
         ],
     },
     Task {
@@ -43,8 +52,14 @@ pub const TASKS: &[Task] = &[
         erm_bundle: "assets/models/celeba-erm.mtb",
         masktune_bundle: "assets/models/celeba-masktune.mtb",
         examples: &[
-            Example { label: "astronaut Eileen Collins", url: "assets/examples/face-astronaut.png" },
-            Example { label: "a man with a camera (grayscale)", url: "assets/examples/face-camera.png" },
+            Example {
+                label: "astronaut Eileen Collins",
+                url: "assets/examples/face-astronaut.png",
+            },
+            Example {
+                label: "a man with a camera (grayscale)",
+                url: "assets/examples/face-camera.png",
+            },
         ],
     },
     Task {
@@ -55,10 +70,22 @@ pub const TASKS: &[Task] = &[
         erm_bundle: "assets/models/spurious-mnist-erm.mtb",
         masktune_bundle: "assets/models/spurious-mnist-masktune.mtb",
         examples: &[
-            Example { label: "a 3 with the red square", url: "assets/examples/digit-3-square.png" },
-            Example { label: "a 3 without the square", url: "assets/examples/digit-3.png" },
-            Example { label: "an 8 with the red square", url: "assets/examples/digit-8-square.png" },
-            Example { label: "an 8 without the square", url: "assets/examples/digit-8.png" },
+            Example {
+                label: "a 3 with the red square",
+                url: "assets/examples/digit-3-square.png",
+            },
+            Example {
+                label: "a 3 without the square",
+                url: "assets/examples/digit-3.png",
+            },
+            Example {
+                label: "an 8 with the red square",
+                url: "assets/examples/digit-8-square.png",
+            },
+            Example {
+                label: "an 8 without the square",
+                url: "assets/examples/digit-8.png",
+            },
         ],
     },
 ];

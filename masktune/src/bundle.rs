@@ -201,7 +201,8 @@ impl Bundle {
     }
 
     /// Reads a bundle: checks it, builds the architecture its metadata names on `device`, and
-    /// loads the weights into it.
+    /// loads the weights into it. The model comes in evaluation mode (batch norms use their
+    /// running statistics even when a saliency backward pass runs the head on autodiff).
     pub fn from_bytes(
         bytes: &[u8],
         device: &Device,
@@ -238,7 +239,7 @@ impl Bundle {
             }
             return Err(BundleError::WeightsMismatch(problems.join("; ")));
         }
-        Ok((model, meta))
+        Ok((model.valid(), meta))
     }
 }
 

@@ -7,6 +7,7 @@ use masktune::bundle::{
 use masktune::cam_model::CamModel;
 use masktune::models::preprocess::DatasetKind;
 use masktune::models::{AnyModel, Architecture};
+use masktune::saliency::{GradientPath, Method, Target, saliency_maps};
 
 const ARCH: Architecture = Architecture::SmallCnn {
     in_channels: 3,
@@ -224,4 +225,47 @@ fn unwritable_metadata_is_refused_at_export() {
         .insert("val".into(), f64::NAN);
     let err = Bundle::to_bytes(&model, &meta).unwrap_err();
     assert!(matches!(err, BundleError::InvalidMetadata(_)), "{err}");
+}
+
+/// A bundled model with a batch norm in its head (the authors' MNIST network) must explain each
+/// image by itself: the saliency's backward pass runs the head on autodiff, where a batch norm
+/// left in training mode would normalise with the batch's statistics and mix the images.
+#[test]
+fn loaded_models_are_in_evaluation_mode_for_the_saliency_backward_pass() {
+    let arch = Architecture::MnistCnn {
+        in_channels: 3,
+        num_classes: 2,
+        width: 2,
+        input_size: 28,
+    };
+    let autodiff = Device::flex().autodiff();
+    let trained = arch.init(&autodiff);
+    trained.forward(images(&autodiff));
+    let bytes = Bundle::to_bytes(&trained.valid(), &metadata(arch)).unwrap();
+    let device = Device::flex();
+    let (model, _) = Bundle::from_bytes(&bytes, &device).unwrap();
+    let maps = |x: Tensor<4>| -> Vec<f32> {
+        saliency_maps(
+            &model,
+            x,
+            Method::XGradCam,
+            &Target::Predicted,
+            GradientPath::Backward,
+        )
+        .unwrap()
+        .maps
+        .try_to_vec_as::<f32>()
+        .unwrap()
+    };
+    let batch = images(&device);
+    let together = maps(batch.clone());
+    let one_by_one: Vec<f32> = (0..3)
+        .flat_map(|i| maps(batch.clone().slice(i..i + 1)))
+        .collect();
+    let difference = together
+        .iter()
+        .zip(&one_by_one)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(difference < 1e-5, "maps depend on the batch: {difference}");
 }

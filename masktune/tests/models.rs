@@ -14,6 +14,16 @@ fn random_images(batch: usize, side: usize, device: &Device) -> Tensor<4> {
 
 /// Checks feature and logit shapes, `forward == head(features)` and the GAP weight's shape.
 fn check_model(arch: Architecture, side: usize, features: [usize; 3]) -> AnyModel {
+    let model = check_shapes(&arch, side, features);
+    let weight = model
+        .gap_linear_weight()
+        .expect("this model has a GAP + linear head");
+    assert_eq!(weight.dims(), [arch.num_classes(), features[0]]);
+    model
+}
+
+/// Checks feature and logit shapes and `forward == head(features)`.
+fn check_shapes(arch: &Architecture, side: usize, features: [usize; 3]) -> AnyModel {
     let device = Device::flex();
     let model = arch.init(&device);
     let images = random_images(2, side, &device);
@@ -27,11 +37,30 @@ fn check_model(arch: Architecture, side: usize, features: [usize; 3]) -> AnyMode
         .forward(images)
         .into_data()
         .assert_approx_eq::<f32>(&logits.into_data(), burn::tensor::Tolerance::default());
-    let weight = model
-        .gap_linear_weight()
-        .expect("every model has a GAP + linear head");
-    assert_eq!(weight.dims(), [classes, channels]);
     model
+}
+
+#[test]
+fn mnist_cnn_has_the_authors_layout() {
+    let arch = Architecture::spurious_mnist();
+    let model = check_shapes(&arch, 28, [32, 8, 8]);
+    // Its flattening head is not GAP + linear: the saliency must take the backward path.
+    assert!(model.gap_linear_weight().is_none());
+    // The authors' SmallCNN has 149,202 parameters in PyTorch; ours leaves out the four conv
+    // biases (16 + 16 + 32 + 32, cancelled by the batch norms) and Burn counts the running mean
+    // and variance of the 16 + 16 + 32 + 32 + 256 batch-norm channels.
+    assert_eq!(model.num_params(), 149_202 - 96 + 2 * 352);
+    // Other image sizes change the flattened width: 16x16 ends in a 2x2 block.
+    check_shapes(
+        &Architecture::MnistCnn {
+            in_channels: 3,
+            num_classes: 3,
+            width: 2,
+            input_size: 16,
+        },
+        16,
+        [4, 2, 2],
+    );
 }
 
 #[test]
@@ -155,6 +184,12 @@ fn invalid_settings_are_reported_not_built() {
             in_channels: 3,
             num_classes: 2,
             width: 1 << 20,
+        },
+        Architecture::MnistCnn {
+            in_channels: 3,
+            num_classes: 2,
+            width: 16,
+            input_size: 15,
         },
     ];
     for arch in bad {

@@ -24,7 +24,11 @@ use trainer_native::train::optimizer::{OptimizerKind, OptimizerSettings};
 struct Args {
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     backend: Backend,
-    #[arg(long, value_delimiter = ',', default_value = "small-cnn,vgg11-w32,resnet32")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "small-cnn,vgg11-w32,resnet32"
+    )]
     models: Vec<String>,
     #[arg(long, default_value_t = 10)]
     repeats: usize,
@@ -64,17 +68,29 @@ fn timed(warmup: usize, repeats: usize, mut step: impl FnMut()) -> f64 {
 fn main() {
     let args = Args::parse();
     let device = args.backend.device().unwrap_or_else(|e| panic!("{e}"));
-    let engine = args.backend.masking_engine(Masking::Auto).unwrap_or_else(|e| panic!("{e}"));
-    let normalization = Normalization { mean: [0.5; 3], std: [0.25; 3] };
+    let engine = args
+        .backend
+        .masking_engine(Masking::Auto)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let normalization = Normalization {
+        mean: [0.5; 3],
+        std: [0.25; 3],
+    };
     let backend = serde_json::to_value(args.backend).expect("backend names serialise");
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     for name in &args.models {
         let (architecture, side, batch) = model(name);
         let classes = architecture.num_classes();
         let raw: Vec<u8> = (0..batch * side * side * 3).map(|_| rng.random()).collect();
-        let labels: Vec<i64> = (0..batch).map(|_| rng.random_range(0..classes as i64)).collect();
-        let size = InputSize { height: side, width: side };
-        let input = |device: &Device| images_to_tensor(&raw, batch, size, &normalization, device).unwrap();
+        let labels: Vec<i64> = (0..batch)
+            .map(|_| rng.random_range(0..classes as i64))
+            .collect();
+        let size = InputSize {
+            height: side,
+            width: side,
+        };
+        let input =
+            |device: &Device| images_to_tensor(&raw, batch, size, &normalization, device).unwrap();
 
         let autodiff = device.clone().autodiff();
         let mut model = Some(architecture.init(&autodiff));
@@ -90,7 +106,9 @@ fn main() {
         let loss_fn = CrossEntropyLoss::new(None, &autodiff);
         let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), &autodiff);
         let train = timed(args.warmup, args.repeats, || {
-            let current = model.take().expect("the model is put back after every step");
+            let current = model
+                .take()
+                .expect("the model is put back after every step");
             let loss = loss_fn.forward(current.forward(input(&autodiff)), targets.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &current);
             let next = optimizer.step(0.01, current, grads);
@@ -101,9 +119,20 @@ fn main() {
 
         let eval = model.take().expect("trained model").valid();
         let mask = timed(1, (args.repeats / 2).max(3), || {
-            let found = class_gradients(&eval, input(&device), &Target::Predicted, GradientPath::Auto).unwrap();
+            let found = class_gradients(
+                &eval,
+                input(&device),
+                &Target::Predicted,
+                GradientPath::Auto,
+            )
+            .unwrap();
             let mut bytes = raw.clone();
-            let images = RawImages { bytes: &mut bytes, height: side, width: side, channels: 3 };
+            let images = RawImages {
+                bytes: &mut bytes,
+                height: side,
+                width: side,
+                channels: 3,
+            };
             pollster::block_on(engine.maps_and_masks(found, images)).unwrap();
         });
         for (what, seconds) in [("train", train), ("mask", mask)] {

@@ -33,11 +33,17 @@ pub enum Masking {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    #[error("backend `{0}` is not built into this binary: rebuild with `cargo build --release -p trainer-native --features {0}`")]
+    #[error(
+        "backend `{0}` is not built into this binary: rebuild with `cargo build --release -p trainer-native --features {0}`"
+    )]
     NotBuilt(&'static str),
-    #[error("the wgpu backend could not start: {0} (is a Vulkan, Metal or DX12 driver installed? Mesa's lavapipe works without a GPU)")]
+    #[error(
+        "the wgpu backend could not start: {0} (is a Vulkan, Metal or DX12 driver installed? Mesa's lavapipe works without a GPU)"
+    )]
     Wgpu(String),
-    #[error("the masking kernels found no wgpu device: {0}; use `--masking tensor`, or install a Vulkan driver (Mesa's lavapipe works without a GPU)")]
+    #[error(
+        "the masking kernels found no wgpu device: {0}; use `--masking tensor`, or install a Vulkan driver (Mesa's lavapipe works without a GPU)"
+    )]
     Kernels(kernels::KernelError),
 }
 
@@ -57,14 +63,16 @@ impl Backend {
     /// The masking engine for `masking` on this backend.
     pub fn masking_engine(self, masking: Masking) -> Result<Engine, BackendError> {
         match (masking, self) {
-            (Masking::Tensor, _) | (Masking::Auto, Backend::Cpu | Backend::Cuda) => Ok(Engine::Tensor),
+            (Masking::Tensor, _) | (Masking::Auto, Backend::Cpu | Backend::Cuda) => {
+                Ok(Engine::Tensor)
+            }
             (Masking::Auto | Masking::Kernels, Backend::Wgpu) => {
                 let (_, (device, queue)) = shared_wgpu()?;
                 Ok(Engine::Kernels(SaliencyKernels::new(device, queue)))
             }
-            (Masking::Kernels, Backend::Cpu | Backend::Cuda) => {
-                SaliencyKernels::request_blocking().map(Engine::Kernels).map_err(BackendError::Kernels)
-            }
+            (Masking::Kernels, Backend::Cpu | Backend::Cuda) => SaliencyKernels::request_blocking()
+                .map(Engine::Kernels)
+                .map_err(BackendError::Kernels),
         }
     }
 }
@@ -74,10 +82,13 @@ impl Backend {
 #[cfg(feature = "wgpu")]
 fn shared_wgpu() -> Result<(Device, (wgpu::Device, wgpu::Queue)), BackendError> {
     use std::sync::OnceLock;
-    static RUNTIME: OnceLock<Result<(Device, (wgpu::Device, wgpu::Queue)), String>> = OnceLock::new();
+    static RUNTIME: OnceLock<Result<(Device, (wgpu::Device, wgpu::Queue)), String>> =
+        OnceLock::new();
     RUNTIME
         .get_or_init(|| {
-            let (device, setup) = Device::wgpu_options().init_with_setup().map_err(|e| e.to_string())?;
+            let (device, setup) = Device::wgpu_options()
+                .init_with_setup()
+                .map_err(|e| e.to_string())?;
             Ok((device, (setup.device, setup.queue)))
         })
         .clone()

@@ -12,7 +12,11 @@ use crate::train::run_dir::RunDir;
 use crate::train::{Result, TrainError};
 
 #[derive(Debug, Parser)]
-#[command(name = "trainer-native", version, about = "MaskTune (NeurIPS 2022): ERM training, XGradCAM masking, one-epoch fine-tuning, evaluation and export")]
+#[command(
+    name = "trainer-native",
+    version,
+    about = "MaskTune (NeurIPS 2022): ERM training, XGradCAM masking, one-epoch fine-tuning, evaluation and export"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -142,12 +146,17 @@ pub struct StepArgs {
 
 /// `../shared/data/<folder>` beside the repository this binary was built from.
 fn default_data_dir(experiment: Experiment) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(experiment.default_data_folder())
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(experiment.default_data_folder())
 }
 
 impl TrainArgs {
     pub fn run_dir(&self) -> RunDir {
-        let name = self.name.clone().unwrap_or_else(|| self.experiment.name().into());
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| self.experiment.name().into());
         RunDir::new(self.location.runs_dir.join(name))
     }
 
@@ -159,7 +168,13 @@ impl TrainArgs {
         let image_size = self.image_size.unwrap_or(e.default_image_size());
         let sets = experiment::load(e, &data_dir, self.seed, image_size, self.subset)?;
         let defaults = e.defaults(sets.train.class_names.len());
-        let architecture = experiment::architecture(&defaults.architecture, self.model, self.depth, self.width)?;
+        let architecture = experiment::architecture(
+            &defaults.architecture,
+            self.model,
+            self.depth,
+            self.width,
+            image_size,
+        )?;
         let d = defaults.optimizer;
         let optimizer = OptimizerSettings {
             kind: self.optimizer.unwrap_or(d.kind),
@@ -171,7 +186,11 @@ impl TrainArgs {
         };
         optimizer.validate().map_err(TrainError::Settings)?;
         let positive = |name: &str, v: usize| {
-            if v > 0 { Ok(v) } else { Err(TrainError::Settings(format!("--{name} must be at least 1"))) }
+            if v > 0 {
+                Ok(v)
+            } else {
+                Err(TrainError::Settings(format!("--{name} must be at least 1")))
+            }
         };
         let config = RunConfig {
             experiment: e,
@@ -199,7 +218,13 @@ impl StepArgs {
     /// Reads the run's settings and loads the same data again.
     pub fn resolve(&self) -> Result<(RunConfig, Datasets)> {
         let config = self.config()?;
-        let sets = experiment::load(config.experiment, &config.data_dir, config.seed, config.image_size, config.subset)?;
+        let sets = experiment::load(
+            config.experiment,
+            &config.data_dir,
+            config.seed,
+            config.image_size,
+            config.subset,
+        )?;
         experiment::check(&sets, config.architecture.num_classes())?;
         Ok((config, sets))
     }
@@ -208,11 +233,15 @@ impl StepArgs {
     pub fn config(&self) -> Result<RunConfig> {
         let path = self.run_dir().config();
         if !path.exists() {
-            return Err(TrainError::Missing { path, hint: format!("no run named {:?} here: run `train` first", self.name) });
+            return Err(TrainError::Missing {
+                path,
+                hint: format!("no run named {:?} here: run `train` first", self.name),
+            });
         }
         let bytes = std::fs::read(&path).map_err(TrainError::io("read", &path))?;
-        let mut config: RunConfig = serde_json::from_slice(&bytes)
-            .map_err(|e| TrainError::Settings(format!("{} is not a run config: {e}", path.display())))?;
+        let mut config: RunConfig = serde_json::from_slice(&bytes).map_err(|e| {
+            TrainError::Settings(format!("{} is not a run config: {e}", path.display()))
+        })?;
         if let Some(data) = &self.data {
             config.data_dir = data.clone();
         }

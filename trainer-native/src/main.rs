@@ -21,21 +21,37 @@ fn run(command: Command) -> Result<()> {
     match command {
         Command::Train(args) => {
             let (config, sets) = args.resolve()?;
-            train::erm::train(&config, &sets, &args.run_dir(), args.location.backend, args.resume).map(drop)
+            train::erm::train(
+                &config,
+                &sets,
+                &args.run_dir(),
+                args.location.backend,
+                args.resume,
+            )
+            .map(drop)
         }
         Command::Mask(args) => {
             let (config, sets) = args.resolve()?;
             let location = &args.location;
-            train::mask::mask(&config, &sets.train, &args.run_dir(), location.backend, location.masking, config.batch_size)
-                .map(drop)
+            train::mask::mask(
+                &config,
+                &sets.train,
+                &args.run_dir(),
+                location.backend,
+                location.masking,
+                config.batch_size,
+            )
+            .map(drop)
         }
         Command::Finetune(args) => {
             let (config, sets) = args.resolve()?;
-            train::finetune::finetune(&config, &sets, &args.run_dir(), args.location.backend).map(drop)
+            train::finetune::finetune(&config, &sets, &args.run_dir(), args.location.backend)
+                .map(drop)
         }
         Command::Evaluate(args) => {
             let (config, sets) = args.resolve()?;
-            train::evaluate::evaluate(&config, &sets, &args.run_dir(), args.location.backend).map(drop)
+            train::evaluate::evaluate(&config, &sets, &args.run_dir(), args.location.backend)
+                .map(drop)
         }
         Command::Export(args) => {
             let run = args.run_dir();
@@ -45,7 +61,14 @@ fn run(command: Command) -> Result<()> {
             let (config, sets) = args.resolve()?;
             let (run, backend) = (args.run_dir(), args.location.backend);
             train::erm::train(&config, &sets, &run, backend, args.resume)?;
-            train::mask::mask(&config, &sets.train, &run, backend, args.location.masking, config.batch_size)?;
+            train::mask::mask(
+                &config,
+                &sets.train,
+                &run,
+                backend,
+                args.location.masking,
+                config.batch_size,
+            )?;
             train::finetune::finetune(&config, &sets, &run, backend)?;
             train::evaluate::evaluate(&config, &sets, &run, backend)?;
             train::export::export(&config, &run, backend).map(drop)
@@ -54,8 +77,10 @@ fn run(command: Command) -> Result<()> {
             let device = args.backend.device()?;
             let engine = args.backend.masking_engine(args.masking)?;
             let bundles = (args.erm.as_path(), args.masktune.as_path());
-            let predictions = predict::predict(bundles, &args.images, args.coverage, &device, &engine)?;
-            let json = serde_json::to_string_pretty(&predictions).map_err(|e| TrainError::compute("writing JSON", e))?;
+            let predictions =
+                predict::predict(bundles, &args.images, args.coverage, &device, &engine)?;
+            let json = serde_json::to_string_pretty(&predictions)
+                .map_err(|e| TrainError::compute("writing JSON", e))?;
             match &args.out {
                 Some(path) => std::fs::write(path, json).map_err(TrainError::io("write", path)),
                 None => Ok(println!("{json}")),

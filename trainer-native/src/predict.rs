@@ -31,7 +31,9 @@ pub enum FilePrediction {
         erm_probabilities: Vec<f32>,
         masktune_probabilities: Vec<f32>,
     },
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// Predictions of the `(ERM, MaskTune)` bundle pair for `images`, keyed by file name; a file
@@ -50,19 +52,33 @@ pub fn predict(
         .meta
         .selective_thresholds
         .iter()
-        .min_by(|a, b| (a.target_coverage - coverage).abs().total_cmp(&(b.target_coverage - coverage).abs()))
+        .min_by(|a, b| {
+            (a.target_coverage - coverage)
+                .abs()
+                .total_cmp(&(b.target_coverage - coverage).abs())
+        })
         .map(|t| t.threshold)
-        .ok_or_else(|| TrainError::Settings("the MaskTune bundle holds no coverage thresholds".into()))?;
+        .ok_or_else(|| {
+            TrainError::Settings("the MaskTune bundle holds no coverage thresholds".into())
+        })?;
 
     let side = pair.input_side() as u32;
     let mut results = BTreeMap::new();
     let mut decoded = Vec::new();
     for path in images {
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         match decode_resized(path, side) {
             Ok(rgb) => decoded.push((name, rgb)),
             Err(e) => {
-                results.insert(name, FilePrediction::Failed { error: e.to_string() });
+                results.insert(
+                    name,
+                    FilePrediction::Failed {
+                        error: e.to_string(),
+                    },
+                );
             }
         }
     }
@@ -71,8 +87,10 @@ pub fn predict(
     }
     let start = Instant::now();
     let pixels: Vec<&[u8]> = decoded.iter().map(|(_, rgb)| rgb.as_slice()).collect();
-    let (analyses, _) = pollster::block_on(inference::analyse(&pair, &pixels, engine, || start.elapsed().as_secs_f64() * 1e3))
-        .map_err(|e| TrainError::compute("running the models", e))?;
+    let (analyses, _) = pollster::block_on(inference::analyse(&pair, &pixels, engine, || {
+        start.elapsed().as_secs_f64() * 1e3
+    }))
+    .map_err(|e| TrainError::compute("running the models", e))?;
     let class = |p: &[f32]| pair.meta.class_names[argmax(p)].clone();
     for ((name, _), a) in decoded.into_iter().zip(analyses) {
         let decision = match decide(a.combined.confidence, threshold) {

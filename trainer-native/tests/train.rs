@@ -8,9 +8,9 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use burn::prelude::Device;
+use burn::store::{ModuleSnapshot, bridge};
 use flate2::read::GzDecoder;
 use masktune::bundle::{Bundle, CheckpointKind};
-use burn::store::{ModuleSnapshot, bridge};
 use serde_json::Value;
 use trainer_native::train::checkpoint::{self, Stage};
 use trainer_native::train::masked_set;
@@ -26,11 +26,19 @@ fn mnist_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist");
-        assert!(source.is_dir(), "these tests need MNIST in {}", source.display());
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("mnist-{FIXTURE_TRAIN}-{FIXTURE_TEST}"));
+        assert!(
+            source.is_dir(),
+            "these tests need MNIST in {}",
+            source.display()
+        );
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("mnist-{FIXTURE_TRAIN}-{FIXTURE_TEST}"));
         std::fs::create_dir_all(&dir).unwrap();
         for (prefix, n) in [("train", FIXTURE_TRAIN), ("t10k", FIXTURE_TEST)] {
-            for (kind, magic, header, record) in [("images-idx3", 0x803u32, 16, 784), ("labels-idx1", 0x801, 8, 1)] {
+            for (kind, magic, header, record) in [
+                ("images-idx3", 0x803u32, 16, 784),
+                ("labels-idx1", 0x801, 8, 1),
+            ] {
                 let name = format!("{prefix}-{kind}-ubyte");
                 let mut bytes = vec![0; header + n * record];
                 GzDecoder::new(std::fs::File::open(source.join(format!("{name}.gz"))).unwrap())
@@ -52,8 +60,15 @@ fn trainer(runs: &Path, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_trainer-native"));
     command.args(args).arg("--runs-dir").arg(runs);
     if matches!(args[0], "train" | "pipeline") {
-        command.args(["--experiment", "spurious-mnist"]).arg("--data").arg(&mnist);
-        for (flag, value) in [("--subset", SUBSET), ("--width", "4"), ("--batch-size", "32")] {
+        command
+            .args(["--experiment", "spurious-mnist"])
+            .arg("--data")
+            .arg(&mnist);
+        for (flag, value) in [
+            ("--subset", SUBSET),
+            ("--width", "4"),
+            ("--batch-size", "32"),
+        ] {
             if !args.contains(&flag) {
                 command.args([flag, value]);
             }
@@ -88,7 +103,16 @@ fn weights(path: &Path) -> Vec<(String, Vec<f32>)> {
         .model
         .collect(None, None, false)
         .iter()
-        .map(|t| (t.name.clone(), bridge::to_data(t).unwrap().convert::<f32>().try_into_vec::<f32>().unwrap()))
+        .map(|t| {
+            (
+                t.name.clone(),
+                bridge::to_data(t)
+                    .unwrap()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .unwrap(),
+            )
+        })
         .collect();
     all.sort_by(|a, b| a.0.cmp(&b.0));
     all
@@ -97,7 +121,10 @@ fn weights(path: &Path) -> Vec<(String, Vec<f32>)> {
 #[test]
 fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
     let runs = tempfile::tempdir().unwrap();
-    ok(trainer(runs.path(), &["pipeline", "--name", "e2e", "--epochs", "1"]));
+    ok(trainer(
+        runs.path(),
+        &["pipeline", "--name", "e2e", "--epochs", "1"],
+    ));
     let run = runs.path().join("e2e");
     for file in [
         "config.json",
@@ -122,7 +149,12 @@ fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
     let masktune = checkpoint::read_header(&run.join("checkpoints/masktune.ckpt")).unwrap();
     assert_eq!(masktune.history.len(), 2);
     assert_eq!(masktune.history[1].images, 128);
-    let sets: Vec<&str> = report["evaluation"]["sets"].as_array().unwrap().iter().map(|s| s["set"].as_str().unwrap()).collect();
+    let sets: Vec<&str> = report["evaluation"]["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["set"].as_str().unwrap())
+        .collect();
     assert_eq!(sets, ["val", "test_original", "test_biased"]);
     let biased = &report["evaluation"]["sets"][2];
     assert_eq!(biased["selective"]["rows"].as_array().unwrap().len(), 5);
@@ -131,14 +163,24 @@ fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
     let header = masked_set::read_header(&run.join("masked_train.bin")).unwrap();
     assert_eq!((header.count, header.height, header.width), (128, 28, 28));
     assert!(report["mask"]["mean_masked_fraction"].as_f64().unwrap() > 0.0);
-    assert_eq!(report["mask"]["engine"], "Burn tensor ops", "the CPU backend masks with tensor ops by default");
+    assert_eq!(
+        report["mask"]["engine"], "Burn tensor ops",
+        "the CPU backend masks with tensor ops by default"
+    );
     // The bundles read back, with the class names and the thresholds chosen on validation.
     let bytes = std::fs::read(run.join("bundles/masktune.bundle")).unwrap();
     let (_, meta) = Bundle::from_bytes(&bytes, &Device::flex()).unwrap();
     assert_eq!(meta.checkpoint, CheckpointKind::MaskTune);
     assert_eq!(meta.class_names, ["0-4", "5-9"]);
-    assert_eq!(meta.selective_thresholds.len(), 51, "every whole percent from 50 to 100");
-    assert!(!meta.selective_summaries.is_empty(), "the test sets' selective tables ship");
+    assert_eq!(
+        meta.selective_thresholds.len(),
+        51,
+        "every whole percent from 50 to 100"
+    );
+    assert!(
+        !meta.selective_summaries.is_empty(),
+        "the test sets' selective tables ship"
+    );
 }
 
 /// At most 0.1 % of the masked pixels of the 128 training images may tie with their threshold.
@@ -164,45 +206,100 @@ fn remasked(runs: &Path, name: &str, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
 #[test]
 fn masking_with_the_kernels_gives_the_masks_of_the_tensor_path() {
     let runs = tempfile::tempdir().unwrap();
-    ok(trainer(runs.path(), &["train", "--name", "m", "--epochs", "1"]));
-    ok(trainer(runs.path(), &["mask", "--name", "m", "--masking", "tensor"]));
+    ok(trainer(
+        runs.path(),
+        &["train", "--name", "m", "--epochs", "1"],
+    ));
+    ok(trainer(
+        runs.path(),
+        &["mask", "--name", "m", "--masking", "tensor"],
+    ));
     let (by_tensors, by_kernels) = remasked(runs.path(), "m", &["--masking", "kernels"]);
-    assert_eq!(report(&runs.path().join("m"))["mask"]["engine"], "WGSL kernels");
+    assert_eq!(
+        report(&runs.path().join("m"))["mask"]["engine"],
+        "WGSL kernels"
+    );
     let differing = differing_pixels(&by_tensors, &by_kernels);
-    assert!(differing <= TIED_PIXELS, "{differing} pixels masked differently");
-    assert!(report(&runs.path().join("m"))["mask"]["mean_masked_fraction"].as_f64().unwrap() > 0.0);
+    assert!(
+        differing <= TIED_PIXELS,
+        "{differing} pixels masked differently"
+    );
+    assert!(
+        report(&runs.path().join("m"))["mask"]["mean_masked_fraction"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
 }
 
 #[test]
 fn resumed_run_matches_an_uninterrupted_one_and_bad_checkpoints_are_refused() {
     let runs = tempfile::tempdir().unwrap();
-    ok(trainer(runs.path(), &["train", "--name", "straight", "--epochs", "2"]));
-    ok(trainer(runs.path(), &["train", "--name", "resumed", "--epochs", "1"]));
+    ok(trainer(
+        runs.path(),
+        &["train", "--name", "straight", "--epochs", "2"],
+    ));
+    ok(trainer(
+        runs.path(),
+        &["train", "--name", "resumed", "--epochs", "1"],
+    ));
     // Starting over on an existing run is refused rather than overwriting it.
-    assert!(failure(trainer(runs.path(), &["train", "--name", "resumed", "--epochs", "2"])).contains("--resume"));
-    ok(trainer(runs.path(), &["train", "--name", "resumed", "--epochs", "2", "--resume"]));
+    assert!(
+        failure(trainer(
+            runs.path(),
+            &["train", "--name", "resumed", "--epochs", "2"]
+        ))
+        .contains("--resume")
+    );
+    ok(trainer(
+        runs.path(),
+        &["train", "--name", "resumed", "--epochs", "2", "--resume"],
+    ));
     let straight = runs.path().join("straight/checkpoints/erm_last.ckpt");
     let resumed = runs.path().join("resumed/checkpoints/erm_last.ckpt");
     assert_eq!(weights(&straight), weights(&resumed));
-    let (a, b) = (checkpoint::read_header(&straight).unwrap(), checkpoint::read_header(&resumed).unwrap());
+    let (a, b) = (
+        checkpoint::read_header(&straight).unwrap(),
+        checkpoint::read_header(&resumed).unwrap(),
+    );
     assert_eq!(a.rng, b.rng);
-    assert_eq!(a.history.iter().map(|e| e.train_loss).collect::<Vec<_>>(), b.history.iter().map(|e| e.train_loss).collect::<Vec<_>>());
+    assert_eq!(
+        a.history.iter().map(|e| e.train_loss).collect::<Vec<_>>(),
+        b.history.iter().map(|e| e.train_loss).collect::<Vec<_>>()
+    );
 
     // Another architecture than the checkpoint's.
-    let err = failure(trainer(runs.path(), &["train", "--name", "resumed", "--epochs", "3", "--resume", "--width", "8"]));
-    assert!(err.contains("does not match this run") && err.contains("architecture"), "{err}");
+    let err = failure(trainer(
+        runs.path(),
+        &[
+            "train", "--name", "resumed", "--epochs", "3", "--resume", "--width", "8",
+        ],
+    ));
+    assert!(
+        err.contains("does not match this run") && err.contains("architecture"),
+        "{err}"
+    );
 
     // A damaged checkpoint: one flipped byte in the middle.
     let mut bytes = std::fs::read(&resumed).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
     std::fs::write(&resumed, &bytes).unwrap();
-    let err = failure(trainer(runs.path(), &["train", "--name", "resumed", "--epochs", "3", "--resume"]));
-    assert!(err.contains("not a valid checkpoint") && err.contains("checksum"), "{err}");
+    let err = failure(trainer(
+        runs.path(),
+        &["train", "--name", "resumed", "--epochs", "3", "--resume"],
+    ));
+    assert!(
+        err.contains("not a valid checkpoint") && err.contains("checksum"),
+        "{err}"
+    );
 
     // Not a checkpoint at all.
     std::fs::write(&resumed, b"hello").unwrap();
-    let err = failure(trainer(runs.path(), &["train", "--name", "resumed", "--epochs", "3", "--resume"]));
+    let err = failure(trainer(
+        runs.path(),
+        &["train", "--name", "resumed", "--epochs", "3", "--resume"],
+    ));
     assert!(err.contains("not a trainer-native checkpoint"), "{err}");
 }
 
@@ -214,8 +311,16 @@ fn evaluation_numbers(run: &Path) -> Vec<(String, Vec<u64>, f64)> {
         .unwrap()
         .iter()
         .map(|set| {
-            let correct = set["models"].as_array().unwrap().iter().map(|m| m["accuracy"]["correct"].as_u64().unwrap());
-            (set["set"].as_str().unwrap().to_owned(), correct.collect(), set["aurc"].as_f64().unwrap())
+            let correct = set["models"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["accuracy"]["correct"].as_u64().unwrap());
+            (
+                set["set"].as_str().unwrap().to_owned(),
+                correct.collect(),
+                set["aurc"].as_f64().unwrap(),
+            )
         })
         .collect()
 }
@@ -228,32 +333,79 @@ fn evaluation_numbers(run: &Path) -> Vec<(String, Vec<u64>, f64)> {
 #[test]
 fn wgpu_backend_agrees_with_the_cpu() {
     let runs = tempfile::tempdir().unwrap();
-    ok(trainer(runs.path(), &["pipeline", "--name", "cpu", "--epochs", "1"]));
+    ok(trainer(
+        runs.path(),
+        &["pipeline", "--name", "cpu", "--epochs", "1"],
+    ));
     let run = runs.path().join("cpu");
-    let cpu = (evaluation_numbers(&run), report(&run)["finetune"]["epoch"].clone());
+    let cpu = (
+        evaluation_numbers(&run),
+        report(&run)["finetune"]["epoch"].clone(),
+    );
 
-    ok(trainer(runs.path(), &["evaluate", "--name", "cpu", "--backend", "wgpu"]));
-    ok(trainer(runs.path(), &["finetune", "--name", "cpu", "--backend", "wgpu"]));
-    let wgpu = (evaluation_numbers(&run), report(&run)["finetune"]["epoch"].clone());
+    ok(trainer(
+        runs.path(),
+        &["evaluate", "--name", "cpu", "--backend", "wgpu"],
+    ));
+    ok(trainer(
+        runs.path(),
+        &["finetune", "--name", "cpu", "--backend", "wgpu"],
+    ));
+    let wgpu = (
+        evaluation_numbers(&run),
+        report(&run)["finetune"]["epoch"].clone(),
+    );
 
     for ((set, on_cpu, cpu_aurc), (_, on_wgpu, wgpu_aurc)) in cpu.0.iter().zip(&wgpu.0) {
         // float32 on two devices: an image whose two logits tie within rounding may flip.
         for (a, b) in on_cpu.iter().zip(on_wgpu) {
-            assert!(a.abs_diff(*b) <= 1, "{set}: {on_cpu:?} correct on the CPU, {on_wgpu:?} on wgpu");
+            assert!(
+                a.abs_diff(*b) <= 1,
+                "{set}: {on_cpu:?} correct on the CPU, {on_wgpu:?} on wgpu"
+            );
         }
-        assert!((cpu_aurc - wgpu_aurc).abs() < 0.01, "{set}: AURC {cpu_aurc} on the CPU, {wgpu_aurc} on wgpu");
+        assert!(
+            (cpu_aurc - wgpu_aurc).abs() < 0.01,
+            "{set}: AURC {cpu_aurc} on the CPU, {wgpu_aurc} on wgpu"
+        );
     }
-    let (cpu_loss, wgpu_loss) = (cpu.1["train_loss"].as_f64().unwrap(), wgpu.1["train_loss"].as_f64().unwrap());
-    assert!((cpu_loss - wgpu_loss).abs() < 1e-3, "fine-tuning loss {cpu_loss} on the CPU, {wgpu_loss} on wgpu");
-    let (cpu_val, wgpu_val) = (cpu.1["val_accuracy"].as_f64().unwrap(), wgpu.1["val_accuracy"].as_f64().unwrap());
-    assert!((cpu_val - wgpu_val).abs() <= 1.0 / 128.0, "fine-tuned val accuracy {cpu_val} on the CPU, {wgpu_val} on wgpu");
+    let (cpu_loss, wgpu_loss) = (
+        cpu.1["train_loss"].as_f64().unwrap(),
+        wgpu.1["train_loss"].as_f64().unwrap(),
+    );
+    assert!(
+        (cpu_loss - wgpu_loss).abs() < 1e-3,
+        "fine-tuning loss {cpu_loss} on the CPU, {wgpu_loss} on wgpu"
+    );
+    let (cpu_val, wgpu_val) = (
+        cpu.1["val_accuracy"].as_f64().unwrap(),
+        wgpu.1["val_accuracy"].as_f64().unwrap(),
+    );
+    assert!(
+        (cpu_val - wgpu_val).abs() <= 1.0 / 128.0,
+        "fine-tuned val accuracy {cpu_val} on the CPU, {wgpu_val} on wgpu"
+    );
 
     // The masking pass with the kernels on Burn's own wgpu device.
     let (on_cpu, on_wgpu) = remasked(runs.path(), "cpu", &["--backend", "wgpu"]);
     assert_eq!(report(&run)["mask"]["engine"], "WGSL kernels");
     let differing = differing_pixels(&on_cpu, &on_wgpu);
-    assert!(differing <= TIED_PIXELS, "{differing} pixels masked differently");
+    assert!(
+        differing <= TIED_PIXELS,
+        "{differing} pixels masked differently"
+    );
 
-    ok(trainer(runs.path(), &["train", "--name", "gpu", "--epochs", "1", "--backend", "wgpu"]));
+    ok(trainer(
+        runs.path(),
+        &[
+            "train",
+            "--name",
+            "gpu",
+            "--epochs",
+            "1",
+            "--backend",
+            "wgpu",
+        ],
+    ));
     assert_eq!(report(&runs.path().join("gpu"))["train"]["backend"], "wgpu");
 }

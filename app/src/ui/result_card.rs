@@ -13,7 +13,9 @@ const TOP: usize = 3;
 pub fn ResultCard(entry: Entry) -> impl IntoView {
     let body = match entry.outcome {
         Outcome::Waiting => view! { <p class="waiting">"Analysing…"</p> }.into_any(),
-        Outcome::Failed(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
+        Outcome::Failed(message) => {
+            view! { <p class="error" role="alert">{message}</p> }.into_any()
+        }
         Outcome::Done(shown) => view! { <Analysis shown /> }.into_any(),
     };
     let name = entry.name;
@@ -40,18 +42,26 @@ fn Analysis(shown: std::sync::Arc<Shown>) -> impl IntoView {
 
     let decision = move || state.decision(confidence);
     let explanation = {
-        let (erm_name, masktune_name, combined_class) = (erm_name.clone(), masktune_name.clone(), combined_class.clone());
+        let (erm_name, masktune_name, combined_class) = (
+            erm_name.clone(),
+            masktune_name.clone(),
+            combined_class.clone(),
+        );
         move || {
             let threshold = state.threshold().map_or(f64::NAN, |t| t.threshold);
             match (decision(), agree) {
                 (Some(Decision::Accept), true) => format!(
-                    "Accepted: both models say “{combined_class}”, and their combined confidence {confidence:.3} reaches the threshold {threshold:.3}."),
+                    "Accepted: both models say “{combined_class}”, and their combined confidence {confidence:.3} reaches the threshold {threshold:.3}."
+                ),
                 (Some(Decision::Accept), false) => format!(
-                    "Accepted as “{combined_class}”: the models disagree (ERM “{erm_name}”, MaskTune “{masktune_name}”) but the combined confidence {confidence:.3} still reaches {threshold:.3}."),
+                    "Accepted as “{combined_class}”: the models disagree (ERM “{erm_name}”, MaskTune “{masktune_name}”) but the combined confidence {confidence:.3} still reaches {threshold:.3}."
+                ),
                 (Some(Decision::Abstain), false) => format!(
-                    "Abstained: ERM says “{erm_name}” but MaskTune, trained without what ERM looked at, says “{masktune_name}”; the combined confidence {confidence:.3} is below {threshold:.3}."),
+                    "Abstained: ERM says “{erm_name}” but MaskTune, trained without what ERM looked at, says “{masktune_name}”; the combined confidence {confidence:.3} is below {threshold:.3}."
+                ),
                 (Some(Decision::Abstain), true) => format!(
-                    "Abstained: both models say “{combined_class}”, but not confidently enough ({confidence:.3} is below {threshold:.3})."),
+                    "Abstained: both models say “{combined_class}”, but not confidently enough ({confidence:.3} is below {threshold:.3})."
+                ),
                 (None, _) => "No decision: these models carry no thresholds.".to_string(),
             }
         }
@@ -101,7 +111,12 @@ fn Analysis(shown: std::sync::Arc<Shown>) -> impl IntoView {
 }
 
 #[component]
-fn Prediction(title: &'static str, id: &'static str, probabilities: Vec<f32>, names: std::sync::Arc<Vec<String>>) -> impl IntoView {
+fn Prediction(
+    title: &'static str,
+    id: &'static str,
+    probabilities: Vec<f32>,
+    names: std::sync::Arc<Vec<String>>,
+) -> impl IntoView {
     let mut ranked: Vec<(usize, f32)> = probabilities.into_iter().enumerate().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     ranked.truncate(TOP);

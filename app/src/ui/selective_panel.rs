@@ -60,13 +60,24 @@ fn Summary(summary: SelectiveSummary) -> impl IntoView {
 #[component]
 fn Curve(points: Vec<[f64; 2]>, label: String) -> impl IntoView {
     let (width, height) = PLOT;
-    let max_risk = points.iter().map(|p| p[1]).fold(0.0_f64, f64::max).max(0.01);
+    let max_risk = points
+        .iter()
+        .map(|p| p[1])
+        .fold(0.0_f64, f64::max)
+        .max(0.01);
     let x = move |coverage: f64| MARGIN + coverage * width;
     let y = move |risk: f64| MARGIN / 2.0 + height - risk / max_risk * height;
     let path: String = points
         .iter()
         .enumerate()
-        .map(|(i, [c, r])| format!("{}{:.1},{:.1}", if i == 0 { "M" } else { " L" }, x(*c), y(*r)))
+        .map(|(i, [c, r])| {
+            format!(
+                "{}{:.1},{:.1}",
+                if i == 0 { "M" } else { " L" },
+                x(*c),
+                y(*r)
+            )
+        })
         .collect();
     let view_box = format!("0 0 {} {}", width + MARGIN * 1.5, height + MARGIN * 1.6);
     view! {

@@ -97,7 +97,10 @@ impl PageState {
     pub fn new() -> Self {
         Self {
             task: RwSignal::new(task_in_url().unwrap_or(&TASKS[0]).id.to_string()),
-            models: RwSignal::new(ModelState::Loading { received: 0, total: None }),
+            models: RwSignal::new(ModelState::Loading {
+                received: 0,
+                total: None,
+            }),
             pair: RwSignal::new_local(None),
             engine: StoredValue::new_local(Arc::new(Engine::Tensor)),
             entries: RwSignal::new_local(Vec::new()),
@@ -128,7 +131,10 @@ impl PageState {
     /// The validation thresholds of the loaded models, by increasing coverage.
     pub fn thresholds(&self) -> Vec<CoverageThreshold> {
         self.pair.with(|pair| {
-            let mut thresholds = pair.as_ref().map(|p| p.meta.selective_thresholds.clone()).unwrap_or_default();
+            let mut thresholds = pair
+                .as_ref()
+                .map(|p| p.meta.selective_thresholds.clone())
+                .unwrap_or_default();
             thresholds.sort_by(|a, b| a.target_coverage.total_cmp(&b.target_coverage));
             thresholds
         })
@@ -136,7 +142,11 @@ impl PageState {
 
     /// How the loaded pair did on each test set when allowed to abstain (measured by the trainer).
     pub fn summaries(&self) -> Vec<SelectiveSummary> {
-        self.pair.with(|pair| pair.as_ref().map(|p| p.meta.selective_summaries.clone()).unwrap_or_default())
+        self.pair.with(|pair| {
+            pair.as_ref()
+                .map(|p| p.meta.selective_summaries.clone())
+                .unwrap_or_default()
+        })
     }
 
     pub fn threshold_count(&self) -> usize {
@@ -146,7 +156,10 @@ impl PageState {
     /// The threshold the coverage slider selects.
     pub fn threshold(&self) -> Option<CoverageThreshold> {
         let thresholds = self.thresholds();
-        let index = self.coverage_index.get().min(thresholds.len().saturating_sub(1));
+        let index = self
+            .coverage_index
+            .get()
+            .min(thresholds.len().saturating_sub(1));
         thresholds.get(index).copied()
     }
 
@@ -163,7 +176,9 @@ impl PageState {
 
     /// Where the combined confidence can lie for the loaded models' classes.
     pub fn confidence_range_text(&self) -> Option<String> {
-        let classes = self.pair.with(|pair| pair.as_ref().map(|p| p.meta.class_names.len()))?;
+        let classes = self
+            .pair
+            .with(|pair| pair.as_ref().map(|p| p.meta.class_names.len()))?;
         let (low, high) = confidence_range(classes);
         Some(format!(
             "With {classes} classes the combined confidence lies between {low:.3} (the models know nothing) \
@@ -183,7 +198,10 @@ impl PageState {
         self.generation.set_value(generation);
         self.entries.set(Vec::new());
         self.pair.set(None);
-        self.models.set(ModelState::Loading { received: 0, total: None });
+        self.models.set(ModelState::Loading {
+            received: 0,
+            total: None,
+        });
         let task = *tasks::find(&task_id).unwrap_or(&TASKS[0]);
         spawn_local(async move {
             let result = fetch_pair(&task, &device, |received, total| {
@@ -211,14 +229,23 @@ impl PageState {
 
     /// Queues files (picked, dropped or examples) and analyses them in batches.
     pub fn add_images(self, files: Vec<(String, web_sys::Blob)>) {
-        let Some(pair) = self.pair.get_untracked() else { return };
+        let Some(pair) = self.pair.get_untracked() else {
+            return;
+        };
         let engine = self.engine.get_value();
         let mut queued = Vec::new();
         self.entries.update(|entries| {
             for (name, blob) in files {
                 let id = self.next_id.get_value();
                 self.next_id.set_value(id + 1);
-                entries.insert(0, Entry { id, name: name.clone(), outcome: Outcome::Waiting });
+                entries.insert(
+                    0,
+                    Entry {
+                        id,
+                        name: name.clone(),
+                        outcome: Outcome::Waiting,
+                    },
+                );
                 queued.push((id, name, blob));
             }
         });
@@ -243,18 +270,30 @@ impl PageState {
                     }
                 }
                 if !decoded.is_empty() {
-                    let pixels: Vec<&[u8]> = decoded.iter().map(|(_, image)| image.rgb.as_slice()).collect();
+                    let pixels: Vec<&[u8]> = decoded
+                        .iter()
+                        .map(|(_, image)| image.rgb.as_slice())
+                        .collect();
                     match inference::analyse(&pair, &pixels, engine.as_ref(), now_ms).await {
                         Ok((analyses, times)) => {
                             let batch_size = decoded.len();
                             for ((id, image), analysis) in decoded.into_iter().zip(analyses) {
-                                let shown = show(&image, analysis, class_names.clone(), times, batch_size);
-                                self.finish(id, shown.map_or_else(Outcome::Failed, |s| Outcome::Done(Arc::new(s))));
+                                let shown =
+                                    show(&image, analysis, class_names.clone(), times, batch_size);
+                                self.finish(
+                                    id,
+                                    shown.map_or_else(Outcome::Failed, |s| {
+                                        Outcome::Done(Arc::new(s))
+                                    }),
+                                );
                             }
                         }
                         Err(message) => {
                             for (id, _) in decoded {
-                                self.finish(id, Outcome::Failed(format!("the analysis failed: {message}")));
+                                self.finish(
+                                    id,
+                                    Outcome::Failed(format!("the analysis failed: {message}")),
+                                );
                             }
                         }
                     }
@@ -280,8 +319,15 @@ fn task_in_url() -> Option<&'static Task> {
     tasks::find(&location_hash()?)
 }
 
-async fn fetch_pair(task: &Task, device: &Device, progress: impl Fn(u64, Option<u64>)) -> Result<ModelPair, String> {
-    let erm = assets::fetch_bytes(task.erm_bundle, |received, total| progress(received, total.map(|t| t * 2))).await?;
+async fn fetch_pair(
+    task: &Task,
+    device: &Device,
+    progress: impl Fn(u64, Option<u64>),
+) -> Result<ModelPair, String> {
+    let erm = assets::fetch_bytes(task.erm_bundle, |received, total| {
+        progress(received, total.map(|t| t * 2))
+    })
+    .await?;
     let erm_len = erm.len() as u64;
     let masktune = assets::fetch_bytes(task.masktune_bundle, |received, total| {
         progress(erm_len + received, total.map(|t| erm_len + t))

@@ -7,6 +7,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::mnist_cnn::{MnistCnn, mnist_cnn_feature_side};
 use super::plain_cnn::PlainCnn;
 use super::resnet::{IMAGENET_RESNET_DEPTHS, ResNet, cifar_blocks_per_stage, imagenet_layout};
 use super::vgg::{VGG_DEPTHS, vgg_stage_lengths};
@@ -16,6 +17,7 @@ use crate::cam_model::CamModel;
 const MAX_IN_CHANNELS: usize = 16;
 const MAX_CLASSES: usize = 10_000;
 const MAX_WIDTH: usize = 512;
+const MAX_MNIST_CNN_INPUT: usize = 512;
 const MAX_CIFAR_RESNET_DEPTH: usize = 1202;
 
 /// A model family and its settings. `width` is the channel count of the first stage (the rest
@@ -28,6 +30,14 @@ pub enum Architecture {
         in_channels: usize,
         num_classes: usize,
         width: usize,
+    },
+    /// [`MnistCnn`], the MaskTune authors' spurious-MNIST network (`width` 16 is theirs). Its
+    /// flattening head fixes the image side, `input_size`.
+    MnistCnn {
+        in_channels: usize,
+        num_classes: usize,
+        width: usize,
+        input_size: usize,
     },
     /// [`PlainCnn::vgg`] of depth 11, 13, 16 or 19; `width` 64 is the paper's, 32 halves it.
     Vgg {
@@ -60,12 +70,14 @@ pub enum Architecture {
 pub struct InvalidArchitecture(pub String);
 
 impl Architecture {
-    /// The spurious-MNIST small CNN: RGB input, two classes ({0-4} vs {5-9}), width 16.
+    /// The authors' spurious-MNIST network: RGB 28x28 input, two classes ({0-4} vs {5-9}),
+    /// width 16.
     pub fn spurious_mnist() -> Self {
-        Self::SmallCnn {
+        Self::MnistCnn {
             in_channels: 3,
             num_classes: 2,
             width: 16,
+            input_size: 28,
         }
     }
 
@@ -102,6 +114,7 @@ impl Architecture {
     pub fn in_channels(&self) -> usize {
         match self {
             Self::SmallCnn { in_channels, .. }
+            | Self::MnistCnn { in_channels, .. }
             | Self::Vgg { in_channels, .. }
             | Self::CifarResNet { in_channels, .. }
             | Self::ResNet { in_channels, .. } => *in_channels,
@@ -111,6 +124,7 @@ impl Architecture {
     pub fn num_classes(&self) -> usize {
         match self {
             Self::SmallCnn { num_classes, .. }
+            | Self::MnistCnn { num_classes, .. }
             | Self::Vgg { num_classes, .. }
             | Self::CifarResNet { num_classes, .. }
             | Self::ResNet { num_classes, .. } => *num_classes,
@@ -120,6 +134,7 @@ impl Architecture {
     fn width(&self) -> usize {
         match self {
             Self::SmallCnn { width, .. }
+            | Self::MnistCnn { width, .. }
             | Self::Vgg { width, .. }
             | Self::CifarResNet { width, .. }
             | Self::ResNet { width, .. } => *width,
@@ -143,6 +158,14 @@ impl Architecture {
         bounded("width", self.width(), MAX_WIDTH)?;
         match *self {
             Self::SmallCnn { .. } => Ok(()),
+            Self::MnistCnn { input_size, .. }
+                if input_size > MAX_MNIST_CNN_INPUT
+                    || mnist_cnn_feature_side(input_size).is_none() =>
+            {
+                Err(InvalidArchitecture(format!(
+                    "the MNIST CNN's input_size is {input_size}, expected 16 to {MAX_MNIST_CNN_INPUT}"
+                )))
+            }
             Self::Vgg { depth, .. } if vgg_stage_lengths(depth).is_none() => Err(
                 InvalidArchitecture(format!("VGG depth {depth} is not one of {VGG_DEPTHS:?}")),
             ),
@@ -176,6 +199,18 @@ impl Architecture {
                 num_classes,
                 width,
             } => AnyModel::SmallCnn(PlainCnn::small_cnn(in_channels, num_classes, width, device)),
+            Self::MnistCnn {
+                in_channels,
+                num_classes,
+                width,
+                input_size,
+            } => AnyModel::MnistCnn(MnistCnn::new(
+                in_channels,
+                num_classes,
+                width,
+                input_size,
+                device,
+            )),
             Self::Vgg {
                 in_channels,
                 num_classes,
@@ -220,6 +255,7 @@ impl Architecture {
 #[derive(Module, Debug)]
 pub enum AnyModel {
     SmallCnn(PlainCnn),
+    MnistCnn(MnistCnn),
     Vgg(PlainCnn),
     ResNet(ResNet),
 }
@@ -228,6 +264,7 @@ impl CamModel for AnyModel {
     fn features(&self, images: Tensor<4>) -> Tensor<4> {
         match self {
             Self::SmallCnn(m) => m.features(images),
+            Self::MnistCnn(m) => m.features(images),
             Self::Vgg(m) => m.features(images),
             Self::ResNet(m) => m.features(images),
         }
@@ -236,6 +273,7 @@ impl CamModel for AnyModel {
     fn head(&self, features: Tensor<4>) -> Tensor<2> {
         match self {
             Self::SmallCnn(m) => m.head(features),
+            Self::MnistCnn(m) => m.head(features),
             Self::Vgg(m) => m.head(features),
             Self::ResNet(m) => m.head(features),
         }
@@ -244,6 +282,7 @@ impl CamModel for AnyModel {
     fn gap_linear_weight(&self) -> Option<Tensor<2>> {
         match self {
             Self::SmallCnn(m) => m.gap_linear_weight(),
+            Self::MnistCnn(m) => m.gap_linear_weight(),
             Self::Vgg(m) => m.gap_linear_weight(),
             Self::ResNet(m) => m.gap_linear_weight(),
         }

@@ -1,5 +1,5 @@
 //! Building blocks shared by the models: convolution + batch norm, a plain convolution stack,
-//! and the global-average-pool + linear head every model ends with.
+//! and the global-average-pool + linear head most models end with.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -24,7 +24,35 @@ impl ConvBn {
         stride: usize,
         device: &Device,
     ) -> Self {
-        let pad = kernel / 2;
+        Self::with_padding(
+            in_channels,
+            out_channels,
+            kernel,
+            stride,
+            kernel / 2,
+            device,
+        )
+    }
+
+    /// Stride-1 `kernel` x `kernel` convolution without padding ("valid"): each side shrinks by
+    /// `kernel - 1`.
+    pub fn unpadded(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        device: &Device,
+    ) -> Self {
+        Self::with_padding(in_channels, out_channels, kernel, 1, 0, device)
+    }
+
+    fn with_padding(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        stride: usize,
+        pad: usize,
+        device: &Device,
+    ) -> Self {
         let conv = Conv2dConfig::new([in_channels, out_channels], [kernel, kernel])
             .with_stride([stride, stride])
             .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
@@ -48,8 +76,17 @@ impl ConvBn {
     }
 }
 
+/// Whether the 3x3 convolutions of a [`ConvStack`] pad their input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvPadding {
+    /// Pad by one pixel: each convolution keeps the spatial size.
+    Same,
+    /// No padding: each convolution takes two pixels off each side.
+    Valid,
+}
+
 /// 3x3 conv + BN + ReLU layers in stages, with a 2x2 max-pool after each of the first stages.
-/// The body of the VGG-style models.
+/// The body of the VGG-style models and of the authors' MNIST network.
 #[derive(Module, Debug)]
 pub struct ConvStack {
     convs: Vec<ConvBn>,
@@ -66,6 +103,7 @@ impl ConvStack {
         in_channels: usize,
         stages: &[Vec<usize>],
         pooled_stages: usize,
+        padding: ConvPadding,
         device: &Device,
     ) -> Self {
         let mut convs = Vec::new();
@@ -73,7 +111,10 @@ impl ConvStack {
         let mut channels = in_channels;
         for (s, stage) in stages.iter().enumerate() {
             for (i, &out) in stage.iter().enumerate() {
-                convs.push(ConvBn::new(channels, out, 3, 1, device));
+                convs.push(match padding {
+                    ConvPadding::Same => ConvBn::new(channels, out, 3, 1, device),
+                    ConvPadding::Valid => ConvBn::unpadded(channels, out, 3, device),
+                });
                 pool_after.push(s < pooled_stages && i + 1 == stage.len());
                 channels = out;
             }

@@ -4,7 +4,7 @@
 
 use burn::prelude::*;
 
-use super::layers::{ConvStack, GapLinear};
+use super::layers::{ConvPadding, ConvStack, GapLinear};
 use crate::cam_model::CamModel;
 
 #[derive(Module, Debug)]
@@ -28,7 +28,7 @@ impl PlainCnn {
             .and_then(|s| s.last())
             .expect("a CNN has at least one convolution");
         Self {
-            body: ConvStack::new(in_channels, stages, pools, device),
+            body: ConvStack::new(in_channels, stages, pools, ConvPadding::Same, device),
             head: GapLinear::new(last_channels, num_classes, device),
         }
     }

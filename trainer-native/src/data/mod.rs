@@ -44,7 +44,12 @@ pub struct Split {
 impl Split {
     /// The splits of a dataset that ships only train and test: validation is `val_size` training
     /// images held out at random by `val_seed` ([`ImageSet::split_holdout`]).
-    pub fn holding_out(train_full: ImageSet, test: ImageSet, val_size: usize, val_seed: u64) -> Split {
+    pub fn holding_out(
+        train_full: ImageSet,
+        test: ImageSet,
+        val_size: usize,
+        val_seed: u64,
+    ) -> Split {
         let (train, val) = train_full.split_holdout(val_size, val_seed);
         Split { train, val, test }
     }

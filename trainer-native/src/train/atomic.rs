@@ -18,10 +18,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     // Temporary files are private (0600) by default; results are ordinary files.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut tmp = builder.tempfile_in(dir).map_err(TrainError::io("create a temporary file in", dir))?;
-    tmp.write_all(bytes).map_err(TrainError::io("write", tmp.path()))?;
-    tmp.as_file().sync_all().map_err(TrainError::io("sync", tmp.path()))?;
-    tmp.persist(path).map_err(|e| TrainError::Io { action: "replace", path: path.to_path_buf(), source: e.error })?;
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(TrainError::io("create a temporary file in", dir))?;
+    tmp.write_all(bytes)
+        .map_err(TrainError::io("write", tmp.path()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(TrainError::io("sync", tmp.path()))?;
+    tmp.persist(path).map_err(|e| TrainError::Io {
+        action: "replace",
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
     // Directory fsync is not supported everywhere (e.g. Windows); the data itself is already synced.
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();

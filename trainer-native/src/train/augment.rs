@@ -11,7 +11,9 @@ pub enum Augmentation {
     /// Zero-pad by `padding` pixels on every side, crop back to the original size at a uniform
     /// random offset, then flip horizontally with probability 1/2 (torchvision's
     /// `RandomCrop(size, padding)` + `RandomHorizontalFlip()`).
-    CropFlip { padding: usize },
+    CropFlip {
+        padding: usize,
+    },
 }
 
 impl Augmentation {
@@ -31,7 +33,14 @@ impl Augmentation {
 
 /// Output pixel (x, y) = input pixel (x + dx, y + dy), zero outside the image; mirrored left-right
 /// afterwards when `flip`.
-fn crop_shift_flip(image: &mut [u8], width: usize, height: usize, dx: isize, dy: isize, flip: bool) {
+fn crop_shift_flip(
+    image: &mut [u8],
+    width: usize,
+    height: usize,
+    dx: isize,
+    dy: isize,
+    flip: bool,
+) {
     let source = image.to_vec();
     for y in 0..height {
         for x in 0..width {
@@ -55,7 +64,9 @@ mod tests {
 
     /// A 3x2 image whose pixel (x, y) has all channels = 10 * y + x + 1.
     fn image() -> Vec<u8> {
-        (0..2).flat_map(|y| (0..3).flat_map(move |x| [10 * y + x + 1; 3])).collect()
+        (0..2)
+            .flat_map(|y| (0..3).flat_map(move |x| [10 * y + x + 1; 3]))
+            .collect()
     }
 
     fn red(image: &[u8]) -> Vec<u8> {

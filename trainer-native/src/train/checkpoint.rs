@@ -61,13 +61,25 @@ pub struct Loaded {
     pub optimizer: ModuleOptimizer,
 }
 
-pub fn save(path: &Path, header: &CheckpointHeader, model: &AnyModel, optimizer: &ModuleOptimizer) -> Result<()> {
+pub fn save(
+    path: &Path,
+    header: &CheckpointHeader,
+    model: &AnyModel,
+    optimizer: &ModuleOptimizer,
+) -> Result<()> {
     let header_json = serde_json::to_vec(header).expect("checkpoint headers serialise to JSON");
     let mut store = BurnpackStore::from_bytes(None);
-    model.save_into(&mut store).map_err(|e| TrainError::compute("cannot serialise the model", e))?;
-    let model_bytes = store.get_bytes().map_err(|e| TrainError::compute("cannot serialise the model", e))?;
-    let optim_bytes = optimizer.into_bytes().map_err(|e| TrainError::compute("cannot serialise the optimizer", e))?;
-    let mut out = Vec::with_capacity(header_json.len() + model_bytes.len() + optim_bytes.len() + 64);
+    model
+        .save_into(&mut store)
+        .map_err(|e| TrainError::compute("cannot serialise the model", e))?;
+    let model_bytes = store
+        .get_bytes()
+        .map_err(|e| TrainError::compute("cannot serialise the model", e))?;
+    let optim_bytes = optimizer
+        .into_bytes()
+        .map_err(|e| TrainError::compute("cannot serialise the optimizer", e))?;
+    let mut out =
+        Vec::with_capacity(header_json.len() + model_bytes.len() + optim_bytes.len() + 64);
     out.extend_from_slice(MAGIC);
     for section in [&header_json[..], &model_bytes[..], &optim_bytes[..]] {
         out.extend_from_slice(&(section.len() as u64).to_le_bytes());
@@ -86,13 +98,27 @@ pub fn read_header(path: &Path) -> Result<CheckpointHeader> {
 
 /// Loads a checkpoint of `stage` onto `device`; with `expected`, refuses one whose run config
 /// differs (see [`RunConfig::differences`]).
-pub fn load(path: &Path, stage: Stage, expected: Option<&RunConfig>, device: &Device) -> Result<Loaded> {
+pub fn load(
+    path: &Path,
+    stage: Stage,
+    expected: Option<&RunConfig>,
+    device: &Device,
+) -> Result<Loaded> {
     let bytes = std::fs::read(path).map_err(TrainError::io("read", path))?;
     let (header, model_bytes, optim_bytes) = split(path, &bytes)?;
-    let corrupt = |reason: String| TrainError::CorruptCheckpoint { path: path.to_path_buf(), reason };
-    let mismatch = |reason: String| TrainError::CheckpointMismatch { path: path.to_path_buf(), reason };
+    let corrupt = |reason: String| TrainError::CorruptCheckpoint {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mismatch = |reason: String| TrainError::CheckpointMismatch {
+        path: path.to_path_buf(),
+        reason,
+    };
     if header.stage != stage {
-        return Err(mismatch(format!("it holds the {:?} model, {stage:?} was expected", header.stage)));
+        return Err(mismatch(format!(
+            "it holds the {:?} model, {stage:?} was expected",
+            header.stage
+        )));
     }
     if let Some(expected) = expected {
         let differences = header.config.differences(expected);
@@ -111,7 +137,10 @@ pub fn load(path: &Path, stage: Stage, expected: Option<&RunConfig>, device: &De
         .load_from(&mut store)
         .map_err(|e| corrupt(format!("model weights: {e}")))?;
     if !applied.is_success() || !applied.missing.is_empty() || !applied.unused.is_empty() {
-        return Err(mismatch(format!("the weights do not fit {:?}: {applied}", header.config.architecture)));
+        return Err(mismatch(format!(
+            "the weights do not fit {:?}: {applied}",
+            header.config.architecture
+        )));
     }
     let optimizer = header
         .config
@@ -119,31 +148,51 @@ pub fn load(path: &Path, stage: Stage, expected: Option<&RunConfig>, device: &De
         .build()
         .from_bytes(Bytes::from_bytes_vec(optim_bytes.to_vec()))
         .map_err(|e| corrupt(format!("optimizer state: {e}")))?;
-    Ok(Loaded { header, model, optimizer })
+    Ok(Loaded {
+        header,
+        model,
+        optimizer,
+    })
 }
 
 /// Checks magic and checksum and cuts the file into header, model and optimizer bytes.
 fn split<'a>(path: &Path, bytes: &'a [u8]) -> Result<(CheckpointHeader, &'a [u8], &'a [u8])> {
-    let corrupt = |reason: &str| TrainError::CorruptCheckpoint { path: path.to_path_buf(), reason: reason.into() };
+    let corrupt = |reason: &str| TrainError::CorruptCheckpoint {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    };
     if bytes.len() < MAGIC.len() + 16 || &bytes[..MAGIC.len()] != MAGIC {
-        return Err(corrupt("it does not start with the checkpoint signature (not a trainer-native checkpoint)"));
+        return Err(corrupt(
+            "it does not start with the checkpoint signature (not a trainer-native checkpoint)",
+        ));
     }
     let (body, digest) = bytes.split_at(bytes.len() - 16);
     if Md5::digest(body).as_slice() != digest {
-        return Err(corrupt("the checksum does not match (the file is truncated or damaged); delete it or resume from another checkpoint"));
+        return Err(corrupt(
+            "the checksum does not match (the file is truncated or damaged); delete it or resume from another checkpoint",
+        ));
     }
     let mut rest = &body[MAGIC.len()..];
     let mut sections = [&[][..]; 3];
     for section in &mut sections {
-        let len = rest.get(..8).map(|l| u64::from_le_bytes(l.try_into().expect("8 bytes")) as usize);
-        let len = len.filter(|&l| l <= rest.len() - 8).ok_or_else(|| corrupt("a section length runs past the end"))?;
+        let len = rest
+            .get(..8)
+            .map(|l| u64::from_le_bytes(l.try_into().expect("8 bytes")) as usize);
+        let len = len
+            .filter(|&l| l <= rest.len() - 8)
+            .ok_or_else(|| corrupt("a section length runs past the end"))?;
         *section = &rest[8..8 + len];
         rest = &rest[8 + len..];
     }
-    let header: CheckpointHeader = serde_json::from_slice(sections[0])
-        .map_err(|e| TrainError::CorruptCheckpoint { path: path.to_path_buf(), reason: format!("header: {e}") })?;
+    let header: CheckpointHeader =
+        serde_json::from_slice(sections[0]).map_err(|e| TrainError::CorruptCheckpoint {
+            path: path.to_path_buf(),
+            reason: format!("header: {e}"),
+        })?;
     if header.format != FORMAT {
-        return Err(corrupt("it was written by another version of trainer-native"));
+        return Err(corrupt(
+            "it was written by another version of trainer-native",
+        ));
     }
     Ok((header, sections[1], sections[2]))
 }

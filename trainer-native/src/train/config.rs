@@ -44,7 +44,12 @@ impl RunConfig {
         a.iter()
             .filter(|(k, _)| !matches!(k.as_str(), "data_dir" | "epochs"))
             .filter(|(k, v)| b.get(k.as_str()) != Some(v))
-            .map(|(k, v)| format!("{k}: {v} in the checkpoint vs {} now", b.get(k.as_str()).unwrap_or(&Value::Null)))
+            .map(|(k, v)| {
+                format!(
+                    "{k}: {v} in the checkpoint vs {} now",
+                    b.get(k.as_str()).unwrap_or(&Value::Null)
+                )
+            })
             .collect()
     }
 }

@@ -64,7 +64,10 @@ pub fn train_epoch(
     let start = Instant::now();
     let mut order: Vec<usize> = (0..set.len()).collect();
     order.shuffle(rng);
-    let size = InputSize { height: set.height, width: set.width };
+    let size = InputSize {
+        height: set.height,
+        width: set.width,
+    };
     let loss_fn = CrossEntropyLoss::new(None, device);
     let bar = images_bar(set.len(), label);
     let (mut loss_sum, mut correct) = (0.0, 0usize);
@@ -73,14 +76,27 @@ pub fn train_epoch(
         for &i in indices {
             let start = pixels.len();
             pixels.extend_from_slice(set.image(i));
-            batching.augmentation.apply(&mut pixels[start..], set.width, set.height, rng);
+            batching
+                .augmentation
+                .apply(&mut pixels[start..], set.width, set.height, rng);
         }
-        let images = images_to_tensor(&pixels, indices.len(), size, &batching.normalization, device)
-            .map_err(|e| TrainError::compute("cannot preprocess a batch", e))?;
+        let images = images_to_tensor(
+            &pixels,
+            indices.len(),
+            size,
+            &batching.normalization,
+            device,
+        )
+        .map_err(|e| TrainError::compute("cannot preprocess a batch", e))?;
         let targets = labels_tensor(set, indices, device);
         let logits = model.forward(images);
         let loss = loss_fn.forward(logits.clone(), targets.clone());
-        let batch_correct = logits.argmax(1).flatten::<1>(0, 1).equal(targets).int().sum();
+        let batch_correct = logits
+            .argmax(1)
+            .flatten::<1>(0, 1)
+            .equal(targets)
+            .int()
+            .sum();
         loss_sum += f64::from(loss.clone().into_scalar::<f32>()) * indices.len() as f64;
         correct += batch_correct.into_scalar::<i64>() as usize;
         let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -90,7 +106,12 @@ pub fn train_epoch(
     }
     bar.finish_and_clear();
     let n = set.len().max(1) as f64;
-    Ok(Trained { model, loss: loss_sum / n, accuracy: correct as f64 / n, seconds: start.elapsed().as_secs_f64() })
+    Ok(Trained {
+        model,
+        loss: loss_sum / n,
+        accuracy: correct as f64 / n,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }
 
 fn labels_tensor(set: &ImageSet, indices: &[usize], device: &Device) -> Tensor<1, Int> {
@@ -109,16 +130,23 @@ pub fn predict(
     label: &str,
 ) -> Result<Vec<f32>> {
     let model = model.valid();
-    let size = InputSize { height: set.height, width: set.width };
+    let size = InputSize {
+        height: set.height,
+        width: set.width,
+    };
     let bar = images_bar(set.len(), label);
     let mut probabilities = Vec::new();
     let indices: Vec<usize> = (0..set.len()).collect();
     for chunk in indices.chunks(batch_size) {
-        let pixels = &set.images[chunk[0] * set.image_len()..(chunk[chunk.len() - 1] + 1) * set.image_len()];
+        let pixels =
+            &set.images[chunk[0] * set.image_len()..(chunk[chunk.len() - 1] + 1) * set.image_len()];
         let images = images_to_tensor(pixels, chunk.len(), size, normalization, device)
             .map_err(|e| TrainError::compute("cannot preprocess a batch", e))?;
         let p = softmax(model.forward(images), 1).into_data();
-        probabilities.extend(p.try_into_vec::<f32>().map_err(|e| TrainError::compute("cannot read predictions", format!("{e:?}")))?);
+        probabilities.extend(
+            p.try_into_vec::<f32>()
+                .map_err(|e| TrainError::compute("cannot read predictions", format!("{e:?}")))?,
+        );
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();

@@ -30,11 +30,21 @@ pub struct TrainReport {
 }
 
 pub fn batching(config: &RunConfig) -> Batching {
-    Batching { batch_size: config.batch_size, normalization: config.normalization, augmentation: config.augmentation }
+    Batching {
+        batch_size: config.batch_size,
+        normalization: config.normalization,
+        augmentation: config.augmentation,
+    }
 }
 
 /// Trains `config.epochs` epochs (the rest of them with `resume`).
-pub fn train(config: &RunConfig, sets: &Datasets, run: &RunDir, backend: Backend, resume: bool) -> Result<TrainReport> {
+pub fn train(
+    config: &RunConfig,
+    sets: &Datasets,
+    run: &RunDir,
+    backend: Backend,
+    resume: bool,
+) -> Result<TrainReport> {
     let plain = backend.device()?;
     let device = plain.clone().autodiff();
     let (mut model, mut optimizer, mut rng, mut history, mut best, resumed_from) = if resume {
@@ -45,12 +55,23 @@ pub fn train(config: &RunConfig, sets: &Datasets, run: &RunDir, backend: Backend
             });
         }
         let loaded = checkpoint::load(&run.last(), Stage::Erm, Some(config), &device)?;
-        let rng = loaded.header.rng.restore().map_err(|reason| TrainError::CorruptCheckpoint {
-            path: run.last(),
-            reason,
-        })?;
+        let rng = loaded
+            .header
+            .rng
+            .restore()
+            .map_err(|reason| TrainError::CorruptCheckpoint {
+                path: run.last(),
+                reason,
+            })?;
         let h = loaded.header;
-        (loaded.model, loaded.optimizer, rng, h.history, h.best, Some(h.epochs_done))
+        (
+            loaded.model,
+            loaded.optimizer,
+            rng,
+            h.history,
+            h.best,
+            Some(h.epochs_done),
+        )
     } else {
         if run.last().exists() {
             return Err(TrainError::Settings(format!(
@@ -60,19 +81,46 @@ pub fn train(config: &RunConfig, sets: &Datasets, run: &RunDir, backend: Backend
         }
         // Seeds the weight initialisation (the data order has its own RNG).
         device.seed(config.seed);
-        (config.architecture.init(&device), config.optimizer.build(), training_rng(config.seed), Vec::new(), None, None)
+        (
+            config.architecture.init(&device),
+            config.optimizer.build(),
+            training_rng(config.seed),
+            Vec::new(),
+            None,
+            None,
+        )
     };
     write_json_atomic(&run.config(), config)?;
     let start_epoch = resumed_from.unwrap_or(0);
     if let Some(done) = resumed_from {
-        eprintln!("resuming {} after epoch {done} of {}", run.root().display(), config.epochs);
+        eprintln!(
+            "resuming {} after epoch {done} of {}",
+            run.root().display(),
+            config.epochs
+        );
     }
     for epoch in start_epoch..config.epochs {
         let lr = config.optimizer.lr_at(epoch);
         let label = format!("epoch {}/{}", epoch + 1, config.epochs);
-        let trained = train_epoch(model, &mut optimizer, lr, &sets.train, &batching(config), &mut rng, &device, &label)?;
+        let trained = train_epoch(
+            model,
+            &mut optimizer,
+            lr,
+            &sets.train,
+            &batching(config),
+            &mut rng,
+            &device,
+            &label,
+        )?;
         model = trained.model;
-        let val_probs = predict(&model, &sets.val, config.batch_size, &config.normalization, &plain, "validation")?;
+        let val_probs = predict(
+            &model,
+            &sets.val,
+            config.batch_size,
+            &config.normalization,
+            &plain,
+            "validation",
+        )?;
         let val_accuracy = accuracy(&val_probs, &sets.val.labels);
         let stats = EpochStats {
             epoch: epoch + 1,

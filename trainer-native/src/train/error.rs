@@ -37,19 +37,32 @@ pub enum TrainError {
     Settings(String),
 
     #[error("{context}: {message}")]
-    Compute { context: &'static str, message: String },
+    Compute {
+        context: &'static str,
+        message: String,
+    },
 }
 
 impl TrainError {
     /// Wraps an I/O error with what was being done and to which path.
-    pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> TrainError {
+    pub fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> TrainError {
         let path = path.into();
-        move |source| TrainError::Io { action, path, source }
+        move |source| TrainError::Io {
+            action,
+            path,
+            source,
+        }
     }
 
     /// Wraps an error from a library (preprocessing, saliency, metrics, serialisation...).
     pub fn compute(context: &'static str, e: impl std::fmt::Display) -> TrainError {
-        TrainError::Compute { context, message: e.to_string() }
+        TrainError::Compute {
+            context,
+            message: e.to_string(),
+        }
     }
 }
 

@@ -5,8 +5,13 @@
 
 use std::fmt::Write as _;
 
-use masktune::metrics::{ClassificationReport, GroupReport, classification_report, group_report, predictions};
-use masktune::selective::{PAPER_COVERAGES, SelectiveTable, combine_batch, coverage_threshold, risk_coverage_curve, selective_table};
+use masktune::metrics::{
+    ClassificationReport, GroupReport, classification_report, group_report, predictions,
+};
+use masktune::selective::{
+    PAPER_COVERAGES, SelectiveTable, combine_batch, coverage_threshold, risk_coverage_curve,
+    selective_table,
+};
 use serde::{Deserialize, Serialize};
 
 use super::atomic::write_atomic;
@@ -68,32 +73,64 @@ fn models(run: &RunDir) -> [(&'static str, std::path::PathBuf, Stage); 3] {
     ]
 }
 
-pub fn evaluate(config: &RunConfig, sets: &Datasets, run: &RunDir, backend: Backend) -> Result<EvaluationReport> {
+pub fn evaluate(
+    config: &RunConfig,
+    sets: &Datasets,
+    run: &RunDir,
+    backend: Backend,
+) -> Result<EvaluationReport> {
     let device = backend.device()?;
     let classes = config.architecture.num_classes();
-    let eval_sets: Vec<NamedSet> =
-        std::iter::once(NamedSet { name: "val".into(), set: sets.val.clone() }).chain(sets.tests.iter().cloned()).collect();
+    let eval_sets: Vec<NamedSet> = std::iter::once(NamedSet {
+        name: "val".into(),
+        set: sets.val.clone(),
+    })
+    .chain(sets.tests.iter().cloned())
+    .collect();
     // probabilities[model][set]
     let mut probabilities = Vec::new();
     for (name, path, stage) in models(run) {
         let loaded = checkpoint::load(&path, stage, Some(config), &device)?;
         let per_set = eval_sets
             .iter()
-            .map(|s| predict(&loaded.model, &s.set, config.batch_size, &config.normalization, &device, &format!("{name} on {}", s.name)))
+            .map(|s| {
+                predict(
+                    &loaded.model,
+                    &s.set,
+                    config.batch_size,
+                    &config.normalization,
+                    &device,
+                    &format!("{name} on {}", s.name),
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
         probabilities.push(per_set);
     }
-    let selective_error = |e: masktune::selective::SelectiveError| TrainError::compute("selective classification", e);
-    let confidences_and_correct = |set_index: usize, set: &ImageSet| -> Result<(Vec<f64>, Vec<bool>)> {
-        let combined = combine_batch(&probabilities[0][set_index], &probabilities[2][set_index], classes).map_err(selective_error)?;
-        let correct = combined.iter().zip(&set.labels).map(|(c, &l)| c.prediction == l as usize).collect();
-        Ok((combined.iter().map(|c| c.confidence).collect(), correct))
-    };
+    let selective_error =
+        |e: masktune::selective::SelectiveError| TrainError::compute("selective classification", e);
+    let confidences_and_correct =
+        |set_index: usize, set: &ImageSet| -> Result<(Vec<f64>, Vec<bool>)> {
+            let combined = combine_batch(
+                &probabilities[0][set_index],
+                &probabilities[2][set_index],
+                classes,
+            )
+            .map_err(selective_error)?;
+            let correct = combined
+                .iter()
+                .zip(&set.labels)
+                .map(|(c, &l)| c.prediction == l as usize)
+                .collect();
+            Ok((combined.iter().map(|c| c.confidence).collect(), correct))
+        };
     let (val_confidences, _) = confidences_and_correct(0, &sets.val)?;
     let thresholds = (50..=100)
         .map(|percent| {
             let c = f64::from(percent) / 100.0;
-            Ok((c, coverage_threshold(&val_confidences, c).map_err(selective_error)?))
+            Ok((
+                c,
+                coverage_threshold(&val_confidences, c).map_err(selective_error)?,
+            ))
         })
         .collect::<Result<Vec<_>>>()?;
     let mut csv = String::from("set,threshold,accepted,errors,coverage,risk\n");
@@ -103,26 +140,47 @@ pub fn evaluate(config: &RunConfig, sets: &Datasets, run: &RunDir, backend: Back
         let labels: Vec<usize> = set.labels.iter().map(|&l| l as usize).collect();
         let mut model_results = Vec::new();
         for (mi, (name, _, _)) in models(run).iter().enumerate() {
-            let predicted = predictions(&probabilities[mi][si], classes).map_err(|e| TrainError::compute("metrics", e))?;
-            let accuracy = classification_report(&predicted, &labels, classes, Some(&set.class_names))
+            let predicted = predictions(&probabilities[mi][si], classes)
                 .map_err(|e| TrainError::compute("metrics", e))?;
+            let accuracy =
+                classification_report(&predicted, &labels, classes, Some(&set.class_names))
+                    .map_err(|e| TrainError::compute("metrics", e))?;
             let groups = match &set.groups {
                 Some(groups) => {
-                    let attributes: Vec<usize> = groups.iter().zip(&labels).map(|(&g, &l)| g as usize - 2 * l).collect();
-                    Some(group_report(&predicted, &labels, &attributes, classes, 2).map_err(|e| TrainError::compute("metrics", e))?)
+                    let attributes: Vec<usize> = groups
+                        .iter()
+                        .zip(&labels)
+                        .map(|(&g, &l)| g as usize - 2 * l)
+                        .collect();
+                    Some(
+                        group_report(&predicted, &labels, &attributes, classes, 2)
+                            .map_err(|e| TrainError::compute("metrics", e))?,
+                    )
                 }
                 None => None,
             };
-            model_results.push(ModelEvaluation { model: name.to_string(), accuracy, groups });
+            model_results.push(ModelEvaluation {
+                model: name.to_string(),
+                accuracy,
+                groups,
+            });
         }
         let (confidences, correct) = confidences_and_correct(si, set)?;
         let curve = risk_coverage_curve(&confidences, &correct).map_err(selective_error)?;
         for p in &curve.points {
-            writeln!(csv, "{},{},{},{},{},{}", named.name, p.threshold, p.accepted, p.errors, p.coverage, p.risk).expect("writing to a String");
+            writeln!(
+                csv,
+                "{},{},{},{},{},{}",
+                named.name, p.threshold, p.accepted, p.errors, p.coverage, p.risk
+            )
+            .expect("writing to a String");
         }
         let selective = match si {
             0 => None,
-            _ => Some(selective_table(&val_confidences, &confidences, &correct, &PAPER_COVERAGES).map_err(selective_error)?),
+            _ => Some(
+                selective_table(&val_confidences, &confidences, &correct, &PAPER_COVERAGES)
+                    .map_err(selective_error)?,
+            ),
         };
         let group_counts = set
             .group_counts()
@@ -139,7 +197,11 @@ pub fn evaluate(config: &RunConfig, sets: &Datasets, run: &RunDir, backend: Back
         });
     }
     write_atomic(&run.risk_coverage(), csv.as_bytes())?;
-    let report = EvaluationReport { class_names: sets.train.class_names.clone(), thresholds, sets: results };
+    let report = EvaluationReport {
+        class_names: sets.train.class_names.clone(),
+        thresholds,
+        sets: results,
+    };
     print_summary(&report);
     update_section(&run.report(), "evaluation", &report)?;
     Ok(report)
@@ -151,15 +213,30 @@ fn percent(x: Option<f64>) -> String {
 
 /// A plain-text table of the headline numbers on stdout.
 fn print_summary(report: &EvaluationReport) {
-    println!("{:<16} {:<10} {:>10} {:>12} {:>12}", "set", "model", "accuracy", "worst group", "mean group");
+    println!(
+        "{:<16} {:<10} {:>10} {:>12} {:>12}",
+        "set", "model", "accuracy", "worst group", "mean group"
+    );
     for set in &report.sets {
         for m in &set.models {
-            let (worst, mean) = m.groups.as_ref().map_or((None, None), |g| (g.worst_group_accuracy, g.mean_group_accuracy));
-            println!("{:<16} {:<10} {:>10} {:>12} {:>12}", set.set, m.model, percent(m.accuracy.accuracy), percent(worst), percent(mean));
+            let (worst, mean) = m.groups.as_ref().map_or((None, None), |g| {
+                (g.worst_group_accuracy, g.mean_group_accuracy)
+            });
+            println!(
+                "{:<16} {:<10} {:>10} {:>12} {:>12}",
+                set.set,
+                m.model,
+                percent(m.accuracy.accuracy),
+                percent(worst),
+                percent(mean)
+            );
         }
     }
     for set in report.sets.iter().filter(|s| s.selective.is_some()) {
-        println!("selective classification on {} (thresholds from val), AURC {:.4}:", set.set, set.aurc);
+        println!(
+            "selective classification on {} (thresholds from val), AURC {:.4}:",
+            set.set, set.aurc
+        );
         for row in &set.selective.as_ref().expect("filtered").rows {
             println!(
                 "  target {:>5.1}%  coverage {:>6.2}%  selective accuracy {:>8}",

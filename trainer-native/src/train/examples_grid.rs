@@ -37,7 +37,11 @@ pub fn write_grid(path: &Path, width: usize, height: usize, examples: &[Example]
             for y in 0..th {
                 for x in 0..tw {
                     let p = ((y / scale) * width + x / scale) * 3;
-                    canvas.put_pixel((x0 + x) as u32, (y0 + y) as u32, Rgb([pixels[p], pixels[p + 1], pixels[p + 2]]));
+                    canvas.put_pixel(
+                        (x0 + x) as u32,
+                        (y0 + y) as u32,
+                        Rgb([pixels[p], pixels[p + 1], pixels[p + 2]]),
+                    );
                 }
             }
         }

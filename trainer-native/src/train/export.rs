@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use masktune::bundle::{Bundle, BundleMetadata, CheckpointKind, CoverageThreshold, SelectiveSummary, TrainingSummary};
+use masktune::bundle::{
+    Bundle, BundleMetadata, CheckpointKind, CoverageThreshold, SelectiveSummary, TrainingSummary,
+};
 use masktune::models::preprocess::InputSize;
 use serde::{Deserialize, Serialize};
 
@@ -38,14 +40,19 @@ fn dataset_name(experiment: Experiment) -> &'static str {
 
 pub fn export(config: &RunConfig, run: &RunDir, backend: Backend) -> Result<ExportReport> {
     let device = backend.device()?;
-    let evaluation: EvaluationReport = read_section(&run.report(), "evaluation").ok_or_else(|| TrainError::Missing {
-        path: run.report(),
-        hint: "its evaluation section holds the selective thresholds: run `evaluate` first".into(),
-    })?;
+    let evaluation: EvaluationReport =
+        read_section(&run.report(), "evaluation").ok_or_else(|| TrainError::Missing {
+            path: run.report(),
+            hint: "its evaluation section holds the selective thresholds: run `evaluate` first"
+                .into(),
+        })?;
     let thresholds: Vec<CoverageThreshold> = evaluation
         .thresholds
         .iter()
-        .map(|&(target_coverage, threshold)| CoverageThreshold { target_coverage, threshold })
+        .map(|&(target_coverage, threshold)| CoverageThreshold {
+            target_coverage,
+            threshold,
+        })
         .collect();
     let summaries: Vec<SelectiveSummary> = evaluation
         .sets
@@ -63,16 +70,27 @@ pub fn export(config: &RunConfig, run: &RunDir, backend: Backend) -> Result<Expo
     let mut bundles = Vec::new();
     for (name, path, stage, kind) in [
         ("erm", run.best(), Stage::Erm, CheckpointKind::Erm),
-        ("masktune", run.masktune(), Stage::MaskTune, CheckpointKind::MaskTune),
+        (
+            "masktune",
+            run.masktune(),
+            Stage::MaskTune,
+            CheckpointKind::MaskTune,
+        ),
     ] {
         let loaded = checkpoint::load(&path, stage, Some(config), &device)?;
-        let model_name = if stage == Stage::Erm { "erm_best" } else { "masktune" };
+        let model_name = if stage == Stage::Erm {
+            "erm_best"
+        } else {
+            "masktune"
+        };
         let accuracies: BTreeMap<String, f64> = evaluation
             .sets
             .iter()
             .flat_map(|set| {
                 let m = set.models.iter().find(|m| m.model == model_name);
-                let overall = m.and_then(|m| m.accuracy.accuracy).map(|a| (set.set.clone(), a));
+                let overall = m
+                    .and_then(|m| m.accuracy.accuracy)
+                    .map(|a| (set.set.clone(), a));
                 let worst = m
                     .and_then(|m| m.groups.as_ref()?.worst_group_accuracy)
                     .map(|a| (format!("{}_worst_group", set.set), a));
@@ -100,7 +118,8 @@ pub fn export(config: &RunConfig, run: &RunDir, backend: Backend) -> Result<Expo
             selective_thresholds: thresholds.clone(),
             selective_summaries: summaries.clone(),
         };
-        let bytes = Bundle::to_bytes(&loaded.model, &meta).map_err(|e| TrainError::compute("cannot write the bundle", e))?;
+        let bytes = Bundle::to_bytes(&loaded.model, &meta)
+            .map_err(|e| TrainError::compute("cannot write the bundle", e))?;
         let out = run.bundle(name);
         write_atomic(&out, &bytes)?;
         eprintln!("wrote {} ({} bytes)", out.display(), bytes.len());

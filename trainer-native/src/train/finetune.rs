@@ -27,7 +27,12 @@ pub struct FinetuneReport {
     pub erm_last_val_accuracy: Option<f64>,
 }
 
-pub fn finetune(config: &RunConfig, sets: &Datasets, run: &RunDir, backend: Backend) -> Result<FinetuneReport> {
+pub fn finetune(
+    config: &RunConfig,
+    sets: &Datasets,
+    run: &RunDir,
+    backend: Backend,
+) -> Result<FinetuneReport> {
     let plain = backend.device()?;
     let device = plain.clone().autodiff();
     let (_, masked) = masked_set::read(&run.masked_train(), &sets.train)?;
@@ -36,12 +41,31 @@ pub fn finetune(config: &RunConfig, sets: &Datasets, run: &RunDir, backend: Back
     let mut rng = header
         .rng
         .restore()
-        .map_err(|reason| TrainError::CorruptCheckpoint { path: run.last(), reason })?;
+        .map_err(|reason| TrainError::CorruptCheckpoint {
+            path: run.last(),
+            reason,
+        })?;
     let mut optimizer = last.optimizer;
     let lr = header.lr;
     let label = "fine-tuning (masked)";
-    let trained = train_epoch(last.model, &mut optimizer, lr, &masked, &batching(config), &mut rng, &device, label)?;
-    let val_probs = predict(&trained.model, &sets.val, config.batch_size, &config.normalization, &plain, "validation")?;
+    let trained = train_epoch(
+        last.model,
+        &mut optimizer,
+        lr,
+        &masked,
+        &batching(config),
+        &mut rng,
+        &device,
+        label,
+    )?;
+    let val_probs = predict(
+        &trained.model,
+        &sets.val,
+        config.batch_size,
+        &config.normalization,
+        &plain,
+        "validation",
+    )?;
     let val_accuracy = accuracy(&val_probs, &sets.val.labels);
     let stats = EpochStats {
         epoch: header.epochs_done + 1,

@@ -60,7 +60,10 @@ pub fn mask(
     let best = checkpoint::load(&run.best(), Stage::Erm, Some(config), &device)?;
     // Evaluation mode: batch norm uses its running statistics, as the authors' `model.eval()`.
     let model = best.model.valid();
-    let size = InputSize { height: train.height, width: train.width };
+    let size = InputSize {
+        height: train.height,
+        width: train.width,
+    };
     let plane = train.width * train.height;
     let mut masked = train.images.clone();
     let (mut masked_fraction, mut unmasked, mut right) = (0.0, 0usize, 0usize);
@@ -69,15 +72,27 @@ pub fn mask(
     let indices: Vec<usize> = (0..train.len()).collect();
     for chunk in indices.chunks(batch_size) {
         let bytes = chunk[0] * train.image_len()..(chunk[chunk.len() - 1] + 1) * train.image_len();
-        let images = images_to_tensor(&train.images[bytes.clone()], chunk.len(), size, &config.normalization, &device)
-            .map_err(|e| TrainError::compute("cannot preprocess a batch", e))?;
+        let images = images_to_tensor(
+            &train.images[bytes.clone()],
+            chunk.len(),
+            size,
+            &config.normalization,
+            &device,
+        )
+        .map_err(|e| TrainError::compute("cannot preprocess a batch", e))?;
         // All models end in GAP + linear, where the forward-only path is XGradCAM's exact gradient.
         let found = class_gradients(&model, images, &Target::Predicted, GradientPath::Auto)
             .map_err(|e| TrainError::compute("saliency", e))?;
-        let targets: Vec<i64> = block_on(read(found.targets.clone())).map_err(|e| TrainError::compute("saliency", e))?;
-        let raw = RawImages { bytes: &mut masked[bytes], height: train.height, width: train.width, channels: 3 };
-        let (maps, stats) =
-            block_on(engine.maps_and_masks(found, raw)).map_err(|e| TrainError::compute("masking", e))?;
+        let targets: Vec<i64> = block_on(read(found.targets.clone()))
+            .map_err(|e| TrainError::compute("saliency", e))?;
+        let raw = RawImages {
+            bytes: &mut masked[bytes],
+            height: train.height,
+            width: train.width,
+            channels: 3,
+        };
+        let (maps, stats) = block_on(engine.maps_and_masks(found, raw))
+            .map_err(|e| TrainError::compute("masking", e))?;
         for (k, &i) in chunk.iter().enumerate() {
             masked_fraction += stats[k].masked_pixels as f64 / plane as f64;
             unmasked += usize::from(stats[k].masked_pixels == 0);

@@ -47,8 +47,17 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Writes the masked pixels of `train` (same order and size) atomically.
-pub fn write(path: &Path, train: &ImageSet, masked_pixels: &[u8], source_epoch: usize) -> Result<()> {
-    assert_eq!(masked_pixels.len(), train.images.len(), "one masked image per training image");
+pub fn write(
+    path: &Path,
+    train: &ImageSet,
+    masked_pixels: &[u8],
+    source_epoch: usize,
+) -> Result<()> {
+    assert_eq!(
+        masked_pixels.len(),
+        train.images.len(),
+        "one masked image per training image"
+    );
     let header = MaskedHeader {
         count: train.len(),
         height: train.height,
@@ -69,27 +78,43 @@ pub fn write(path: &Path, train: &ImageSet, masked_pixels: &[u8], source_epoch: 
 
 /// Reads and checks the header and returns it with the pixel bytes.
 fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<(MaskedHeader, &'a [u8])> {
-    let corrupt = |reason: String| TrainError::CorruptMaskedSet { path: path.to_path_buf(), reason };
+    let corrupt = |reason: String| TrainError::CorruptMaskedSet {
+        path: path.to_path_buf(),
+        reason,
+    };
     if bytes.len() < 16 || &bytes[..8] != MAGIC {
-        return Err(corrupt("it does not start with the masked-set signature".into()));
+        return Err(corrupt(
+            "it does not start with the masked-set signature".into(),
+        ));
     }
     let len = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
-    let json = bytes.get(16..16 + len).ok_or_else(|| corrupt("the header runs past the end".into()))?;
-    let header: MaskedHeader = serde_json::from_slice(json).map_err(|e| corrupt(format!("header: {e}")))?;
+    let json = bytes
+        .get(16..16 + len)
+        .ok_or_else(|| corrupt("the header runs past the end".into()))?;
+    let header: MaskedHeader =
+        serde_json::from_slice(json).map_err(|e| corrupt(format!("header: {e}")))?;
     let pixels = &bytes[16 + len..];
     let expected = header.count * header.height * header.width * header.channels;
     if header.channels != 3 || pixels.len() != expected {
-        return Err(corrupt(format!("{} pixel bytes, the header announces {expected}", pixels.len())));
+        return Err(corrupt(format!(
+            "{} pixel bytes, the header announces {expected}",
+            pixels.len()
+        )));
     }
     if hex(&Md5::digest(pixels)) != header.pixels_md5 {
-        return Err(corrupt("the pixel checksum does not match (damaged file)".into()));
+        return Err(corrupt(
+            "the pixel checksum does not match (damaged file)".into(),
+        ));
     }
     Ok((header, pixels))
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     if !path.exists() {
-        return Err(TrainError::Missing { path: path.to_path_buf(), hint: "run the `mask` step first".into() });
+        return Err(TrainError::Missing {
+            path: path.to_path_buf(),
+            hint: "run the `mask` step first".into(),
+        });
     }
     std::fs::read(path).map_err(TrainError::io("read", path))
 }
@@ -104,16 +129,27 @@ pub fn read_header(path: &Path) -> Result<MaskedHeader> {
 pub fn read(path: &Path, train: &ImageSet) -> Result<(MaskedHeader, ImageSet)> {
     let bytes = read_bytes(path)?;
     let (header, pixels) = parse(path, &bytes)?;
-    let mismatch = |reason: String| TrainError::MaskedSetMismatch { path: path.to_path_buf(), reason };
+    let mismatch = |reason: String| TrainError::MaskedSetMismatch {
+        path: path.to_path_buf(),
+        reason,
+    };
     if (header.count, header.height, header.width) != (train.len(), train.height, train.width) {
         return Err(mismatch(format!(
             "{} images of {}x{}, the training set has {} of {}x{}",
-            header.count, header.width, header.height, train.len(), train.width, train.height
+            header.count,
+            header.width,
+            header.height,
+            train.len(),
+            train.width,
+            train.height
         )));
     }
     if header.train_md5 != fingerprint(train) {
         return Err(mismatch("the training images or labels differ".into()));
     }
-    let masked = ImageSet { images: pixels.to_vec(), ..train.clone() };
+    let masked = ImageSet {
+        images: pixels.to_vec(),
+        ..train.clone()
+    };
     Ok((header, masked))
 }

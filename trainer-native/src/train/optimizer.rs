@@ -30,16 +30,26 @@ pub struct OptimizerSettings {
 impl OptimizerSettings {
     /// A fresh optimizer (no state yet).
     pub fn build(&self) -> ModuleOptimizer {
-        let decay = (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        let decay =
+            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
         match self.kind {
             OptimizerKind::Sgd => {
                 // Burn's default dampening is 0.1; PyTorch's (the authors') is 0.
-                let momentum = (self.momentum > 0.0)
-                    .then(|| MomentumConfig::new().with_momentum(self.momentum).with_dampening(0.0));
-                SgdConfig::new().with_momentum(momentum).with_weight_decay(decay).init()
+                let momentum = (self.momentum > 0.0).then(|| {
+                    MomentumConfig::new()
+                        .with_momentum(self.momentum)
+                        .with_dampening(0.0)
+                });
+                SgdConfig::new()
+                    .with_momentum(momentum)
+                    .with_weight_decay(decay)
+                    .init()
             }
             // PyTorch's epsilon (Burn's default is 1e-5).
-            OptimizerKind::Adam => AdamConfig::new().with_epsilon(1e-8).with_weight_decay(decay).init(),
+            OptimizerKind::Adam => AdamConfig::new()
+                .with_epsilon(1e-8)
+                .with_weight_decay(decay)
+                .init(),
         }
     }
 
@@ -51,16 +61,25 @@ impl OptimizerSettings {
 
     pub fn validate(&self) -> Result<(), String> {
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(format!("learning rate {} is not a positive number", self.lr));
+            return Err(format!(
+                "learning rate {} is not a positive number",
+                self.lr
+            ));
         }
         if !(0.0..1.0).contains(&self.momentum) {
             return Err(format!("momentum {} is not in [0, 1)", self.momentum));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(format!("weight decay {} is negative or not a number", self.weight_decay));
+            return Err(format!(
+                "weight decay {} is negative or not a number",
+                self.weight_decay
+            ));
         }
         if !(self.gamma.is_finite() && self.gamma > 0.0) {
-            return Err(format!("schedule gamma {} is not a positive number", self.gamma));
+            return Err(format!(
+                "schedule gamma {} is not a positive number",
+                self.gamma
+            ));
         }
         Ok(())
     }

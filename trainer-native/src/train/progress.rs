@@ -9,9 +9,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub fn images_bar(images: usize, label: &str) -> ProgressBar {
     let bar = ProgressBar::new(images as u64);
     bar.set_style(
-        ProgressStyle::with_template("{msg:>22} [{bar:30}] {pos}/{len} img  {per_sec:.1}  ETA {eta}  {prefix}")
-            .expect("the template is valid")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg:>22} [{bar:30}] {pos}/{len} img  {per_sec:.1}  ETA {eta}  {prefix}",
+        )
+        .expect("the template is valid")
+        .progress_chars("=> "),
     );
     bar.set_message(label.to_string());
     bar.enable_steady_tick(Duration::from_millis(500));

@@ -20,7 +20,10 @@ pub fn update_section<T: Serialize>(path: &Path, section: &str, value: &T) -> Re
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Map::new(),
         Err(e) => return Err(TrainError::io("read", path)(e)),
     };
-    report.insert(section.into(), serde_json::to_value(value).expect("report sections serialise to JSON"));
+    report.insert(
+        section.into(),
+        serde_json::to_value(value).expect("report sections serialise to JSON"),
+    );
     write_json_atomic(path, &Value::Object(report))
 }
 

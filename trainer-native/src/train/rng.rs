@@ -35,11 +35,20 @@ impl RngState {
     pub fn restore(&self) -> Result<ChaCha8Rng, String> {
         let bytes: Vec<u8> = (0..self.key.len())
             .step_by(2)
-            .map(|i| self.key.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .map(|i| {
+                self.key
+                    .get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
             .collect::<Option<_>>()
             .ok_or("the RNG key is not hex")?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| "the RNG key is not 32 bytes")?;
-        let word_pos: u128 = self.word_pos.parse().map_err(|_| "the RNG position is not a number")?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "the RNG key is not 32 bytes")?;
+        let word_pos: u128 = self
+            .word_pos
+            .parse()
+            .map_err(|_| "the RNG position is not a number")?;
         let mut rng = ChaCha8Rng::from_seed(key);
         rng.set_stream(self.stream);
         rng.set_word_pos(word_pos);
@@ -58,7 +67,10 @@ mod tests {
         let _: u64 = rng.random();
         let state = RngState::capture(&rng);
         let json = serde_json::to_string(&state).unwrap();
-        let mut restored = serde_json::from_str::<RngState>(&json).unwrap().restore().unwrap();
+        let mut restored = serde_json::from_str::<RngState>(&json)
+            .unwrap()
+            .restore()
+            .unwrap();
         let a: Vec<u32> = (0..5).map(|_| rng.random()).collect();
         let b: Vec<u32> = (0..5).map(|_| restored.random()).collect();
         assert_eq!(a, b);
