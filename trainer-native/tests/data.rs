@@ -433,7 +433,7 @@ fn celeba_shared_annotations_and_subset() {
     }
     assert_eq!(
         data.split.train.class_names,
-        vec!["not Blond_Hair", "Blond_Hair"]
+        vec!["not blond hair", "blond hair"]
     );
     assert_eq!(data.skipped_missing, 0);
 }

@@ -132,7 +132,7 @@ pub fn load(dir: &Path, options: &CelebaOptions) -> Result<Celeba> {
             hint: HINT.into(),
         });
     }
-    let (t, s) = (&options.target, &options.spurious);
+    let (t, s) = (readable(&options.target), readable(&options.spurious));
     let side = options.image_size as usize;
     let empty = ImageSet {
         images: Vec::new(),
@@ -294,4 +294,9 @@ fn parse_attributes(text: &str, path: &Path) -> Result<Annotations> {
         });
     }
     Ok(annotations)
+}
+
+/// An attribute name as people read it, for class and group names: `Blond_Hair` -> `blond hair`.
+fn readable(attribute: &str) -> String {
+    attribute.replace('_', " ").to_lowercase()
 }
