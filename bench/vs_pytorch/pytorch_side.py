@@ -1,6 +1,7 @@
-"""The PyTorch side of bench/vs_pytorch/run.sh: the same three models as masktune's (layer for
-layer: 3x3 conv without bias + batch norm + ReLU, max-pools, GAP + linear head), the same batch
-sizes and inputs, timed the way the Rust side (trainer-native/benches/vs_pytorch.rs) times ours:
+"""The PyTorch side of bench/vs_pytorch/run.sh: the same models as masktune's (layer for layer:
+3x3 conv without bias + batch norm + ReLU, max-pools, GAP + linear head; the authors' MNIST network
+with unpadded convs and a flattening MLP head), the same batch sizes and inputs, timed the way the
+Rust side (trainer-native/benches/vs_pytorch.rs) times ours:
 
   train: one SGD step (momentum 0.9, weight decay 1e-4, lr 0.01) on a batch of preprocessed
          images: forward, cross-entropy, backward, update.
@@ -26,11 +27,35 @@ from torch.utils.flop_counter import FlopCounterMode
 from pytorch_grad_cam import XGradCAM
 
 
-def conv_bn(cin, cout, kernel=3, stride=1):
+def conv_bn(cin, cout, kernel=3, stride=1, padding=None):
     return nn.Sequential(
-        nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2 if padding is None else padding, bias=False),
         nn.BatchNorm2d(cout),
     )
+
+
+class MnistCnn(nn.Module):
+    """masktune's MnistCnn, the MaskTune authors' SmallCNN: XGradCAM looks at `features`, which
+    ends at the last ReLU before the final pool."""
+
+    def __init__(self, cin, classes, width=16, side=28):
+        super().__init__()
+        layers, channels = [], cin
+        for i, out in enumerate([width, width, 2 * width, 2 * width]):
+            layers += [conv_bn(channels, out, padding=0), nn.ReLU()]
+            if i == 1:
+                layers.append(nn.MaxPool2d(2))
+            channels = out
+        self.features = nn.Sequential(*layers)
+        last = ((side - 4) // 2 - 4) // 2
+        hidden = 16 * width
+        self.head = nn.Sequential(
+            nn.MaxPool2d(2), nn.Flatten(), nn.Linear(channels * last * last, hidden),
+            nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, classes),
+        )
+
+    def forward(self, x):
+        return self.head(self.features(x))
 
 
 class PlainCnn(nn.Module):
@@ -82,6 +107,7 @@ class CifarResNet(nn.Module):
 
 # (model, side, classes, batch): the trainer's defaults (trainer-native/src/train/experiment.rs).
 MODELS = {
+    "mnist-cnn": (lambda: MnistCnn(3, 2), 28, 2, 128),
     "small-cnn": (lambda: PlainCnn(3, 2, [[16, 16], [32, 32], [64, 64]], 2), 28, 2, 128),
     "vgg11-w32": (lambda: PlainCnn(3, 10, [[32], [64], [128, 128], [256, 256], [256, 256]], 3), 32, 10, 128),
     "resnet32": (lambda: CifarResNet(3, 10, 32, 16), 32, 10, 128),

@@ -2,7 +2,7 @@
 # Our training step and masking pass beside PyTorch + pytorch-grad-cam's (the authors' stack), on
 # this machine, same models, batch sizes and inputs. Run by hand, not by the tests:
 #
-#     bench/vs_pytorch/run.sh [--repeats N] [--models small-cnn,vgg11-w32,resnet32]
+#     bench/vs_pytorch/run.sh [--repeats N] [--models mnist-cnn,small-cnn,vgg11-w32,resnet32]
 #
 # Creates (once) a virtual environment with the pinned PyTorch stack of the reference fixtures in
 # ~/.cache/masktune-bench (PyPI's torch wheel is the CUDA build, several GB; it runs on the CPU),

@@ -27,7 +27,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "small-cnn,vgg11-w32,resnet32"
+        default_value = "mnist-cnn,small-cnn,vgg11-w32,resnet32"
     )]
     models: Vec<String>,
     #[arg(long, default_value_t = 10)]
@@ -42,10 +42,11 @@ struct Args {
 /// (architecture, side, batch): the trainer's defaults (src/train/experiment.rs).
 fn model(name: &str) -> (Architecture, usize, usize) {
     match name {
-        "small-cnn" => (Architecture::spurious_mnist(), 28, 128),
+        "mnist-cnn" => (Architecture::spurious_mnist(), 28, 128),
+        "small-cnn" => (Architecture::SmallCnn { in_channels: 3, num_classes: 2, width: 16 }, 28, 128),
         "vgg11-w32" => (Architecture::cifar10_vgg(), 32, 128),
         "resnet32" => (Architecture::cifar10_resnet32(), 32, 128),
-        other => panic!("unknown model {other}: small-cnn, vgg11-w32 or resnet32"),
+        other => panic!("unknown model {other}: mnist-cnn, small-cnn, vgg11-w32 or resnet32"),
     }
 }
 
