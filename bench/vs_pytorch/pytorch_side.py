@@ -78,12 +78,19 @@ class PlainCnn(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    """masktune's BasicBlock: a 1x1 conv + BN shortcut where the shape changes."""
+    """masktune's CIFAR BasicBlock: where the shape changes, the option-A shortcut (every
+    stride-th pixel, the new channels zero)."""
 
     def __init__(self, cin, cout, stride):
         super().__init__()
         self.conv1, self.conv2 = conv_bn(cin, cout, 3, stride), conv_bn(cout, cout)
-        self.shortcut = conv_bn(cin, cout, 1, stride) if stride != 1 or cin != cout else nn.Identity()
+        self.stride, self.extra = stride, cout - cin
+
+    def shortcut(self, x):
+        if self.stride == 1 and self.extra == 0:
+            return x
+        x = x[:, :, ::self.stride, ::self.stride]
+        return nn.functional.pad(x, (0, 0, 0, 0, self.extra // 2, self.extra - self.extra // 2))
 
     def forward(self, x):
         return torch.relu(self.conv2(torch.relu(self.conv1(x))) + self.shortcut(x))

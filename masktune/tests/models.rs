@@ -117,6 +117,15 @@ fn cifar_resnet32_ends_at_8x8() {
 }
 
 #[test]
+fn cifar_resnet32_has_the_papers_parameter_count() {
+    // He et al.'s ResNet-32 with option-A shortcuts (the MaskTune authors' resnet32): 464,154
+    // parameters in PyTorch; Burn also counts the running mean and variance of its 1,136
+    // batch-norm channels (16 in the stem, 2 x 5 x (16 + 32 + 64) in the blocks).
+    let model = Architecture::cifar10_resnet32().init(&Device::flex());
+    assert_eq!(model.num_params(), 464_154 + 2 * 1_136);
+}
+
+#[test]
 fn imagenet_resnet18_and_50_shapes_at_small_input() {
     let arch = Architecture::ResNet {
         in_channels: 3,

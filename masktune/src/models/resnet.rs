@@ -1,5 +1,9 @@
 //! Residual networks (He et al. 2016): the CIFAR-style ResNet-(6n+2) and the ImageNet-style
 //! ResNet-10/18/34/50/101, both with a width setting for small CPU demos.
+//!
+//! Where a block changes shape, the CIFAR ResNets use the paper's parameter-free "option A"
+//! shortcut (subsample, zero-pad the new channels; also the MaskTune authors' ResNet-32, 0.46 M
+//! parameters) and the ImageNet ones torchvision's 1x1 conv + BN projection ("option B").
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -29,25 +33,31 @@ pub fn imagenet_layout(depth: usize) -> Option<(bool, [usize; 4])> {
     }
 }
 
-/// Two 3x3 convolutions around an identity (or 1x1 projection) shortcut.
+/// Two 3x3 convolutions around a shortcut.
 #[derive(Module, Debug)]
 pub struct BasicBlock {
     conv1: ConvBn,
     conv2: ConvBn,
-    shortcut: Option<ConvBn>,
+    shortcut: Option<Shortcut>,
 }
 
 impl BasicBlock {
-    fn new(in_channels: usize, channels: usize, stride: usize, device: &Device) -> Self {
+    fn new(
+        in_channels: usize,
+        channels: usize,
+        stride: usize,
+        kind: ShortcutKind,
+        device: &Device,
+    ) -> Self {
         Self {
             conv1: ConvBn::new(in_channels, channels, 3, stride, device),
             conv2: ConvBn::new(channels, channels, 3, 1, device),
-            shortcut: projection(in_channels, channels, stride, device),
+            shortcut: Shortcut::new(in_channels, channels, stride, kind, device),
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let skip = shortcut(&self.shortcut, x.clone());
+        let skip = Shortcut::apply(&self.shortcut, x.clone());
         relu(self.conv2.forward(self.conv1.forward_relu(x)) + skip)
     }
 }
@@ -58,7 +68,7 @@ pub struct Bottleneck {
     conv1: ConvBn,
     conv2: ConvBn,
     conv3: ConvBn,
-    shortcut: Option<ConvBn>,
+    shortcut: Option<Shortcut>,
 }
 
 impl Bottleneck {
@@ -70,26 +80,90 @@ impl Bottleneck {
             conv1: ConvBn::new(in_channels, channels, 1, 1, device),
             conv2: ConvBn::new(channels, channels, 3, stride, device),
             conv3: ConvBn::new(channels, out, 1, 1, device),
-            shortcut: projection(in_channels, out, stride, device),
+            shortcut: Shortcut::new(in_channels, out, stride, ShortcutKind::Projection, device),
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let skip = shortcut(&self.shortcut, x.clone());
+        let skip = Shortcut::apply(&self.shortcut, x.clone());
         let y = self.conv2.forward_relu(self.conv1.forward_relu(x));
         relu(self.conv3.forward(y) + skip)
     }
 }
 
-/// A 1x1 conv + BN shortcut where the shape changes, identity otherwise.
-fn projection(in_channels: usize, out: usize, stride: usize, device: &Device) -> Option<ConvBn> {
-    (stride != 1 || in_channels != out).then(|| ConvBn::new(in_channels, out, 1, stride, device))
+/// What a block's shortcut does where the block changes shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShortcutKind {
+    /// A 1x1 conv + BN with the block's stride ("option B").
+    Projection,
+    /// Every `stride`-th pixel, the new channels zero ("option A", no parameters).
+    ZeroPad,
 }
 
-fn shortcut(projection: &Option<ConvBn>, x: Tensor<4>) -> Tensor<4> {
-    match projection {
-        Some(conv) => conv.forward(x),
-        None => x,
+/// A shape-changing shortcut; blocks that keep the shape pass their input through (`None`).
+#[derive(Module, Debug)]
+pub enum Shortcut {
+    Projection(ConvBn),
+    ZeroPad(ZeroPadShortcut),
+}
+
+impl Shortcut {
+    fn new(
+        in_channels: usize,
+        out: usize,
+        stride: usize,
+        kind: ShortcutKind,
+        device: &Device,
+    ) -> Option<Self> {
+        if stride == 1 && in_channels == out {
+            return None;
+        }
+        Some(match kind {
+            ShortcutKind::Projection => {
+                Self::Projection(ConvBn::new(in_channels, out, 1, stride, device))
+            }
+            ShortcutKind::ZeroPad => {
+                // The authors pad `out / 4` channels on each side for `out = 2 * in`.
+                let extra = out
+                    .checked_sub(in_channels)
+                    .expect("a zero-padding shortcut cannot drop channels");
+                Self::ZeroPad(ZeroPadShortcut {
+                    // A 1x1 max-pool with the stride picks exactly every stride-th pixel.
+                    subsample: MaxPool2dConfig::new([1, 1])
+                        .with_strides([stride, stride])
+                        .init(),
+                    before: extra / 2,
+                    after: extra - extra / 2,
+                })
+            }
+        })
+    }
+
+    fn apply(shortcut: &Option<Self>, x: Tensor<4>) -> Tensor<4> {
+        match shortcut {
+            None => x,
+            Some(Self::Projection(conv)) => conv.forward(x),
+            Some(Self::ZeroPad(pad)) => pad.forward(x),
+        }
+    }
+}
+
+/// He et al.'s option A: `x[:, :, ::stride, ::stride]` with `before` zero channels in front and
+/// `after` behind.
+#[derive(Module, Debug)]
+pub struct ZeroPadShortcut {
+    subsample: MaxPool2d,
+    before: usize,
+    after: usize,
+}
+
+impl ZeroPadShortcut {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.subsample.forward(x);
+        let [batch, _, h, w] = x.dims();
+        let device = x.device();
+        let zeros = |channels| Tensor::<4>::zeros([batch, channels, h, w], &device);
+        Tensor::cat(vec![zeros(self.before), x, zeros(self.after)], 1)
     }
 }
 
@@ -136,7 +210,8 @@ impl ResNet {
         let n = cifar_blocks_per_stage(depth)
             .unwrap_or_else(|| panic!("CIFAR ResNet depth {depth} is not 6n + 2"));
         let stages = [(width, n, 1), (2 * width, n, 2), (4 * width, n, 2)];
-        let (blocks, channels) = build_stages(width, &stages, false, device);
+        let kind = BlockKind::Basic(ShortcutKind::ZeroPad);
+        let (blocks, channels) = build_stages(width, &stages, kind, device);
         Self {
             stem: ConvBn::new(in_channels, width, 3, 1, device),
             stem_pool: None,
@@ -167,7 +242,11 @@ impl ResNet {
             (4 * width, counts[2], 2),
             (8 * width, counts[3], 2),
         ];
-        let (blocks, channels) = build_stages(width, &stages, bottleneck, device);
+        let kind = match bottleneck {
+            true => BlockKind::Bottleneck,
+            false => BlockKind::Basic(ShortcutKind::Projection),
+        };
+        let (blocks, channels) = build_stages(width, &stages, kind, device);
         let stem_pool = MaxPool2dConfig::new([3, 3])
             .with_strides([2, 2])
             .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -181,12 +260,20 @@ impl ResNet {
     }
 }
 
+/// Which residual block a ResNet is made of.
+#[derive(Debug, Clone, Copy)]
+enum BlockKind {
+    Basic(ShortcutKind),
+    /// Always with projection shortcuts.
+    Bottleneck,
+}
+
 /// Residual stages given as `(channels, blocks, stride of the first block)`; returns the blocks
 /// and the channel count of the last one.
 fn build_stages(
     in_channels: usize,
     stages: &[(usize, usize, usize)],
-    bottleneck: bool,
+    kind: BlockKind,
     device: &Device,
 ) -> (Vec<ResidualBlock>, usize) {
     let mut blocks = Vec::new();
@@ -194,14 +281,17 @@ fn build_stages(
     for &(width, count, stride) in stages {
         for i in 0..count {
             let stride = if i == 0 { stride } else { 1 };
-            let block = if bottleneck {
-                let block = Bottleneck::new(channels, width, stride, device);
-                channels = width * Bottleneck::EXPANSION;
-                ResidualBlock::Bottleneck(block)
-            } else {
-                let block = BasicBlock::new(channels, width, stride, device);
-                channels = width;
-                ResidualBlock::Basic(block)
+            let block = match kind {
+                BlockKind::Bottleneck => {
+                    let block = Bottleneck::new(channels, width, stride, device);
+                    channels = width * Bottleneck::EXPANSION;
+                    ResidualBlock::Bottleneck(block)
+                }
+                BlockKind::Basic(shortcut) => {
+                    let block = BasicBlock::new(channels, width, stride, shortcut, device);
+                    channels = width;
+                    ResidualBlock::Basic(block)
+                }
             };
             blocks.push(block);
         }
@@ -227,5 +317,42 @@ impl CamModel for ResNet {
 
     fn gap_linear_weight(&self) -> Option<Tensor<2>> {
         Some(self.head.weight())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_pad_shortcut_is_strided_pixels_between_zero_channels() {
+        let device = Device::flex();
+        let (batch, channels, side) = (2, 2, 5);
+        let values: Vec<f32> = (0..batch * channels * side * side)
+            .map(|v| v as f32)
+            .collect();
+        let x = Tensor::<4>::from_data(
+            TensorData::new(values.clone(), [batch, channels, side, side]),
+            &device,
+        );
+        let shortcut = Shortcut::new(channels, 2 * channels, 2, ShortcutKind::ZeroPad, &device);
+        let y = Shortcut::apply(&shortcut, x);
+        assert_eq!(y.dims(), [batch, 4, 3, 3]);
+        let got = y.try_to_vec_as::<f32>().unwrap();
+        // PyTorch's F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 1, 1)).
+        let mut want = Vec::new();
+        for b in 0..batch {
+            for c in 0..4 {
+                for i in 0..3 {
+                    for j in 0..3 {
+                        want.push(match c {
+                            1 | 2 => values[((b * channels + c - 1) * side + 2 * i) * side + 2 * j],
+                            _ => 0.0,
+                        });
+                    }
+                }
+            }
+        }
+        assert_eq!(got, want);
     }
 }
