@@ -43,7 +43,15 @@ struct Args {
 fn model(name: &str) -> (Architecture, usize, usize) {
     match name {
         "mnist-cnn" => (Architecture::spurious_mnist(), 28, 128),
-        "small-cnn" => (Architecture::SmallCnn { in_channels: 3, num_classes: 2, width: 16 }, 28, 128),
+        "small-cnn" => (
+            Architecture::SmallCnn {
+                in_channels: 3,
+                num_classes: 2,
+                width: 16,
+            },
+            28,
+            128,
+        ),
         "vgg11-w32" => (Architecture::cifar10_vgg(), 32, 128),
         "resnet32" => (Architecture::cifar10_resnet32(), 32, 128),
         other => panic!("unknown model {other}: mnist-cnn, small-cnn, vgg11-w32 or resnet32"),

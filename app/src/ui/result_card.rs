@@ -102,7 +102,8 @@ fn Analysis(shown: std::sync::Arc<Shown>) -> impl IntoView {
             }}</strong>
             " " {explanation}
         </p>
-        <p class="fine-print">{format!(
+        <p class="fine-print" data-erm-ms=times.erm_ms data-masking-ms=times.saliency_and_masking_ms
+            data-masktune-ms=times.masktune_ms>{format!(
             "From a {}×{} image. ERM {:.0} ms, XGradCAM + masking {:.0} ms ({}), MaskTune {:.0} ms (batch of {}).",
             shown.source_size.0, shown.source_size.1,
             times.erm_ms, times.saliency_and_masking_ms, times.masking_engine, times.masktune_ms,
