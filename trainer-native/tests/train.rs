@@ -156,6 +156,20 @@ fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
         .map(|s| s["set"].as_str().unwrap())
         .collect();
     assert_eq!(sets, ["val", "test_original", "test_biased"]);
+    // Peak memory beside each step's times: one process, so it never falls from step to step.
+    let peaks: Vec<u64> = ["train", "mask", "finetune", "evaluation", "export"]
+        .iter()
+        .map(|step| {
+            report["peak_memory_bytes"][step]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no peak memory for {step}"))
+        })
+        .collect();
+    assert!(
+        peaks[0] > 1 << 20,
+        "a trainer uses more than 1 MiB: {peaks:?}"
+    );
+    assert!(peaks.windows(2).all(|w| w[0] <= w[1]), "{peaks:?}");
     let biased = &report["evaluation"]["sets"][2];
     assert_eq!(biased["selective"]["rows"].as_array().unwrap().len(), 5);
     assert_eq!(biased["models"].as_array().unwrap().len(), 3);

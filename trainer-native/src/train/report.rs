@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 use super::atomic::write_json_atomic;
 use super::error::{Result, TrainError};
 
-/// Sets `section` of the report at `path` to `value`, keeping the other sections.
+/// Sets `section` of the report at `path` to `value`, keeping the other sections, and records
+/// the process's peak memory so far under `peak_memory_bytes.<section>` (where the system says it).
 pub fn update_section<T: Serialize>(path: &Path, section: &str, value: &T) -> Result<()> {
     let mut report = match std::fs::read(path) {
         Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
@@ -24,7 +25,35 @@ pub fn update_section<T: Serialize>(path: &Path, section: &str, value: &T) -> Re
         section.into(),
         serde_json::to_value(value).expect("report sections serialise to JSON"),
     );
+    if let Some(bytes) = peak_memory_bytes() {
+        let peaks = report
+            .entry(PEAK_MEMORY)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !peaks.is_object() {
+            *peaks = Value::Object(Map::new());
+        }
+        peaks[section] = bytes.into();
+    }
     write_json_atomic(path, &Value::Object(report))
+}
+
+/// The report's section of peak memory per step.
+const PEAK_MEMORY: &str = "peak_memory_bytes";
+
+/// The most resident memory this process has used (Linux's `VmHWM`): for one step's subcommand
+/// that step's peak, for `pipeline` the peak of the steps so far. `None` where the system does not
+/// say.
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 /// Reads `section` of the report at `path`, if present.
