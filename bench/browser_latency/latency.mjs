@@ -52,7 +52,7 @@ async function measure(server, task, webgpu) {
       await page.waitForFunction(
         (n) => document.querySelectorAll("article.result .decision, article.result .error").length === n,
         i + 1,
-        { timeout: 120_000, polling: "mutation" },
+        { timeout: 120_000, polling: 5 },
       );
       const wall = performance.now() - start;
       // The page shows the newest result first.
