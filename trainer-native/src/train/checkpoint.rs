@@ -15,6 +15,7 @@ use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Bytes;
 use masktune::models::AnyModel;
 use md5::{Digest, Md5};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::atomic::write_atomic;
@@ -59,6 +60,20 @@ pub struct Loaded {
     pub header: CheckpointHeader,
     pub model: AnyModel,
     pub optimizer: ModuleOptimizer,
+}
+
+impl Loaded {
+    /// The training RNG where the checkpoint read from `path` left it, so that training goes on
+    /// with the same random stream.
+    pub fn restore_rng(&self, path: &Path) -> Result<ChaCha8Rng> {
+        self.header
+            .rng
+            .restore()
+            .map_err(|reason| TrainError::CorruptCheckpoint {
+                path: path.to_path_buf(),
+                reason,
+            })
+    }
 }
 
 pub fn save(

@@ -55,14 +55,7 @@ pub fn train(
             });
         }
         let loaded = checkpoint::load(&run.last(), Stage::Erm, Some(config), &device)?;
-        let rng = loaded
-            .header
-            .rng
-            .restore()
-            .map_err(|reason| TrainError::CorruptCheckpoint {
-                path: run.last(),
-                reason,
-            })?;
+        let rng = loaded.restore_rng(&run.last())?;
         let h = loaded.header;
         (
             loaded.model,

@@ -7,7 +7,7 @@ use super::checkpoint::{self, CheckpointHeader, Stage};
 use super::config::RunConfig;
 use super::epoch::{EpochStats, accuracy, predict, train_epoch};
 use super::erm::batching;
-use super::error::{Result, TrainError};
+use super::error::Result;
 use super::experiment::Datasets;
 use super::masked_set;
 use super::report::update_section;
@@ -37,14 +37,8 @@ pub fn finetune(
     let device = plain.clone().autodiff();
     let (_, masked) = masked_set::read(&run.masked_train(), &sets.train)?;
     let last = checkpoint::load(&run.last(), Stage::Erm, Some(config), &device)?;
+    let mut rng = last.restore_rng(&run.last())?;
     let header = last.header;
-    let mut rng = header
-        .rng
-        .restore()
-        .map_err(|reason| TrainError::CorruptCheckpoint {
-            path: run.last(),
-            reason,
-        })?;
     let mut optimizer = last.optimizer;
     let lr = header.lr;
     let label = "fine-tuning (masked)";
