@@ -170,8 +170,9 @@ pub fn architecture(
         | Architecture::CifarResNet { depth, width, .. }
         | Architecture::ResNet { depth, width, .. } => (depth, width),
     };
-    let family = family.unwrap_or(family_of(default));
-    let same_family = family_of(default) == family;
+    let default_family = family_of(default);
+    let family = family.unwrap_or(default_family);
+    let same_family = family == default_family;
     let depth = depth.unwrap_or(match family {
         _ if same_family => default_depth,
         ModelFamily::SmallCnn | ModelFamily::MnistCnn => 0,
