@@ -68,7 +68,7 @@ impl ConvBn {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(self.conv.forward(x))
+        self.bn.forward(crate::conv::conv2d(&self.conv, x))
     }
 
     pub fn forward_relu(&self, x: Tensor<4>) -> Tensor<4> {

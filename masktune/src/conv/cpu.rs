@@ -1,0 +1,340 @@
+//! A bias-free, ungrouped 2D convolution on the CPU and its two gradients, as one matrix
+//! product per image with the image's im2col matrix `col` (`taps x plane`, see [`super::im2col`]):
+//!
+//! - output:          `y_n = W col_n`                       (`channels_out x plane`)
+//! - input gradient:  `dx_n = col2im(W^T dy_n)`
+//! - weight gradient: `dW = sum_n dy_n col_n^T`            (`channels_out x taps`)
+//!
+//! Images run in parallel on rayon's threads (feature `rayon`), each with its own `col`, which
+//! stays in cache. Burn's Flex backend builds its im2col in NHWC tiles one element at a time
+//! and takes the weight gradient as a convolution with the output gradient as kernel; in the
+//! training step these took most of the time (docs/BENCHMARKS.md).
+
+use super::im2col::{ConvGeometry, col2im, im2col};
+
+/// `[batch, channels_out, out_h, out_w]` from `x` (`[batch, channels_in, h, w]`) and `weight`
+/// (`[channels_out, channels_in, kernel_h, kernel_w]`), all contiguous row-major.
+pub fn forward(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
+    check_lengths(geometry, x, weight);
+    let g = geometry;
+    let (taps, plane) = (g.taps(), g.output_plane());
+    let mut output = vec![0.0f32; g.batch * g.output_image()];
+    for_each_image(
+        &mut output,
+        g.output_image(),
+        taps * plane,
+        |n, col, out| {
+            im2col(&x[n * g.input_image()..][..g.input_image()], g, col);
+            let w = Matrix::row_major(weight, g.channels_out, taps);
+            let col = Matrix::row_major(col, taps, plane);
+            matmul(out, w, col, false);
+        },
+    );
+    output
+}
+
+/// `dL/dx` (`[batch, channels_in, h, w]`) from `weight` and `dL/dy`.
+pub fn input_gradient(weight: &[f32], output_grad: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
+    let g = geometry;
+    assert_eq!(weight.len(), g.channels_out * g.taps(), "weight size");
+    assert_eq!(
+        output_grad.len(),
+        g.batch * g.output_image(),
+        "output gradient size"
+    );
+    let (taps, plane) = (g.taps(), g.output_plane());
+    let mut input_grad = vec![0.0f32; g.batch * g.input_image()];
+    for_each_image(
+        &mut input_grad,
+        g.input_image(),
+        taps * plane,
+        |n, col, image| {
+            let w_t = Matrix::row_major(weight, g.channels_out, taps).transposed();
+            let dy = Matrix::row_major(
+                &output_grad[n * g.output_image()..][..g.output_image()],
+                g.channels_out,
+                plane,
+            );
+            matmul(col, w_t, dy, false);
+            col2im(col, g, image);
+        },
+    );
+    input_grad
+}
+
+/// `dL/dW` (`[channels_out, channels_in, kernel_h, kernel_w]`) from `x` and `dL/dy`.
+pub fn weight_gradient(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
+    let g = geometry;
+    assert_eq!(x.len(), g.batch * g.input_image(), "input size");
+    assert_eq!(
+        output_grad.len(),
+        g.batch * g.output_image(),
+        "output gradient size"
+    );
+    let (taps, plane) = (g.taps(), g.output_plane());
+    // One partial sum per worker over its share of the images, then the sum of those.
+    let partial = |images: core::ops::Range<usize>| {
+        let mut gradient = vec![0.0f32; g.channels_out * taps];
+        let mut col = vec![0.0f32; taps * plane];
+        for (i, n) in images.enumerate() {
+            im2col(&x[n * g.input_image()..][..g.input_image()], g, &mut col);
+            let dy = &output_grad[n * g.output_image()..][..g.output_image()];
+            let dy = Matrix::row_major(dy, g.channels_out, plane);
+            let col_t = Matrix::row_major(&col, taps, plane).transposed();
+            matmul(&mut gradient, dy, col_t, i > 0);
+        }
+        gradient
+    };
+    let parts = batch_parts(g.batch);
+    #[cfg(feature = "rayon")]
+    let sum = {
+        use rayon::prelude::*;
+        parts.into_par_iter().map(partial).reduce_with(add_into)
+    };
+    #[cfg(not(feature = "rayon"))]
+    let sum = parts.into_iter().map(partial).reduce(add_into);
+    sum.unwrap_or_else(|| vec![0.0; g.channels_out * taps])
+}
+
+fn check_lengths(geometry: &ConvGeometry, x: &[f32], weight: &[f32]) {
+    assert_eq!(
+        x.len(),
+        geometry.batch * geometry.input_image(),
+        "input size"
+    );
+    assert_eq!(
+        weight.len(),
+        geometry.channels_out * geometry.taps(),
+        "weight size"
+    );
+}
+
+/// Runs `per_image(n, col, out)` for every image n, `out` being image n's `out_image` values
+/// of `output` and `col` a scratch buffer of `col_len` values.
+fn for_each_image(
+    output: &mut [f32],
+    out_image: usize,
+    col_len: usize,
+    per_image: impl Fn(usize, &mut [f32], &mut [f32]) + Sync + Send,
+) {
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        output.par_chunks_mut(out_image).enumerate().for_each_init(
+            || vec![0.0f32; col_len],
+            |col, (n, out)| per_image(n, col, out),
+        );
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        let mut col = vec![0.0f32; col_len];
+        for (n, out) in output.chunks_mut(out_image).enumerate() {
+            per_image(n, &mut col, out);
+        }
+    }
+}
+
+/// The batch split into one contiguous range of images per worker thread.
+fn batch_parts(batch: usize) -> Vec<core::ops::Range<usize>> {
+    #[cfg(feature = "rayon")]
+    let workers = rayon::current_num_threads();
+    #[cfg(not(feature = "rayon"))]
+    let workers = 1;
+    let parts = workers.clamp(1, batch.max(1));
+    (0..parts)
+        .map(|p| batch * p / parts..batch * (p + 1) / parts)
+        .filter(|range| !range.is_empty())
+        .collect()
+}
+
+fn add_into(mut sum: Vec<f32>, other: Vec<f32>) -> Vec<f32> {
+    sum.iter_mut().zip(&other).for_each(|(s, o)| *s += o);
+    sum
+}
+
+/// A strided view of a matrix inside a slice.
+#[derive(Clone, Copy)]
+struct Matrix<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> Matrix<'a> {
+    fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        assert_eq!(data.len(), rows * cols, "matrix size");
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    fn transposed(self) -> Self {
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+}
+
+/// `dst = lhs rhs` (or `dst += lhs rhs` when `accumulate`), `dst` row-major
+/// `lhs.rows x rhs.cols`, on the calling thread.
+fn matmul(dst: &mut [f32], lhs: Matrix, rhs: Matrix, accumulate: bool) {
+    assert_eq!(lhs.cols, rhs.rows, "inner dimensions");
+    assert_eq!(dst.len(), lhs.rows * rhs.cols, "destination size");
+    // Views are built by `row_major` (+ `transposed`), so every index gemm forms,
+    // i * row_stride + j * col_stride for i < rows and j < cols, lies inside `data`; `dst` is
+    // exactly `lhs.rows x rhs.cols` and borrowed mutably, so it aliases neither input.
+    unsafe {
+        gemm::gemm(
+            lhs.rows,
+            rhs.cols,
+            lhs.cols,
+            dst.as_mut_ptr(),
+            1,
+            rhs.cols as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Input index read by output `(oh, ow)` through tap `(ki, kj)`, if inside the image.
+    fn source(
+        g: &ConvGeometry,
+        oh: usize,
+        ow: usize,
+        ki: usize,
+        kj: usize,
+    ) -> Option<(usize, usize)> {
+        let ih = (oh * g.stride[0] + ki * g.dilation[0]) as isize - g.padding[0] as isize;
+        let iw = (ow * g.stride[1] + kj * g.dilation[1]) as isize - g.padding[1] as isize;
+        let inside =
+            (0..g.input[0] as isize).contains(&ih) && (0..g.input[1] as isize).contains(&iw);
+        inside.then_some((ih as usize, iw as usize))
+    }
+
+    /// The three results by their definitions, in f64, one multiply-add at a time.
+    fn reference(x: &[f32], w: &[f32], dy: &[f32], g: &ConvGeometry) -> [Vec<f64>; 3] {
+        let [h, wd] = g.input;
+        let [oh_n, ow_n] = g.output;
+        let [kh, kw] = g.kernel;
+        let mut y = vec![0.0f64; g.batch * g.output_image()];
+        let mut dx = vec![0.0f64; x.len()];
+        let mut dw = vec![0.0f64; w.len()];
+        for n in 0..g.batch {
+            for co in 0..g.channels_out {
+                for oh in 0..oh_n {
+                    for ow in 0..ow_n {
+                        let yi = ((n * g.channels_out + co) * oh_n + oh) * ow_n + ow;
+                        for ci in 0..g.channels_in {
+                            for ki in 0..kh {
+                                for kj in 0..kw {
+                                    let Some((ih, iw)) = source(g, oh, ow, ki, kj) else {
+                                        continue;
+                                    };
+                                    let xi = ((n * g.channels_in + ci) * h + ih) * wd + iw;
+                                    let wi = ((co * g.channels_in + ci) * kh + ki) * kw + kj;
+                                    y[yi] += f64::from(x[xi]) * f64::from(w[wi]);
+                                    dx[xi] += f64::from(w[wi]) * f64::from(dy[yi]);
+                                    dw[wi] += f64::from(x[xi]) * f64::from(dy[yi]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        [y, dx, dw]
+    }
+
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i + seed) * 7919 % 1013) as f32 / 1013.0 - 0.5)
+            .collect()
+    }
+
+    fn check(g: ConvGeometry) {
+        let x = values(g.batch * g.input_image(), 1);
+        let w = values(g.channels_out * g.taps(), 2);
+        let dy = values(g.batch * g.output_image(), 3);
+        let ours = [
+            forward(&x, &w, &g),
+            input_gradient(&w, &dy, &g),
+            weight_gradient(&x, &dy, &g),
+        ];
+        let expected = reference(&x, &w, &dy, &g);
+        for (what, (ours, expected)) in ["output", "input gradient", "weight gradient"]
+            .iter()
+            .zip(ours.iter().zip(&expected))
+        {
+            assert_eq!(ours.len(), expected.len(), "{what}");
+            for (i, (a, b)) in ours.iter().zip(expected).enumerate() {
+                let close = (f64::from(*a) - b).abs() <= 1e-4 * (1.0 + b.abs());
+                assert!(close, "{g:?}: {what} element {i}: {a} vs {b}");
+            }
+        }
+    }
+
+    fn geometry(
+        input: [usize; 2],
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        dilation: usize,
+    ) -> ConvGeometry {
+        let out = |side: usize| (side + 2 * padding - dilation * (kernel - 1) - 1) / stride + 1;
+        ConvGeometry {
+            batch: 5,
+            channels_in: 3,
+            channels_out: 4,
+            input,
+            kernel: [kernel, kernel],
+            output: [out(input[0]), out(input[1])],
+            stride: [stride, stride],
+            padding: [padding, padding],
+            dilation: [dilation, dilation],
+        }
+    }
+
+    #[test]
+    fn matches_the_definitions_for_the_models_convolutions() {
+        check(geometry([9, 10], 3, 1, 1, 1)); // "same" 3x3 (VGG, ResNet)
+        check(geometry([9, 10], 3, 1, 0, 1)); // unpadded 3x3 (the MNIST network)
+        check(geometry([9, 10], 3, 2, 1, 1)); // strided 3x3 (ResNet downsampling)
+        check(geometry([9, 10], 1, 2, 0, 1)); // 1x1 projection
+    }
+
+    #[test]
+    fn matches_the_definitions_with_dilation_wide_padding_and_asymmetric_output() {
+        check(geometry([8, 9], 3, 1, 2, 2));
+        check(geometry([7, 8], 5, 3, 3, 1));
+        // An output smaller than the padding allows (asymmetric end padding).
+        let mut g = geometry([9, 10], 3, 1, 1, 1);
+        g.output = [8, 9];
+        check(g);
+    }
+}
