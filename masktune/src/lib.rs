@@ -6,7 +6,7 @@
 
 pub mod bundle;
 pub mod cam_model;
-pub mod conv;
+pub mod cpu;
 pub mod engine;
 pub mod heatmap;
 pub mod inference;

@@ -68,7 +68,7 @@ impl ConvBn {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.bn.forward(crate::conv::conv2d(&self.conv, x))
+        crate::cpu::batch_norm(&self.bn, crate::cpu::conv2d(&self.conv, x))
     }
 
     pub fn forward_relu(&self, x: Tensor<4>) -> Tensor<4> {

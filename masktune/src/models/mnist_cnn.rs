@@ -78,9 +78,7 @@ impl CamModel for MnistCnn {
             .forward(pooled.reshape([batch, channels * h * w]));
         // Batch norm over features: Burn's wants a [batch, features, length] tensor.
         let units = hidden.dims()[1];
-        let normed = self
-            .hidden_norm
-            .forward(hidden.reshape([batch, units, 1]))
+        let normed = crate::cpu::batch_norm(&self.hidden_norm, hidden.reshape([batch, units, 1]))
             .reshape([batch, units]);
         self.classifier.forward(relu(normed))
     }

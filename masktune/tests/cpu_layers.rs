@@ -1,9 +1,9 @@
-//! `masktune::conv::conv2d` on the CPU backend (its own weight gradient) against Burn's
-//! `Conv2d::forward`: the same output, and the same gradients for the input and the weight.
+//! `masktune::cpu::{conv2d, batch_norm}` on the CPU backend (their own kernels) against Burn's
+//! `Conv2d` and `BatchNorm`: the same outputs, gradients and running statistics.
 
 use burn::module::Param;
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::{Distribution, Tolerance};
 
@@ -57,7 +57,7 @@ fn check(case: Case) {
         Distribution::Normal(0.0, 1.0),
         &device,
     );
-    let ours = run(&conv, &x, &r, masktune::conv::conv2d);
+    let ours = run(&conv, &x, &r, masktune::cpu::conv2d);
     let burns = run(&conv, &x, &r, |conv, x| conv.forward(x));
     for (what, (a, b)) in ["output", "input gradient", "weight gradient"]
         .iter()
@@ -113,7 +113,78 @@ fn untracked_inputs_and_frozen_weights_give_burns_output() {
         ..conv.clone()
     };
     let x = Tensor::<4>::random([2, 3, 7, 7], Distribution::Normal(0.0, 1.0), &device);
-    masktune::conv::conv2d(&frozen, x.clone())
+    masktune::cpu::conv2d(&frozen, x.clone())
         .into_data()
         .assert_approx_eq::<f32>(&conv.forward(x).into_data(), Tolerance::absolute(1e-5));
+}
+
+/// Output, gradients of input, gamma and beta, and the running mean and variance after
+/// `sum(norm(x) * r)` through `forward` on a fresh batch norm with `gamma` and `beta`.
+fn run_batch_norm<const D: usize>(
+    [x, r]: [&Tensor<D>; 2],
+    [gamma, beta]: [&Tensor<1>; 2],
+    forward: impl Fn(&BatchNorm, Tensor<D>) -> Tensor<D>,
+) -> Vec<TensorData> {
+    let bn = BatchNorm {
+        gamma: Param::from_tensor(gamma.clone()),
+        beta: Param::from_tensor(beta.clone()),
+        ..BatchNormConfig::new(x.dims()[1]).init(&x.device())
+    };
+    let x = x.clone().require_grad();
+    let y = forward(&bn, x.clone());
+    let grads = (y.clone() * r.clone()).sum().backward();
+    vec![
+        y.into_data(),
+        x.grad(&grads).expect("x is tracked").into_data(),
+        bn.gamma
+            .grad(&grads)
+            .expect("gamma is a parameter")
+            .into_data(),
+        bn.beta
+            .grad(&grads)
+            .expect("beta is a parameter")
+            .into_data(),
+        bn.running_mean.value_sync().into_data(),
+        bn.running_var.value_sync().into_data(),
+    ]
+}
+
+fn check_batch_norm<const D: usize>(shape: [usize; D]) {
+    let device = Device::flex().autodiff();
+    // Inputs far from zero mean and unit variance, as activations are.
+    let x = Tensor::<D>::random(shape, Distribution::Normal(3.0, 2.0), &device);
+    let r = Tensor::<D>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    // Gamma and beta away from their initial 1 and 0, so that wrong uses of either show.
+    let gamma = Tensor::<1>::random([shape[1]], Distribution::Uniform(0.5, 1.5), &device);
+    let beta = Tensor::<1>::random([shape[1]], Distribution::Normal(0.0, 1.0), &device);
+    let ours = run_batch_norm([&x, &r], [&gamma, &beta], masktune::cpu::batch_norm);
+    let burns = run_batch_norm([&x, &r], [&gamma, &beta], |bn, x| bn.forward(x));
+    let names = [
+        "output",
+        "input gradient",
+        "gamma gradient",
+        "beta gradient",
+        "running mean",
+        "running variance",
+    ];
+    for (what, (a, b)) in names.iter().zip(ours.iter().zip(&burns)) {
+        assert_eq!(a.shape(), b.shape(), "{what}");
+        a.assert_approx_eq::<f32>(b, Tolerance::absolute(1e-3));
+    }
+}
+
+#[test]
+fn batch_norm_same_as_burn_in_training() {
+    check_batch_norm([6, 5, 7, 4]); // after a convolution
+    check_batch_norm([9, 12, 1]); // the MNIST network's hidden layer
+}
+
+#[test]
+fn batch_norm_same_as_burn_in_evaluation() {
+    let device = Device::flex();
+    let bn = BatchNormConfig::new(3).init(&device);
+    let x = Tensor::<4>::random([2, 3, 5, 5], Distribution::Normal(1.0, 2.0), &device);
+    masktune::cpu::batch_norm(&bn, x.clone())
+        .into_data()
+        .assert_approx_eq::<f32>(&bn.forward(x).into_data(), Tolerance::absolute(1e-6));
 }

@@ -1,0 +1,359 @@
+//! A Burn backend extension for the models' bias-free convolutions and training-mode batch
+//! norms. By default each operation is the backend's own; on the CPU (Flex, f32) they are
+//! [`super::conv`] and [`super::batch_norm`]. `Autodiff` records each as one operation whose
+//! backward pass calls the extension's gradients, so training on the CPU uses them both ways.
+
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::{ConvOptions, ModuleOps};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
+use burn::tensor::{DType, Shape, TensorData};
+
+use super::batch_norm::{self, NormShape};
+use super::conv;
+use super::im2col::ConvGeometry;
+
+#[backend_extension(Flex, Autodiff)]
+pub trait LayerBackend: Backend {
+    /// A 2D convolution without bias.
+    fn conv2d_without_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, None, options)
+    }
+
+    /// `dL/dx` of [`LayerBackend::conv2d_without_bias`].
+    fn conv2d_input_gradient(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_x_backward(x, weight, output_grad, options)
+    }
+
+    /// `dL/dweight` of [`LayerBackend::conv2d_without_bias`].
+    fn conv2d_weight_gradient(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_weight_backward(x, weight, output_grad, options)
+    }
+
+    /// Batch norm with the batch's statistics: (output, mean, biased variance), the statistics
+    /// per channel.
+    fn batch_norm_with_batch_statistics(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let result = Self::batch_norm_train(x, gamma, beta, epsilon);
+        (result.output, result.mean, result.variance)
+    }
+
+    /// The gradients (x, gamma, beta) of
+    /// [`LayerBackend::batch_norm_with_batch_statistics`].
+    fn batch_norm_with_batch_statistics_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        output_grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let grads = Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
+        (grads.x_grad, grads.gamma_grad, grads.beta_grad)
+    }
+}
+
+/// The geometry of a convolution `conv` handles (f32, ungrouped), or `None`.
+fn cpu_geometry(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    options: &ConvOptions<2>,
+) -> Option<ConvGeometry> {
+    if x.dtype() != DType::F32 || weight.dtype() != DType::F32 || options.groups != 1 {
+        return None;
+    }
+    let [batch, channels_in, height, width] = x.shape().dims();
+    let [channels_out, _, kernel_h, kernel_w] = weight.shape().dims();
+    let output = [0, 1].map(|d| {
+        let padded = [height, width][d] + options.padding_begin()[d] + options.padding_end()[d];
+        let reach = options.dilation[d] * ([kernel_h, kernel_w][d] - 1) + 1;
+        (padded - reach) / options.stride[d] + 1
+    });
+    Some(ConvGeometry {
+        batch,
+        channels_in,
+        channels_out,
+        input: [height, width],
+        kernel: [kernel_h, kernel_w],
+        output,
+        stride: options.stride,
+        padding: options.padding_begin(),
+        dilation: options.dilation,
+    })
+}
+
+/// The layout of a batch norm input `batch_norm` handles (f32, at least `[batch, channels]`).
+fn norm_shape(x: &FlexTensor) -> Option<NormShape> {
+    let dims = x.shape();
+    (x.dtype() == DType::F32 && dims.num_dims() >= 2).then(|| NormShape {
+        batch: dims[0],
+        channels: dims[1],
+        spatial: dims.iter().skip(2).product(),
+    })
+}
+
+/// `values` of `shape` as a Flex tensor.
+fn flex_tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+/// The values of a contiguous f32 tensor (`cpu_geometry` and `norm_shape` checked the type).
+fn values(tensor: &FlexTensor) -> &[f32] {
+    tensor.as_slice().expect("a contiguous f32 tensor")
+}
+
+impl LayerBackend for Flex {
+    fn conv2d_without_bias(
+        x: FlexTensor,
+        weight: FlexTensor,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        let Some(g) = cpu_geometry(&x, &weight, &options) else {
+            return Self::conv2d(x, weight, None, options);
+        };
+        let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
+        let y = conv::forward(values(&x), values(&weight), &g);
+        flex_tensor(y, [g.batch, g.channels_out, g.output[0], g.output[1]])
+    }
+
+    fn conv2d_input_gradient(
+        x: FlexTensor,
+        weight: FlexTensor,
+        output_grad: FlexTensor,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        let Some(g) = cpu_geometry(&x, &weight, &options) else {
+            return Self::conv2d_x_backward(x, weight, output_grad, options);
+        };
+        let (weight, output_grad) = (weight.to_contiguous(), output_grad.to_contiguous());
+        let dx = conv::input_gradient(values(&weight), values(&output_grad), &g);
+        flex_tensor(dx, x.shape())
+    }
+
+    fn conv2d_weight_gradient(
+        x: FlexTensor,
+        weight: FlexTensor,
+        output_grad: FlexTensor,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        let Some(g) = cpu_geometry(&x, &weight, &options) else {
+            return Self::conv2d_weight_backward(x, weight, output_grad, options);
+        };
+        let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
+        let dw = conv::weight_gradient(values(&x), values(&output_grad), &g);
+        flex_tensor(dw, weight.shape())
+    }
+
+    fn batch_norm_with_batch_statistics(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        epsilon: f64,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let Some(shape) = norm_shape(&x) else {
+            let result = Self::batch_norm_train(x, gamma, beta, epsilon);
+            return (result.output, result.mean, result.variance);
+        };
+        let (x, gamma, beta) = (
+            x.to_contiguous(),
+            gamma.to_contiguous(),
+            beta.to_contiguous(),
+        );
+        let result =
+            batch_norm::forward(values(&x), values(&gamma), values(&beta), epsilon, &shape);
+        (
+            flex_tensor(result.output, x.shape()),
+            flex_tensor(result.mean, [shape.channels]),
+            flex_tensor(result.variance, [shape.channels]),
+        )
+    }
+
+    fn batch_norm_with_batch_statistics_backward(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        mean: FlexTensor,
+        variance: FlexTensor,
+        epsilon: f64,
+        output_grad: FlexTensor,
+    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+        let Some(shape) = norm_shape(&x) else {
+            let grads =
+                Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
+            return (grads.x_grad, grads.gamma_grad, grads.beta_grad);
+        };
+        let [x, gamma, mean, variance, output_grad] =
+            [x, gamma, mean, variance, output_grad].map(|t| t.to_contiguous());
+        let grads = batch_norm::backward(
+            values(&x),
+            values(&gamma),
+            values(&mean),
+            values(&variance),
+            epsilon,
+            values(&output_grad),
+            &shape,
+        );
+        (
+            flex_tensor(grads.x, x.shape()),
+            flex_tensor(grads.gamma, [shape.channels]),
+            flex_tensor(grads.beta, [shape.channels]),
+        )
+    }
+}
+
+/// The convolution's backward step, through the extension's gradients.
+#[derive(Debug)]
+struct Conv2dWithoutBias;
+
+impl<B: Backend + LayerBackend> Backward<B, 2> for Conv2dWithoutBias {
+    type State = (NodeId, NodeId, ConvOptions<2>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_weight] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x_state, weight_state, options) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+        let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_state);
+        if let Some(node) = node_x {
+            let dx =
+                B::conv2d_input_gradient(x.clone(), weight.clone(), grad.clone(), options.clone());
+            grads.register::<B>(node.id, dx);
+        }
+        if let Some(node) = node_weight {
+            grads.register::<B>(node.id, B::conv2d_weight_gradient(x, weight, grad, options));
+        }
+    }
+}
+
+impl<B: Backend + LayerBackend, C: CheckpointStrategy> LayerBackend for Autodiff<B, C> {
+    fn conv2d_without_bias(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let prep = Conv2dWithoutBias
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful();
+        match prep {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let weight_state = prep.checkpoint(&weight);
+                let (x, weight) = (x.into_primitive(), weight.into_primitive());
+                let y = B::conv2d_without_bias(x, weight, options.clone());
+                prep.finish((x_state, weight_state, options), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_without_bias(
+                x.into_primitive(),
+                weight.into_primitive(),
+                options,
+            )),
+        }
+    }
+
+    fn batch_norm_with_batch_statistics(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let prep = BatchNormWithBatchStatistics
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful();
+        match prep {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let gamma_state = prep.checkpoint(&gamma);
+                let (y, mean, variance) = B::batch_norm_with_batch_statistics(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
+                let state = (
+                    x_state,
+                    gamma_state,
+                    mean.clone(),
+                    variance.clone(),
+                    epsilon,
+                );
+                let y = prep.finish(state, y);
+                (
+                    y,
+                    FloatTensor::<Self>::new(mean),
+                    FloatTensor::<Self>::new(variance),
+                )
+            }
+            OpsKind::UnTracked(prep) => {
+                let (y, mean, variance) = B::batch_norm_with_batch_statistics(
+                    x.into_primitive(),
+                    gamma.into_primitive(),
+                    beta.into_primitive(),
+                    epsilon,
+                );
+                (
+                    prep.finish(y),
+                    FloatTensor::<Self>::new(mean),
+                    FloatTensor::<Self>::new(variance),
+                )
+            }
+        }
+    }
+}
+
+/// The batch norm's backward step, through the extension's gradient. The batch statistics come
+/// along as the forward pass computed them.
+#[derive(Debug)]
+struct BatchNormWithBatchStatistics;
+
+impl<B: Backend + LayerBackend> Backward<B, 3> for BatchNormWithBatchStatistics {
+    type State = (NodeId, NodeId, FloatTensor<B>, FloatTensor<B>, f64);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x_state, gamma_state, mean, variance, epsilon) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+        let gamma = checkpointer.retrieve_node_output::<FloatTensor<B>>(gamma_state);
+        let (dx, dgamma, dbeta) =
+            B::batch_norm_with_batch_statistics_backward(x, gamma, mean, variance, epsilon, grad);
+        for (node, gradient) in [(node_x, dx), (node_gamma, dgamma), (node_beta, dbeta)] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, gradient);
+            }
+        }
+    }
+}

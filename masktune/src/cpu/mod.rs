@@ -1,0 +1,75 @@
+//! The models' convolutions and batch norms. On the CPU backend they run through
+//! [`extension::LayerBackend`]: the convolution and its gradients as per-image matrix products
+//! ([`conv`]) and batch norm in two passes ([`batch_norm`]), several times faster in the
+//! training step than Burn's generic CPU versions (docs/BENCHMARKS.md). Elsewhere, and for
+//! layers these do not cover (bias, groups, evaluation mode), Burn's modules run as they are.
+
+mod batch_norm;
+mod conv;
+mod extension;
+mod im2col;
+
+use burn::backend::ops::ConvOptions;
+use burn::backend::{Dispatch, DispatchDevice};
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::prelude::*;
+
+use extension::LayerBackend;
+
+fn on_cpu(device: &Device) -> bool {
+    matches!(
+        device.as_dispatch().clone().inner(),
+        DispatchDevice::Flex(_)
+    )
+}
+
+/// `conv.forward(x)`.
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        // "Same" depends on the input size; the models do not use it.
+        PaddingConfig2d::Same => return conv.forward(x),
+    };
+    if !on_cpu(&x.device()) || conv.bias.is_some() || conv.groups != 1 {
+        return conv.forward(x);
+    }
+    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    Tensor::from_dispatch(<Dispatch as LayerBackend>::conv2d_without_bias(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        options,
+    ))
+}
+
+/// `bn.forward(x)`: in training (an autodiff device and the layer not frozen), the batch's
+/// statistics normalise and update the running ones, as in Burn's `BatchNorm`.
+pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    let device = x.device();
+    let training = device.is_autodiff() && bn.training.is_enabled();
+    if !training || !on_cpu(&device) {
+        return bn.forward(x);
+    }
+    let (output, mean, variance) = <Dispatch as LayerBackend>::batch_norm_with_batch_statistics(
+        x.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        bn.epsilon,
+    );
+    let (mean, variance) = (
+        Tensor::<1>::from_dispatch(mean),
+        Tensor::<1>::from_dispatch(variance),
+    );
+    let update = |running: Tensor<1>, batch: Tensor<1>| {
+        running
+            .mul_scalar(1.0 - bn.momentum)
+            .add(batch.detach().mul_scalar(bn.momentum))
+            .detach()
+    };
+    let running_mean = bn.running_mean.value_sync().to_device(&device);
+    let running_var = bn.running_var.value_sync().to_device(&device);
+    bn.running_mean.update(update(running_mean, mean));
+    bn.running_var.update(update(running_var, variance));
+    Tensor::from_dispatch(output)
+}
