@@ -42,6 +42,9 @@ pub fn input_gradient(weight: &[f32], output_grad: &[f32], geometry: &ConvGeomet
         g.batch * g.output_image(),
         "output gradient size"
     );
+    if let Some((flipped, transposed)) = transposed_convolution(weight, g) {
+        return forward(output_grad, &flipped, &transposed);
+    }
     let (taps, plane) = (g.taps(), g.output_plane());
     let mut input_grad = vec![0.0f32; g.batch * g.input_image()];
     for_each_image(
@@ -60,6 +63,43 @@ pub fn input_gradient(weight: &[f32], output_grad: &[f32], geometry: &ConvGeomet
         },
     );
     input_grad
+}
+
+/// For a stride-1 convolution, `dL/dx` is itself a convolution, of `dL/dy` with the kernel
+/// flipped in space and its channel axes swapped, padded by `dilation * (kernel - 1) - padding`:
+/// `dx[ci, i] = sum over co, k of dy[co, i + padding - k * dilation] w[co, ci, k]`. As a forward
+/// convolution its matrix products have the kernel taps times the output channels as inner
+/// dimension, where `W^T dy` has only the output channels (16 in the first ResNet stage) and
+/// writes and re-reads a full im2col matrix per image. Returns that kernel and geometry, or
+/// `None` (strided convolutions, or padding wider than the kernel's reach).
+fn transposed_convolution(weight: &[f32], g: &ConvGeometry) -> Option<(Vec<f32>, ConvGeometry)> {
+    let [kernel_h, kernel_w] = g.kernel;
+    let reach = [0, 1].map(|d| g.dilation[d] * (g.kernel[d] - 1));
+    if g.stride != [1, 1] || (0..2).any(|d| g.padding[d] > reach[d]) {
+        return None;
+    }
+    let mut flipped = vec![0.0f32; weight.len()];
+    for co in 0..g.channels_out {
+        for ci in 0..g.channels_in {
+            for ki in 0..kernel_h {
+                for kj in 0..kernel_w {
+                    let from = ((co * g.channels_in + ci) * kernel_h + ki) * kernel_w + kj;
+                    let (fi, fj) = (kernel_h - 1 - ki, kernel_w - 1 - kj);
+                    flipped[((ci * g.channels_out + co) * kernel_h + fi) * kernel_w + fj] =
+                        weight[from];
+                }
+            }
+        }
+    }
+    let transposed = ConvGeometry {
+        channels_in: g.channels_out,
+        channels_out: g.channels_in,
+        input: g.output,
+        output: g.input,
+        padding: [0, 1].map(|d| reach[d] - g.padding[d]),
+        ..*g
+    };
+    Some((flipped, transposed))
 }
 
 /// `dL/dW` (`[channels_out, channels_in, kernel_h, kernel_w]`) from `x` and `dL/dy`.
@@ -332,6 +372,8 @@ mod tests {
     fn matches_the_definitions_with_dilation_wide_padding_and_asymmetric_output() {
         check(geometry([8, 9], 3, 1, 2, 2));
         check(geometry([7, 8], 5, 3, 3, 1));
+        // Padding beyond the kernel's reach: the input gradient through col2im at stride 1.
+        check(geometry([6, 7], 1, 1, 1, 1));
         // An output smaller than the padding allows (asymmetric end padding).
         let mut g = geometry([9, 10], 3, 1, 1, 1);
         g.output = [8, 9];
