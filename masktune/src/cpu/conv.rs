@@ -2,7 +2,8 @@
 //! product per image with the image's im2col matrix `col` (`taps x plane`, see [`super::im2col`]):
 //!
 //! - output:          `y_n = W col_n`                       (`channels_out x plane`)
-//! - input gradient:  `dx_n = col2im(W^T dy_n)`
+//! - input gradient:  `dx_n = col2im(W^T dy_n)`, or for stride 1 a forward convolution of
+//!   `dy` with the flipped kernel ([`transposed_convolution`])
 //! - weight gradient: `dW = sum_n dy_n col_n^T`            (`channels_out x taps`)
 //!
 //! Images run in parallel on rayon's threads (feature `rayon`), each with its own `col`, which
