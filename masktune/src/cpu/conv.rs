@@ -16,8 +16,8 @@ use super::im2col::{ConvGeometry, col2im, im2col};
 /// `[batch, channels_out, out_h, out_w]` from `x` (`[batch, channels_in, h, w]`) and `weight`
 /// (`[channels_out, channels_in, kernel_h, kernel_w]`), all contiguous row-major.
 pub fn forward(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
-    check_lengths(geometry, x, weight);
     let g = geometry;
+    g.check_sizes(Some(x), Some(weight), None);
     let (taps, plane) = (g.taps(), g.output_plane());
     let mut output = vec![0.0f32; g.batch * g.output_image()];
     for_each_image(
@@ -37,12 +37,7 @@ pub fn forward(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
 /// `dL/dx` (`[batch, channels_in, h, w]`) from `weight` and `dL/dy`.
 pub fn input_gradient(weight: &[f32], output_grad: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
     let g = geometry;
-    assert_eq!(weight.len(), g.channels_out * g.taps(), "weight size");
-    assert_eq!(
-        output_grad.len(),
-        g.batch * g.output_image(),
-        "output gradient size"
-    );
+    g.check_sizes(None, Some(weight), Some(output_grad));
     if let Some((flipped, transposed)) = transposed_convolution(weight, g) {
         return forward(output_grad, &flipped, &transposed);
     }
@@ -106,12 +101,7 @@ fn transposed_convolution(weight: &[f32], g: &ConvGeometry) -> Option<(Vec<f32>,
 /// `dL/dW` (`[channels_out, channels_in, kernel_h, kernel_w]`) from `x` and `dL/dy`.
 pub fn weight_gradient(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
     let g = geometry;
-    assert_eq!(x.len(), g.batch * g.input_image(), "input size");
-    assert_eq!(
-        output_grad.len(),
-        g.batch * g.output_image(),
-        "output gradient size"
-    );
+    g.check_sizes(Some(x), None, Some(output_grad));
     let (taps, plane) = (g.taps(), g.output_plane());
     // One partial sum per worker over its share of the images, then the sum of those.
     let partial = |images: core::ops::Range<usize>| {
@@ -137,17 +127,24 @@ pub fn weight_gradient(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) 
     sum.unwrap_or_else(|| vec![0.0; g.channels_out * taps])
 }
 
-fn check_lengths(geometry: &ConvGeometry, x: &[f32], weight: &[f32]) {
-    assert_eq!(
-        x.len(),
-        geometry.batch * geometry.input_image(),
-        "input size"
-    );
-    assert_eq!(
-        weight.len(),
-        geometry.channels_out * geometry.taps(),
-        "weight size"
-    );
+impl ConvGeometry {
+    /// Panics unless the given input, weight and output gradient have this geometry's sizes.
+    fn check_sizes(&self, x: Option<&[f32]>, weight: Option<&[f32]>, output_grad: Option<&[f32]>) {
+        let expected = [
+            ("input", x, self.batch * self.input_image()),
+            ("weight", weight, self.channels_out * self.taps()),
+            (
+                "output gradient",
+                output_grad,
+                self.batch * self.output_image(),
+            ),
+        ];
+        for (what, values, len) in expected {
+            if let Some(values) = values {
+                assert_eq!(values.len(), len, "{what} size");
+            }
+        }
+    }
 }
 
 /// Runs `per_image(n, col, out)` for every image n, `out` being image n's `out_image` values

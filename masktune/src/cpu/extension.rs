@@ -262,19 +262,20 @@ impl<B: Backend + LayerBackend, C: CheckpointStrategy> LayerBackend for Autodiff
             .prepare::<C>([x.node(), weight.node()])
             .compute_bound()
             .stateful();
+        // The inner tensors are shared handles: cloning them keeps `x` and `weight` whole
+        // for the checkpoints below.
+        let y = B::conv2d_without_bias(
+            x.primitive().clone(),
+            weight.primitive().clone(),
+            options.clone(),
+        );
         match prep {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let weight_state = prep.checkpoint(&weight);
-                let (x, weight) = (x.into_primitive(), weight.into_primitive());
-                let y = B::conv2d_without_bias(x, weight, options.clone());
                 prep.finish((x_state, weight_state, options), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_without_bias(
-                x.into_primitive(),
-                weight.into_primitive(),
-                options,
-            )),
+            OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
 
@@ -288,16 +289,16 @@ impl<B: Backend + LayerBackend, C: CheckpointStrategy> LayerBackend for Autodiff
             .prepare::<C>([x.node(), gamma.node(), beta.node()])
             .compute_bound()
             .stateful();
-        match prep {
+        let (y, mean, variance) = B::batch_norm_with_batch_statistics(
+            x.primitive().clone(),
+            gamma.primitive().clone(),
+            beta.into_primitive(),
+            epsilon,
+        );
+        let y = match prep {
             OpsKind::Tracked(mut prep) => {
                 let x_state = prep.checkpoint(&x);
                 let gamma_state = prep.checkpoint(&gamma);
-                let (y, mean, variance) = B::batch_norm_with_batch_statistics(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    epsilon,
-                );
                 let state = (
                     x_state,
                     gamma_state,
@@ -305,27 +306,15 @@ impl<B: Backend + LayerBackend, C: CheckpointStrategy> LayerBackend for Autodiff
                     variance.clone(),
                     epsilon,
                 );
-                let y = prep.finish(state, y);
-                (
-                    y,
-                    FloatTensor::<Self>::new(mean),
-                    FloatTensor::<Self>::new(variance),
-                )
+                prep.finish(state, y)
             }
-            OpsKind::UnTracked(prep) => {
-                let (y, mean, variance) = B::batch_norm_with_batch_statistics(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    epsilon,
-                );
-                (
-                    prep.finish(y),
-                    FloatTensor::<Self>::new(mean),
-                    FloatTensor::<Self>::new(variance),
-                )
-            }
-        }
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        };
+        (
+            y,
+            FloatTensor::<Self>::new(mean),
+            FloatTensor::<Self>::new(variance),
+        )
     }
 }
 
