@@ -85,6 +85,14 @@ fn same_as_burn_for_the_models_convolutions() {
         padding: 0,
         side: 11,
     });
+    // Rows long enough for the stride-1 path by kernel rows (as in ResNet's first stages).
+    check(Case {
+        channels: [4, 5],
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+        side: 19,
+    });
     check(Case {
         channels: [8, 16],
         kernel: 3,

@@ -18,6 +18,9 @@ use super::im2col::{ConvGeometry, col2im, im2col};
 pub fn forward(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
     let g = geometry;
     g.check_sizes(Some(x), Some(weight), None);
+    if let Some(columns) = g.kernel_columns() {
+        return forward_by_kernel_rows(x, weight, g, &columns);
+    }
     let (taps, plane) = (g.taps(), g.output_plane());
     let mut output = vec![0.0f32; g.batch * g.output_image()];
     for_each_image(
@@ -29,6 +32,51 @@ pub fn forward(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
             let w = Matrix::row_major(weight, g.channels_out, taps);
             let col = Matrix::row_major(col, taps, plane);
             matmul(out, w, col, false);
+        },
+    );
+    output
+}
+
+/// The stride-1 forward pass as one matrix product per kernel row, all reading one im2col
+/// matrix of the kernel's column shifts (see [`ConvGeometry::kernel_columns`]) at that row's
+/// offset: a `kernel_w / (kernel_h * kernel_w)` share of the full im2col matrix's copying
+/// (1/3 for 3x3 kernels). The products fill a grid `reach_w` columns wider than the output,
+/// whose rows are then copied out without those columns.
+fn forward_by_kernel_rows(
+    x: &[f32],
+    weight: &[f32],
+    g: &ConvGeometry,
+    columns: &ConvGeometry,
+) -> Vec<f32> {
+    let co = g.channels_out;
+    let shifts = columns.taps();
+    let grid_w = columns.output[1];
+    let grid = g.output[0] * grid_w;
+    let mut by_row = vec![0.0f32; weight.len()];
+    for (standard, kernel_rows_first) in kernel_rows_first(g) {
+        by_row[kernel_rows_first] = weight[standard];
+    }
+    let col_len = shifts * columns.output_plane();
+    let mut output = vec![0.0f32; g.batch * g.output_image()];
+    for_each_image(
+        &mut output,
+        g.output_image(),
+        col_len + co * grid,
+        |n, scratch, out| {
+            let (col, on_grid) = scratch.split_at_mut(col_len);
+            im2col(&x[n * g.input_image()..][..g.input_image()], columns, col);
+            for ki in 0..g.kernel[0] {
+                let w = Matrix::row_major(&by_row[ki * co * shifts..][..co * shifts], co, shifts);
+                let from = ki * g.dilation[0] * grid_w;
+                let rows = Matrix::strided(&col[from..], shifts, grid, columns.output_plane());
+                matmul(on_grid, w, rows, ki > 0);
+            }
+            for (out, row) in out
+                .chunks_exact_mut(g.output[1])
+                .zip(on_grid.chunks_exact(grid_w))
+            {
+                out.copy_from_slice(&row[..g.output[1]]);
+            }
         },
     );
     output
@@ -102,9 +150,11 @@ fn transposed_convolution(weight: &[f32], g: &ConvGeometry) -> Option<(Vec<f32>,
 pub fn weight_gradient(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
     let g = geometry;
     g.check_sizes(Some(x), None, Some(output_grad));
+    if let Some(columns) = g.kernel_columns() {
+        return weight_gradient_by_kernel_rows(x, output_grad, g, &columns);
+    }
     let (taps, plane) = (g.taps(), g.output_plane());
-    // One partial sum per worker over its share of the images, then the sum of those.
-    let partial = |images: core::ops::Range<usize>| {
+    sum_over_images(g.batch, g.channels_out * taps, |images| {
         let mut gradient = vec![0.0f32; g.channels_out * taps];
         let mut col = vec![0.0f32; taps * plane];
         for (i, n) in images.enumerate() {
@@ -115,8 +165,79 @@ pub fn weight_gradient(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) 
             matmul(&mut gradient, dy, col_t, i > 0);
         }
         gradient
-    };
-    let parts = batch_parts(g.batch);
+    })
+}
+
+/// The stride-1 weight gradient from the im2col matrix of [`forward_by_kernel_rows`]: kernel
+/// row `ki`'s weights get `dy col_ki^T`, with `dy` spread onto the wider grid (zero in the
+/// columns that are not outputs, so that those add nothing).
+fn weight_gradient_by_kernel_rows(
+    x: &[f32],
+    output_grad: &[f32],
+    g: &ConvGeometry,
+    columns: &ConvGeometry,
+) -> Vec<f32> {
+    let co = g.channels_out;
+    let shifts = columns.taps();
+    let grid_w = columns.output[1];
+    let grid = g.output[0] * grid_w;
+    let by_row = sum_over_images(g.batch, g.kernel[0] * co * shifts, |images| {
+        let mut gradient = vec![0.0f32; g.kernel[0] * co * shifts];
+        let mut col = vec![0.0f32; shifts * columns.output_plane()];
+        let mut dy_on_grid = vec![0.0f32; co * grid];
+        for (i, n) in images.enumerate() {
+            im2col(
+                &x[n * g.input_image()..][..g.input_image()],
+                columns,
+                &mut col,
+            );
+            let dy = &output_grad[n * g.output_image()..][..g.output_image()];
+            for (row, dy) in dy_on_grid
+                .chunks_exact_mut(grid_w)
+                .zip(dy.chunks_exact(g.output[1]))
+            {
+                row[..g.output[1]].copy_from_slice(dy);
+            }
+            let dy = Matrix::row_major(&dy_on_grid, co, grid);
+            for (ki, gradient) in gradient.chunks_exact_mut(co * shifts).enumerate() {
+                let from = ki * g.dilation[0] * grid_w;
+                let rows = Matrix::strided(&col[from..], shifts, grid, columns.output_plane());
+                matmul(gradient, dy, rows.transposed(), i > 0);
+            }
+        }
+        gradient
+    });
+    let mut gradient = vec![0.0f32; by_row.len()];
+    for (standard, kernel_rows_first) in kernel_rows_first(g) {
+        gradient[standard] = by_row[kernel_rows_first];
+    }
+    gradient
+}
+
+/// For every weight, its index in the standard layout `[channels_out][channels_in][kernel_h]
+/// [kernel_w]` and in the layout with kernel rows outermost, `[kernel_h][channels_out]
+/// [channels_in][kernel_w]`: kernel row `ki`'s weights as one `channels_out x (channels_in *
+/// kernel_w)` matrix.
+fn kernel_rows_first(g: &ConvGeometry) -> impl Iterator<Item = (usize, usize)> {
+    let (co, ci) = (g.channels_out, g.channels_in);
+    let [kernel_h, kernel_w] = g.kernel;
+    (0..co * ci).flat_map(move |oc| {
+        (0..kernel_h).flat_map(move |ki| {
+            (0..kernel_w).map(move |kj| {
+                let standard = (oc * kernel_h + ki) * kernel_w + kj;
+                (standard, (ki * co * ci + oc) * kernel_w + kj)
+            })
+        })
+    })
+}
+
+/// The sum of `partial(images)` over one contiguous range of images per worker thread.
+fn sum_over_images(
+    batch: usize,
+    len: usize,
+    partial: impl Fn(core::ops::Range<usize>) -> Vec<f32> + Sync + Send,
+) -> Vec<f32> {
+    let parts = batch_parts(batch);
     #[cfg(feature = "rayon")]
     let sum = {
         use rayon::prelude::*;
@@ -124,7 +245,7 @@ pub fn weight_gradient(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) 
     };
     #[cfg(not(feature = "rayon"))]
     let sum = parts.into_iter().map(partial).reduce(add_into);
-    sum.unwrap_or_else(|| vec![0.0; g.channels_out * taps])
+    sum.unwrap_or_else(|| vec![0.0; len])
 }
 
 impl ConvGeometry {
@@ -203,11 +324,20 @@ struct Matrix<'a> {
 impl<'a> Matrix<'a> {
     fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
         assert_eq!(data.len(), rows * cols, "matrix size");
+        Self::strided(data, rows, cols, cols)
+    }
+
+    /// `rows x cols` values, row `r` starting at `data[r * row_stride]`.
+    fn strided(data: &'a [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
+        assert!(
+            rows == 0 || cols == 0 || (rows - 1) * row_stride + cols <= data.len(),
+            "matrix size"
+        );
         Self {
             data,
             rows,
             cols,
-            row_stride: cols,
+            row_stride,
             col_stride: 1,
         }
     }
@@ -228,7 +358,7 @@ impl<'a> Matrix<'a> {
 fn matmul(dst: &mut [f32], lhs: Matrix, rhs: Matrix, accumulate: bool) {
     assert_eq!(lhs.cols, rhs.rows, "inner dimensions");
     assert_eq!(dst.len(), lhs.rows * rhs.cols, "destination size");
-    // Views are built by `row_major` (+ `transposed`), so every index gemm forms,
+    // Views are built by `strided` (+ `transposed`), which checks that every index gemm forms,
     // i * row_stride + j * col_stride for i < rows and j < cols, lies inside `data`; `dst` is
     // exactly `lhs.rows x rhs.cols` and borrowed mutably, so it aliases neither input.
     unsafe {
@@ -364,6 +494,26 @@ mod tests {
         check(geometry([9, 10], 3, 1, 0, 1)); // unpadded 3x3 (the MNIST network)
         check(geometry([9, 10], 3, 2, 1, 1)); // strided 3x3 (ResNet downsampling)
         check(geometry([9, 10], 1, 2, 0, 1)); // 1x1 projection
+    }
+
+    /// Stride-1 convolutions with output rows of at least 8 per column of reach go through
+    /// `forward_by_kernel_rows` (the forward and, as a forward convolution, the input gradient).
+    #[test]
+    fn matches_the_definitions_on_long_rows() {
+        let cases = [
+            geometry([5, 18], 3, 1, 1, 1),
+            geometry([5, 20], 3, 1, 0, 1),
+            geometry([6, 40], 3, 1, 2, 2),
+            geometry([6, 37], 5, 1, 2, 1),
+            geometry([4, 6], 1, 1, 1, 1),
+        ];
+        for g in cases {
+            assert!(g.kernel_columns().is_some(), "{g:?}");
+            check(g);
+        }
+        let mut g = geometry([5, 18], 3, 1, 1, 1);
+        g.output = [4, 17];
+        check(g);
     }
 
     #[test]
