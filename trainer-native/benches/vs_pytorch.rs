@@ -75,6 +75,8 @@ fn timed(warmup: usize, repeats: usize, mut step: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    // As in the trainer's own `main`.
+    trainer_native::allocator::keep_freed_memory();
     let args = Args::parse();
     let device = args.backend.device().unwrap_or_else(|e| panic!("{e}"));
     let engine = args

@@ -1,3 +1,4 @@
+pub mod allocator;
 pub mod backend;
 pub mod cli;
 pub mod data;

@@ -8,6 +8,7 @@ use trainer_native::predict;
 use trainer_native::train::{self, Result, TrainError};
 
 fn main() -> ExitCode {
+    trainer_native::allocator::keep_freed_memory();
     match run(Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
