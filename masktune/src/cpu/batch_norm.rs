@@ -10,6 +10,8 @@
 //! planes; the variance is the sum of squared deviations from the mean (a second pass), which
 //! loses nothing to cancellation when the mean is large against the spread.
 
+use super::parallel::{for_each_chunk, map};
+
 /// `[batch, channels, spatial]`: the layout of one batch norm input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NormShape {
@@ -46,7 +48,7 @@ pub struct Forward {
 pub fn forward(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64, shape: &NormShape) -> Forward {
     check(shape, x, gamma);
     assert_eq!(beta.len(), shape.channels, "beta size");
-    let stats = per_channel(shape.channels, |c| {
+    let stats = map(shape.channels, |c| {
         let [sum] = channel_sums(shape, x, x, c, |x, _| [x]);
         let mean = sum / shape.per_channel();
         // The corrected two-pass variance: the sum of deviations makes up for `mean`'s rounding.
@@ -105,7 +107,7 @@ pub fn backward(
         .map(|&v| 1.0 / (f64::from(v) + epsilon).sqrt())
         .collect();
     // (sum dy, sum dy * x_hat) per channel.
-    let sums = per_channel(shape.channels, |c| {
+    let sums = map(shape.channels, |c| {
         let mu = mean[c];
         let [dy_sum, dy_centred_sum] =
             channel_sums(shape, x, output_grad, c, |x, dy| [dy, dy * (x - mu)]);
@@ -126,7 +128,7 @@ pub fn backward(
         .collect();
     let mut dx = vec![0.0f32; shape.len()];
     let image = shape.channels * shape.spatial;
-    for_each_image(&mut dx, image, |n, dx| {
+    for_each_chunk(&mut dx, image, 0, |n, _, dx| {
         for (c, dx) in dx.chunks_exact_mut(shape.spatial).enumerate() {
             let (a, b, d) = coefficients[c];
             let mu = mean[c];
@@ -192,17 +194,6 @@ fn channel_sums<const K: usize>(
     total
 }
 
-/// `f(c)` for every channel, in parallel with the feature `rayon`.
-fn per_channel<T: Send>(channels: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        (0..channels).into_par_iter().map(f).collect()
-    }
-    #[cfg(not(feature = "rayon"))]
-    (0..channels).map(f).collect()
-}
-
 /// A new tensor of `x`'s shape, channel `c` of each image written by `f(c, x_values, out)`.
 fn per_image(
     x: &[f32],
@@ -211,27 +202,12 @@ fn per_image(
 ) -> Vec<f32> {
     let mut out = vec![0.0f32; shape.len()];
     let image = shape.channels * shape.spatial;
-    for_each_image(&mut out, image, |n, out| {
+    for_each_chunk(&mut out, image, 0, |n, _, out| {
         for (c, out) in out.chunks_exact_mut(shape.spatial).enumerate() {
             f(c, &x[n * image + c * shape.spatial..][..shape.spatial], out);
         }
     });
     out
-}
-
-/// `f(n, values)` for every image's `image` values of `out`, in parallel with `rayon`.
-fn for_each_image(out: &mut [f32], image: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        out.par_chunks_mut(image)
-            .enumerate()
-            .for_each(|(n, out)| f(n, out));
-    }
-    #[cfg(not(feature = "rayon"))]
-    out.chunks_mut(image)
-        .enumerate()
-        .for_each(|(n, out)| f(n, out));
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! training step these took most of the time (docs/BENCHMARKS.md).
 
 use super::im2col::{ConvGeometry, col2im, im2col};
+use super::parallel::{for_each_chunk, sum_over_ranges};
 
 /// `[batch, channels_out, out_h, out_w]` from `x` (`[batch, channels_in, h, w]`) and `weight`
 /// (`[channels_out, channels_in, kernel_h, kernel_w]`), all contiguous row-major.
@@ -23,7 +24,7 @@ pub fn forward(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
     }
     let (taps, plane) = (g.taps(), g.output_plane());
     let mut output = vec![0.0f32; g.batch * g.output_image()];
-    for_each_image(
+    for_each_chunk(
         &mut output,
         g.output_image(),
         taps * plane,
@@ -58,7 +59,7 @@ fn forward_by_kernel_rows(
     }
     let col_len = shifts * columns.output_plane();
     let mut output = vec![0.0f32; g.batch * g.output_image()];
-    for_each_image(
+    for_each_chunk(
         &mut output,
         g.output_image(),
         col_len + co * grid,
@@ -91,7 +92,7 @@ pub fn input_gradient(weight: &[f32], output_grad: &[f32], geometry: &ConvGeomet
     }
     let (taps, plane) = (g.taps(), g.output_plane());
     let mut input_grad = vec![0.0f32; g.batch * g.input_image()];
-    for_each_image(
+    for_each_chunk(
         &mut input_grad,
         g.input_image(),
         taps * plane,
@@ -154,7 +155,7 @@ pub fn weight_gradient(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) 
         return weight_gradient_by_kernel_rows(x, output_grad, g, &columns);
     }
     let (taps, plane) = (g.taps(), g.output_plane());
-    sum_over_images(g.batch, g.channels_out * taps, |images| {
+    sum_over_ranges(g.batch, g.channels_out * taps, |images| {
         let mut gradient = vec![0.0f32; g.channels_out * taps];
         let mut col = vec![0.0f32; taps * plane];
         for (i, n) in images.enumerate() {
@@ -181,7 +182,7 @@ fn weight_gradient_by_kernel_rows(
     let shifts = columns.taps();
     let grid_w = columns.output[1];
     let grid = g.output[0] * grid_w;
-    let by_row = sum_over_images(g.batch, g.kernel[0] * co * shifts, |images| {
+    let by_row = sum_over_ranges(g.batch, g.kernel[0] * co * shifts, |images| {
         let mut gradient = vec![0.0f32; g.kernel[0] * co * shifts];
         let mut col = vec![0.0f32; shifts * columns.output_plane()];
         let mut dy_on_grid = vec![0.0f32; co * grid];
@@ -231,23 +232,6 @@ fn kernel_rows_first(g: &ConvGeometry) -> impl Iterator<Item = (usize, usize)> {
     })
 }
 
-/// The sum of `partial(images)` over one contiguous range of images per worker thread.
-fn sum_over_images(
-    batch: usize,
-    len: usize,
-    partial: impl Fn(core::ops::Range<usize>) -> Vec<f32> + Sync + Send,
-) -> Vec<f32> {
-    let parts = batch_parts(batch);
-    #[cfg(feature = "rayon")]
-    let sum = {
-        use rayon::prelude::*;
-        parts.into_par_iter().map(partial).reduce_with(add_into)
-    };
-    #[cfg(not(feature = "rayon"))]
-    let sum = parts.into_iter().map(partial).reduce(add_into);
-    sum.unwrap_or_else(|| vec![0.0; len])
-}
-
 impl ConvGeometry {
     /// Panics unless the given input, weight and output gradient have this geometry's sizes.
     fn check_sizes(&self, x: Option<&[f32]>, weight: Option<&[f32]>, output_grad: Option<&[f32]>) {
@@ -266,49 +250,6 @@ impl ConvGeometry {
             }
         }
     }
-}
-
-/// Runs `per_image(n, col, out)` for every image n, `out` being image n's `out_image` values
-/// of `output` and `col` a scratch buffer of `col_len` values.
-fn for_each_image(
-    output: &mut [f32],
-    out_image: usize,
-    col_len: usize,
-    per_image: impl Fn(usize, &mut [f32], &mut [f32]) + Sync + Send,
-) {
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        output.par_chunks_mut(out_image).enumerate().for_each_init(
-            || vec![0.0f32; col_len],
-            |col, (n, out)| per_image(n, col, out),
-        );
-    }
-    #[cfg(not(feature = "rayon"))]
-    {
-        let mut col = vec![0.0f32; col_len];
-        for (n, out) in output.chunks_mut(out_image).enumerate() {
-            per_image(n, &mut col, out);
-        }
-    }
-}
-
-/// The batch split into one contiguous range of images per worker thread.
-fn batch_parts(batch: usize) -> Vec<core::ops::Range<usize>> {
-    #[cfg(feature = "rayon")]
-    let workers = rayon::current_num_threads();
-    #[cfg(not(feature = "rayon"))]
-    let workers = 1;
-    let parts = workers.clamp(1, batch.max(1));
-    (0..parts)
-        .map(|p| batch * p / parts..batch * (p + 1) / parts)
-        .filter(|range| !range.is_empty())
-        .collect()
-}
-
-fn add_into(mut sum: Vec<f32>, other: Vec<f32>) -> Vec<f32> {
-    sum.iter_mut().zip(&other).for_each(|(s, o)| *s += o);
-    sum
 }
 
 /// A strided view of a matrix inside a slice.

@@ -8,6 +8,7 @@ mod batch_norm;
 mod conv;
 mod extension;
 mod im2col;
+mod parallel;
 
 use burn::backend::ops::ConvOptions;
 use burn::backend::{Dispatch, DispatchDevice};
