@@ -1,8 +1,10 @@
-//! `masktune::cpu::{conv2d, batch_norm}` on the CPU backend (their own kernels) against Burn's
-//! `Conv2d` and `BatchNorm`: the same outputs, gradients and running statistics.
+//! `masktune::cpu::{conv2d, batch_norm, max_pool2d}` on the CPU backend (their own kernels)
+//! against Burn's `Conv2d`, `BatchNorm` and `MaxPool2d`: the same outputs, gradients and running
+//! statistics.
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::{Distribution, Tolerance};
@@ -195,4 +197,44 @@ fn batch_norm_same_as_burn_in_evaluation() {
     masktune::cpu::batch_norm(&bn, x.clone())
         .into_data()
         .assert_approx_eq::<f32>(&bn.forward(x).into_data(), Tolerance::absolute(1e-6));
+}
+
+/// Output and input gradient of `sum(pool(x) * r)` through `forward`.
+fn run_pool(
+    pool: &MaxPool2d,
+    x: &Tensor<4>,
+    r: &Tensor<4>,
+    forward: impl Fn(&MaxPool2d, Tensor<4>) -> Tensor<4>,
+) -> [TensorData; 2] {
+    let x = x.clone().require_grad();
+    let y = forward(pool, x.clone());
+    let grads = (y.clone() * r.clone()).sum().backward();
+    [
+        y.into_data(),
+        x.grad(&grads).expect("x is tracked").into_data(),
+    ]
+}
+
+#[test]
+fn max_pool_same_as_burn() {
+    let device = Device::flex().autodiff();
+    // Odd sides (the last row and column dropped), and values rounded to a coarse grid so that
+    // windows hold ties (the first maximum takes the gradient).
+    for (kernel, side) in [(2, 9), (2, 8), (3, 7)] {
+        let pool = MaxPool2dConfig::new([kernel, kernel]).init();
+        let x = Tensor::<4>::random([3, 4, side, side], Distribution::Normal(0.0, 1.0), &device)
+            .mul_scalar(2.0)
+            .round();
+        let out = side / kernel;
+        let r = Tensor::<4>::random([3, 4, out, out], Distribution::Normal(0.0, 1.0), &device);
+        let ours = run_pool(&pool, &x, &r, masktune::cpu::max_pool2d);
+        let burns = run_pool(&pool, &x, &r, |pool, x| pool.forward(x));
+        for (what, (a, b)) in ["output", "input gradient"]
+            .iter()
+            .zip(ours.iter().zip(&burns))
+        {
+            assert_eq!(a.shape(), b.shape(), "{what}");
+            a.assert_approx_eq::<f32>(b, Tolerance::absolute(1e-6));
+        }
+    }
 }

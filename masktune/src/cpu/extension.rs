@@ -12,11 +12,12 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::{ConvOptions, ModuleOps};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
-use burn::tensor::{DType, Shape, TensorData};
+use burn::tensor::{DType, IntDType, Shape, TensorData};
 
 use super::batch_norm::{self, NormShape};
 use super::conv;
 use super::im2col::ConvGeometry;
+use super::max_pool::{self, PoolShape};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait LayerBackend: Backend {
@@ -74,6 +75,51 @@ pub trait LayerBackend: Backend {
         let grads = Self::batch_norm_train_backward(x, gamma, mean, variance, epsilon, output_grad);
         (grads.x_grad, grads.gamma_grad, grads.beta_grad)
     }
+
+    /// Max pooling by `kernel`-sized windows that tile the input (stride = kernel, no padding or
+    /// dilation, rounding down).
+    fn max_pool2d_tiled(x: FloatTensor<Self>, kernel: [usize; 2]) -> FloatTensor<Self> {
+        Self::max_pool2d(x, kernel, kernel, [0, 0], [1, 1], false)
+    }
+
+    /// `dL/dx` of [`LayerBackend::max_pool2d_tiled`].
+    fn max_pool2d_tiled_backward(
+        x: FloatTensor<Self>,
+        kernel: [usize; 2],
+        output_grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        tiled_max_pool_backward_by_indices::<Self>(x, kernel, output_grad)
+    }
+}
+
+/// Burn's max pool backward for [`LayerBackend::max_pool2d_tiled`], through the index of each
+/// window's maximum.
+fn tiled_max_pool_backward_by_indices<B: Backend>(
+    x: FloatTensor<B>,
+    kernel: [usize; 2],
+    output_grad: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let (padding, dilation) = ([0, 0], [1, 1]);
+    let pooled = B::max_pool2d_with_indices(
+        x.clone(),
+        kernel,
+        kernel,
+        padding,
+        dilation,
+        false,
+        IntDType::I64,
+    );
+    B::max_pool2d_with_indices_backward(
+        x,
+        kernel,
+        kernel,
+        padding,
+        dilation,
+        false,
+        output_grad,
+        pooled.indices,
+    )
+    .x_grad
 }
 
 /// The geometry of a convolution `conv` handles (f32, ungrouped), or `None`.
@@ -112,6 +158,16 @@ fn norm_shape(x: &FlexTensor) -> Option<NormShape> {
         batch: dims[0],
         channels: dims[1],
         spatial: dims.iter().skip(2).product(),
+    })
+}
+
+/// The layout of a pooling input `max_pool` handles (f32, `[batch, channels, h, w]`).
+fn pool_shape(x: &FlexTensor, kernel: [usize; 2]) -> Option<PoolShape> {
+    let [batch, channels, height, width] = x.shape().dims();
+    (x.dtype() == DType::F32).then_some(PoolShape {
+        planes: batch * channels,
+        input: [height, width],
+        kernel,
     })
 }
 
@@ -221,6 +277,32 @@ impl LayerBackend for Flex {
             flex_tensor(grads.beta, [shape.channels]),
         )
     }
+
+    fn max_pool2d_tiled(x: FlexTensor, kernel: [usize; 2]) -> FlexTensor {
+        let Some(shape) = pool_shape(&x, kernel) else {
+            return Self::max_pool2d(x, kernel, kernel, [0, 0], [1, 1], false);
+        };
+        let x = x.to_contiguous();
+        let [out_h, out_w] = shape.output();
+        let [batch, channels, _, _] = x.shape().dims();
+        flex_tensor(
+            max_pool::forward(values(&x), &shape),
+            [batch, channels, out_h, out_w],
+        )
+    }
+
+    fn max_pool2d_tiled_backward(
+        x: FlexTensor,
+        kernel: [usize; 2],
+        output_grad: FlexTensor,
+    ) -> FlexTensor {
+        let Some(shape) = pool_shape(&x, kernel) else {
+            return tiled_max_pool_backward_by_indices::<Self>(x, kernel, output_grad);
+        };
+        let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
+        let dx = max_pool::backward(values(&x), values(&output_grad), &shape);
+        flex_tensor(dx, x.shape())
+    }
 }
 
 /// The convolution's backward step, through the extension's gradients.
@@ -279,6 +361,21 @@ impl<B: Backend + LayerBackend, C: CheckpointStrategy> LayerBackend for Autodiff
         }
     }
 
+    fn max_pool2d_tiled(x: FloatTensor<Self>, kernel: [usize; 2]) -> FloatTensor<Self> {
+        let prep = MaxPoolTiled
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful();
+        let y = B::max_pool2d_tiled(x.primitive().clone(), kernel);
+        match prep {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                prep.finish((x_state, kernel), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
     fn batch_norm_with_batch_statistics(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -315,6 +412,29 @@ impl<B: Backend + LayerBackend, C: CheckpointStrategy> LayerBackend for Autodiff
             FloatTensor::<Self>::new(mean),
             FloatTensor::<Self>::new(variance),
         )
+    }
+}
+
+/// The tiled max pool's backward step, through the extension's gradient.
+#[derive(Debug)]
+struct MaxPoolTiled;
+
+impl<B: Backend + LayerBackend> Backward<B, 1> for MaxPoolTiled {
+    type State = (NodeId, [usize; 2]);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x_state, kernel) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, B::max_pool2d_tiled_backward(x, kernel, grad));
+        }
     }
 }
 

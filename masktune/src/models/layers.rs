@@ -130,7 +130,7 @@ impl ConvStack {
         for (conv, &pool) in self.convs.iter().zip(&self.pool_after) {
             x = conv.forward_relu(x);
             if pool {
-                x = self.pool.forward(x);
+                x = crate::cpu::max_pool2d(&self.pool, x);
             }
         }
         x

@@ -71,7 +71,7 @@ impl CamModel for MnistCnn {
     }
 
     fn head(&self, features: Tensor<4>) -> Tensor<2> {
-        let pooled = self.pool.forward(features);
+        let pooled = crate::cpu::max_pool2d(&self.pool, features);
         let [batch, channels, h, w] = pooled.dims();
         let hidden = self
             .hidden
