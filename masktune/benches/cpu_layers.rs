@@ -23,13 +23,20 @@ struct Layer {
     padding: usize,
 }
 
-const LAYERS: [Layer; 8] = [
+const LAYERS: [Layer; 9] = [
     Layer {
         name: "MNIST net conv 2 (16->16, 26x26, unpadded)",
         channels: [16, 16],
         side: 26,
         stride: 1,
         padding: 0,
+    },
+    Layer {
+        name: "small CNN stage 2 (32->32, 14x14)",
+        channels: [32, 32],
+        side: 14,
+        stride: 1,
+        padding: 1,
     },
     Layer {
         name: "ResNet stage 1 (16->16, 32x32)",

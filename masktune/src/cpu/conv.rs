@@ -1,15 +1,20 @@
-//! A bias-free, ungrouped 2D convolution on the CPU and its two gradients, as one matrix
-//! product per image with the image's im2col matrix `col` (`taps x plane`, see [`super::im2col`]):
+//! A bias-free, ungrouped 2D convolution on the CPU and its two gradients as matrix products
+//! with the images' im2col matrices `col_n` (`taps x plane`, see [`super::im2col`]):
 //!
 //! - output:          `y_n = W col_n`                       (`channels_out x plane`)
 //! - input gradient:  `dx_n = col2im(W^T dy_n)`, or for stride 1 a forward convolution of
 //!   `dy` with the flipped kernel ([`transposed_convolution`])
 //! - weight gradient: `dW = sum_n dy_n col_n^T`            (`channels_out x taps`)
 //!
-//! Images run in parallel on rayon's threads (feature `rayon`), each with its own `col`, which
-//! stays in cache. Burn's Flex backend builds its im2col in NHWC tiles one element at a time
-//! and takes the weight gradient as a convolution with the output gradient as kernel; in the
-//! training step these took most of the time (docs/BENCHMARKS.md).
+//! Small planes put several images side by side in one product ([`images_per_product`]);
+//! stride-1 convolutions with long rows copy only the kernel's column shifts and take one
+//! product per kernel row ([`forward_by_kernel_rows`]). Images run in parallel on rayon's
+//! threads (feature `rayon`), each worker with its own `col`, which stays in cache. Burn's Flex
+//! backend builds its im2col in NHWC tiles one element at a time and takes the weight gradient
+//! as a convolution with the output gradient as kernel; in the training step these took most of
+//! the time (docs/BENCHMARKS.md).
+
+use core::ops::Range;
 
 use super::im2col::{ConvGeometry, col2im, im2col};
 use super::parallel::{for_each_chunk, sum_over_ranges};
@@ -22,20 +27,68 @@ pub fn forward(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
     if let Some(columns) = g.kernel_columns() {
         return forward_by_kernel_rows(x, weight, g, &columns);
     }
-    let (taps, plane) = (g.taps(), g.output_plane());
+    let (taps, plane, co) = (g.taps(), g.output_plane(), g.channels_out);
+    let group = images_per_product(plane);
     let mut output = vec![0.0f32; g.batch * g.output_image()];
     for_each_chunk(
         &mut output,
-        g.output_image(),
-        taps * plane,
-        |n, col, out| {
-            im2col(&x[n * g.input_image()..][..g.input_image()], g, col);
-            let w = Matrix::row_major(weight, g.channels_out, taps);
-            let col = Matrix::row_major(col, taps, plane);
-            matmul(out, w, col, false);
+        group * g.output_image(),
+        (taps + co) * group * plane,
+        |i, scratch, out| {
+            let images = i * group..i * group + out.len() / g.output_image();
+            let columns = images.len() * plane;
+            let (col, y) = scratch.split_at_mut(taps * columns);
+            im2col_side_by_side(x, g, images.clone(), col);
+            let w = Matrix::row_major(weight, co, taps);
+            let col = Matrix::row_major(&col[..taps * columns], taps, columns);
+            if images.len() == 1 {
+                matmul(out, w, col, false);
+            } else {
+                let y = &mut y[..co * columns];
+                matmul(y, w, col, false);
+                side_by_side(co, plane, images.len(), |image, matrix| {
+                    out[image].copy_from_slice(&y[matrix]);
+                });
+            }
         },
     );
     output
+}
+
+/// Images whose im2col matrices go side by side into one matrix product: enough for ~256
+/// columns. One image of a small plane (VGG's 4x4: 16 columns) makes a product too narrow to
+/// reuse the weights it reads, and a weight gradient whose every product reads and writes the
+/// whole gradient.
+fn images_per_product(plane: usize) -> usize {
+    (256 / plane.max(1)).max(1)
+}
+
+/// Writes the im2col matrices of `images` (indices into the batch `x`) side by side into
+/// `col`: `taps x (images.len() * plane)`, image `k`'s columns from `k * plane` on.
+fn im2col_side_by_side(x: &[f32], g: &ConvGeometry, images: Range<usize>, col: &mut [f32]) {
+    let (plane, row_stride) = (g.output_plane(), images.len() * g.output_plane());
+    for (k, n) in images.enumerate() {
+        let image = &x[n * g.input_image()..][..g.input_image()];
+        im2col(image, g, &mut col[k * plane..], row_stride);
+    }
+}
+
+/// Calls `copy(image, matrix)` for every channel of `count` images: the index range of that
+/// channel's `plane` values in the images' `[channels][plane]` blocks (one after the other), and
+/// in one `channels x (count * plane)` matrix with the images side by side.
+fn side_by_side(
+    channels: usize,
+    plane: usize,
+    count: usize,
+    mut copy: impl FnMut(Range<usize>, Range<usize>),
+) {
+    for k in 0..count {
+        for c in 0..channels {
+            let image = (k * channels + c) * plane;
+            let matrix = (c * count + k) * plane;
+            copy(image..image + plane, matrix..matrix + plane);
+        }
+    }
 }
 
 /// The stride-1 forward pass as one matrix product per kernel row, all reading one im2col
@@ -65,7 +118,8 @@ fn forward_by_kernel_rows(
         col_len + co * grid,
         |n, scratch, out| {
             let (col, on_grid) = scratch.split_at_mut(col_len);
-            im2col(&x[n * g.input_image()..][..g.input_image()], columns, col);
+            let image = &x[n * g.input_image()..][..g.input_image()];
+            im2col(image, columns, col, columns.output_plane());
             for ki in 0..g.kernel[0] {
                 let w = Matrix::row_major(&by_row[ki * co * shifts..][..co * shifts], co, shifts);
                 let from = ki * g.dilation[0] * grid_w;
@@ -154,15 +208,22 @@ pub fn weight_gradient(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) 
     if let Some(columns) = g.kernel_columns() {
         return weight_gradient_by_kernel_rows(x, output_grad, g, &columns);
     }
-    let (taps, plane) = (g.taps(), g.output_plane());
-    sum_over_ranges(g.batch, g.channels_out * taps, |images| {
-        let mut gradient = vec![0.0f32; g.channels_out * taps];
-        let mut col = vec![0.0f32; taps * plane];
-        for (i, n) in images.enumerate() {
-            im2col(&x[n * g.input_image()..][..g.input_image()], g, &mut col);
-            let dy = &output_grad[n * g.output_image()..][..g.output_image()];
-            let dy = Matrix::row_major(dy, g.channels_out, plane);
-            let col_t = Matrix::row_major(&col, taps, plane).transposed();
+    let (taps, plane, co) = (g.taps(), g.output_plane(), g.channels_out);
+    let group = images_per_product(plane);
+    sum_over_ranges(g.batch, co * taps, |images| {
+        let mut gradient = vec![0.0f32; co * taps];
+        let mut col = vec![0.0f32; taps * group * plane];
+        let mut dy = vec![0.0f32; co * group * plane];
+        for (i, start) in images.clone().step_by(group).enumerate() {
+            let together = start..(start + group).min(images.end);
+            let columns = together.len() * plane;
+            im2col_side_by_side(x, g, together.clone(), &mut col);
+            let output_grad = &output_grad[start * g.output_image()..];
+            side_by_side(co, plane, together.len(), |image, matrix| {
+                dy[matrix].copy_from_slice(&output_grad[image]);
+            });
+            let dy = Matrix::row_major(&dy[..co * columns], co, columns);
+            let col_t = Matrix::row_major(&col[..taps * columns], taps, columns).transposed();
             matmul(&mut gradient, dy, col_t, i > 0);
         }
         gradient
@@ -187,11 +248,8 @@ fn weight_gradient_by_kernel_rows(
         let mut col = vec![0.0f32; shifts * columns.output_plane()];
         let mut dy_on_grid = vec![0.0f32; co * grid];
         for (i, n) in images.enumerate() {
-            im2col(
-                &x[n * g.input_image()..][..g.input_image()],
-                columns,
-                &mut col,
-            );
+            let image = &x[n * g.input_image()..][..g.input_image()];
+            im2col(image, columns, &mut col, columns.output_plane());
             let dy = &output_grad[n * g.output_image()..][..g.output_image()];
             for (row, dy) in dy_on_grid
                 .chunks_exact_mut(grid_w)

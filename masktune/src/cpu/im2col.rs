@@ -89,16 +89,23 @@ impl ConvGeometry {
     }
 }
 
-/// Writes `image` (`[channels_in, h, w]`) as its im2col matrix into `col` (`taps x plane`),
-/// every entry once (no clearing pass first: in the training step that pass alone cost ~5 %).
-pub fn im2col(image: &[f32], geometry: &ConvGeometry, col: &mut [f32]) {
+/// Writes `image` (`[channels_in, h, w]`) as its im2col matrix (`taps x plane`) into `col`,
+/// row `r` at `col[r * row_stride..]` (`plane` for a matrix of its own, wider to place several
+/// images' matrices side by side), every entry once (no clearing pass first: in the training
+/// step that pass alone cost ~5 %).
+pub fn im2col(image: &[f32], geometry: &ConvGeometry, col: &mut [f32], row_stride: usize) {
     let width = geometry.input[1];
     let out_w = geometry.output[1];
     let plane = geometry.output_plane();
     let stride = geometry.stride[1];
-    assert_eq!(col.len(), geometry.taps() * plane, "im2col size");
+    let rows = geometry.taps();
+    assert!(row_stride >= plane, "im2col rows overlap");
+    assert!(
+        rows == 0 || col.len() >= (rows - 1) * row_stride + plane,
+        "im2col size"
+    );
     geometry.for_each_tap_row(|row, out_row, input_row, columns, first| {
-        let out = &mut col[row * plane + out_row * out_w..][..out_w];
+        let out = &mut col[row * row_stride + out_row * out_w..][..out_w];
         let Some(input_row) = input_row else {
             out.fill(0.0);
             return;
@@ -204,7 +211,7 @@ mod tests {
             .collect();
         // NaN wherever im2col would fail to write.
         let mut col = vec![f32::NAN; c.len()];
-        im2col(&x, &geometry, &mut col);
+        im2col(&x, &geometry, &mut col, geometry.output_plane());
         let mut image = vec![0.0; x.len()];
         col2im(&c, &geometry, &mut image);
         let left: f32 = col.iter().zip(&c).map(|(a, b)| a * b).sum();
