@@ -1,14 +1,17 @@
-//! Batch norm in training mode on the CPU, forward and backward, each in two passes over the
-//! activations (statistics per channel, then the element-wise result per image), for inputs
-//! `[batch, channels, spatial...]` stored contiguously. Burn's generic version builds each
+//! Batch norm in training mode on the CPU for inputs `[batch, channels, spatial...]` stored
+//! contiguously: the forward pass in three passes over the activations (the mean and the squared
+//! deviations per channel, then the element-wise result per image), the backward in two (sums
+//! per channel, then the element-wise result). Burn's generic version builds each
 //! statistic from a transposed copy and a chain of element-wise tensors.
 //!
 //! Forward: `mean_c`, biased `var_c` over (batch, spatial); `y = (x - mean) * gamma / sqrt(var +
 //! eps) + beta`. Backward, with `x_hat = (x - mean) / sqrt(var + eps)` and `m` values per channel:
-//! `dbeta = sum dy`, `dgamma = sum dy * x_hat`, `dx = gamma / sqrt(var + eps) * (dy - dbeta / m
-//! - x_hat * dgamma / m)`. Sums run in f32 lanes within each image's plane and in f64 across
-//! planes; the variance is the sum of squared deviations from the mean (a second pass), which
-//! loses nothing to cancellation when the mean is large against the spread.
+//! `dbeta = sum dy`, `dgamma = sum dy * x_hat`,
+//! `dx = gamma / sqrt(var + eps) * (dy - dbeta / m - x_hat * dgamma / m)`.
+//!
+//! Sums run in f32 lanes within each image's plane and in f64 across planes; the variance is the
+//! sum of squared deviations from the mean (a second pass), which loses nothing to cancellation
+//! when the mean is large against the spread.
 
 use super::parallel::{for_each_chunk, map};
 
