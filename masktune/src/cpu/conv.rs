@@ -213,16 +213,16 @@ pub fn weight_gradient(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) 
     sum_over_ranges(g.batch, co * taps, |images| {
         let mut gradient = vec![0.0f32; co * taps];
         let mut col = vec![0.0f32; taps * group * plane];
-        let mut dy = vec![0.0f32; co * group * plane];
+        let mut dy_together = vec![0.0f32; co * group * plane];
         for (i, start) in images.clone().step_by(group).enumerate() {
             let together = start..(start + group).min(images.end);
             let columns = together.len() * plane;
             im2col_side_by_side(x, g, together.clone(), &mut col);
             let output_grad = &output_grad[start * g.output_image()..];
             side_by_side(co, plane, together.len(), |image, matrix| {
-                dy[matrix].copy_from_slice(&output_grad[image]);
+                dy_together[matrix].copy_from_slice(&output_grad[image]);
             });
-            let dy = Matrix::row_major(&dy[..co * columns], co, columns);
+            let dy = Matrix::row_major(&dy_together[..co * columns], co, columns);
             let col_t = Matrix::row_major(&col[..taps * columns], taps, columns).transposed();
             matmul(&mut gradient, dy, col_t, i > 0);
         }
