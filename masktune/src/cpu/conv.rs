@@ -102,39 +102,81 @@ fn forward_by_kernel_rows(
     g: &ConvGeometry,
     columns: &ConvGeometry,
 ) -> Vec<f32> {
-    let co = g.channels_out;
-    let shifts = columns.taps();
-    let grid_w = columns.output[1];
-    let grid = g.output[0] * grid_w;
+    let layout = KernelRows::new(g, columns);
+    let (co, shifts) = (g.channels_out, layout.shifts);
     let mut by_row = vec![0.0f32; weight.len()];
     for (standard, kernel_rows_first) in kernel_rows_first(g) {
         by_row[kernel_rows_first] = weight[standard];
     }
-    let col_len = shifts * columns.output_plane();
+    let col_len = layout.col_len();
     let mut output = vec![0.0f32; g.batch * g.output_image()];
     for_each_chunk(
         &mut output,
         g.output_image(),
-        col_len + co * grid,
+        col_len + co * layout.grid,
         |n, scratch, out| {
             let (col, on_grid) = scratch.split_at_mut(col_len);
-            let image = &x[n * g.input_image()..][..g.input_image()];
-            im2col(image, columns, col, columns.output_plane());
+            layout.im2col(x, n, col);
             for ki in 0..g.kernel[0] {
                 let w = Matrix::row_major(&by_row[ki * co * shifts..][..co * shifts], co, shifts);
-                let from = ki * g.dilation[0] * grid_w;
-                let rows = Matrix::strided(&col[from..], shifts, grid, columns.output_plane());
-                matmul(on_grid, w, rows, ki > 0);
+                matmul(on_grid, w, layout.kernel_row(col, ki), ki > 0);
             }
             for (out, row) in out
                 .chunks_exact_mut(g.output[1])
-                .zip(on_grid.chunks_exact(grid_w))
+                .zip(on_grid.chunks_exact(layout.grid_w))
             {
                 out.copy_from_slice(&row[..g.output[1]]);
             }
         },
     );
     output
+}
+
+/// What the forward pass and the weight gradient by kernel rows share: the im2col matrix of
+/// the kernel's column shifts over the wider grid, and kernel row `ki`'s view into it.
+struct KernelRows<'a> {
+    g: &'a ConvGeometry,
+    columns: &'a ConvGeometry,
+    /// Rows of the im2col matrix: input channels times kernel columns.
+    shifts: usize,
+    /// Columns of the grid: the output's width plus the kernel's horizontal reach.
+    grid_w: usize,
+    /// Values of the grid a product fills: the output's rows times `grid_w`.
+    grid: usize,
+}
+
+impl<'a> KernelRows<'a> {
+    fn new(g: &'a ConvGeometry, columns: &'a ConvGeometry) -> Self {
+        let grid_w = columns.output[1];
+        Self {
+            g,
+            columns,
+            shifts: columns.taps(),
+            grid_w,
+            grid: g.output[0] * grid_w,
+        }
+    }
+
+    fn col_len(&self) -> usize {
+        self.shifts * self.columns.output_plane()
+    }
+
+    /// Writes image `n` of the batch `x` as the im2col matrix into `col`.
+    fn im2col(&self, x: &[f32], n: usize, col: &mut [f32]) {
+        let image = &x[n * self.g.input_image()..][..self.g.input_image()];
+        im2col(image, self.columns, col, self.columns.output_plane());
+    }
+
+    /// Kernel row `ki`'s matrix (`shifts x grid`): `col` read from grid row `ki * dilation_h` on.
+    fn kernel_row<'c>(&self, col: &'c [f32], ki: usize) -> Matrix<'c> {
+        let from = ki * self.g.dilation[0] * self.grid_w;
+        Matrix::strided(
+            &col[from..],
+            self.shifts,
+            self.grid,
+            self.columns.output_plane(),
+        )
+    }
 }
 
 /// `dL/dx` (`[batch, channels_in, h, w]`) from `weight` and `dL/dy`.
@@ -239,29 +281,26 @@ fn weight_gradient_by_kernel_rows(
     g: &ConvGeometry,
     columns: &ConvGeometry,
 ) -> Vec<f32> {
-    let co = g.channels_out;
-    let shifts = columns.taps();
-    let grid_w = columns.output[1];
-    let grid = g.output[0] * grid_w;
-    let by_row = sum_over_ranges(g.batch, g.kernel[0] * co * shifts, |images| {
-        let mut gradient = vec![0.0f32; g.kernel[0] * co * shifts];
-        let mut col = vec![0.0f32; shifts * columns.output_plane()];
-        let mut dy_on_grid = vec![0.0f32; co * grid];
+    let layout = KernelRows::new(g, columns);
+    let (co, out_w) = (g.channels_out, g.output[1]);
+    let len = g.kernel[0] * co * layout.shifts;
+    let by_row = sum_over_ranges(g.batch, len, |images| {
+        let mut gradient = vec![0.0f32; len];
+        let mut col = vec![0.0f32; layout.col_len()];
+        let mut dy_on_grid = vec![0.0f32; co * layout.grid];
         for (i, n) in images.enumerate() {
-            let image = &x[n * g.input_image()..][..g.input_image()];
-            im2col(image, columns, &mut col, columns.output_plane());
+            layout.im2col(x, n, &mut col);
             let dy = &output_grad[n * g.output_image()..][..g.output_image()];
             for (row, dy) in dy_on_grid
-                .chunks_exact_mut(grid_w)
-                .zip(dy.chunks_exact(g.output[1]))
+                .chunks_exact_mut(layout.grid_w)
+                .zip(dy.chunks_exact(out_w))
             {
-                row[..g.output[1]].copy_from_slice(dy);
+                row[..out_w].copy_from_slice(dy);
             }
-            let dy = Matrix::row_major(&dy_on_grid, co, grid);
-            for (ki, gradient) in gradient.chunks_exact_mut(co * shifts).enumerate() {
-                let from = ki * g.dilation[0] * grid_w;
-                let rows = Matrix::strided(&col[from..], shifts, grid, columns.output_plane());
-                matmul(gradient, dy, rows.transposed(), i > 0);
+            let dy = Matrix::row_major(&dy_on_grid, co, layout.grid);
+            for (ki, gradient) in gradient.chunks_exact_mut(co * layout.shifts).enumerate() {
+                let rows = layout.kernel_row(&col, ki).transposed();
+                matmul(gradient, dy, rows, i > 0);
             }
         }
         gradient
