@@ -3,7 +3,9 @@
 //! trainer's batch size: the forward pass alone, and forward + backward through autodiff
 //! (`sum(layer(x) * r)`, all gradients). Prints a Markdown table of medians in milliseconds.
 //!
-//!     cargo bench -p masktune --features rayon --bench cpu_layers -- [repeats]
+//!     cargo bench -p masktune --features rayon --bench cpu_layers -- [repeats] [name filter]
+//!
+//! With a filter, only the layers whose name contains it (e.g. "ResNet stage 2"), for profiling.
 
 use std::time::Instant;
 
@@ -143,16 +145,19 @@ fn row(
 }
 
 fn main() {
-    let repeats = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(7);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let repeats = args.iter().find_map(|a| a.parse().ok()).unwrap_or(7);
+    // (cargo bench passes `--bench` itself.)
+    let filter = args
+        .iter()
+        .find(|a| a.parse::<usize>().is_err() && !a.starts_with("--"));
+    let chosen = |name: &str| filter.is_none_or(|f| name.contains(f.as_str()));
     let device = Device::flex().autodiff();
     let normal = Distribution::Normal(0.0, 1.0);
     println!("batch {BATCH}, median of {repeats}, ms\n");
     println!("| layer | ours forward | Burn forward | ours fwd+bwd | Burn fwd+bwd |");
     println!("|---|---:|---:|---:|---:|");
-    for layer in &LAYERS {
+    for layer in LAYERS.iter().filter(|l| chosen(l.name)) {
         let p = layer.padding;
         let conv: Conv2d = Conv2dConfig::new(layer.channels, [3, 3])
             .with_stride([layer.stride, layer.stride])
@@ -165,7 +170,7 @@ fn main() {
         row(layer.name, repeats, &x, &ours, &|x| conv.forward(x));
     }
     let pool = MaxPool2dConfig::new([2, 2]).init();
-    for (name, [channels, side]) in POOLS {
+    for (name, [channels, side]) in POOLS.into_iter().filter(|(name, _)| chosen(name)) {
         let x = Tensor::<4>::random([BATCH, channels, side, side], normal, &device);
         let ours = |x| masktune::cpu::max_pool2d(&pool, x);
         row(name, repeats, &x, &ours, &|x| pool.forward(x));

@@ -7,8 +7,8 @@
 //! - weight gradient: `dW = sum_n dy_n col_n^T`            (`channels_out x taps`)
 //!
 //! Small planes put several images side by side in one product ([`images_per_product`]);
-//! stride-1 convolutions with long rows copy only the kernel's column shifts and take one
-//! product per kernel row ([`forward_by_kernel_rows`]). Images run in parallel on rayon's
+//! stride-1 convolutions with long rows take no im2col matrix at all: one product per kernel
+//! tap reads the zero-padded image in place ([`PaddedGrid`]). Images run in parallel on rayon's
 //! threads (feature `rayon`), each worker with its own `col`, which stays in cache. Burn's Flex
 //! backend builds its im2col in NHWC tiles one element at a time and takes the weight gradient
 //! as a convolution with the output gradient as kernel; in the training step these took most of
@@ -24,8 +24,8 @@ use super::parallel::{for_each_chunk, sum_over_ranges};
 pub fn forward(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
     let g = geometry;
     g.check_sizes(Some(x), Some(weight), None);
-    if let Some(columns) = g.kernel_columns() {
-        return forward_by_kernel_rows(x, weight, g, &columns);
+    if let Some(layout) = PaddedGrid::new(g) {
+        return forward_by_taps(x, weight, g, &layout);
     }
     let (taps, plane, co) = (g.taps(), g.output_plane(), g.channels_out);
     let group = images_per_product(plane);
@@ -91,39 +91,32 @@ fn side_by_side(
     }
 }
 
-/// The stride-1 forward pass as one matrix product per kernel row, all reading one im2col
-/// matrix of the kernel's column shifts (see [`ConvGeometry::kernel_columns`]) at that row's
-/// offset: a `kernel_w / (kernel_h * kernel_w)` share of the full im2col matrix's copying
-/// (1/3 for 3x3 kernels). The products fill a grid `reach_w` columns wider than the output,
-/// whose rows are then copied out without those columns.
-fn forward_by_kernel_rows(
-    x: &[f32],
-    weight: &[f32],
-    g: &ConvGeometry,
-    columns: &ConvGeometry,
-) -> Vec<f32> {
-    let layout = KernelRows::new(g, columns);
-    let (co, shifts) = (g.channels_out, layout.shifts);
-    let mut by_row = vec![0.0f32; weight.len()];
-    for (standard, kernel_rows_first) in kernel_rows_first(g) {
-        by_row[kernel_rows_first] = weight[standard];
+/// The stride-1 forward pass as one matrix product per kernel tap, each reading the zero-padded
+/// image in place ([`PaddedGrid`]): the only copy is the padding, once per image. The products
+/// fill a grid `reach_w` columns wider than the output, whose rows are then copied out without
+/// those columns.
+fn forward_by_taps(x: &[f32], weight: &[f32], g: &ConvGeometry, layout: &PaddedGrid) -> Vec<f32> {
+    let (co, ci) = (g.channels_out, g.channels_in);
+    let mut by_tap = vec![0.0f32; weight.len()];
+    for (standard, taps_first) in taps_first(g) {
+        by_tap[taps_first] = weight[standard];
     }
-    let col_len = layout.col_len();
+    let padded_len = layout.padded_len();
     let mut output = vec![0.0f32; g.batch * g.output_image()];
     for_each_chunk(
         &mut output,
         g.output_image(),
-        col_len + co * layout.grid,
+        padded_len + co * layout.grid,
         |n, scratch, out| {
-            let (col, on_grid) = scratch.split_at_mut(col_len);
-            layout.im2col(x, n, col);
-            for ki in 0..g.kernel[0] {
-                let w = Matrix::row_major(&by_row[ki * co * shifts..][..co * shifts], co, shifts);
-                matmul(on_grid, w, layout.kernel_row(col, ki), ki > 0);
+            let (padded, on_grid) = scratch.split_at_mut(padded_len);
+            layout.pad(x, n, padded);
+            for (tap, w) in by_tap.chunks_exact(co * ci).enumerate() {
+                let w = Matrix::row_major(w, co, ci);
+                matmul(on_grid, w, layout.tap(padded, tap), tap > 0);
             }
             for (out, row) in out
                 .chunks_exact_mut(g.output[1])
-                .zip(on_grid.chunks_exact(layout.grid_w))
+                .zip(on_grid.chunks_exact(layout.padded[1]))
             {
                 out.copy_from_slice(&row[..g.output[1]]);
             }
@@ -132,50 +125,67 @@ fn forward_by_kernel_rows(
     output
 }
 
-/// What the forward pass and the weight gradient by kernel rows share: the im2col matrix of
-/// the kernel's column shifts over the wider grid, and kernel row `ki`'s view into it.
-struct KernelRows<'a> {
+/// A stride-1 convolution over its input zero-padded on all sides (`padded`: the output's
+/// height and width plus the kernel's reach), stored channel plane after channel plane. Output
+/// pixel `(oh, ow)` is grid column `oh * padded_w + ow`; kernel tap `(ki, kj)` reads, for every
+/// grid column, the padded image at that column plus `ki * dilation_h * padded_w + kj *
+/// dilation_w`: one `channels_in x grid` view of the padded image per tap, no im2col matrix.
+/// The last `reach_w` columns of each grid row are not outputs (they read into the next row);
+/// a row of 8 outputs per column of reach keeps that waste under 1/9, and the smaller planes
+/// go through im2col instead.
+struct PaddedGrid<'a> {
     g: &'a ConvGeometry,
-    columns: &'a ConvGeometry,
-    /// Rows of the im2col matrix: input channels times kernel columns.
-    shifts: usize,
-    /// Columns of the grid: the output's width plus the kernel's horizontal reach.
-    grid_w: usize,
-    /// Values of the grid a product fills: the output's rows times `grid_w`.
+    padded: [usize; 2],
+    /// Columns of the grid: the output's rows times the padded width.
     grid: usize,
 }
 
-impl<'a> KernelRows<'a> {
-    fn new(g: &'a ConvGeometry, columns: &'a ConvGeometry) -> Self {
-        let grid_w = columns.output[1];
-        Self {
+impl<'a> PaddedGrid<'a> {
+    fn new(g: &'a ConvGeometry) -> Option<Self> {
+        let reach = [0, 1].map(|d| g.dilation[d] * (g.kernel[d] - 1));
+        let long_rows = g.output[1] >= 8 * reach[1];
+        let padded = [0, 1].map(|d| g.output[d] + reach[d]);
+        (g.stride == [1, 1] && long_rows).then_some(Self {
             g,
-            columns,
-            shifts: columns.taps(),
-            grid_w,
-            grid: g.output[0] * grid_w,
+            padded,
+            grid: g.output[0] * padded[1],
+        })
+    }
+
+    fn plane(&self) -> usize {
+        self.padded[0] * self.padded[1]
+    }
+
+    /// The padded image's length: its planes, and the `reach_w` values the last plane's last
+    /// tap reads past its end (in columns that are not outputs).
+    fn padded_len(&self) -> usize {
+        let reach_w = self.padded[1] - self.g.output[1];
+        self.g.channels_in * self.plane() + reach_w
+    }
+
+    /// Copies image `n` of the batch `x` into `padded`, inside its border. The border itself is
+    /// never written: `padded` must have started as zeros and be used for this geometry only
+    /// (as the per-worker scratch of one pass is).
+    fn pad(&self, x: &[f32], n: usize, padded: &mut [f32]) {
+        let [height, width] = self.g.input;
+        let image = &x[n * self.g.input_image()..][..self.g.input_image()];
+        let [top, left] = self.g.padding;
+        for (plane, channel) in padded
+            .chunks_exact_mut(self.plane())
+            .zip(image.chunks_exact(height * width))
+        {
+            let rows = plane[top * self.padded[1]..].chunks_exact_mut(self.padded[1]);
+            for (row, input) in rows.zip(channel.chunks_exact(width)) {
+                row[left..left + width].copy_from_slice(input);
+            }
         }
     }
 
-    fn col_len(&self) -> usize {
-        self.shifts * self.columns.output_plane()
-    }
-
-    /// Writes image `n` of the batch `x` as the im2col matrix into `col`.
-    fn im2col(&self, x: &[f32], n: usize, col: &mut [f32]) {
-        let image = &x[n * self.g.input_image()..][..self.g.input_image()];
-        im2col(image, self.columns, col, self.columns.output_plane());
-    }
-
-    /// Kernel row `ki`'s matrix (`shifts x grid`): `col` read from grid row `ki * dilation_h` on.
-    fn kernel_row<'c>(&self, col: &'c [f32], ki: usize) -> Matrix<'c> {
-        let from = ki * self.g.dilation[0] * self.grid_w;
-        Matrix::strided(
-            &col[from..],
-            self.shifts,
-            self.grid,
-            self.columns.output_plane(),
-        )
+    /// Tap `tap`'s (`ki * kernel_w + kj`) input: `channels_in x grid`, read from `padded`.
+    fn tap<'p>(&self, padded: &'p [f32], tap: usize) -> Matrix<'p> {
+        let (ki, kj) = (tap / self.g.kernel[1], tap % self.g.kernel[1]);
+        let from = ki * self.g.dilation[0] * self.padded[1] + kj * self.g.dilation[1];
+        Matrix::strided(&padded[from..], self.g.channels_in, self.grid, self.plane())
     }
 }
 
@@ -247,8 +257,8 @@ fn transposed_convolution(weight: &[f32], g: &ConvGeometry) -> Option<(Vec<f32>,
 pub fn weight_gradient(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
     let g = geometry;
     g.check_sizes(Some(x), None, Some(output_grad));
-    if let Some(columns) = g.kernel_columns() {
-        return weight_gradient_by_kernel_rows(x, output_grad, g, &columns);
+    if let Some(layout) = PaddedGrid::new(g) {
+        return weight_gradient_by_taps(x, output_grad, g, &layout);
     }
     let (taps, plane, co) = (g.taps(), g.output_plane(), g.channels_out);
     let group = images_per_product(plane);
@@ -272,61 +282,50 @@ pub fn weight_gradient(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) 
     })
 }
 
-/// The stride-1 weight gradient from the im2col matrix of [`forward_by_kernel_rows`]: kernel
-/// row `ki`'s weights get `dy col_ki^T`, with `dy` spread onto the wider grid (zero in the
-/// columns that are not outputs, so that those add nothing).
-fn weight_gradient_by_kernel_rows(
+/// The stride-1 weight gradient on the grid of [`forward_by_taps`]: tap `(ki, kj)`'s weights
+/// get `dy tap^T`, with `dy` spread onto the grid (zero in the columns that are not outputs, so
+/// that those add nothing).
+fn weight_gradient_by_taps(
     x: &[f32],
     output_grad: &[f32],
     g: &ConvGeometry,
-    columns: &ConvGeometry,
+    layout: &PaddedGrid,
 ) -> Vec<f32> {
-    let layout = KernelRows::new(g, columns);
-    let (co, out_w) = (g.channels_out, g.output[1]);
-    let len = g.kernel[0] * co * layout.shifts;
-    let by_row = sum_over_ranges(g.batch, len, |images| {
+    let (co, ci, out_w) = (g.channels_out, g.channels_in, g.output[1]);
+    let len = co * g.taps();
+    let by_tap = sum_over_ranges(g.batch, len, |images| {
         let mut gradient = vec![0.0f32; len];
-        let mut col = vec![0.0f32; layout.col_len()];
+        let mut padded = vec![0.0f32; layout.padded_len()];
         let mut dy_on_grid = vec![0.0f32; co * layout.grid];
         for (i, n) in images.enumerate() {
-            layout.im2col(x, n, &mut col);
+            layout.pad(x, n, &mut padded);
             let dy = &output_grad[n * g.output_image()..][..g.output_image()];
             for (row, dy) in dy_on_grid
-                .chunks_exact_mut(layout.grid_w)
+                .chunks_exact_mut(layout.padded[1])
                 .zip(dy.chunks_exact(out_w))
             {
                 row[..out_w].copy_from_slice(dy);
             }
             let dy = Matrix::row_major(&dy_on_grid, co, layout.grid);
-            for (ki, gradient) in gradient.chunks_exact_mut(co * layout.shifts).enumerate() {
-                let rows = layout.kernel_row(&col, ki).transposed();
-                matmul(gradient, dy, rows, i > 0);
+            for (tap, gradient) in gradient.chunks_exact_mut(co * ci).enumerate() {
+                matmul(gradient, dy, layout.tap(&padded, tap).transposed(), i > 0);
             }
         }
         gradient
     });
-    let mut gradient = vec![0.0f32; by_row.len()];
-    for (standard, kernel_rows_first) in kernel_rows_first(g) {
-        gradient[standard] = by_row[kernel_rows_first];
+    let mut gradient = vec![0.0f32; by_tap.len()];
+    for (standard, taps_first) in taps_first(g) {
+        gradient[standard] = by_tap[taps_first];
     }
     gradient
 }
 
 /// For every weight, its index in the standard layout `[channels_out][channels_in][kernel_h]
-/// [kernel_w]` and in the layout with kernel rows outermost, `[kernel_h][channels_out]
-/// [channels_in][kernel_w]`: kernel row `ki`'s weights as one `channels_out x (channels_in *
-/// kernel_w)` matrix.
-fn kernel_rows_first(g: &ConvGeometry) -> impl Iterator<Item = (usize, usize)> {
-    let (co, ci) = (g.channels_out, g.channels_in);
-    let [kernel_h, kernel_w] = g.kernel;
-    (0..co * ci).flat_map(move |oc| {
-        (0..kernel_h).flat_map(move |ki| {
-            (0..kernel_w).map(move |kj| {
-                let standard = (oc * kernel_h + ki) * kernel_w + kj;
-                (standard, (ki * co * ci + oc) * kernel_w + kj)
-            })
-        })
-    })
+/// [kernel_w]` and in the layout with the taps outermost, `[kernel_h][kernel_w][channels_out]
+/// [channels_in]`: tap `(ki, kj)`'s weights as one `channels_out x channels_in` matrix.
+fn taps_first(g: &ConvGeometry) -> impl Iterator<Item = (usize, usize)> {
+    let (co, ci, taps) = (g.channels_out, g.channels_in, g.kernel[0] * g.kernel[1]);
+    (0..co * ci).flat_map(move |oc| (0..taps).map(move |tap| (oc * taps + tap, tap * co * ci + oc)))
 }
 
 impl ConvGeometry {
@@ -535,7 +534,8 @@ mod tests {
     }
 
     /// Stride-1 convolutions with output rows of at least 8 per column of reach go through
-    /// `forward_by_kernel_rows` (the forward and, as a forward convolution, the input gradient).
+    /// `forward_by_taps` (the forward and, as a forward convolution, the input gradient) and
+    /// `weight_gradient_by_taps`.
     #[test]
     fn matches_the_definitions_on_long_rows() {
         let cases = [
@@ -546,7 +546,7 @@ mod tests {
             geometry([4, 6], 1, 1, 1, 1),
         ];
         for g in cases {
-            assert!(g.kernel_columns().is_some(), "{g:?}");
+            assert!(PaddedGrid::new(&g).is_some(), "{g:?}");
             check(g);
         }
         let mut g = geometry([5, 18], 3, 1, 1, 1);

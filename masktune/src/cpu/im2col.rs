@@ -40,23 +40,6 @@ impl ConvGeometry {
         self.channels_out * self.output_plane()
     }
 
-    /// For a stride-1 convolution whose output rows are long against the kernel: the geometry
-    /// whose im2col matrix holds only the kernel's column shifts (`channels_in x kernel_w` rows),
-    /// over a grid of `output_h + reach_h` rows by `output_w + reach_w` columns (reach: the
-    /// kernel's dilated extent minus one). Kernel row `ki` of the convolution is then the same
-    /// matrix read from grid row `ki * dilation_h` on: no copy per kernel row. The grid's last
-    /// `reach_w` columns of each row are not outputs; a row of 8 outputs per column of reach
-    /// keeps that waste under 1/9. `None` otherwise.
-    pub fn kernel_columns(&self) -> Option<ConvGeometry> {
-        let reach = [0, 1].map(|d| self.dilation[d] * (self.kernel[d] - 1));
-        let long_rows = self.output[1] >= 8 * reach[1];
-        (self.stride == [1, 1] && long_rows).then(|| ConvGeometry {
-            kernel: [1, self.kernel[1]],
-            output: [0, 1].map(|d| self.output[d] + reach[d]),
-            ..*self
-        })
-    }
-
     /// Calls `visit(row, out_row, input_row, columns, first)` for every (tap, output row): row
     /// `row` of the im2col matrix and output row `out_row`; where the tap's input row lies
     /// inside the image and reaches some column, `input_row` is it (an index into the image's
