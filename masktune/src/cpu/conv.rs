@@ -143,7 +143,7 @@ struct PaddedGrid<'a> {
 
 impl<'a> PaddedGrid<'a> {
     fn new(g: &'a ConvGeometry) -> Option<Self> {
-        let reach = [0, 1].map(|d| g.dilation[d] * (g.kernel[d] - 1));
+        let reach = g.reach();
         let long_rows = g.output[1] >= 4 * reach[1];
         let padded = [0, 1].map(|d| g.output[d] + reach[d]);
         (g.stride == [1, 1] && long_rows).then_some(Self {
@@ -226,7 +226,7 @@ pub fn input_gradient(weight: &[f32], output_grad: &[f32], geometry: &ConvGeomet
 /// `None` (strided convolutions, or padding wider than the kernel's reach).
 fn transposed_convolution(weight: &[f32], g: &ConvGeometry) -> Option<(Vec<f32>, ConvGeometry)> {
     let [kernel_h, kernel_w] = g.kernel;
-    let reach = [0, 1].map(|d| g.dilation[d] * (g.kernel[d] - 1));
+    let reach = g.reach();
     if g.stride != [1, 1] || (0..2).any(|d| g.padding[d] > reach[d]) {
         return None;
     }

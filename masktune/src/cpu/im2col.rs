@@ -40,6 +40,11 @@ impl ConvGeometry {
         self.channels_out * self.output_plane()
     }
 
+    /// How far the dilated kernel reaches beyond its first tap, per axis: `dilation * (kernel - 1)`.
+    pub fn reach(&self) -> [usize; 2] {
+        [0, 1].map(|d| self.dilation[d] * (self.kernel[d] - 1))
+    }
+
     /// Calls `visit(row, out_row, input_row, columns, first)` for every (tap, output row): row
     /// `row` of the im2col matrix and output row `out_row`; where the tap's input row lies
     /// inside the image and reaches some column, `input_row` is it (an index into the image's
