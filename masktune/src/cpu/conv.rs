@@ -7,16 +7,18 @@
 //! - weight gradient: `dW = sum_n dy_n col_n^T`            (`channels_out x taps`)
 //!
 //! Small planes put several images side by side in one product ([`images_per_product`]);
-//! stride-1 convolutions with long rows take no im2col matrix at all: one product per kernel
-//! tap reads the zero-padded image in place ([`PaddedGrid`]). Images run in parallel on rayon's
-//! threads (feature `rayon`), each worker with its own `col`, which stays in cache. Burn's Flex
-//! backend builds its im2col in NHWC tiles one element at a time and takes the weight gradient
-//! as a convolution with the output gradient as kernel; in the training step these took most of
-//! the time (docs/BENCHMARKS.md).
+//! convolutions with long rows take no im2col matrix at all: one product per kernel tap reads
+//! the zero-padded image (for strides above 1, split into its phases) in place
+//! ([`PaddedGrid`]). Images run in parallel on rayon's threads (feature `rayon`), each worker
+//! with its own `col`, which stays in cache. Burn's Flex backend builds its im2col in NHWC
+//! tiles one element at a time and takes the weight gradient as a convolution with the output
+//! gradient as kernel; in the training step these took most of the time (docs/BENCHMARKS.md).
 
 use core::ops::Range;
 
 use super::im2col::{ConvGeometry, col2im, im2col};
+use super::matmul::{Matrix, matmul, matmul_strided};
+use super::padded_grid::PaddedGrid;
 use super::parallel::{for_each_chunk, sum_over_ranges};
 
 /// `[batch, channels_out, out_h, out_w]` from `x` (`[batch, channels_in, h, w]`) and `weight`
@@ -91,16 +93,13 @@ fn side_by_side(
     }
 }
 
-/// The stride-1 forward pass as one matrix product per kernel tap, each reading the zero-padded
-/// image in place ([`PaddedGrid`]): the only copy is the padding, once per image. The products
-/// fill a grid `reach_w` columns wider than the output, whose rows are then copied out without
-/// those columns.
+/// The forward pass as one matrix product per kernel tap, each reading the zero-padded image's
+/// phases in place ([`PaddedGrid`]): the only copy is the padding, once per image. The
+/// products fill a grid wider than the output, whose rows are then copied out without the
+/// columns that are not outputs.
 fn forward_by_taps(x: &[f32], weight: &[f32], g: &ConvGeometry, layout: &PaddedGrid) -> Vec<f32> {
     let (co, ci) = (g.channels_out, g.channels_in);
-    let mut by_tap = vec![0.0f32; weight.len()];
-    for (standard, taps_first) in taps_first(g) {
-        by_tap[taps_first] = weight[standard];
-    }
+    let by_tap = weights_by_tap(weight, g);
     let padded_len = layout.padded_len();
     let mut output = vec![0.0f32; g.batch * g.output_image()];
     for_each_chunk(
@@ -114,80 +113,10 @@ fn forward_by_taps(x: &[f32], weight: &[f32], g: &ConvGeometry, layout: &PaddedG
                 let w = Matrix::row_major(w, co, ci);
                 matmul(on_grid, w, layout.tap(padded, tap), tap > 0);
             }
-            for (out, row) in out
-                .chunks_exact_mut(g.output[1])
-                .zip(on_grid.chunks_exact(layout.padded[1]))
-            {
-                out.copy_from_slice(&row[..g.output[1]]);
-            }
+            layout.off_grid(on_grid, out);
         },
     );
     output
-}
-
-/// A stride-1 convolution over its input zero-padded on all sides (`padded`: the output's
-/// height and width plus the kernel's reach), stored channel plane after channel plane. Output
-/// pixel `(oh, ow)` is grid column `oh * padded_w + ow`; kernel tap `(ki, kj)` reads, for every
-/// grid column, the padded image at that column plus `ki * dilation_h * padded_w + kj *
-/// dilation_w`: one `channels_in x grid` view of the padded image per tap, no im2col matrix.
-/// The last `reach_w` columns of each grid row are not outputs (they read into the next row);
-/// a row of 4 outputs per column of reach keeps that waste at most 1/5 (8x8 planes under a 3x3
-/// kernel: faster than the im2col copy it saves, measured), and the smaller planes go through
-/// im2col instead.
-struct PaddedGrid<'a> {
-    g: &'a ConvGeometry,
-    padded: [usize; 2],
-    /// Columns of the grid: the output's rows times the padded width.
-    grid: usize,
-}
-
-impl<'a> PaddedGrid<'a> {
-    fn new(g: &'a ConvGeometry) -> Option<Self> {
-        let reach = g.reach();
-        let long_rows = g.output[1] >= 4 * reach[1];
-        let padded = [0, 1].map(|d| g.output[d] + reach[d]);
-        (g.stride == [1, 1] && long_rows).then_some(Self {
-            g,
-            padded,
-            grid: g.output[0] * padded[1],
-        })
-    }
-
-    fn plane(&self) -> usize {
-        self.padded[0] * self.padded[1]
-    }
-
-    /// The padded image's length: its planes, and the `reach_w` values the last plane's last
-    /// tap reads past its end (in columns that are not outputs).
-    fn padded_len(&self) -> usize {
-        let reach_w = self.padded[1] - self.g.output[1];
-        self.g.channels_in * self.plane() + reach_w
-    }
-
-    /// Copies image `n` of the batch `x` into `padded`, inside its border. The border itself is
-    /// never written: `padded` must have started as zeros and be used for this geometry only
-    /// (as the per-worker scratch of one pass is).
-    fn pad(&self, x: &[f32], n: usize, padded: &mut [f32]) {
-        let [height, width] = self.g.input;
-        let image = &x[n * self.g.input_image()..][..self.g.input_image()];
-        let [top, left] = self.g.padding;
-        for (plane, channel) in padded
-            .chunks_exact_mut(self.plane())
-            .zip(image.chunks_exact(height * width))
-        {
-            let rows = plane[top * self.padded[1]..].chunks_exact_mut(self.padded[1]);
-            for (row, input) in rows.zip(channel.chunks_exact(width)) {
-                row[left..left + width].copy_from_slice(input);
-            }
-        }
-    }
-
-    /// Tap `tap`'s (`ki * kernel_w + kj`) input: `channels_in x grid`, read from `padded`.
-    fn tap<'p>(&self, padded: &'p [f32], tap: usize) -> Matrix<'p> {
-        let (ki, kj) = (tap / self.g.kernel[1], tap % self.g.kernel[1]);
-        let from = ki * self.g.dilation[0] * self.padded[1] + kj * self.g.dilation[1];
-        Matrix::strided(&padded[from..], self.g.channels_in, self.grid, self.plane())
-    }
 }
 
 /// `dL/dx` (`[batch, channels_in, h, w]`) from `weight` and `dL/dy`.
@@ -196,6 +125,9 @@ pub fn input_gradient(weight: &[f32], output_grad: &[f32], geometry: &ConvGeomet
     g.check_sizes(None, Some(weight), Some(output_grad));
     if let Some((flipped, transposed)) = transposed_convolution(weight, g) {
         return forward(output_grad, &flipped, &transposed);
+    }
+    if let Some(layout) = PaddedGrid::new(g) {
+        return input_gradient_by_taps(weight, output_grad, g, &layout);
     }
     let (taps, plane) = (g.taps(), g.output_plane());
     let mut input_grad = vec![0.0f32; g.batch * g.input_image()];
@@ -212,6 +144,43 @@ pub fn input_gradient(weight: &[f32], output_grad: &[f32], geometry: &ConvGeomet
             );
             matmul(col, w_t, dy, false);
             col2im(col, g, image);
+        },
+    );
+    input_grad
+}
+
+/// The input gradient on the grid of [`forward_by_taps`], for the strided convolutions (at
+/// stride 1, [`transposed_convolution`] is one): every tap adds `W_tap^T dy` to its view of the
+/// padded input's gradient, with `dy` spread onto the grid (zero in the columns that are not
+/// outputs, so that those add nothing), and the input's pixels take theirs from their places.
+fn input_gradient_by_taps(
+    weight: &[f32],
+    output_grad: &[f32],
+    g: &ConvGeometry,
+    layout: &PaddedGrid,
+) -> Vec<f32> {
+    let (co, ci) = (g.channels_out, g.channels_in);
+    let by_tap = weights_by_tap(weight, g);
+    let padded_len = layout.padded_len();
+    let mut input_grad = vec![0.0f32; g.batch * g.input_image()];
+    for_each_chunk(
+        &mut input_grad,
+        g.input_image(),
+        padded_len + co * layout.grid,
+        |n, scratch, image| {
+            let (padded_grad, dy_on_grid) = scratch.split_at_mut(padded_len);
+            layout.onto_grid(
+                &output_grad[n * g.output_image()..][..g.output_image()],
+                dy_on_grid,
+            );
+            let dy = Matrix::row_major(dy_on_grid, co, layout.grid);
+            padded_grad.fill(0.0);
+            for (tap, w) in by_tap.chunks_exact(co * ci).enumerate() {
+                let w_t = Matrix::row_major(w, co, ci).transposed();
+                let view = &mut padded_grad[layout.tap_offset(tap)..];
+                matmul_strided(view, layout.plane(), w_t, dy, true);
+            }
+            layout.unpad(padded_grad, image);
         },
     );
     input_grad
@@ -283,8 +252,8 @@ pub fn weight_gradient(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) 
     })
 }
 
-/// The stride-1 weight gradient on the grid of [`forward_by_taps`]: tap `(ki, kj)`'s weights
-/// get `dy tap^T`, with `dy` spread onto the grid (zero in the columns that are not outputs, so
+/// The weight gradient on the grid of [`forward_by_taps`]: tap `(ki, kj)`'s weights get
+/// `dy tap^T`, with `dy` spread onto the grid (zero in the columns that are not outputs, so
 /// that those add nothing).
 fn weight_gradient_by_taps(
     x: &[f32],
@@ -292,7 +261,7 @@ fn weight_gradient_by_taps(
     g: &ConvGeometry,
     layout: &PaddedGrid,
 ) -> Vec<f32> {
-    let (co, ci, out_w) = (g.channels_out, g.channels_in, g.output[1]);
+    let (co, ci) = (g.channels_out, g.channels_in);
     let len = co * g.taps();
     let by_tap = sum_over_ranges(g.batch, len, |images| {
         let mut gradient = vec![0.0f32; len];
@@ -300,13 +269,10 @@ fn weight_gradient_by_taps(
         let mut dy_on_grid = vec![0.0f32; co * layout.grid];
         for (i, n) in images.enumerate() {
             layout.pad(x, n, &mut padded);
-            let dy = &output_grad[n * g.output_image()..][..g.output_image()];
-            for (row, dy) in dy_on_grid
-                .chunks_exact_mut(layout.padded[1])
-                .zip(dy.chunks_exact(out_w))
-            {
-                row[..out_w].copy_from_slice(dy);
-            }
+            layout.onto_grid(
+                &output_grad[n * g.output_image()..][..g.output_image()],
+                &mut dy_on_grid,
+            );
             let dy = Matrix::row_major(&dy_on_grid, co, layout.grid);
             for (tap, gradient) in gradient.chunks_exact_mut(co * ci).enumerate() {
                 matmul(gradient, dy, layout.tap(&padded, tap).transposed(), i > 0);
@@ -319,6 +285,15 @@ fn weight_gradient_by_taps(
         gradient[standard] = by_tap[taps_first];
     }
     gradient
+}
+
+/// `weight` with the taps outermost (see [`taps_first`]).
+fn weights_by_tap(weight: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let mut by_tap = vec![0.0f32; weight.len()];
+    for (standard, taps_first) in taps_first(g) {
+        by_tap[taps_first] = weight[standard];
+    }
+    by_tap
 }
 
 /// For every weight, its index in the standard layout `[channels_out][channels_in][kernel_h]
@@ -346,81 +321,6 @@ impl ConvGeometry {
                 assert_eq!(values.len(), len, "{what} size");
             }
         }
-    }
-}
-
-/// A strided view of a matrix inside a slice.
-#[derive(Clone, Copy)]
-struct Matrix<'a> {
-    data: &'a [f32],
-    rows: usize,
-    cols: usize,
-    row_stride: usize,
-    col_stride: usize,
-}
-
-impl<'a> Matrix<'a> {
-    fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
-        assert_eq!(data.len(), rows * cols, "matrix size");
-        Self::strided(data, rows, cols, cols)
-    }
-
-    /// `rows x cols` values, row `r` starting at `data[r * row_stride]`.
-    fn strided(data: &'a [f32], rows: usize, cols: usize, row_stride: usize) -> Self {
-        assert!(
-            rows == 0 || cols == 0 || (rows - 1) * row_stride + cols <= data.len(),
-            "matrix size"
-        );
-        Self {
-            data,
-            rows,
-            cols,
-            row_stride,
-            col_stride: 1,
-        }
-    }
-
-    fn transposed(self) -> Self {
-        Self {
-            rows: self.cols,
-            cols: self.rows,
-            row_stride: self.col_stride,
-            col_stride: self.row_stride,
-            ..self
-        }
-    }
-}
-
-/// `dst = lhs rhs` (or `dst += lhs rhs` when `accumulate`), `dst` row-major
-/// `lhs.rows x rhs.cols`, on the calling thread.
-fn matmul(dst: &mut [f32], lhs: Matrix, rhs: Matrix, accumulate: bool) {
-    assert_eq!(lhs.cols, rhs.rows, "inner dimensions");
-    assert_eq!(dst.len(), lhs.rows * rhs.cols, "destination size");
-    // Views are built by `strided` (+ `transposed`), which checks that every index gemm forms,
-    // i * row_stride + j * col_stride for i < rows and j < cols, lies inside `data`; `dst` is
-    // exactly `lhs.rows x rhs.cols` and borrowed mutably, so it aliases neither input.
-    unsafe {
-        gemm::gemm(
-            lhs.rows,
-            rhs.cols,
-            lhs.cols,
-            dst.as_mut_ptr(),
-            1,
-            rhs.cols as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr(),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
     }
 }
 
@@ -530,10 +430,9 @@ mod tests {
     #[test]
     fn matches_the_definitions_for_the_models_convolutions() {
         let cases = [
-            geometry([9, 7], 3, 1, 1, 1),  // "same" 3x3 (VGG, ResNet)
-            geometry([9, 7], 3, 1, 0, 1),  // unpadded 3x3 (the MNIST network)
-            geometry([9, 10], 3, 2, 1, 1), // strided 3x3 (ResNet downsampling)
-            geometry([9, 10], 1, 2, 0, 1), // 1x1 projection
+            geometry([9, 7], 3, 1, 1, 1), // "same" 3x3 (VGG, ResNet)
+            geometry([9, 7], 3, 1, 0, 1), // unpadded 3x3 (the MNIST network)
+            geometry([9, 6], 3, 2, 1, 1), // strided 3x3 (ResNet downsampling)
         ];
         for g in cases {
             assert!(PaddedGrid::new(&g).is_none(), "{g:?}");
@@ -541,9 +440,9 @@ mod tests {
         }
     }
 
-    /// Stride-1 convolutions with output rows of at least 4 per column of reach go through
-    /// `forward_by_taps` (the forward and, as a forward convolution, the input gradient) and
-    /// `weight_gradient_by_taps`.
+    /// Convolutions with output rows of at least 4 per column of reach (divided by the stride) go
+    /// through `forward_by_taps` and `weight_gradient_by_taps`, and their input gradients, at
+    /// stride 1 as a forward convolution, otherwise through `input_gradient_by_taps`.
     #[test]
     fn matches_the_definitions_on_long_rows() {
         let cases = [
@@ -553,6 +452,12 @@ mod tests {
             geometry([6, 40], 3, 1, 2, 2),
             geometry([6, 37], 5, 1, 2, 1),
             geometry([4, 6], 1, 1, 1, 1),
+            // Strided: the padded input split into phases.
+            geometry([9, 10], 3, 2, 1, 1), // ResNet downsampling
+            geometry([9, 11], 3, 2, 0, 1),
+            geometry([9, 10], 1, 2, 0, 1), // 1x1 projection: one phase of four
+            geometry([11, 16], 3, 2, 2, 2),
+            geometry([12, 17], 5, 3, 2, 1),
         ];
         for g in cases {
             assert!(PaddedGrid::new(&g).is_some(), "{g:?}");
@@ -560,6 +465,12 @@ mod tests {
         }
         let mut g = geometry([5, 18], 3, 1, 1, 1);
         g.output = [4, 17];
+        check(g);
+        let mut g = geometry([9, 10], 3, 2, 1, 1);
+        g.output = [4, 4];
+        check(g);
+        let mut g = geometry([9, 13], 3, 1, 1, 1);
+        (g.stride, g.output) = ([2, 1], [5, 13]);
         check(g);
     }
 

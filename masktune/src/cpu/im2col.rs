@@ -137,7 +137,7 @@ pub fn col2im(col: &[f32], geometry: &ConvGeometry, image: &mut [f32]) {
 }
 
 /// The output columns `ow` whose input column `ow * stride + offset` lies inside `0..width`.
-fn valid_outputs(offset: isize, stride: usize, width: usize, out_w: usize) -> Range<usize> {
+pub fn valid_outputs(offset: isize, stride: usize, width: usize, out_w: usize) -> Range<usize> {
     let stride = stride as isize;
     // The smallest ow with ow * stride + offset >= 0, and the smallest with it >= width.
     let start = if offset >= 0 {

@@ -10,7 +10,9 @@ mod batch_norm;
 mod conv;
 mod extension;
 mod im2col;
+mod matmul;
 mod max_pool;
+mod padded_grid;
 mod parallel;
 
 use burn::backend::ops::ConvOptions;
