@@ -44,11 +44,6 @@ impl<'a> PaddedGrid<'a> {
         self.padded[0] * self.padded[1]
     }
 
-    /// Values per grid row: the output's width plus the columns that are not outputs.
-    pub fn grid_width(&self) -> usize {
-        self.padded[1]
-    }
-
     /// The padded input's length: its phases' planes, and the values the last plane's last tap
     /// reads past its end (in columns that are not outputs).
     pub fn padded_len(&self) -> usize {
