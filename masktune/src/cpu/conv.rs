@@ -3,7 +3,8 @@
 //!
 //! - output:          `y_n = W col_n`                       (`channels_out x plane`)
 //! - input gradient:  `dx_n = col2im(W^T dy_n)`, or for stride 1 a forward convolution of
-//!   `dy` with the flipped kernel ([`transposed_convolution`])
+//!   `dy` with the flipped kernel ([`transposed_convolution`]), or on long rows `W_tap^T dy_n`
+//!   per kernel tap ([`input_gradient_by_taps`])
 //! - weight gradient: `dW = sum_n dy_n col_n^T`            (`channels_out x taps`)
 //!
 //! Small planes put several images side by side in one product ([`images_per_product`]);
@@ -149,8 +150,8 @@ pub fn input_gradient(weight: &[f32], output_grad: &[f32], geometry: &ConvGeomet
     input_grad
 }
 
-/// The input gradient on the grid of [`forward_by_taps`], for the strided convolutions (at
-/// stride 1, [`transposed_convolution`] is one): every tap adds `W_tap^T dy` to its view of the
+/// The input gradient on the grid of [`forward_by_taps`], where [`transposed_convolution`]
+/// does not apply (strides above 1, padding beyond the reach): every tap adds `W_tap^T dy` to its view of the
 /// padded input's gradient, with `dy` spread onto the grid (zero in the columns that are not
 /// outputs, so that those add nothing), and the input's pixels take theirs from their places.
 fn input_gradient_by_taps(
