@@ -151,9 +151,10 @@ pub fn input_gradient(weight: &[f32], output_grad: &[f32], geometry: &ConvGeomet
 }
 
 /// The input gradient on the grid of [`forward_by_taps`], where [`transposed_convolution`]
-/// does not apply (strides above 1, padding beyond the reach): every tap adds `W_tap^T dy` to its view of the
-/// padded input's gradient, with `dy` spread onto the grid (zero in the columns that are not
-/// outputs, so that those add nothing), and the input's pixels take theirs from their places.
+/// does not apply (strides above 1, padding beyond the reach): every tap adds `W_tap^T dy` to
+/// its view of the padded input's gradient, with `dy` spread onto the grid (zero in the columns
+/// that are not outputs, so that those add nothing), and the input's pixels take theirs from
+/// their places.
 fn input_gradient_by_taps(
     weight: &[f32],
     output_grad: &[f32],
