@@ -17,7 +17,7 @@
 
 use core::ops::Range;
 
-use super::im2col::{ConvGeometry, col2im, im2col};
+use super::im2col::{ConvGeometry, Im2col};
 use super::matmul::{Matrix, matmul, matmul_strided};
 use super::padded_grid::PaddedGrid;
 use super::parallel::{for_each_chunk, sum_over_ranges};
@@ -32,6 +32,7 @@ pub fn forward(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
     }
     let (taps, plane, co) = (g.taps(), g.output_plane(), g.channels_out);
     let group = images_per_product(plane);
+    let im2col = Im2col::new(g);
     let mut output = vec![0.0f32; g.batch * g.output_image()];
     for_each_chunk(
         &mut output,
@@ -41,7 +42,7 @@ pub fn forward(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
             let images = i * group..i * group + out.len() / g.output_image();
             let columns = images.len() * plane;
             let (col, y) = scratch.split_at_mut(taps * columns);
-            im2col_side_by_side(x, g, images.clone(), col);
+            im2col_side_by_side(&im2col, x, g, images.clone(), col);
             let w = Matrix::row_major(weight, co, taps);
             let col = Matrix::row_major(&col[..taps * columns], taps, columns);
             if images.len() == 1 {
@@ -68,11 +69,17 @@ fn images_per_product(plane: usize) -> usize {
 
 /// Writes the im2col matrices of `images` (indices into the batch `x`) side by side into
 /// `col`: `taps x (images.len() * plane)`, image `k`'s columns from `k * plane` on.
-fn im2col_side_by_side(x: &[f32], g: &ConvGeometry, images: Range<usize>, col: &mut [f32]) {
+fn im2col_side_by_side(
+    im2col: &Im2col,
+    x: &[f32],
+    g: &ConvGeometry,
+    images: Range<usize>,
+    col: &mut [f32],
+) {
     let (plane, row_stride) = (g.output_plane(), images.len() * g.output_plane());
     for (k, n) in images.enumerate() {
         let image = &x[n * g.input_image()..][..g.input_image()];
-        im2col(image, g, &mut col[k * plane..], row_stride);
+        im2col.write(image, &mut col[k * plane..], row_stride);
     }
 }
 
@@ -131,6 +138,7 @@ pub fn input_gradient(weight: &[f32], output_grad: &[f32], geometry: &ConvGeomet
         return input_gradient_by_taps(weight, output_grad, g, &layout);
     }
     let (taps, plane) = (g.taps(), g.output_plane());
+    let im2col = Im2col::new(g);
     let mut input_grad = vec![0.0f32; g.batch * g.input_image()];
     for_each_chunk(
         &mut input_grad,
@@ -144,7 +152,7 @@ pub fn input_gradient(weight: &[f32], output_grad: &[f32], geometry: &ConvGeomet
                 plane,
             );
             matmul(col, w_t, dy, false);
-            col2im(col, g, image);
+            im2col.add_back(col, image);
         },
     );
     input_grad
@@ -234,6 +242,7 @@ pub fn weight_gradient(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) 
     }
     let (taps, plane, co) = (g.taps(), g.output_plane(), g.channels_out);
     let group = images_per_product(plane);
+    let im2col = Im2col::new(g);
     sum_over_ranges(g.batch, co * taps, |images| {
         let mut gradient = vec![0.0f32; co * taps];
         let mut col = vec![0.0f32; taps * group * plane];
@@ -241,7 +250,7 @@ pub fn weight_gradient(x: &[f32], output_grad: &[f32], geometry: &ConvGeometry) 
         for (i, start) in images.clone().step_by(group).enumerate() {
             let together = start..(start + group).min(images.end);
             let columns = together.len() * plane;
-            im2col_side_by_side(x, g, together.clone(), &mut col);
+            im2col_side_by_side(&im2col, x, g, together.clone(), &mut col);
             let output_grad = &output_grad[start * g.output_image()..];
             side_by_side(co, plane, together.len(), |image, matrix| {
                 dy_together[matrix].copy_from_slice(&output_grad[image]);

@@ -44,96 +44,102 @@ impl ConvGeometry {
     pub fn reach(&self) -> [usize; 2] {
         [0, 1].map(|d| self.dilation[d] * (self.kernel[d] - 1))
     }
+}
 
-    /// Calls `visit(row, out_row, input_row, columns, first)` for every (tap, output row): row
-    /// `row` of the im2col matrix and output row `out_row`; where the tap's input row lies
-    /// inside the image and reaches some column, `input_row` is it (an index into the image's
-    /// rows, channels stacked), `columns` the output columns whose input column is inside the
-    /// image and `first` the input column the first of them reads. Everything else reads the
-    /// padding.
-    fn for_each_tap_row(
-        &self,
-        mut visit: impl FnMut(usize, usize, Option<usize>, Range<usize>, usize),
-    ) {
-        let [height, width] = self.input;
-        let [kernel_h, kernel_w] = self.kernel;
-        for channel in 0..self.channels_in {
-            for ki in 0..kernel_h {
-                let row_offset = (ki * self.dilation[0]) as isize - self.padding[0] as isize;
-                for kj in 0..kernel_w {
-                    let row = (channel * kernel_h + ki) * kernel_w + kj;
-                    let col_offset = (kj * self.dilation[1]) as isize - self.padding[1] as isize;
-                    let columns = valid_outputs(col_offset, self.stride[1], width, self.output[1]);
-                    let first = (columns.start * self.stride[1]) as isize + col_offset;
-                    for out_row in 0..self.output[0] {
-                        let ih = (out_row * self.stride[0]) as isize + row_offset;
-                        let inside = (0..height as isize).contains(&ih) && !columns.is_empty();
-                        let input_row = inside.then(|| channel * height + ih as usize);
-                        visit(row, out_row, input_row, columns.clone(), first as usize);
-                    }
+/// Where every entry of an image's im2col matrix comes from: for each kernel position
+/// `(ki, kj)` and output pixel, the index of the input pixel under it in one channel's plane, or
+/// [`PADDING`]. The same for every channel, so the matrix is a gather from each plane: one load
+/// and one store per entry, no per-row copy or fill (on the small planes that take this path,
+/// rows of 2-8 values, those library calls cost more than the values they moved).
+pub struct Im2col {
+    sources: Vec<usize>,
+    /// Output pixels: the length of a row of the matrix.
+    plane: usize,
+    input_plane: usize,
+}
+
+/// The source of an entry that reads the zero padding.
+const PADDING: usize = usize::MAX;
+
+impl Im2col {
+    pub fn new(g: &ConvGeometry) -> Self {
+        let [height, width] = g.input;
+        let [out_h, out_w] = g.output;
+        // The input row (axis 0) or column (axis 1) that output `o` reads through kernel
+        // position `k`, if inside the image.
+        let source = |axis: usize, o: usize, k: usize| {
+            let at =
+                (o * g.stride[axis] + k * g.dilation[axis]) as isize - g.padding[axis] as isize;
+            (0..g.input[axis] as isize)
+                .contains(&at)
+                .then_some(at as usize)
+        };
+        let mut sources = Vec::with_capacity(g.kernel[0] * g.kernel[1] * out_h * out_w);
+        for ki in 0..g.kernel[0] {
+            for kj in 0..g.kernel[1] {
+                for oh in 0..out_h {
+                    sources.extend((0..out_w).map(|ow| {
+                        match (source(0, oh, ki), source(1, ow, kj)) {
+                            (Some(ih), Some(iw)) => ih * width + iw,
+                            _ => PADDING,
+                        }
+                    }));
                 }
             }
         }
+        Self {
+            sources,
+            plane: out_h * out_w,
+            input_plane: height * width,
+        }
     }
-}
 
-/// Writes `image` (`[channels_in, h, w]`) as its im2col matrix (`taps x plane`) into `col`,
-/// row `r` at `col[r * row_stride..]` (`plane` for a matrix of its own, wider to place several
-/// images' matrices side by side), every entry once (no clearing pass first: in the training
-/// step that pass alone cost ~5 %).
-pub fn im2col(image: &[f32], geometry: &ConvGeometry, col: &mut [f32], row_stride: usize) {
-    let width = geometry.input[1];
-    let out_w = geometry.output[1];
-    let plane = geometry.output_plane();
-    let stride = geometry.stride[1];
-    let rows = geometry.taps();
-    assert!(row_stride >= plane, "im2col rows overlap");
-    assert!(
-        rows == 0 || col.len() >= (rows - 1) * row_stride + plane,
-        "im2col size"
-    );
-    geometry.for_each_tap_row(|row, out_row, input_row, columns, first| {
-        let out = &mut col[row * row_stride + out_row * out_w..][..out_w];
-        let Some(input_row) = input_row else {
-            out.fill(0.0);
+    /// Calls `visit(row, channel_plane, sources)` for every row of the matrix of an image of
+    /// `image_len` values: the range of the row's input channel in the image and, per column,
+    /// the index in that plane to read.
+    fn for_each_row(&self, image_len: usize, mut visit: impl FnMut(usize, Range<usize>, &[usize])) {
+        if self.plane == 0 || self.input_plane == 0 {
             return;
-        };
-        out[..columns.start].fill(0.0);
-        out[columns.end..].fill(0.0);
-        let input = &image[input_row * width..][..width];
-        let out = &mut out[columns];
-        if stride == 1 {
-            out.copy_from_slice(&input[first..first + out.len()]);
-        } else {
-            for (k, value) in out.iter_mut().enumerate() {
-                *value = input[first + k * stride];
+        }
+        let channels = image_len / self.input_plane;
+        let positions = self.sources.chunks_exact(self.plane);
+        let per_channel = positions.len();
+        for channel in 0..channels {
+            let plane = channel * self.input_plane..(channel + 1) * self.input_plane;
+            for (k, sources) in positions.clone().enumerate() {
+                visit(channel * per_channel + k, plane.clone(), sources);
             }
         }
-    });
-}
+    }
 
-/// The adjoint of [`im2col`]: adds every entry of `col` to the input pixel it was read from.
-/// `image` must be zeroed by the caller (or hold values to accumulate onto).
-pub fn col2im(col: &[f32], geometry: &ConvGeometry, image: &mut [f32]) {
-    let width = geometry.input[1];
-    let out_w = geometry.output[1];
-    let plane = geometry.output_plane();
-    let stride = geometry.stride[1];
-    geometry.for_each_tap_row(|row, out_row, input_row, columns, first| {
-        let Some(input_row) = input_row else {
-            return;
-        };
-        let input = &mut image[input_row * width..][..width];
-        let values = &col[row * plane + out_row * out_w..][..out_w][columns];
-        if stride == 1 {
-            let target = &mut input[first..first + values.len()];
-            target.iter_mut().zip(values).for_each(|(t, v)| *t += v);
-        } else {
-            for (k, value) in values.iter().enumerate() {
-                input[first + k * stride] += value;
+    /// Writes `image` (`[channels_in, h, w]`) as its im2col matrix (`taps x plane`) into
+    /// `col`, row `r` at `col[r * row_stride..]` (`plane` for a matrix of its own, wider to
+    /// place several images' matrices side by side), every entry once.
+    pub fn write(&self, image: &[f32], col: &mut [f32], row_stride: usize) {
+        assert!(row_stride >= self.plane, "im2col rows overlap");
+        self.for_each_row(image.len(), |row, plane, sources| {
+            let input = &image[plane];
+            let out = &mut col[row * row_stride..][..sources.len()];
+            for (value, &source) in out.iter_mut().zip(sources) {
+                *value = input.get(source).copied().unwrap_or(0.0);
             }
-        }
-    });
+        });
+    }
+
+    /// The adjoint of [`write`](Self::write) for a matrix of its own (`row_stride = plane`):
+    /// adds every entry of `col` to the input pixel it was read from. `image` must be zeroed by
+    /// the caller (or hold values to accumulate onto).
+    pub fn add_back(&self, col: &[f32], image: &mut [f32]) {
+        self.for_each_row(image.len(), |row, plane, sources| {
+            let input = &mut image[plane];
+            let values = &col[row * self.plane..][..sources.len()];
+            for (&value, &source) in values.iter().zip(sources) {
+                if let Some(pixel) = input.get_mut(source) {
+                    *pixel += value;
+                }
+            }
+        });
+    }
 }
 
 /// The output columns `ow` whose input column `ow * stride + offset` lies inside `0..width`.
@@ -177,9 +183,9 @@ mod tests {
         }
     }
 
-    /// <im2col(x), c> == <x, col2im(c)> for all x and c: col2im is im2col's adjoint.
+    /// <write(x), c> == <x, add_back(c)> for all x and c: `add_back` is `write`'s adjoint.
     #[test]
-    fn col2im_is_the_adjoint_of_im2col() {
+    fn add_back_is_the_adjoint_of_write() {
         let geometry = ConvGeometry {
             batch: 1,
             channels_in: 2,
@@ -199,9 +205,10 @@ mod tests {
             .collect();
         // NaN wherever im2col would fail to write.
         let mut col = vec![f32::NAN; c.len()];
-        im2col(&x, &geometry, &mut col, geometry.output_plane());
+        let im2col = Im2col::new(&geometry);
+        im2col.write(&x, &mut col, geometry.output_plane());
         let mut image = vec![0.0; x.len()];
-        col2im(&c, &geometry, &mut image);
+        im2col.add_back(&c, &mut image);
         let left: f32 = col.iter().zip(&c).map(|(a, b)| a * b).sum();
         let right: f32 = x.iter().zip(&image).map(|(a, b)| a * b).sum();
         assert_eq!(left, right);
