@@ -10,7 +10,18 @@ mod ui;
 #[cfg(test)]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+// The static constructors of the dependencies (cubecl registers its kernels' parts through
+// `inventory`). Unless the module calls this itself, the wasm linker takes it for a command run
+// once and re-runs every constructor at the start of every exported function: every call from
+// JavaScript into the page (event handlers, futures, callbacks) paid for all of them, most of
+// the page's time per image on the CPU backend.
+unsafe extern "C" {
+    fn __wasm_call_ctors();
+}
+
 fn main() {
+    // SAFETY: the linker's constructor function, called once, before anything else runs.
+    unsafe { __wasm_call_ctors() };
     console_error_panic_hook::set_once();
     leptos::mount::mount_to_body(ui::App);
 }
