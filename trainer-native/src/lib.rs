@@ -3,4 +3,5 @@ pub mod backend;
 pub mod cli;
 pub mod data;
 pub mod predict;
+pub mod progress;
 pub mod train;

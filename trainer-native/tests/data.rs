@@ -402,16 +402,16 @@ fn cifar_shared_data() {
 fn celeba_shared_annotations_and_subset() {
     let Some(dir) = shared("celeba") else { return };
     let ann = celeba::read_annotations(&dir).unwrap();
-    assert_eq!((ann.files.len(), ann.attribute_names.len()), (6000, 40));
+    assert_eq!((ann.files.len(), ann.attribute_names.len()), (14440, 40));
     let per_split: Vec<usize> = (0..3)
         .map(|p| ann.partition.iter().filter(|&&x| x == p).count())
         .collect();
-    assert_eq!(per_split, vec![4560, 780, 660]);
+    assert_eq!(per_split, vec![6250, 3000, 5190]);
     let counts = ann.group_counts("Blond_Hair", "Male").unwrap();
     eprintln!("celeba groups (not blond F, not blond M, blond F, blond M) per split: {counts:?}");
     assert_eq!(
         counts,
-        [[2283, 1315, 926, 36], [473, 219, 88, 0], [335, 155, 169, 1]]
+        [[2700, 2618, 874, 58], [1279, 1277, 400, 44], [2472, 2022, 651, 45]]
     );
 
     let e = ann.attribute("Blonde").unwrap_err();
@@ -435,6 +435,29 @@ fn celeba_shared_annotations_and_subset() {
         data.split.train.class_names,
         vec!["not blond hair", "blond hair"]
     );
+    assert_eq!(data.skipped_missing, 0);
+}
+
+/// Every one of the pack's 14,440 images decodes, and the loaded sets hold the README's groups.
+#[test]
+fn celeba_shared_loads_every_image() {
+    let Some(dir) = shared("celeba") else { return };
+    let options = CelebaOptions {
+        image_size: 8,
+        ..Default::default()
+    };
+    let data = celeba::load(&dir, &options).unwrap();
+    let counts = |s: &ImageSet| {
+        let mut c = [0usize; 4];
+        s.groups.as_ref().unwrap().iter().for_each(|&g| c[g as usize] += 1);
+        c
+    };
+    let split = &data.split;
+    assert_eq!(
+        [counts(&split.train), counts(&split.val), counts(&split.test)],
+        [[2700, 2618, 874, 58], [1279, 1277, 400, 44], [2472, 2022, 651, 45]]
+    );
+    assert_eq!(split.test.images.len(), 5190 * 8 * 8 * 3);
     assert_eq!(data.skipped_missing, 0);
 }
 

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::image_folder::decode_resized;
+use super::image_folder::decode_all;
 use super::{DataError, ImageSet, Result, Split, read_file};
 
 pub const ATTR_FILE: &str = "list_attr_celeba.txt";
@@ -148,11 +148,13 @@ pub fn load(dir: &Path, options: &CelebaOptions) -> Result<Celeba> {
             format!("{t}, {s}"),
         ],
     };
-    let mut sets = [empty.clone(), empty.clone(), empty];
+    // Which rows to load, in file order; then all of them decoded at once.
+    let mut taken = [0usize; 3];
+    let mut chosen = Vec::new();
     let mut skipped_missing = 0;
     for (row, file) in annotations.files.iter().enumerate() {
-        let set = &mut sets[annotations.partition[row] as usize];
-        if options.max_per_split.is_some_and(|max| set.len() >= max) {
+        let split = annotations.partition[row] as usize;
+        if options.max_per_split.is_some_and(|max| taken[split] >= max) {
             continue;
         }
         let path = image_dir.join(file);
@@ -168,13 +170,20 @@ pub fn load(dir: &Path, options: &CelebaOptions) -> Result<Celeba> {
                 ),
             });
         }
-        set.images
-            .extend(decode_resized(&path, options.image_size)?);
-        set.labels.push(u32::from(annotations.value(row, target)));
+        taken[split] += 1;
+        chosen.push((row, path));
+    }
+    let paths: Vec<&Path> = chosen.iter().map(|(_, path)| path.as_path()).collect();
+    let decoded = decode_all(&paths, options.image_size, "decoding CelebA")?;
+    let mut sets = [empty.clone(), empty.clone(), empty];
+    for ((row, _), pixels) in chosen.iter().zip(decoded) {
+        let set = &mut sets[annotations.partition[*row] as usize];
+        set.images.extend(pixels);
+        set.labels.push(u32::from(annotations.value(*row, target)));
         set.groups
             .as_mut()
             .expect("CelebA sets have groups")
-            .push(groups[row]);
+            .push(groups[*row]);
     }
     let [train, val, test] = sets;
     Ok(Celeba {

@@ -2,13 +2,15 @@
 //! `root/{train,val,test}/<class>/...` (train required then, val and test optional).
 //! Classes are the train folder's subfolders, sorted by name; label = index in that order.
 //! Every image is centre-cropped to a square and resized to `size` x `size` RGB.
-//! Also home of [`decode_resized`], which the CelebA loader shares.
+//! Also home of [`decode_resized`] and [`decode_all`], which the CelebA loader shares.
 
 use std::path::{Path, PathBuf};
 
 use masktune::square_image;
+use rayon::prelude::*;
 
 use super::{DataError, ImageSet, Result};
+use crate::progress::images_bar;
 
 /// File extensions (any case) read as images; other files are ignored.
 pub const EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "webp"];
@@ -102,8 +104,9 @@ fn load_classes(dir: &Path, classes: &[String], size: u32) -> Result<ImageSet> {
                 hint: HINT.into(),
             });
         }
-        for file in files {
-            set.images.extend(decode_resized(&file, size)?);
+        let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        for pixels in decode_all(&paths, size, class)? {
+            set.images.extend(pixels);
             set.labels.push(label as u32);
         }
     }
@@ -129,6 +132,22 @@ fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::read_dir(dir)
         .and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect())
         .map_err(DataError::io(dir))
+}
+
+/// [`decode_resized`] of every file, in parallel on rayon's threads, in order, with a progress
+/// bar labelled `label`.
+pub fn decode_all(paths: &[&Path], size: u32, label: &str) -> Result<Vec<Vec<u8>>> {
+    let bar = images_bar(paths.len(), label);
+    let decoded = paths
+        .par_iter()
+        .map(|path| {
+            let pixels = decode_resized(path, size);
+            bar.inc(1);
+            pixels
+        })
+        .collect();
+    bar.finish_and_clear();
+    decoded
 }
 
 /// Decodes any supported image file and makes it the model's `size` x `size` RGB input with

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::augment::Augmentation;
 use super::error::{Result, TrainError};
-use super::progress::images_bar;
+use crate::progress::images_bar;
 use crate::data::ImageSet;
 
 /// What one epoch did, as recorded in checkpoints and reports.

@@ -19,6 +19,10 @@ use crate::backend::Backend;
 pub struct TrainReport {
     pub config: RunConfig,
     pub backend: Backend,
+    /// Threads of the CPU work (rayon's pool): the weight gradients' batch sums are split one
+    /// range per thread, so the same seed reproduces a run exactly only with this many.
+    #[serde(default)]
+    pub cpu_threads: Option<usize>,
     pub train_images: usize,
     pub val_images: usize,
     /// Epoch (1-based) and validation accuracy of the best checkpoint.
@@ -160,6 +164,7 @@ pub fn train(
     let report = TrainReport {
         config: config.clone(),
         backend,
+        cpu_threads: Some(rayon::current_num_threads()),
         train_images: sets.train.len(),
         val_images: sets.val.len(),
         best,

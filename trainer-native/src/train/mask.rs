@@ -17,14 +17,24 @@ use super::config::RunConfig;
 use super::error::{Result, TrainError};
 use super::examples_grid::{Example, write_grid};
 use super::masked_set;
-use super::progress::images_bar;
 use super::report::update_section;
 use super::run_dir::RunDir;
 use crate::backend::{Backend, Masking};
+use crate::progress::images_bar;
 use crate::data::ImageSet;
 
 /// Example rows in the PNG.
 const EXAMPLES: usize = 8;
+
+/// Masking statistics of one group of the training set (for CelebA: is the rare group's mask
+/// like the others'?).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupMasking {
+    pub group: String,
+    pub images: usize,
+    pub mean_masked_fraction: f64,
+    pub unmasked_images: usize,
+}
 
 /// The `mask` section of the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +51,9 @@ pub struct MaskReport {
     /// What computed the maps and masks (`--masking`).
     #[serde(default)]
     pub engine: String,
+    /// Per group, where the training set has groups.
+    #[serde(default)]
+    pub groups: Option<Vec<GroupMasking>>,
     pub seconds: f64,
 }
 
@@ -66,8 +79,10 @@ pub fn mask(
     };
     let plane = train.width * train.height;
     let mut masked = train.images.clone();
-    let (mut masked_fraction, mut unmasked, mut right) = (0.0, 0usize, 0usize);
-    let mut example_maps: Vec<f32> = Vec::new();
+    let mut right = 0usize;
+    let examples = example_indices(train, EXAMPLES);
+    let mut example_maps: Vec<Vec<f32>> = vec![Vec::new(); examples.len()];
+    let mut fraction_of = vec![0.0f64; train.len()];
     let bar = images_bar(train.len(), "masking");
     let indices: Vec<usize> = (0..train.len()).collect();
     for chunk in indices.chunks(batch_size) {
@@ -94,11 +109,10 @@ pub fn mask(
         let (maps, stats) = block_on(engine.maps_and_masks(found, raw))
             .map_err(|e| TrainError::compute("masking", e))?;
         for (k, &i) in chunk.iter().enumerate() {
-            masked_fraction += stats[k].masked_pixels as f64 / plane as f64;
-            unmasked += usize::from(stats[k].masked_pixels == 0);
+            fraction_of[i] = stats[k].masked_pixels as f64 / plane as f64;
             right += usize::from(targets[k] == i64::from(train.labels[i]));
-            if i < EXAMPLES {
-                example_maps.extend_from_slice(&maps[k * plane..(k + 1) * plane]);
+            if let Some(e) = examples.iter().position(|&x| x == i) {
+                example_maps[e] = maps[k * plane..(k + 1) * plane].to_vec();
             }
         }
         bar.inc(chunk.len() as u64);
@@ -106,22 +120,36 @@ pub fn mask(
     bar.finish_and_clear();
     let source_epoch = best.header.epochs_done;
     masked_set::write(&run.masked_train(), train, &masked, source_epoch)?;
-    let examples: Vec<Example> = (0..train.len().min(EXAMPLES))
-        .map(|i| Example {
+    let rows: Vec<Example> = examples
+        .iter()
+        .zip(&example_maps)
+        .map(|(&i, map)| Example {
             original: train.image(i),
-            map: &example_maps[i * plane..(i + 1) * plane],
+            map,
             masked: &masked[i * train.image_len()..(i + 1) * train.image_len()],
         })
         .collect();
-    write_grid(&run.mask_examples(), train.width, train.height, &examples)?;
-    let n = train.len().max(1) as f64;
+    write_grid(&run.mask_examples(), train.width, train.height, &rows)?;
+    let all = masking_of("all", fraction_of.iter().copied());
     let report = MaskReport {
         images: train.len(),
         source_epoch,
-        mean_masked_fraction: masked_fraction / n,
-        unmasked_images: unmasked,
-        explained_class_accuracy: right as f64 / n,
+        mean_masked_fraction: all.mean_masked_fraction,
+        unmasked_images: all.unmasked_images,
+        explained_class_accuracy: right as f64 / train.len().max(1) as f64,
         engine: engine.name().into(),
+        groups: train.groups.as_ref().map(|groups| {
+            (0..train.group_names.len())
+                .map(|g| {
+                    let of_group = fraction_of
+                        .iter()
+                        .zip(groups)
+                        .filter(|&(_, &group)| group as usize == g)
+                        .map(|(&f, _)| f);
+                    masking_of(&train.group_names[g], of_group)
+                })
+                .collect()
+        }),
         seconds: start.elapsed().as_secs_f64(),
     };
     eprintln!(
@@ -131,6 +159,59 @@ pub fn mask(
         100.0 * report.mean_masked_fraction,
         report.unmasked_images
     );
+    for g in report.groups.iter().flatten() {
+        eprintln!(
+            "  {}: {:.2}% of pixels on average, {} of {} untouched",
+            g.group,
+            100.0 * g.mean_masked_fraction,
+            g.unmasked_images,
+            g.images
+        );
+    }
     update_section(&run.report(), "mask", &report)?;
     Ok(report)
+}
+
+/// The statistics of the images whose masked fractions are `fractions`.
+fn masking_of(group: &str, fractions: impl Iterator<Item = f64>) -> GroupMasking {
+    let (mut images, mut sum, mut unmasked) = (0, 0.0, 0);
+    for f in fractions {
+        images += 1;
+        sum += f;
+        unmasked += usize::from(f == 0.0);
+    }
+    GroupMasking {
+        group: group.into(),
+        images,
+        mean_masked_fraction: sum / images.max(1) as f64,
+        unmasked_images: unmasked,
+    }
+}
+
+/// The images shown in the examples PNG: the first `count`, or where the set has groups, the
+/// first of each group in turn (shown group by group), so that a rare group (CelebA's blond men)
+/// is shown too.
+pub fn example_indices(train: &ImageSet, count: usize) -> Vec<usize> {
+    let Some(groups) = &train.groups else {
+        return (0..train.len().min(count)).collect();
+    };
+    let mut by_group: Vec<std::collections::VecDeque<usize>> =
+        vec![Default::default(); train.group_names.len()];
+    for (i, &g) in groups.iter().enumerate() {
+        if let Some(queue) = by_group.get_mut(g as usize) {
+            queue.push_back(i);
+        }
+    }
+    let mut chosen = Vec::with_capacity(count);
+    while chosen.len() < count && by_group.iter().any(|q| !q.is_empty()) {
+        for queue in &mut by_group {
+            if chosen.len() < count
+                && let Some(i) = queue.pop_front()
+            {
+                chosen.push(i);
+            }
+        }
+    }
+    chosen.sort_unstable_by_key(|&i| (groups[i], i));
+    chosen
 }

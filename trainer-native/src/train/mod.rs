@@ -21,7 +21,6 @@ pub mod finetune;
 pub mod mask;
 pub mod masked_set;
 pub mod optimizer;
-pub mod progress;
 pub mod report;
 pub mod rng;
 pub mod run_dir;
