@@ -18,3 +18,4 @@ pub mod reference;
 pub mod saliency;
 pub mod selective;
 pub mod square_image;
+pub mod statistics;

@@ -38,6 +38,22 @@ pub enum Command {
     Pipeline(TrainArgs),
     /// Runs an exported ERM + MaskTune bundle pair on image files as the web page does; prints JSON.
     Predict(PredictArgs),
+    /// Mean ± std over repeats of one experiment (seeds): accuracy per group, worst group with
+    /// its binomial interval, the selective table; prints Markdown.
+    Summarize(SummarizeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SummarizeArgs {
+    /// Names of the runs (e.g. one per seed), each evaluated by `pipeline` or `evaluate`.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Folder holding the runs.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// Also write the summary as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -87,5 +87,14 @@ fn run(command: Command) -> Result<()> {
                 None => Ok(println!("{json}")),
             }
         }
+        Command::Summarize(args) => {
+            let folders: Vec<_> = args.names.iter().map(|n| args.runs_dir.join(n)).collect();
+            let summary = train::summary::summarize(&train::summary::load_runs(&folders)?);
+            print!("{}", train::summary::markdown(&summary));
+            match &args.json {
+                Some(path) => train::atomic::write_json_atomic(path, &summary),
+                None => Ok(()),
+            }
+        }
     }
 }

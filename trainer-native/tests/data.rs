@@ -411,7 +411,11 @@ fn celeba_shared_annotations_and_subset() {
     eprintln!("celeba groups (not blond F, not blond M, blond F, blond M) per split: {counts:?}");
     assert_eq!(
         counts,
-        [[2700, 2618, 874, 58], [1279, 1277, 400, 44], [2472, 2022, 651, 45]]
+        [
+            [2700, 2618, 874, 58],
+            [1279, 1277, 400, 44],
+            [2472, 2022, 651, 45]
+        ]
     );
 
     let e = ann.attribute("Blonde").unwrap_err();
@@ -449,13 +453,25 @@ fn celeba_shared_loads_every_image() {
     let data = celeba::load(&dir, &options).unwrap();
     let counts = |s: &ImageSet| {
         let mut c = [0usize; 4];
-        s.groups.as_ref().unwrap().iter().for_each(|&g| c[g as usize] += 1);
+        s.groups
+            .as_ref()
+            .unwrap()
+            .iter()
+            .for_each(|&g| c[g as usize] += 1);
         c
     };
     let split = &data.split;
     assert_eq!(
-        [counts(&split.train), counts(&split.val), counts(&split.test)],
-        [[2700, 2618, 874, 58], [1279, 1277, 400, 44], [2472, 2022, 651, 45]]
+        [
+            counts(&split.train),
+            counts(&split.val),
+            counts(&split.test)
+        ],
+        [
+            [2700, 2618, 874, 58],
+            [1279, 1277, 400, 44],
+            [2472, 2022, 651, 45]
+        ]
     );
     assert_eq!(split.test.images.len(), 5190 * 8 * 8 * 3);
     assert_eq!(data.skipped_missing, 0);

@@ -195,6 +195,73 @@ fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
         !meta.selective_summaries.is_empty(),
         "the test sets' selective tables ship"
     );
+
+    // Masking per group: the groups' images add up to the set and their fractions to the mean.
+    let groups = report["mask"]["groups"].as_array().unwrap();
+    let images: u64 = groups.iter().map(|g| g["images"].as_u64().unwrap()).sum();
+    let weighted: f64 = groups
+        .iter()
+        .map(|g| g["images"].as_f64().unwrap() * g["mean_masked_fraction"].as_f64().unwrap())
+        .sum();
+    assert_eq!(images, 128);
+    let mean = report["mask"]["mean_masked_fraction"].as_f64().unwrap();
+    assert!((weighted / 128.0 - mean).abs() < 1e-12, "{groups:?}");
+
+    summarize_repeats_the_runs_numbers(runs.path(), &run, &report);
+}
+
+/// `summarize` of a run given twice: each mean is the run's own number with no spread; the
+/// Markdown shows the worst group as correct / count; a folder without a report is refused.
+fn summarize_repeats_the_runs_numbers(runs: &Path, run: &Path, report: &Value) {
+    let json = runs.join("summary.json");
+    let output = ok(trainer(
+        runs,
+        &[
+            "summarize",
+            run.to_str().unwrap(),
+            run.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    ));
+    let markdown = String::from_utf8(output.stdout).unwrap();
+    let summary: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let evaluated = &report["evaluation"]["sets"][2]["models"][2];
+    let summarized = &summary["sets"][2]["models"][2];
+    assert_eq!(summary["sets"][2]["set"], "test_biased");
+    assert_eq!(summarized["model"], "masktune");
+    let worst = &summarized["worst_group"]["accuracy"];
+    assert_eq!(worst["mean"], evaluated["groups"]["worst_group_accuracy"]);
+    assert_eq!(
+        (worst["std"].as_f64(), worst["n"].as_u64()),
+        (Some(0.0), Some(2))
+    );
+    let (low, high) = (
+        summarized["worst_group"]["interval"][0].as_f64().unwrap(),
+        summarized["worst_group"]["interval"][1].as_f64().unwrap(),
+    );
+    let mean = worst["mean"].as_f64().unwrap();
+    assert!(low < mean && mean < high, "{low} {mean} {high}");
+    let per_run = &summarized["worst_group_per_run"][0];
+    let cell = format!(
+        "{} {}/{}",
+        per_run[0].as_str().unwrap(),
+        per_run[1],
+        per_run[2]
+    );
+    assert!(markdown.contains(&cell), "{cell} not in\n{markdown}");
+    assert!(
+        markdown.contains("test_biased (") && markdown.contains("AURC"),
+        "{markdown}"
+    );
+
+    let empty = runs.join("not-a-run");
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = failure(trainer(runs, &["summarize", empty.to_str().unwrap()]));
+    assert!(
+        err.contains("no evaluation") && err.contains("not-a-run"),
+        "{err}"
+    );
 }
 
 /// At most 0.1 % of the masked pixels of the 128 training images may tie with their threshold.

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::augment::Augmentation;
 use super::error::{Result, TrainError};
-use crate::progress::images_bar;
 use crate::data::ImageSet;
+use crate::progress::images_bar;
 
 /// What one epoch did, as recorded in checkpoints and reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

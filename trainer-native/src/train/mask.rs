@@ -20,8 +20,8 @@ use super::masked_set;
 use super::report::update_section;
 use super::run_dir::RunDir;
 use crate::backend::{Backend, Masking};
-use crate::progress::images_bar;
 use crate::data::ImageSet;
+use crate::progress::images_bar;
 
 /// Example rows in the PNG.
 const EXAMPLES: usize = 8;

@@ -3,7 +3,7 @@
 //! `train` (ERM, best + last checkpoints, resumable) → `mask` (XGradCAM of the best model,
 //! mean + 2 std threshold, masked copies of the training images) → `finetune` (one epoch on the
 //! masked images from the last checkpoint) → `evaluate` (accuracy, groups, selective
-//! classification) → `export` (bundles for the app). Each step reads and writes files in the
+//! classification) → `export` (bundles for the app); `summary` puts repeats (seeds) of a run side by side. Each step reads and writes files in the
 //! run folder ([`run_dir::RunDir`]), so steps can be rerun or resumed separately.
 
 pub mod atomic;
@@ -24,5 +24,6 @@ pub mod optimizer;
 pub mod report;
 pub mod rng;
 pub mod run_dir;
+pub mod summary;
 
 pub use error::{Result, TrainError};
