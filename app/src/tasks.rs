@@ -46,9 +46,10 @@ pub const TASKS: &[Task] = &[
     Task {
         id: "celeba",
         label: "Blond hair (CelebA faces)",
-        story: "Faces labelled blond or not. In CelebA almost all blond people are women, so an ERM model \
-                can use gender cues as a shortcut for hair colour; MaskTune hides what it looked at and \
-                retrains.",
+        story: "Faces labelled blond or not. In CelebA's training faces fewer than 1 in 15 blond people \
+                are men, so an ERM model can take looking female as a sign of blond hair: this one finds \
+                13 of the 45 blond men of the test split. MaskTune hides what it looked at and fine-tunes \
+                once; the MaskTuned model finds 22 of them.",
         erm_bundle: "assets/models/celeba-erm.mtb",
         masktune_bundle: "assets/models/celeba-masktune.mtb",
         examples: &[

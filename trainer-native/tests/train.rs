@@ -211,7 +211,8 @@ fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
 }
 
 /// `summarize` of a run given twice: each mean is the run's own number with no spread; the
-/// Markdown shows the worst group as correct / count; a folder without a report is refused.
+/// Markdown shows each run's worst group as correct of count; a folder without a report is
+/// refused.
 fn summarize_repeats_the_runs_numbers(runs: &Path, run: &Path, report: &Value) {
     let json = runs.join("summary.json");
     let output = ok(trainer(
@@ -244,8 +245,9 @@ fn summarize_repeats_the_runs_numbers(runs: &Path, run: &Path, report: &Value) {
     assert!(low < mean && mean < high, "{low} {mean} {high}");
     let per_run = &summarized["worst_group_per_run"][0];
     let cell = format!(
-        "{} {}/{}",
+        "{}: {}, {} of {}",
         per_run[0].as_str().unwrap(),
+        per_run[1],
         per_run[1],
         per_run[2]
     );

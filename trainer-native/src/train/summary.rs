@@ -272,6 +272,22 @@ fn interval(value: Option<(f64, f64)>) -> String {
     })
 }
 
+/// Each run's worst group: `blond hair, male: 13, 13, 9 of 45` when every run has the same one,
+/// else `name correct/count` per run.
+fn worst_groups_cell(per_run: &[(String, usize, usize)]) -> String {
+    match per_run.split_first() {
+        Some((first, rest)) if rest.iter().all(|r| r.0 == first.0 && r.2 == first.2) => {
+            let correct: Vec<String> = per_run.iter().map(|r| r.1.to_string()).collect();
+            format!("{}: {} of {}", first.0, correct.join(", "), first.2)
+        }
+        _ => per_run
+            .iter()
+            .map(|(name, correct, count)| format!("{name} {correct}/{count}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
 /// The summary as Markdown tables.
 pub fn markdown(summary: &Summary) -> String {
     let mut out = String::new();
@@ -339,13 +355,7 @@ pub fn markdown(summary: &Summary) -> String {
                 String::new(),
                 set.models
                     .iter()
-                    .map(|m| {
-                        m.worst_group_per_run
-                            .iter()
-                            .map(|(name, correct, count)| format!("{name} {correct}/{count}"))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    })
+                    .map(|m| worst_groups_cell(&m.worst_group_per_run))
                     .collect(),
             );
         }
