@@ -23,8 +23,8 @@ use crate::backend::{Backend, Masking};
 use crate::data::ImageSet;
 use crate::progress::images_bar;
 
-/// Example rows in the PNG.
-const EXAMPLES: usize = 8;
+/// Example rows in the PNG (four of each CelebA group).
+const EXAMPLES: usize = 16;
 
 /// Masking statistics of one group of the training set (for CelebA: is the rare group's mask
 /// like the others'?).
@@ -214,4 +214,31 @@ pub fn example_indices(train: &ImageSet, count: usize) -> Vec<usize> {
     }
     chosen.sort_unstable_by_key(|&i| (groups[i], i));
     chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set_with_groups(groups: Option<Vec<u32>>, len: usize) -> ImageSet {
+        ImageSet {
+            images: vec![0; len * 3],
+            width: 1,
+            height: 1,
+            labels: vec![0; len],
+            groups,
+            class_names: vec!["a".into(), "b".into()],
+            group_names: (0..3).map(|g| g.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn examples_take_every_group_in_turn() {
+        // Group 2 is rare and last: it is shown all the same.
+        let set = set_with_groups(Some(vec![0, 0, 1, 0, 1, 0, 0, 2]), 8);
+        assert_eq!(example_indices(&set, 5), vec![0, 1, 2, 4, 7]);
+        assert_eq!(example_indices(&set, 3), vec![0, 2, 7]);
+        assert_eq!(example_indices(&set, 20).len(), 8);
+        assert_eq!(example_indices(&set_with_groups(None, 8), 3), vec![0, 1, 2]);
+    }
 }
