@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::erm::TrainReport;
 use super::error::{Result, TrainError};
-use super::evaluate::{EvaluationReport, SetEvaluation};
+use super::evaluate::{EvaluationReport, ModelEvaluation, SetEvaluation};
 use super::report::read_section;
 use super::run_dir::RunDir;
 
@@ -158,71 +158,76 @@ pub fn summarize(runs: &[RunResult]) -> Summary {
     }
 }
 
-fn summarize_set(set: &SetEvaluation, per_run: &[&SetEvaluation]) -> SetSummary {
-    let group_counts = set.group_counts.clone().unwrap_or_default();
-    let models = set
-        .models
+/// One model over the runs, from its evaluation in each run (at least one).
+fn summarize_model(
+    evaluations: &[&ModelEvaluation],
+    group_counts: &[(String, usize)],
+) -> ModelSummary {
+    let first = evaluations[0];
+    let overall = Aggregate::new(
+        first.accuracy.count,
+        &evaluations
+            .iter()
+            .map(|e| e.accuracy.accuracy)
+            .collect::<Vec<_>>(),
+    );
+    let groups = group_counts
         .iter()
         .enumerate()
-        .map(|(m, model)| {
+        .map(|(g, (_, count))| {
+            let values: Vec<Option<f64>> = evaluations
+                .iter()
+                .map(|e| e.groups.as_ref().and_then(|r| r.groups[g].accuracy))
+                .collect();
+            Aggregate::new(*count, &values)
+        })
+        .collect();
+    let reports: Vec<_> = evaluations
+        .iter()
+        .filter_map(|e| e.groups.as_ref())
+        .collect();
+    let worst_group_per_run: Vec<(String, usize, usize)> = reports
+        .iter()
+        .filter_map(|r| {
+            let id = r.worst_group?;
+            let g = r.groups.iter().position(|a| a.group == id)?;
+            Some((
+                group_counts[g].0.clone(),
+                r.groups[g].correct,
+                r.groups[g].count,
+            ))
+        })
+        .collect();
+    // The interval needs one count: the worst group's when every run agrees on it.
+    let worst_count = match worst_group_per_run.split_first() {
+        Some((w, rest)) if rest.iter().all(|o| o.0 == w.0) => w.2,
+        _ => 0,
+    };
+    let worst_group = (!reports.is_empty()).then(|| {
+        let values: Vec<Option<f64>> = reports.iter().map(|r| r.worst_group_accuracy).collect();
+        Aggregate::new(worst_count, &values)
+    });
+    ModelSummary {
+        model: first.model.clone(),
+        overall,
+        groups,
+        mean_group: MeanStd::of(
+            &reports
+                .iter()
+                .filter_map(|r| r.mean_group_accuracy)
+                .collect::<Vec<_>>(),
+        ),
+        worst_group,
+        worst_group_per_run,
+    }
+}
+
+fn summarize_set(set: &SetEvaluation, per_run: &[&SetEvaluation]) -> SetSummary {
+    let group_counts = set.group_counts.clone().unwrap_or_default();
+    let models = (0..set.models.len())
+        .map(|m| {
             let evaluations: Vec<_> = per_run.iter().map(|s| &s.models[m]).collect();
-            let overall = Aggregate::new(
-                model.accuracy.count,
-                &evaluations
-                    .iter()
-                    .map(|e| e.accuracy.accuracy)
-                    .collect::<Vec<_>>(),
-            );
-            let groups = group_counts
-                .iter()
-                .enumerate()
-                .map(|(g, (_, count))| {
-                    let values: Vec<Option<f64>> = evaluations
-                        .iter()
-                        .map(|e| e.groups.as_ref().and_then(|r| r.groups[g].accuracy))
-                        .collect();
-                    Aggregate::new(*count, &values)
-                })
-                .collect();
-            let reports: Vec<_> = evaluations
-                .iter()
-                .filter_map(|e| e.groups.as_ref())
-                .collect();
-            let worst_group_per_run: Vec<(String, usize, usize)> = reports
-                .iter()
-                .filter_map(|r| {
-                    let id = r.worst_group?;
-                    let g = r.groups.iter().position(|a| a.group == id)?;
-                    Some((
-                        group_counts[g].0.clone(),
-                        r.groups[g].correct,
-                        r.groups[g].count,
-                    ))
-                })
-                .collect();
-            // The interval needs one count: the worst group's when every run agrees on it.
-            let worst_count = match worst_group_per_run.split_first() {
-                Some((w, rest)) if rest.iter().all(|o| o.0 == w.0) => w.2,
-                _ => 0,
-            };
-            let worst_group = (!reports.is_empty()).then(|| {
-                let values: Vec<Option<f64>> =
-                    reports.iter().map(|r| r.worst_group_accuracy).collect();
-                Aggregate::new(worst_count, &values)
-            });
-            ModelSummary {
-                model: model.model.clone(),
-                overall,
-                groups,
-                mean_group: MeanStd::of(
-                    &reports
-                        .iter()
-                        .filter_map(|r| r.mean_group_accuracy)
-                        .collect::<Vec<_>>(),
-                ),
-                worst_group,
-                worst_group_per_run,
-            }
+            summarize_model(&evaluations, &group_counts)
         })
         .collect();
     let selective = set
@@ -257,13 +262,23 @@ fn summarize_set(set: &SetEvaluation, per_run: &[&SetEvaluation]) -> SetSummary 
     }
 }
 
-/// `93.10 ± 0.42 %` (percent of a fraction, two decimals); `n/a` for nothing measured.
-fn percent(value: Option<MeanStd>) -> String {
+/// `mean ± std` of `value` times `scale` with `decimals` decimals and `unit` after; the mean alone
+/// for a single run; `n/a` for nothing measured.
+fn mean_std(value: Option<MeanStd>, scale: f64, decimals: usize, unit: &str) -> String {
     match value {
-        Some(v) if v.n > 1 => format!("{:.2} ± {:.2} %", 100.0 * v.mean, 100.0 * v.std),
-        Some(v) => format!("{:.2} %", 100.0 * v.mean),
+        Some(v) if v.n > 1 => format!(
+            "{:.decimals$} ± {:.decimals$}{unit}",
+            scale * v.mean,
+            scale * v.std
+        ),
+        Some(v) => format!("{:.decimals$}{unit}", scale * v.mean),
         None => "n/a".into(),
     }
+}
+
+/// `93.10 ± 0.42 %` (percent of a fraction, two decimals).
+fn percent(value: Option<MeanStd>) -> String {
+    mean_std(value, 100.0, 2, " %")
 }
 
 fn interval(value: Option<(f64, f64)>) -> String {
@@ -365,11 +380,7 @@ pub fn markdown(summary: &Summary) -> String {
                 out,
                 "Selective classification on {} (thresholds from validation), AURC {}:\n",
                 set.set,
-                match set.aurc {
-                    Some(a) if a.n > 1 => format!("{:.4} ± {:.4}", a.mean, a.std),
-                    Some(a) => format!("{:.4}", a.mean),
-                    None => "n/a".into(),
-                }
+                mean_std(set.aurc, 1.0, 4, "")
             );
             out += "| target coverage | coverage | selective accuracy |\n|---|---|---|\n";
             for s in &set.selective {
