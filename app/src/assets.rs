@@ -1,5 +1,5 @@
-//! Fetching static assets (model bundles, example images) with download progress. The browser's
-//! HTTP cache keeps them, so a second visit loads instantly.
+//! Fetching static assets (model bundles in the worker, example images in the page) with
+//! download progress. The browser's HTTP cache keeps them, so a second visit loads instantly.
 
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -12,8 +12,7 @@ pub async fn fetch_bytes(
     url: &str,
     progress: impl Fn(u64, Option<u64>),
 ) -> Result<Vec<u8>, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let response: Response = JsFuture::from(window.fetch_with_str(url))
+    let response: Response = JsFuture::from(global_fetch(url))
         .await
         .map_err(|e| {
             format!(
@@ -68,6 +67,17 @@ pub async fn fetch_blob(url: &str) -> Result<web_sys::Blob, String> {
     options.set_type(mime_of(url));
     web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
         .map_err(|e| describe(&e))
+}
+
+/// `fetch(url)` of the page or of the worker, whichever runs this.
+fn global_fetch(url: &str) -> js_sys::Promise {
+    let global = js_sys::global();
+    match global.dyn_ref::<web_sys::Window>() {
+        Some(window) => window.fetch_with_str(url),
+        None => global
+            .unchecked_into::<web_sys::WorkerGlobalScope>()
+            .fetch_with_str(url),
+    }
 }
 
 fn mime_of(url: &str) -> &'static str {

@@ -1,10 +1,14 @@
-//! Entry point of the MaskTune page (built by Trunk from the repository's index.html).
+//! Entry point of the MaskTune page (built by Trunk from the repository's index.html). The same
+//! module runs twice: in the page, where it draws the DOM (`ui`), and in the compute worker that
+//! the page starts (`worker`); `protocol` is what they say to each other.
+
+use wasm_bindgen::JsCast;
 
 mod assets;
-mod compute;
-mod image_input;
+mod protocol;
 mod tasks;
 mod ui;
+mod worker;
 
 // Browser-only unit tests run in headless Chromium (see app/webdriver.json).
 #[cfg(test)]
@@ -23,5 +27,9 @@ fn main() {
     // SAFETY: the linker's constructor function, called once, before anything else runs.
     unsafe { __wasm_call_ctors() };
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(ui::App);
+    if js_sys::global().is_instance_of::<web_sys::DedicatedWorkerGlobalScope>() {
+        worker::start();
+    } else {
+        leptos::mount::mount_to_body(ui::App);
+    }
 }

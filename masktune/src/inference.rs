@@ -68,10 +68,10 @@ pub struct ImageAnalysis {
 }
 
 /// Milliseconds spent in each step of one batch, shown so users see where time goes.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct StepTimes {
     /// [`MaskingEngine::name`] of what computed the maps and masks.
-    pub masking_engine: &'static str,
+    pub masking_engine: String,
     pub erm_ms: f64,
     pub saliency_and_masking_ms: f64,
     pub masktune_ms: f64,
@@ -98,7 +98,7 @@ pub async fn analyse(
     )
     .map_err(|e| e.to_string())?;
     let mut times = StepTimes {
-        masking_engine: engine.name(),
+        masking_engine: engine.name().to_string(),
         ..StepTimes::default()
     };
 

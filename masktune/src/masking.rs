@@ -12,7 +12,7 @@ use burn::prelude::*;
 use burn::tensor::kind::Basic;
 
 /// What masking one image did.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MaskStats {
     /// The threshold the map was compared with (`map > threshold` is hidden).
     pub threshold: f32,

@@ -1,12 +1,30 @@
-//! Which backend computes, and the proof that it computes correctly.
+//! Which backend the compute worker runs on, and the proof that it computes correctly.
 
 use leptos::prelude::*;
 
-use crate::compute::{ComputeBackend, SELF_CHECK_EXPECTED};
+use super::state::{BackendState, PageState};
+use crate::protocol::{BackendKind, BackendReport, SELF_CHECK_EXPECTED};
 
 #[component]
-pub fn BackendBadge(backend: ComputeBackend, check: Result<Vec<f32>, String>) -> impl IntoView {
-    let (state, check_text) = match &check {
+pub fn BackendBadge() -> impl IntoView {
+    let state = expect_context::<PageState>();
+    move || match state.backend.get() {
+        BackendState::Starting => view! {
+            <p id="backend-status" data-state="starting">"Starting the compute worker…"</p>
+        }
+        .into_any(),
+        BackendState::Failed(message) => view! {
+            <p id="backend-status" data-state="failed" role="alert">
+                "Compute: " <strong>"not available"</strong> " — " {message}
+            </p>
+        }
+        .into_any(),
+        BackendState::Ready(report) => ready(report).into_any(),
+    }
+}
+
+fn ready(report: BackendReport) -> impl IntoView {
+    let (state, check_text) = match &report.check {
         Ok(values) if values.as_slice() == SELF_CHECK_EXPECTED => {
             ("ready", format!("self-check passed: {values:?}"))
         }
@@ -17,9 +35,18 @@ pub fn BackendBadge(backend: ComputeBackend, check: Result<Vec<f32>, String>) ->
         Err(error) => ("failed", format!("self-check failed: {error}")),
     };
     view! {
-        <p id="backend-status" data-state=state data-backend=backend.kind.id()>
-            "Compute: " <strong>{backend.kind.label()}</strong> " — " {backend.detail}
+        <p id="backend-status" data-state=state data-backend=report.kind.id()>
+            "Compute (in a worker): " <strong>{label(report.kind)}</strong> " — " {report.detail}
         </p>
         <p id="self-check" class="fine-print" data-state=state>{check_text}</p>
+    }
+}
+
+/// What the user reads: on the CPU, how the wasm was built.
+fn label(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::WebGpu => "WebGPU",
+        BackendKind::Cpu if cfg!(target_feature = "simd128") => "CPU (WebAssembly, SIMD, 1 thread)",
+        BackendKind::Cpu => "CPU (WebAssembly, 1 thread)",
     }
 }

@@ -1,14 +1,16 @@
 //! The page: pick a task, give images, see attention, masking and the accept/abstain decision.
+//! This is the DOM side only; the models run in the compute worker (`crate::worker`).
 
 mod backend_badge;
+mod compute_worker;
 mod image_picker;
+mod pixels;
 mod result_card;
 mod selective_panel;
 mod state;
 
 use leptos::prelude::*;
 
-use crate::compute;
 use crate::tasks::TASKS;
 use backend_badge::BackendBadge;
 use image_picker::ImagePicker;
@@ -18,19 +20,15 @@ use state::{ModelState, PageState};
 
 #[component]
 pub fn App() -> impl IntoView {
-    let backend = LocalResource::new(|| async {
-        let backend = compute::pick_backend().await;
-        let check = compute::self_check(&backend.device).await;
-        (backend, check)
-    });
     let state = PageState::new();
     provide_context(state);
+    state.start_worker();
 
-    // (Re)load the task's models whenever the task or the backend changes.
+    // (Re)load the task's models whenever the task changes, once the worker is ready.
     Effect::new(move |_| {
         let task = state.task.get();
-        if let Some((backend, _)) = backend.get() {
-            state.load_models(task, backend);
+        if state.backend_ready() {
+            state.load_models(task);
         }
     });
 
@@ -41,9 +39,7 @@ pub fn App() -> impl IntoView {
                 "See what a classifier looks at, hide it, and let two models decide when to abstain. "
                 "Everything runs in this page: your images never leave your machine."
             </p>
-            <Suspense fallback=|| view! { <p id="backend-status" data-state="starting">"Starting the compute backend…"</p> }>
-                {move || backend.get().map(|(backend, check)| view! { <BackendBadge backend check /> })}
-            </Suspense>
+            <BackendBadge />
         </header>
         <main>
             <section class="controls" aria-label="Task and images">

@@ -30,7 +30,7 @@ pub fn ResultCard(entry: Entry) -> impl IntoView {
 #[component]
 fn Analysis(shown: std::sync::Arc<Shown>) -> impl IntoView {
     let state = expect_context::<PageState>();
-    let a = &shown.analysis;
+    let a = &shown.image;
     let names = shown.class_names.clone();
     let erm_class = argmax(&a.erm_probabilities);
     let masktune_class = argmax(&a.masktune_probabilities);
@@ -38,7 +38,7 @@ fn Analysis(shown: std::sync::Arc<Shown>) -> impl IntoView {
     let combined_class = names[a.combined.prediction].clone();
     let (erm_name, masktune_name) = (names[erm_class].clone(), names[masktune_class].clone());
     let agree = erm_class == masktune_class;
-    let masked_share = a.mask.masked_pixels as f64 * 100.0 / a.map.len().max(1) as f64;
+    let masked_share = a.mask.masked_pixels as f64 * 100.0 / (a.side * a.side).max(1) as f64;
 
     let decision = move || state.decision(confidence);
     let explanation = {
@@ -66,7 +66,7 @@ fn Analysis(shown: std::sync::Arc<Shown>) -> impl IntoView {
             }
         }
     };
-    let times = shown.times;
+    let times = a.times.clone();
 
     view! {
         <div class="panels">
@@ -94,7 +94,7 @@ fn Analysis(shown: std::sync::Arc<Shown>) -> impl IntoView {
             }
             data-erm-class=erm_name.clone() data-masktune-class=masktune_name.clone()
             data-confidence=format!("{confidence:.6}") data-masked-pixels=a.mask.masked_pixels
-            data-masking-engine=times.masking_engine>
+            data-masking-engine=times.masking_engine.clone()>
             <strong>{move || match decision() {
                 Some(Decision::Accept) => "Accept",
                 Some(Decision::Abstain) => "Abstain",
@@ -105,9 +105,9 @@ fn Analysis(shown: std::sync::Arc<Shown>) -> impl IntoView {
         <p class="fine-print" data-erm-ms=times.erm_ms data-masking-ms=times.saliency_and_masking_ms
             data-masktune-ms=times.masktune_ms>{format!(
             "From a {}×{} image. ERM {:.0} ms, XGradCAM + masking {:.0} ms ({}), MaskTune {:.0} ms (batch of {}).",
-            shown.source_size.0, shown.source_size.1,
+            a.source_size.0, a.source_size.1,
             times.erm_ms, times.saliency_and_masking_ms, times.masking_engine, times.masktune_ms,
-            shown.batch_size)}</p>
+            a.batch_size)}</p>
     }
 }
 

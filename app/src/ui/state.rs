@@ -1,30 +1,24 @@
-//! The page's state, shared by its components through the context, and the work that changes it.
+//! The page's state, shared by its components through the context, and how the compute worker's
+//! answers change it. No model work happens here: it all runs in the worker.
 
+use std::rc::Rc;
 use std::sync::Arc;
 
-use burn::prelude::*;
-use kernels::Engine;
 use leptos::prelude::*;
-use masktune::bundle::{CoverageThreshold, SelectiveSummary};
-use masktune::heatmap::heatmap_rgba;
+use masktune::bundle::{BundleMetadata, CoverageThreshold, SelectiveSummary};
 use masktune::selective::{Decision, confidence_range, decide};
-use wasm_bindgen_futures::spawn_local;
 
-use masktune::inference::{self, ImageAnalysis, ModelPair, StepTimes};
-
-use crate::assets;
-use crate::compute::{ComputeBackend, now_ms};
-use crate::image_input::{self, rgb_data_url, rgba_data_url};
+use super::compute_worker::ComputeWorker;
+use super::pixels::{rgb_data_url, rgba_data_url};
+use crate::protocol::{AnalysedImage, BackendReport, ImageFile, Request, Response};
 use crate::tasks::{self, TASKS, Task};
 
-/// Images analysed together. On WebGPU the device works while the page stays responsive, and
-/// batches of 8 use it well; on the CPU the work runs on the page's own thread and batching gains
-/// nothing, so one image at a time lets the page repaint (and show progress) after each.
-fn batch_size(engine: &Engine) -> usize {
-    match engine {
-        Engine::Kernels(_) => 8,
-        Engine::Tensor => 1,
-    }
+/// The compute worker, as far as the page knows.
+#[derive(Clone, Debug)]
+pub enum BackendState {
+    Starting,
+    Ready(BackendReport),
+    Failed(String),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -61,26 +55,23 @@ impl Entry {
     }
 }
 
-/// An analysis ready to draw: images as data URLs, numbers for the text.
+/// An analysis ready to draw: the worker's pictures as data URLs, its numbers for the text.
 pub struct Shown {
     pub original_url: String,
     pub heatmap_url: String,
     pub masked_url: String,
-    pub analysis: ImageAnalysis,
+    pub image: AnalysedImage,
     pub class_names: Arc<Vec<String>>,
-    pub times: StepTimes,
-    pub batch_size: usize,
-    /// Size of the file the user gave, before cropping and resizing.
-    pub source_size: (u32, u32),
 }
 
 #[derive(Clone, Copy)]
 pub struct PageState {
     pub task: RwSignal<String>,
+    pub backend: RwSignal<BackendState>,
     pub models: RwSignal<ModelState>,
-    pair: RwSignal<Option<Arc<ModelPair>>, LocalStorage>,
-    /// What computes the maps and masks on the pair's device.
-    engine: StoredValue<Arc<Engine>, LocalStorage>,
+    /// Metadata of the loaded MaskTune bundle (classes, input, thresholds).
+    meta: RwSignal<Option<Arc<BundleMetadata>>>,
+    worker: StoredValue<Option<Rc<ComputeWorker>>, LocalStorage>,
     pub entries: RwSignal<Vec<Entry>, LocalStorage>,
     /// Index into the sorted coverage thresholds of the loaded models.
     pub coverage_index: RwSignal<usize>,
@@ -89,7 +80,7 @@ pub struct PageState {
     /// (images finished, images given) of the current work.
     pub progress: RwSignal<(usize, usize)>,
     next_id: StoredValue<u64>,
-    /// Bumped on every model load, so a slow, outdated load never replaces a newer one.
+    /// Bumped on every model load, so that answers for older models are ignored.
     generation: StoredValue<u64>,
 }
 
@@ -97,18 +88,27 @@ impl PageState {
     pub fn new() -> Self {
         Self {
             task: RwSignal::new(task_in_url().unwrap_or(&TASKS[0]).id.to_string()),
+            backend: RwSignal::new(BackendState::Starting),
             models: RwSignal::new(ModelState::Loading {
                 received: 0,
                 total: None,
             }),
-            pair: RwSignal::new_local(None),
-            engine: StoredValue::new_local(Arc::new(Engine::Tensor)),
+            meta: RwSignal::new(None),
+            worker: StoredValue::new_local(None),
             entries: RwSignal::new_local(Vec::new()),
             coverage_index: RwSignal::new(0),
             opacity: RwSignal::new(50),
             progress: RwSignal::new((0, 0)),
             next_id: StoredValue::new(0),
             generation: StoredValue::new(0),
+        }
+    }
+
+    /// Starts the compute worker; its answers update the state from then on.
+    pub fn start_worker(self) {
+        match ComputeWorker::start(move |response| self.receive(response)) {
+            Ok(worker) => self.worker.set_value(Some(Rc::new(worker))),
+            Err(message) => self.backend.set(BackendState::Failed(message)),
         }
     }
 
@@ -124,27 +124,27 @@ impl PageState {
         tasks::find(&self.task.get()).unwrap_or(&TASKS[0])
     }
 
+    pub fn backend_ready(&self) -> bool {
+        matches!(self.backend.get(), BackendState::Ready(_))
+    }
+
     pub fn models_ready(&self) -> bool {
         matches!(self.models.get(), ModelState::Ready { .. })
     }
 
     /// The validation thresholds of the loaded models, by increasing coverage.
     pub fn thresholds(&self) -> Vec<CoverageThreshold> {
-        self.pair.with(|pair| {
-            let mut thresholds = pair
-                .as_ref()
-                .map(|p| p.meta.selective_thresholds.clone())
-                .unwrap_or_default();
-            thresholds.sort_by(|a, b| a.target_coverage.total_cmp(&b.target_coverage));
-            thresholds
+        self.meta.with(|meta| {
+            meta.as_ref()
+                .map_or_else(Vec::new, |m| sorted_by_coverage(&m.selective_thresholds))
         })
     }
 
     /// How the loaded pair did on each test set when allowed to abstain (measured by the trainer).
     pub fn summaries(&self) -> Vec<SelectiveSummary> {
-        self.pair.with(|pair| {
-            pair.as_ref()
-                .map(|p| p.meta.selective_summaries.clone())
+        self.meta.with(|meta| {
+            meta.as_ref()
+                .map(|m| m.selective_summaries.clone())
                 .unwrap_or_default()
         })
     }
@@ -177,8 +177,8 @@ impl PageState {
     /// Where the combined confidence can lie for the loaded models' classes.
     pub fn confidence_range_text(&self) -> Option<String> {
         let classes = self
-            .pair
-            .with(|pair| pair.as_ref().map(|p| p.meta.class_names.len()))?;
+            .meta
+            .with(|meta| meta.as_ref().map(|m| m.class_names.len()))?;
         let (low, high) = confidence_range(classes);
         Some(format!(
             "With {classes} classes the combined confidence lies between {low:.3} (the models know nothing) \
@@ -190,50 +190,36 @@ impl PageState {
         self.threshold().map(|t| decide(confidence, t.threshold))
     }
 
-    /// Downloads the task's two bundles and builds the models on the backend's device.
-    pub fn load_models(self, task_id: String, backend: ComputeBackend) {
-        let ComputeBackend { device, engine, .. } = backend;
-        self.engine.set_value(engine);
+    /// Asks the worker for the task's two bundles; what was shown for other models goes.
+    pub fn load_models(self, task_id: String) {
         let generation = self.generation.get_value() + 1;
         self.generation.set_value(generation);
         self.entries.set(Vec::new());
-        self.pair.set(None);
+        self.progress.set((0, 0));
+        self.meta.set(None);
         self.models.set(ModelState::Loading {
             received: 0,
             total: None,
         });
-        let task = *tasks::find(&task_id).unwrap_or(&TASKS[0]);
-        spawn_local(async move {
-            let result = fetch_pair(&task, &device, |received, total| {
-                if self.generation.get_value() == generation {
-                    self.models.set(ModelState::Loading { received, total });
-                }
+        let task = tasks::find(&task_id).unwrap_or(&TASKS[0]);
+        let request = absolute_url(task.erm_bundle).and_then(|erm_url| {
+            Ok(Request::LoadModels {
+                generation,
+                erm_url,
+                masktune_url: absolute_url(task.masktune_bundle)?,
             })
-            .await;
-            if self.generation.get_value() != generation {
-                return;
-            }
-            match result {
-                Ok(pair) => {
-                    let summary = summary(&pair);
-                    // Start the slider at 90% coverage, or the closest the models offer.
-                    let index = closest_index(&pair.meta.selective_thresholds, 0.9);
-                    self.pair.set(Some(Arc::new(pair)));
-                    self.coverage_index.set(index);
-                    self.models.set(ModelState::Ready { summary });
-                }
-                Err(message) => self.models.set(ModelState::Failed(message)),
-            }
         });
+        if let Err(message) = request.and_then(|request| self.send(&request)) {
+            self.models.set(ModelState::Failed(message));
+        }
     }
 
-    /// Queues files (picked, dropped or examples) and analyses them in batches.
+    /// Queues files (picked, dropped or examples) for the worker to analyse.
     pub fn add_images(self, files: Vec<(String, web_sys::Blob)>) {
-        let Some(pair) = self.pair.get_untracked() else {
+        if !self.models_ready() {
             return;
-        };
-        let engine = self.engine.get_value();
-        let mut queued = Vec::new();
+        }
+        let mut images = Vec::new();
         self.entries.update(|entries| {
             for (name, blob) in files {
                 let id = self.next_id.get_value();
@@ -246,71 +232,123 @@ impl PageState {
                         outcome: Outcome::Waiting,
                     },
                 );
-                queued.push((id, name, blob));
+                images.push(ImageFile { id, name, blob });
             }
         });
         self.progress.update(|(done, total)| {
             if *done >= *total {
                 (*done, *total) = (0, 0);
             }
-            *total += queued.len();
+            *total += images.len();
         });
-        let generation = self.generation.get_value();
-        spawn_local(async move {
-            let class_names = Arc::new(pair.meta.class_names.clone());
-            for chunk in queued.chunks(batch_size(&engine)) {
-                if self.generation.get_value() != generation {
-                    return;
-                }
-                let mut decoded = Vec::new();
-                for (id, name, blob) in chunk {
-                    match image_input::decode(blob, name, pair.input_side()).await {
-                        Ok(image) => decoded.push((*id, image)),
-                        Err(error) => self.finish(*id, Outcome::Failed(error.to_string())),
-                    }
-                }
-                if !decoded.is_empty() {
-                    let pixels: Vec<&[u8]> = decoded
-                        .iter()
-                        .map(|(_, image)| image.rgb.as_slice())
-                        .collect();
-                    match inference::analyse(&pair, &pixels, engine.as_ref(), now_ms).await {
-                        Ok((analyses, times)) => {
-                            let batch_size = decoded.len();
-                            for ((id, image), analysis) in decoded.into_iter().zip(analyses) {
-                                let shown =
-                                    show(&image, analysis, class_names.clone(), times, batch_size);
-                                self.finish(
-                                    id,
-                                    shown.map_or_else(Outcome::Failed, |s| {
-                                        Outcome::Done(Arc::new(s))
-                                    }),
-                                );
-                            }
-                        }
-                        Err(message) => {
-                            for (id, _) in decoded {
-                                self.finish(
-                                    id,
-                                    Outcome::Failed(format!("the analysis failed: {message}")),
-                                );
-                            }
-                        }
-                    }
-                }
-                // Let the browser paint before the next batch.
-                gloo_timers::future::TimeoutFuture::new(0).await;
+        let ids: Vec<u64> = images.iter().map(|image| image.id).collect();
+        let request = Request::Analyse {
+            generation: self.generation.get_value(),
+            images,
+        };
+        if let Err(message) = self.send(&request) {
+            for id in ids {
+                self.finish(id, Outcome::Failed(message.clone()));
             }
+        }
+    }
+
+    fn send(&self, request: &Request) -> Result<(), String> {
+        match self.worker.get_value() {
+            Some(worker) => worker.send(request),
+            None => Err("the compute worker is not running: reload the page".into()),
+        }
+    }
+
+    /// Applies one answer of the worker.
+    fn receive(self, response: Response) {
+        let current = |generation| generation == self.generation.get_value();
+        match response {
+            Response::Backend(report) => self.backend.set(BackendState::Ready(report)),
+            Response::LoadProgress {
+                generation,
+                received,
+                total,
+            } if current(generation) => self.models.set(ModelState::Loading { received, total }),
+            Response::ModelsReady {
+                generation,
+                meta,
+                summary,
+            } if current(generation) => {
+                // Start the slider at 90% coverage, or the closest the models offer.
+                let thresholds = sorted_by_coverage(&meta.selective_thresholds);
+                self.coverage_index.set(closest_index(&thresholds, 0.9));
+                self.meta.set(Some(Arc::new(*meta)));
+                self.models.set(ModelState::Ready { summary });
+            }
+            Response::ModelsFailed {
+                generation,
+                message,
+            } if current(generation) => self.models.set(ModelState::Failed(message)),
+            Response::Analysed { id, result } => {
+                let outcome = match result {
+                    Ok(image) => self
+                        .show(*image)
+                        .map_or_else(Outcome::Failed, |shown| Outcome::Done(Arc::new(shown))),
+                    Err(message) => Outcome::Failed(message),
+                };
+                self.finish(id, outcome);
+            }
+            Response::WorkerFailed(message) => self.worker_failed(message),
+            // Answers about models the page has since replaced.
+            Response::LoadProgress { .. }
+            | Response::ModelsReady { .. }
+            | Response::ModelsFailed { .. } => {}
+        }
+    }
+
+    /// Nothing more will be computed: everything still waiting says so.
+    fn worker_failed(&self, message: String) {
+        if matches!(self.backend.get_untracked(), BackendState::Starting) {
+            self.backend.set(BackendState::Failed(message.clone()));
+        }
+        if !self.models_ready() {
+            self.models.set(ModelState::Failed(message.clone()));
+        }
+        let waiting: Vec<u64> = self.entries.with_untracked(|entries| {
+            entries
+                .iter()
+                .filter(|e| matches!(e.outcome, Outcome::Waiting))
+                .map(|e| e.id)
+                .collect()
         });
+        for id in waiting {
+            self.finish(id, Outcome::Failed(message.clone()));
+        }
     }
 
     fn finish(&self, id: u64, outcome: Outcome) {
+        let mut found = false;
         self.entries.update(|entries| {
             if let Some(entry) = entries.iter_mut().find(|e| e.id == id) {
                 entry.outcome = outcome;
+                found = true;
             }
         });
-        self.progress.update(|(done, _)| *done += 1);
+        if found {
+            self.progress.update(|(done, _)| *done += 1);
+        }
+    }
+
+    fn show(&self, image: AnalysedImage) -> Result<Shown, String> {
+        let class_names = self
+            .meta
+            .with_untracked(|meta| meta.as_ref().map(|m| Arc::new(m.class_names.clone())))
+            .ok_or("the models changed before this image could be shown")?;
+        let side = image.side;
+        let url_error = |e: wasm_bindgen::JsValue| format!("could not draw the result: {e:?}");
+        Ok(Shown {
+            original_url: rgb_data_url(&image.input_rgb, side, side).map_err(url_error)?,
+            heatmap_url: rgba_data_url(&image.heatmap_rgba, side, side).map_err(url_error)?,
+            masked_url: rgb_data_url(&image.masked_rgb, side, side).map_err(url_error)?,
+            image,
+            class_names,
+        })
     }
 }
 
@@ -319,71 +357,29 @@ fn task_in_url() -> Option<&'static Task> {
     tasks::find(&location_hash()?)
 }
 
-async fn fetch_pair(
-    task: &Task,
-    device: &Device,
-    progress: impl Fn(u64, Option<u64>),
-) -> Result<ModelPair, String> {
-    let erm = assets::fetch_bytes(task.erm_bundle, |received, total| {
-        progress(received, total.map(|t| t * 2))
-    })
-    .await?;
-    let erm_len = erm.len() as u64;
-    let masktune = assets::fetch_bytes(task.masktune_bundle, |received, total| {
-        progress(erm_len + received, total.map(|t| erm_len + t))
-    })
-    .await?;
-    ModelPair::load(&erm, &masktune, device)
+/// `path` relative to the page, as the absolute URL the worker fetches.
+fn absolute_url(path: &str) -> Result<String, String> {
+    let page = location().href().map_err(|e| format!("{e:?}"))?;
+    web_sys::Url::new_with_base(path, &page)
+        .map(|url| url.href())
+        .map_err(|e| format!("{path} is not a valid address: {e:?}"))
 }
 
-fn summary(pair: &ModelPair) -> String {
-    let meta = &pair.meta;
-    let size = meta.input_size;
-    format!(
-        "Models ready: ERM and MaskTune {} on {} ({} classes, {}×{} input).",
-        architecture_name(&meta.architecture),
-        meta.dataset,
-        meta.class_names.len(),
-        size.width,
-        size.height
-    )
+fn sorted_by_coverage(thresholds: &[CoverageThreshold]) -> Vec<CoverageThreshold> {
+    let mut sorted = thresholds.to_vec();
+    sorted.sort_by(|a, b| a.target_coverage.total_cmp(&b.target_coverage));
+    sorted
 }
 
-fn architecture_name(architecture: &masktune::models::Architecture) -> String {
-    serde_json::to_value(architecture)
-        .ok()
-        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
-        .unwrap_or_else(|| "model".into())
-        .replace('_', " ")
-}
-
-fn closest_index(thresholds: &[CoverageThreshold], coverage: f64) -> usize {
-    let mut sorted: Vec<f64> = thresholds.iter().map(|t| t.target_coverage).collect();
-    sorted.sort_by(f64::total_cmp);
+/// Index of the threshold closest to `coverage` in `sorted` (by increasing coverage).
+fn closest_index(sorted: &[CoverageThreshold], coverage: f64) -> usize {
     sorted
         .iter()
         .enumerate()
-        .min_by(|a, b| (a.1 - coverage).abs().total_cmp(&(b.1 - coverage).abs()))
+        .min_by(|a, b| {
+            (a.1.target_coverage - coverage)
+                .abs()
+                .total_cmp(&(b.1.target_coverage - coverage).abs())
+        })
         .map_or(0, |(index, _)| index)
-}
-
-fn show(
-    image: &image_input::DecodedImage,
-    analysis: ImageAnalysis,
-    class_names: Arc<Vec<String>>,
-    times: StepTimes,
-    batch_size: usize,
-) -> Result<Shown, String> {
-    let side = image.side;
-    let url_error = |e: wasm_bindgen::JsValue| format!("could not draw the result: {e:?}");
-    Ok(Shown {
-        original_url: rgb_data_url(&image.rgb, side, side).map_err(url_error)?,
-        heatmap_url: rgba_data_url(&heatmap_rgba(&analysis.map), side, side).map_err(url_error)?,
-        masked_url: rgb_data_url(&analysis.masked_rgb, side, side).map_err(url_error)?,
-        analysis,
-        class_names,
-        times,
-        batch_size,
-        source_size: (image.source_width, image.source_height),
-    })
 }

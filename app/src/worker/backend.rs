@@ -1,14 +1,20 @@
-//! Choice of the compute backend: WebGPU through Burn, with the custom WGSL kernels on Burn's
-//! own device for the maps and masks, when the browser offers an adapter; otherwise Burn's
-//! pure-Rust CPU backend (Flex) compiled to wasm, with Burn tensor ops for the maps.
+//! Choice of the worker's compute backend: WebGPU through Burn, with the custom WGSL kernels on
+//! Burn's own device for the maps and masks, when the browser offers an adapter (Chromium offers
+//! it to workers too); otherwise Burn's pure-Rust CPU backend (Flex) compiled to wasm with SIMD,
+//! with Burn tensor ops for the maps.
 
 use std::sync::Arc;
 
 use burn::prelude::*;
 use burn::tensor::wgpu::{WgpuInitError, wgpu};
 use kernels::{Engine, SaliencyKernels};
+use wasm_bindgen::JsCast;
 
-/// The device every computation of the page runs on, and how it was chosen.
+#[cfg(test)]
+use crate::protocol::SELF_CHECK_EXPECTED;
+use crate::protocol::{BackendKind, BackendReport};
+
+/// The device every computation of the worker runs on, and how it was chosen.
 #[derive(Clone)]
 pub struct ComputeBackend {
     pub device: Device,
@@ -17,29 +23,6 @@ pub struct ComputeBackend {
     pub kind: BackendKind,
     /// Adapter description (WebGPU) or why WebGPU was not used (CPU fallback).
     pub detail: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BackendKind {
-    WebGpu,
-    Cpu,
-}
-
-impl BackendKind {
-    /// Stable identifier used in the DOM (tests read it).
-    pub fn id(self) -> &'static str {
-        match self {
-            BackendKind::WebGpu => "webgpu",
-            BackendKind::Cpu => "cpu",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            BackendKind::WebGpu => "WebGPU",
-            BackendKind::Cpu => "CPU (WebAssembly)",
-        }
-    }
 }
 
 /// Initialises WebGPU if the browser has an adapter; any failure falls back to the CPU.
@@ -96,15 +79,25 @@ pub async fn self_check(device: &Device) -> Result<Vec<f32>, String> {
         .map_err(|error| format!("unexpected result type: {error:?}"))
 }
 
-/// The page's clock in milliseconds, for the step timings shown to the user.
-pub fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now())
+/// Picks the backend and proves that it computes: what the worker reports when it starts.
+pub async fn start() -> (ComputeBackend, BackendReport) {
+    let backend = pick_backend().await;
+    let check = self_check(&backend.device).await;
+    let report = BackendReport {
+        kind: backend.kind,
+        detail: backend.detail.clone(),
+        check,
+    };
+    (backend, report)
 }
 
-/// The exact product of the self-check matrices.
-pub const SELF_CHECK_EXPECTED: [f32; 4] = [19.0, 22.0, 43.0, 50.0];
+/// The worker's clock in milliseconds, for the step timings shown to the user.
+pub fn now_ms() -> f64 {
+    js_sys::global()
+        .unchecked_into::<web_sys::WorkerGlobalScope>()
+        .performance()
+        .map_or(0.0, |p| p.now())
+}
 
 #[cfg(test)]
 mod tests {

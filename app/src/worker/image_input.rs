@@ -1,11 +1,11 @@
-//! Turning a user's file into the model's input: the browser decodes it (so every format the
-//! browser knows works, grayscale and CMYK included), then `masktune::square_image` centre-crops
-//! and resizes it as the trainer does.
+//! Turning a user's file into the model's input, in the worker: the browser decodes it (so every
+//! format the browser knows works, grayscale and CMYK included), then `masktune::square_image`
+//! centre-crops and resizes it as the trainer does.
 
 use masktune::square_image;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageBitmap};
+use web_sys::{ImageBitmap, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 
 /// Files above this are refused before decoding: a photo is far smaller, and decoding a huge file
 /// would stall the page.
@@ -93,12 +93,12 @@ pub async fn decode(
 /// would otherwise change the numbers). Through `Reflect`: web-sys's `ImageBitmapOptions` binding
 /// sits behind a cargo feature nothing else here needs.
 fn create_raw_bitmap(blob: &web_sys::Blob) -> Result<js_sys::Promise, JsValue> {
-    let window = web_sys::window().expect("the page runs in a window");
+    let global = js_sys::global();
     let options = js_sys::Object::new();
     js_sys::Reflect::set(&options, &"colorSpaceConversion".into(), &"none".into())?;
     let create: js_sys::Function =
-        js_sys::Reflect::get(&window, &"createImageBitmap".into())?.dyn_into()?;
-    create.call2(&window, blob, &options)?.dyn_into()
+        js_sys::Reflect::get(&global, &"createImageBitmap".into())?.dyn_into()?;
+    create.call2(&global, blob, &options)?.dyn_into()
 }
 
 fn check_size(name: &str, width: u32, height: u32) -> Result<(), ImageInputError> {
@@ -152,41 +152,15 @@ fn crop_resize(bitmap: &ImageBitmap, name: &str, side: usize) -> Result<Vec<u8>,
     ))
 }
 
-/// A detached canvas of the given size with its 2D context.
+/// An offscreen canvas of the given size with its 2D context (workers have no document).
 fn canvas(
     width: usize,
     height: usize,
-) -> Result<(HtmlCanvasElement, CanvasRenderingContext2d), JsValue> {
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or("no document")?;
-    let canvas: HtmlCanvasElement = document.create_element("canvas")?.unchecked_into();
-    canvas.set_width(width as u32);
-    canvas.set_height(height as u32);
+) -> Result<(OffscreenCanvas, OffscreenCanvasRenderingContext2d), JsValue> {
+    let canvas = OffscreenCanvas::new(width as u32, height as u32)?;
     let context = canvas
         .get_context("2d")?
         .ok_or("no 2d context")?
-        .unchecked_into::<CanvasRenderingContext2d>();
+        .unchecked_into::<OffscreenCanvasRenderingContext2d>();
     Ok((canvas, context))
-}
-
-/// A PNG data URL of an RGBA image, for `<img src>`.
-pub fn rgba_data_url(rgba: &[u8], width: usize, height: usize) -> Result<String, JsValue> {
-    let (canvas, context) = canvas(width, height)?;
-    let data = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
-        wasm_bindgen::Clamped(rgba),
-        width as u32,
-        height as u32,
-    )?;
-    context.put_image_data(&data, 0.0, 0.0)?;
-    canvas.to_data_url()
-}
-
-/// A PNG data URL of an RGB image.
-pub fn rgb_data_url(rgb: &[u8], width: usize, height: usize) -> Result<String, JsValue> {
-    let rgba: Vec<u8> = rgb
-        .chunks_exact(3)
-        .flat_map(|p| [p[0], p[1], p[2], 255])
-        .collect();
-    rgba_data_url(&rgba, width, height)
 }

@@ -1,0 +1,235 @@
+//! The one message protocol between the page (`ui`, the DOM side) and the compute worker
+//! (`worker`, which holds the models): typed requests and responses, carried by `postMessage` as
+//! plain JavaScript values (serde-wasm-bindgen). Files travel as `Blob`s (the browser shares them
+//! without copying) and pixel buffers as `Uint8Array`s whose memory is transferred, not copied.
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use masktune::bundle::BundleMetadata;
+use masktune::inference::StepTimes;
+use masktune::masking::MaskStats;
+use masktune::selective::Combined;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// What the page asks of the worker. Requests are handled one after the other, in order.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// Load a task's two bundles (absolute URLs) and warm the models up. `generation` numbers the
+    /// loads: analyses of an older generation still waiting in the worker are dropped.
+    LoadModels {
+        generation: u64,
+        erm_url: String,
+        masktune_url: String,
+    },
+    /// Decode and analyse images with the models of `generation`; one `Analysed` per image.
+    Analyse {
+        generation: u64,
+        images: Vec<ImageFile>,
+    },
+}
+
+/// A file the user gave (picked, dropped or an example), decoded in the worker.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ImageFile {
+    pub id: u64,
+    pub name: String,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    pub blob: web_sys::Blob,
+}
+
+/// What the worker tells the page.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Response {
+    /// The backend the worker computes on, sent once when it has started.
+    Backend(BackendReport),
+    LoadProgress {
+        generation: u64,
+        received: u64,
+        total: Option<u64>,
+    },
+    ModelsReady {
+        generation: u64,
+        meta: Box<BundleMetadata>,
+        /// One sentence naming the models, for the status line.
+        summary: String,
+    },
+    ModelsFailed {
+        generation: u64,
+        message: String,
+    },
+    /// The outcome for one image of an `Analyse` request; the error says what to do.
+    Analysed {
+        id: u64,
+        result: Result<Box<AnalysedImage>, String>,
+    },
+    /// The worker could not start or could not read a request: it computes nothing more.
+    WorkerFailed(String),
+}
+
+/// Which backend computes and the proof that it computes correctly.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BackendReport {
+    pub kind: BackendKind,
+    /// Adapter description (WebGPU) or why WebGPU was not used (CPU fallback).
+    pub detail: String,
+    /// The self-check's result: a 2x2 product whose values are known.
+    pub check: Result<Vec<f32>, String>,
+}
+
+/// The exact product of the self-check's matrices.
+pub const SELF_CHECK_EXPECTED: [f32; 4] = [19.0, 22.0, 43.0, 50.0];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BackendKind {
+    WebGpu,
+    Cpu,
+}
+
+impl BackendKind {
+    /// Stable identifier used in the DOM (tests read it).
+    pub fn id(self) -> &'static str {
+        match self {
+            BackendKind::WebGpu => "webgpu",
+            BackendKind::Cpu => "cpu",
+        }
+    }
+}
+
+/// One image's analysis, ready to draw: the pictures as pixels, the numbers for the text.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AnalysedImage {
+    /// Side of the square model input the pictures have.
+    pub side: usize,
+    /// The model's input, `side * side * 3` RGB bytes.
+    #[serde(with = "serde_bytes")]
+    pub input_rgb: Vec<u8>,
+    /// The ERM model's XGradCAM map as a coloured, translucent heatmap, `side * side * 4` RGBA.
+    #[serde(with = "serde_bytes")]
+    pub heatmap_rgba: Vec<u8>,
+    /// The input with the pixels ERM relied on hidden, `side * side * 3` RGB bytes.
+    #[serde(with = "serde_bytes")]
+    pub masked_rgb: Vec<u8>,
+    pub mask: MaskStats,
+    pub erm_probabilities: Vec<f32>,
+    pub masktune_probabilities: Vec<f32>,
+    pub combined: Combined,
+    pub times: StepTimes,
+    /// How many images the worker analysed together with this one.
+    pub batch_size: usize,
+    /// Size of the file the user gave, before cropping and resizing.
+    pub source_size: (u32, u32),
+}
+
+/// Why a message could not be carried; a bug, not something a user caused.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("a message could not be encoded: {0}")]
+    Encode(String),
+    #[error("a message could not be read: {0}")]
+    Decode(String),
+}
+
+/// A message as a JavaScript value, with the memory of its byte buffers listed for transfer.
+pub struct Encoded {
+    pub value: JsValue,
+    pub transfer: Array,
+}
+
+pub fn encode(message: &impl Serialize) -> Result<Encoded, ProtocolError> {
+    let value = serde_wasm_bindgen::to_value(message)
+        .map_err(|error| ProtocolError::Encode(error.to_string()))?;
+    let transfer = Array::new();
+    collect_buffers(&value, &transfer);
+    Ok(Encoded { value, transfer })
+}
+
+pub fn decode<T: DeserializeOwned>(value: JsValue) -> Result<T, ProtocolError> {
+    serde_wasm_bindgen::from_value(value).map_err(|error| ProtocolError::Decode(error.to_string()))
+}
+
+/// Every `Uint8Array`'s buffer inside `value`. serde-wasm-bindgen gives each byte field a buffer
+/// of its own, so transferring it moves the bytes instead of copying them a second time.
+fn collect_buffers(value: &JsValue, transfer: &Array) {
+    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+        transfer.push(&bytes.buffer());
+    } else if let Some(array) = value.dyn_ref::<Array>() {
+        array
+            .iter()
+            .for_each(|item| collect_buffers(&item, transfer));
+    } else if value.is_object() && !value.is_instance_of::<web_sys::Blob>() {
+        // Enums and structs arrive as plain objects (or Maps, which have no own properties and
+        // carry no byte buffers in these messages).
+        let object: &Object = value.unchecked_ref();
+        for key in Object::keys(object).iter() {
+            if let Ok(field) = Reflect::get(object, &key) {
+                collect_buffers(&field, transfer);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn analysed() -> AnalysedImage {
+        AnalysedImage {
+            side: 2,
+            input_rgb: vec![1; 12],
+            heatmap_rgba: vec![2; 16],
+            masked_rgb: vec![3; 12],
+            mask: MaskStats {
+                threshold: 0.5,
+                masked_pixels: 1,
+            },
+            erm_probabilities: vec![0.25, 0.75],
+            masktune_probabilities: vec![0.5, 0.5],
+            combined: masktune::selective::combined_confidence(&[0.25, 0.75], &[0.5, 0.5]).unwrap(),
+            times: StepTimes::default(),
+            batch_size: 1,
+            source_size: (10, 20),
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn a_response_comes_back_as_sent_with_its_three_pixel_buffers_listed_for_transfer() {
+        let response = Response::Analysed {
+            id: 7,
+            result: Ok(Box::new(analysed())),
+        };
+        let encoded = encode(&response).unwrap();
+        assert_eq!(encoded.transfer.length(), 3);
+        let Response::Analysed { id, result } = decode(encoded.value).unwrap() else {
+            panic!("decoded into another variant");
+        };
+        let image = result.unwrap();
+        assert_eq!(id, 7);
+        assert_eq!(
+            (image.input_rgb, image.heatmap_rgba, image.masked_rgb),
+            (vec![1; 12], vec![2; 16], vec![3; 12])
+        );
+        assert_eq!(image.source_size, (10, 20));
+        assert_eq!(image.erm_probabilities, vec![0.25, 0.75]);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_request_keeps_its_blob_as_the_same_object() {
+        let blob = web_sys::Blob::new().unwrap();
+        let request = Request::Analyse {
+            generation: 3,
+            images: vec![ImageFile {
+                id: 1,
+                name: "a.png".into(),
+                blob: blob.clone(),
+            }],
+        };
+        let encoded = encode(&request).unwrap();
+        assert_eq!(encoded.transfer.length(), 0);
+        let Request::Analyse { generation, images } = decode(encoded.value).unwrap() else {
+            panic!("decoded into another variant");
+        };
+        assert_eq!(generation, 3);
+        assert!(JsValue::from(&images[0].blob) == JsValue::from(&blob));
+    }
+}

@@ -1,0 +1,270 @@
+//! The compute side of the page: a dedicated Web Worker running this same wasm module. It owns
+//! the backend and the models and answers the page's `protocol::Request`s one after the other, so
+//! that no model work ever runs on the page's thread.
+
+mod backend;
+mod image_input;
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use kernels::Engine;
+use masktune::heatmap::heatmap_rgba;
+use masktune::inference::{self, ImageAnalysis, ModelPair, StepTimes};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+use crate::assets;
+use crate::protocol::{self, AnalysedImage, ImageFile, Request, Response};
+use backend::{ComputeBackend, now_ms};
+use image_input::DecodedImage;
+
+/// Entry point when the module runs in the worker: starts the backend, then serves requests.
+pub fn start() {
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    spawn_local(async move {
+        let (backend, report) = backend::start().await;
+        // The worker serves the page for as long as the page lives.
+        let worker: &'static ComputeWorker = Box::leak(Box::new(ComputeWorker {
+            scope,
+            backend,
+            pair: RefCell::new(None),
+            queue: RefCell::new(VecDeque::new()),
+            running: Cell::new(false),
+            generation: Cell::new(0),
+        }));
+        worker.listen();
+        worker.send(&Response::Backend(report));
+    });
+}
+
+struct ComputeWorker {
+    scope: DedicatedWorkerGlobalScope,
+    backend: ComputeBackend,
+    pair: RefCell<Option<Rc<ModelPair>>>,
+    /// Requests not yet handled, in the order they came.
+    queue: RefCell<VecDeque<Request>>,
+    /// Whether a task is draining the queue.
+    running: Cell<bool>,
+    /// The newest model load asked for; older loads and their analyses are dropped.
+    generation: Cell<u64>,
+}
+
+impl ComputeWorker {
+    fn listen(&'static self) {
+        let on_message =
+            Closure::<dyn Fn(MessageEvent)>::new(
+                move |event: MessageEvent| match protocol::decode::<Request>(event.data()) {
+                    Ok(request) => self.enqueue(request),
+                    Err(error) => self.send(&Response::WorkerFailed(error.to_string())),
+                },
+            );
+        self.scope
+            .set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        on_message.forget();
+    }
+
+    fn enqueue(&'static self, request: Request) {
+        if let Request::LoadModels { generation, .. } = request {
+            // A new load makes everything still waiting out of date.
+            self.generation.set(generation);
+            self.queue.borrow_mut().clear();
+        }
+        self.queue.borrow_mut().push_back(request);
+        if !self.running.replace(true) {
+            spawn_local(async move {
+                loop {
+                    // The borrow ends before the await: new requests queue up meanwhile.
+                    let next = self.queue.borrow_mut().pop_front();
+                    match next {
+                        Some(request) => self.handle(request).await,
+                        None => break,
+                    }
+                }
+                self.running.set(false);
+            });
+        }
+    }
+
+    fn send(&self, response: &Response) {
+        let sent = protocol::encode(response).and_then(|encoded| {
+            self.scope
+                .post_message_with_transfer(&encoded.value, &encoded.transfer)
+                .map_err(|error| protocol::ProtocolError::Encode(format!("{error:?}")))
+        });
+        if let Err(error) = sent {
+            web_sys::console::error_1(&format!("the worker could not answer: {error}").into());
+        }
+    }
+
+    fn current(&self, generation: u64) -> bool {
+        self.generation.get() == generation
+    }
+
+    async fn handle(&self, request: Request) {
+        match request {
+            Request::LoadModels {
+                generation,
+                erm_url,
+                masktune_url,
+            } => self.load_models(generation, &erm_url, &masktune_url).await,
+            Request::Analyse { generation, images } => self.analyse(generation, images).await,
+        }
+    }
+
+    async fn load_models(&self, generation: u64, erm_url: &str, masktune_url: &str) {
+        self.pair.replace(None);
+        let progress = |received, total| {
+            if self.current(generation) {
+                self.send(&Response::LoadProgress {
+                    generation,
+                    received,
+                    total,
+                });
+            }
+        };
+        let loaded = fetch_pair(erm_url, masktune_url, &self.backend, progress).await;
+        if !self.current(generation) {
+            return;
+        }
+        match loaded {
+            Ok(pair) => {
+                let meta = Box::new(pair.meta.clone());
+                let summary = summary(&pair);
+                self.pair.replace(Some(Rc::new(pair)));
+                self.send(&Response::ModelsReady {
+                    generation,
+                    meta,
+                    summary,
+                });
+            }
+            Err(message) => self.send(&Response::ModelsFailed {
+                generation,
+                message,
+            }),
+        }
+    }
+
+    /// Decodes and analyses the images in batches, answering each image as its batch finishes.
+    async fn analyse(&self, generation: u64, images: Vec<ImageFile>) {
+        let pair = self.pair.borrow().clone();
+        let Some(pair) = pair.filter(|_| self.current(generation)) else {
+            // The page changed models meanwhile: it no longer shows these images.
+            return;
+        };
+        for chunk in images.chunks(batch_size(&self.backend.engine)) {
+            if !self.current(generation) {
+                return;
+            }
+            let mut decoded = Vec::new();
+            for file in chunk {
+                match image_input::decode(&file.blob, &file.name, pair.input_side()).await {
+                    Ok(image) => decoded.push((file.id, image)),
+                    Err(error) => self.send(&Response::Analysed {
+                        id: file.id,
+                        result: Err(error.to_string()),
+                    }),
+                }
+            }
+            if decoded.is_empty() {
+                continue;
+            }
+            let pixels: Vec<&[u8]> = decoded.iter().map(|(_, i)| i.rgb.as_slice()).collect();
+            match inference::analyse(&pair, &pixels, self.backend.engine.as_ref(), now_ms).await {
+                Ok((analyses, times)) => {
+                    let batch_size = decoded.len();
+                    for ((id, image), analysis) in decoded.into_iter().zip(analyses) {
+                        let result = Ok(Box::new(analysed(image, analysis, &times, batch_size)));
+                        self.send(&Response::Analysed { id, result });
+                    }
+                }
+                Err(message) => {
+                    for (id, _) in decoded {
+                        let result = Err(format!("the analysis failed: {message}"));
+                        self.send(&Response::Analysed { id, result });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Images analysed together. WebGPU uses batches of 8 well; on the CPU batching gains nothing,
+/// and one image at a time lets each result appear as soon as it is ready.
+fn batch_size(engine: &Engine) -> usize {
+    match engine {
+        Engine::Kernels(_) => 8,
+        Engine::Tensor => 1,
+    }
+}
+
+/// Downloads both bundles, builds the models and runs them once on a blank image, so that
+/// shaders are compiled and buffers allocated before the user's first image.
+async fn fetch_pair(
+    erm_url: &str,
+    masktune_url: &str,
+    backend: &ComputeBackend,
+    progress: impl Fn(u64, Option<u64>),
+) -> Result<ModelPair, String> {
+    let erm = assets::fetch_bytes(erm_url, |received, total| {
+        progress(received, total.map(|t| t * 2))
+    })
+    .await?;
+    let erm_len = erm.len() as u64;
+    let masktune = assets::fetch_bytes(masktune_url, |received, total| {
+        progress(erm_len + received, total.map(|t| erm_len + t))
+    })
+    .await?;
+    let pair = ModelPair::load(&erm, &masktune, &backend.device)?;
+    let side = pair.input_side();
+    let blank = vec![0u8; side * side * 3];
+    inference::analyse(&pair, &[&blank], backend.engine.as_ref(), now_ms)
+        .await
+        .map_err(|message| format!("the models failed their first run: {message}"))?;
+    Ok(pair)
+}
+
+fn analysed(
+    image: DecodedImage,
+    analysis: ImageAnalysis,
+    times: &StepTimes,
+    batch_size: usize,
+) -> AnalysedImage {
+    AnalysedImage {
+        side: image.side,
+        heatmap_rgba: heatmap_rgba(&analysis.map),
+        input_rgb: image.rgb,
+        masked_rgb: analysis.masked_rgb,
+        mask: analysis.mask,
+        erm_probabilities: analysis.erm_probabilities,
+        masktune_probabilities: analysis.masktune_probabilities,
+        combined: analysis.combined,
+        times: times.clone(),
+        batch_size,
+        source_size: (image.source_width, image.source_height),
+    }
+}
+
+fn summary(pair: &ModelPair) -> String {
+    let meta = &pair.meta;
+    let size = meta.input_size;
+    format!(
+        "Models ready: ERM and MaskTune {} on {} ({} classes, {}×{} input).",
+        architecture_name(&meta.architecture),
+        meta.dataset,
+        meta.class_names.len(),
+        size.width,
+        size.height
+    )
+}
+
+fn architecture_name(architecture: &masktune::models::Architecture) -> String {
+    serde_json::to_value(architecture)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
+        .unwrap_or_else(|| "model".into())
+        .replace('_', " ")
+}

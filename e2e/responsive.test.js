@@ -1,0 +1,112 @@
+// The page never freezes: while 20 photos are analysed (in the compute worker), the main thread
+// runs no task longer than 50 ms (PerformanceObserver 'longtask') and the controls react.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { copyFile, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serveDirectory } from "./support/server.js";
+import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
+// The largest model (CelebA's 64 px VGG) on a 512x512 photo: decoding, crop and resize too.
+const TASK = "celeba";
+const PHOTO = join(HERE, "..", "app", "assets", "examples", "face-astronaut.png");
+const IMAGES = 20;
+const LONG_TASK_MS = 50;
+
+let server;
+before(async () => {
+  server = await serveDirectory(DIST);
+});
+after(() => server?.close());
+
+// Records every long task of the page's main thread from the start.
+function observeLongTasks() {
+  window.longTasks = [];
+  window.longTasksSupported = PerformanceObserver.supportedEntryTypes.includes("longtask");
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) window.longTasks.push({ start: entry.startTime, duration: entry.duration });
+  }).observe({ type: "longtask", buffered: true });
+}
+
+async function analyseTwenty({ webgpu }) {
+  const browser = await launchChromium({ webgpu });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const consoleLines = collectConsole(page);
+    await page.addInitScript(observeLongTasks);
+    await page.goto(`${server.url}#${TASK}`);
+    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 }).catch((error) => {
+      throw new Error(`models never became ready: ${error.message}\n${consoleLines.join("\n")}`);
+    });
+    const backend = await page.locator("#backend-status").getAttribute("data-backend");
+
+    // The observer must see a long task when there is one, or its silence proves nothing.
+    const probe = await page.evaluate(async () => {
+      const seen = window.longTasks.length;
+      // A real task of the page's event loop (code run by the test's evaluate is not one).
+      setTimeout(() => {
+        const start = performance.now();
+        while (performance.now() - start < 120) {}
+      }, 0);
+      for (let waited = 0; waited < 2000 && window.longTasks.length === seen; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return window.longTasks.slice(seen).some((t) => t.duration >= 100);
+    });
+
+    // Files on disk, as a user picks them (in-memory payloads would be built by Playwright's own
+    // script on the page's main thread, a long task of the test's making).
+    const folder = await mkdtemp(join(tmpdir(), "masktune-photos-"));
+    const files = [];
+    for (let i = 1; i <= IMAGES; i++) {
+      files.push(join(folder, `face-${String(i).padStart(2, "0")}.png`));
+      await copyFile(PHOTO, files.at(-1));
+    }
+    const start = await page.evaluate(() => performance.now());
+    await page.setInputFiles("#file-input", files);
+
+    // While the worker computes, the opacity slider answers the keyboard at once.
+    let reactedDuringWork = 0;
+    await page.locator("#opacity").focus();
+    for (let i = 0; i < 5; i++) {
+      const finished = await page.locator("article.result .decision").count();
+      const before = Number(await page.locator("#opacity").inputValue());
+      await page.keyboard.press(before >= 100 ? "Home" : "ArrowRight");
+      const after = Number(await page.locator("#opacity").inputValue());
+      assert.notEqual(after, before, "the opacity slider did not move");
+      if (finished < IMAGES && (await page.locator("article.result .decision").count()) < IMAGES) reactedDuringWork++;
+    }
+
+    await page.waitForFunction(
+      (n) => document.querySelectorAll("article.result .decision, article.result .error").length === n,
+      IMAGES,
+      { timeout: 300_000 },
+    );
+    await screenshot(page, `responsive-${webgpu ? "webgpu" : "cpu"}`);
+    const result = await page.evaluate((since) => ({
+      supported: window.longTasksSupported,
+      longTasks: window.longTasks.filter((t) => t.start >= since),
+      errors: [...document.querySelectorAll("article.result .error")].map((e) => e.textContent),
+    }), start);
+    return { backend, probe, reactedDuringWork, ...result, console: consoleLines.join("\n") };
+  } finally {
+    await browser.close();
+  }
+}
+
+for (const webgpu of [true, false]) {
+  test(`no main-thread task over ${LONG_TASK_MS} ms while ${IMAGES} photos are analysed (${webgpu ? "WebGPU" : "CPU fallback"})`, async () => {
+    const result = await analyseTwenty({ webgpu });
+    assert.equal(result.backend, webgpu ? "webgpu" : "cpu");
+    assert.ok(result.supported, "this Chromium reports no long tasks");
+    assert.ok(result.probe, "a deliberate 120 ms task was not reported: the observer does not work");
+    assert.deepEqual(result.errors, [], result.console);
+    assert.ok(result.reactedDuringWork > 0, "the slider was never tried while images were still being analysed");
+    const long = result.longTasks.filter((t) => t.duration > LONG_TASK_MS);
+    assert.deepEqual(long, [], `long tasks on the main thread during the analysis:\n${result.console}`);
+  });
+}
