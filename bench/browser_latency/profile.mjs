@@ -1,4 +1,5 @@
-// Where the built page spends its main thread while it analyses images: a sampling CPU profile
+// Where the built page spends its main thread while it analyses images (the models run in the
+// compute worker, which this profile does not see): a sampling CPU profile
 // (Chromium's Profiler over CDP) of `count` images given one after the other on the CPU fallback
 // (or WebGPU with --webgpu), after one warm-up image. Prints the self time per function, most
 // first, and writes the whole profile (open it in Chromium's DevTools, Performance panel).

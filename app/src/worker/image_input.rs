@@ -152,6 +152,15 @@ fn crop_resize(bitmap: &ImageBitmap, name: &str, side: usize) -> Result<Vec<u8>,
     ))
 }
 
+/// A blank (transparent) PNG of `side`×`side` pixels: the warm-up runs it through [`decode`] as
+/// if a user had given it.
+pub async fn blank_png(side: usize) -> Result<web_sys::Blob, JsValue> {
+    let (canvas, _context) = canvas(side, side)?;
+    Ok(JsFuture::from(canvas.convert_to_blob()?)
+        .await?
+        .unchecked_into())
+}
+
 /// An offscreen canvas of the given size with its 2D context (workers have no document).
 fn canvas(
     width: usize,

@@ -201,8 +201,9 @@ fn batch_size(engine: &Engine) -> usize {
     }
 }
 
-/// Downloads both bundles, builds the models and runs them once on a blank image, so that
-/// shaders are compiled and buffers allocated before the user's first image.
+/// Downloads both bundles, builds the models and analyses a blank picture the way a user's image
+/// goes (decoding included), so that shaders are compiled and buffers allocated before the
+/// user's first image.
 async fn fetch_pair(
     erm_url: &str,
     masktune_url: &str,
@@ -219,11 +220,17 @@ async fn fetch_pair(
     })
     .await?;
     let pair = ModelPair::load(&erm, &masktune, &backend.device)?;
+    let warm_up_failed = |message: String| format!("the models failed their first run: {message}");
     let side = pair.input_side();
-    let blank = vec![0u8; side * side * 3];
-    inference::analyse(&pair, &[&blank], backend.engine.as_ref(), now_ms)
+    let blank = image_input::blank_png(2 * side)
         .await
-        .map_err(|message| format!("the models failed their first run: {message}"))?;
+        .map_err(|error| warm_up_failed(format!("{error:?}")))?;
+    let image = image_input::decode(&blank, "a blank picture", side)
+        .await
+        .map_err(|error| warm_up_failed(error.to_string()))?;
+    inference::analyse(&pair, &[&image.rgb], backend.engine.as_ref(), now_ms)
+        .await
+        .map_err(warm_up_failed)?;
     Ok(pair)
 }
 
