@@ -13,13 +13,18 @@
 //! | `w`          | the weights as a burnpack container (Burn's own format) |
 //! | 4            | CRC-32 of everything before it                         |
 //!
+//! The weights are f32, or f16 for the convolutions and linear layers ([`WeightPrecision`]):
+//! half the bytes to download, read back to f32, so every reader of one bundle computes the same.
+//! Batch norms stay f32 (their running variances can underflow in f16).
+//!
 //! Reading never panics on bad bytes: every way a blob can be wrong is a [`BundleError`].
 
 use std::collections::BTreeMap;
 
 use burn::prelude::*;
-use burn::store::ModuleSnapshot;
 use burn::store::burn_pack::{Bytes, Reader, Writer};
+use burn::store::{HalfPrecisionAdapter, ModuleAdapter, ModuleSnapshot};
+use burn::tensor::DType;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -33,6 +38,16 @@ const HEADER_LEN: usize = 8 + 4 + 4 + 8;
 const CHECKSUM_LEN: usize = 4;
 /// Larger inputs than this are certainly a corrupt setting, not a model.
 const MAX_INPUT_SIDE: usize = 4096;
+
+/// How a bundle stores the weights of its convolutions and linear layers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WeightPrecision {
+    /// As trained.
+    #[default]
+    F32,
+    /// Rounded to half precision: half the size; the models compute in f32 from these values.
+    F16,
+}
 
 /// Which stage of MaskTune a checkpoint comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,7 +188,11 @@ impl Bundle {
     /// was built from. Fails (instead of writing a bundle that cannot be read back) if `meta`
     /// is inconsistent or holds numbers JSON cannot carry (NaN, infinities), or if the weights
     /// cannot be read from the device.
-    pub fn to_bytes(model: &AnyModel, meta: &BundleMetadata) -> Result<Vec<u8>, BundleError> {
+    pub fn to_bytes(
+        model: &AnyModel,
+        meta: &BundleMetadata,
+        precision: WeightPrecision,
+    ) -> Result<Vec<u8>, BundleError> {
         meta.check()?;
         let json =
             serde_json::to_vec(meta).map_err(|e| BundleError::InvalidMetadata(e.to_string()))?;
@@ -181,7 +200,11 @@ impl Bundle {
         serde_json::from_slice::<BundleMetadata>(&json).map_err(|e| {
             BundleError::InvalidMetadata(format!("{e} (is a number NaN or infinite?)"))
         })?;
-        let weights = Writer::new(model.collect(None, None, false))
+        let adapter = match precision {
+            WeightPrecision::F32 => None,
+            WeightPrecision::F16 => Some(half_precision()),
+        };
+        let weights = Writer::new(model.collect(None, adapter, false))
             .into_bytes()
             .map_err(|e| BundleError::InvalidWeights(e.to_string()))?;
         let metadata_len = u32::try_from(json.len()).map_err(|_| {
@@ -215,8 +238,14 @@ impl Bundle {
         let tensors = Reader::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
             .and_then(Reader::into_tensors)
             .map_err(|e| BundleError::InvalidWeights(e.to_string()))?;
+        // f16 weights are read back to f32 (the adapter converts each f16 tensor of the layers
+        // it covers, the ones `to_bytes` wrote in f16).
+        let adapter = tensors
+            .iter()
+            .any(|tensor| tensor.dtype == DType::F16)
+            .then(half_precision);
         let mut model = meta.architecture.init(device);
-        let result = model.apply(tensors, None, None, false);
+        let result = model.apply(tensors, None, adapter, false);
         let mut problems: Vec<String> = result.errors.iter().map(ToString::to_string).collect();
         problems.extend(
             result
@@ -241,6 +270,11 @@ impl Bundle {
         }
         Ok((model.valid(), meta))
     }
+}
+
+/// Converts the convolutions' and linear layers' weights between f32 and f16, both ways.
+fn half_precision() -> Box<dyn ModuleAdapter> {
+    Box::new(HalfPrecisionAdapter::new())
 }
 
 /// Checks the framing (magic, version, lengths, checksum) and returns the metadata JSON and the

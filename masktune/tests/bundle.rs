@@ -3,6 +3,7 @@
 use burn::prelude::*;
 use masktune::bundle::{
     Bundle, BundleError, BundleMetadata, CheckpointKind, CoverageThreshold, TrainingSummary,
+    WeightPrecision,
 };
 use masktune::cam_model::CamModel;
 use masktune::models::preprocess::DatasetKind;
@@ -49,16 +50,25 @@ fn images(device: &Device) -> Tensor<4> {
 }
 
 /// A model whose batch-norm running statistics differ from their initial values, so a
-/// round trip that dropped them would show in the logits.
-fn trained_model() -> AnyModel {
+/// round trip that dropped them (or rounded them) would show.
+fn trained(arch: Architecture) -> AnyModel {
     let autodiff = Device::flex().autodiff();
-    let model = ARCH.init(&autodiff);
+    let model = arch.init(&autodiff);
     model.forward(images(&autodiff));
     model.valid()
 }
 
+fn trained_model() -> AnyModel {
+    trained(ARCH)
+}
+
 fn bundle() -> Vec<u8> {
-    Bundle::to_bytes(&ARCH.init(&Device::flex()), &metadata(ARCH)).unwrap()
+    Bundle::to_bytes(
+        &ARCH.init(&Device::flex()),
+        &metadata(ARCH),
+        WeightPrecision::F32,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -66,7 +76,7 @@ fn round_trip_gives_identical_logits_and_metadata() {
     let device = Device::flex();
     let model = trained_model();
     let meta = metadata(ARCH);
-    let bytes = Bundle::to_bytes(&model, &meta).unwrap();
+    let bytes = Bundle::to_bytes(&model, &meta, WeightPrecision::F32).unwrap();
     let (loaded, loaded_meta) = Bundle::from_bytes(&bytes, &device).unwrap();
     assert_eq!(loaded_meta, meta);
     let x = images(&device);
@@ -79,6 +89,79 @@ fn round_trip_gives_identical_logits_and_metadata() {
     assert_ne!(
         got, fresh,
         "the loaded model must not be a freshly initialised one"
+    );
+}
+
+/// Every weight of `model`, by tensor name.
+fn weights(model: &AnyModel) -> Vec<(String, Vec<f32>)> {
+    use burn::store::ModuleSnapshot;
+    model
+        .collect(None, None, false)
+        .into_iter()
+        .map(|tensor| {
+            assert_eq!(tensor.dtype, burn::tensor::DType::F32, "{}", tensor.name);
+            let bytes = tensor.to_bytes().unwrap();
+            let values = bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect();
+            (tensor.name.clone(), values)
+        })
+        .collect()
+}
+
+#[test]
+fn f16_bundles_hold_the_f16_rounded_weights_in_about_half_the_bytes() {
+    let device = Device::flex();
+    // Wide enough that the weights, not the metadata, make up the bundle.
+    let arch = Architecture::SmallCnn {
+        in_channels: 3,
+        num_classes: 2,
+        width: 16,
+    };
+    let model = trained(arch.clone());
+    let meta = metadata(arch);
+    let f32_bytes = Bundle::to_bytes(&model, &meta, WeightPrecision::F32).unwrap();
+    let f16_bytes = Bundle::to_bytes(&model, &meta, WeightPrecision::F16).unwrap();
+    let ratio = f16_bytes.len() as f64 / f32_bytes.len() as f64;
+    assert!(
+        (0.45..0.6).contains(&ratio),
+        "f16 bundle is {ratio:.2} of the f32 one"
+    );
+
+    let (loaded, loaded_meta) = Bundle::from_bytes(&f16_bytes, &device).unwrap();
+    assert_eq!(loaded_meta, meta);
+    let mut rounded_somewhere = false;
+    for ((name, want), (loaded_name, got)) in weights(&model).into_iter().zip(weights(&loaded)) {
+        assert_eq!(name, loaded_name);
+        // Batch norms are kept in f32: exactly equal. Everything else is f16-rounded.
+        let exact = name.contains(".bn.");
+        for (w, g) in want.iter().zip(&got) {
+            let expected = if exact {
+                *w
+            } else {
+                burn::tensor::f16::from_f32(*w).to_f32()
+            };
+            assert_eq!(*g, expected, "{name}: {w} read back as {g}");
+            rounded_somewhere |= g != w;
+        }
+    }
+    assert!(
+        rounded_somewhere,
+        "no weight changed: were the weights stored in f16 at all?"
+    );
+    assert!(
+        weights(&model)
+            .iter()
+            .any(|(name, _)| name.contains(".bn.running_var")),
+        "the model has no batch norm: the f32 batch norms are not tested"
+    );
+    // The same bytes read twice give the same model: page and trainer compute alike.
+    let (again, _) = Bundle::from_bytes(&f16_bytes, &device).unwrap();
+    let x = images(&device);
+    assert_eq!(
+        loaded.forward(x.clone()).into_data(),
+        again.forward(x).into_data()
     );
 }
 
@@ -157,7 +240,8 @@ fn weights_of_another_architecture_are_rejected() {
         width: 2,
     };
     for arch in [wider, other_kind] {
-        let bytes = Bundle::to_bytes(&model, &metadata(arch.clone())).unwrap();
+        let bytes =
+            Bundle::to_bytes(&model, &metadata(arch.clone()), WeightPrecision::F32).unwrap();
         let err = Bundle::from_bytes(&bytes, &device).unwrap_err();
         assert!(
             matches!(err, BundleError::WeightsMismatch(_)),
@@ -223,7 +307,7 @@ fn unwritable_metadata_is_refused_at_export() {
         .unwrap()
         .accuracies
         .insert("val".into(), f64::NAN);
-    let err = Bundle::to_bytes(&model, &meta).unwrap_err();
+    let err = Bundle::to_bytes(&model, &meta, WeightPrecision::F32).unwrap_err();
     assert!(matches!(err, BundleError::InvalidMetadata(_)), "{err}");
 }
 
@@ -241,7 +325,7 @@ fn loaded_models_are_in_evaluation_mode_for_the_saliency_backward_pass() {
     let autodiff = Device::flex().autodiff();
     let trained = arch.init(&autodiff);
     trained.forward(images(&autodiff));
-    let bytes = Bundle::to_bytes(&trained.valid(), &metadata(arch)).unwrap();
+    let bytes = Bundle::to_bytes(&trained.valid(), &metadata(arch), WeightPrecision::F32).unwrap();
     let device = Device::flex();
     let (model, _) = Bundle::from_bytes(&bytes, &device).unwrap();
     let maps = |x: Tensor<4>| -> Vec<f32> {

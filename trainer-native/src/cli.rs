@@ -3,8 +3,11 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use masktune::bundle::WeightPrecision;
+use masktune::inference::ModelPair;
 
 use crate::backend::{Backend, Masking};
+use crate::predict::load_pair;
 use crate::train::config::RunConfig;
 use crate::train::experiment::{self, Datasets, Experiment, ModelFamily};
 use crate::train::optimizer::{OptimizerKind, OptimizerSettings};
@@ -30,12 +33,15 @@ pub enum Command {
     Mask(StepArgs),
     /// One epoch on the masked images from the last ERM checkpoint (step 4).
     Finetune(StepArgs),
-    /// Accuracy, group accuracy and selective classification of ERM vs MaskTune (step 5).
-    Evaluate(StepArgs),
+    /// Accuracy, group accuracy and selective classification of ERM vs MaskTune (step 5), of a
+    /// run's checkpoints or of an exported bundle pair.
+    Evaluate(EvaluateArgs),
     /// Writes the ERM and MaskTune model bundles for the app.
-    Export(StepArgs),
+    Export(ExportArgs),
     /// train → mask → finetune → evaluate → export.
-    Pipeline(TrainArgs),
+    Pipeline(PipelineArgs),
+    /// Rewrites a bundle with its weights in another precision (e.g. f16 for the web).
+    ConvertBundle(ConvertBundleArgs),
     /// Runs an exported ERM + MaskTune bundle pair on image files as the web page does; prints JSON.
     Predict(PredictArgs),
     /// Mean ± std over repeats of one experiment (seeds): accuracy per group, worst group with
@@ -158,6 +164,124 @@ pub struct StepArgs {
     /// Data folder, if it moved since training.
     #[arg(long)]
     pub data: Option<PathBuf>,
+}
+
+/// How bundles store the weights of the convolutions and linear layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Weights {
+    #[default]
+    F32,
+    /// Half the bytes; read back to f32 (the page's shipped bundles are f16).
+    F16,
+}
+
+impl From<Weights> for WeightPrecision {
+    fn from(weights: Weights) -> Self {
+        match weights {
+            Weights::F32 => WeightPrecision::F32,
+            Weights::F16 => WeightPrecision::F16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportOptions {
+    /// Precision of the exported bundles' convolution and linear weights (batch norms stay f32).
+    #[arg(long, value_enum, default_value_t)]
+    pub weights: Weights,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub step: StepArgs,
+    #[command(flatten)]
+    pub export: ExportOptions,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PipelineArgs {
+    #[command(flatten)]
+    pub train: TrainArgs,
+    #[command(flatten)]
+    pub export: ExportOptions,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvaluateArgs {
+    /// Run name (as given to `train`): evaluates its checkpoints into its report.
+    #[arg(long, required_unless_present = "erm", conflicts_with = "erm")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub location: RunLocation,
+    /// Data folder: a run's, if it moved since training; for bundles, default
+    /// ../shared/data/<mnist|cifar10|celeba|folder> beside the repository.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// An exported ERM bundle: evaluates it with --masktune's on --dataset, instead of a run.
+    #[arg(long, requires_all = ["masktune", "dataset"])]
+    pub erm: Option<PathBuf>,
+    /// The MaskTune bundle of the same run as --erm.
+    #[arg(long, requires = "erm")]
+    pub masktune: Option<PathBuf>,
+    /// The data the bundles are evaluated on; its validation split chooses the thresholds.
+    #[arg(long, value_enum, requires = "erm")]
+    pub dataset: Option<Experiment>,
+    /// Seed of the data's validation holdout and spurious squares (default: the bundles'
+    /// training seed, as the run that made them split its data).
+    #[arg(long, requires = "erm")]
+    pub seed: Option<u64>,
+    /// Use at most N images of every split.
+    #[arg(long, requires = "erm")]
+    pub subset: Option<usize>,
+    /// Images per batch (bundles).
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// Also write the evaluation as JSON to this file (bundles).
+    #[arg(long, requires = "erm")]
+    pub json: Option<PathBuf>,
+}
+
+impl EvaluateArgs {
+    /// The run to evaluate, when no bundles are given.
+    pub fn run(&self) -> Option<StepArgs> {
+        self.name.clone().map(|name| StepArgs {
+            name,
+            location: self.location.clone(),
+            data: self.data.clone(),
+        })
+    }
+
+    /// The bundle pair and the data it is evaluated on, when bundles are given.
+    pub fn resolve_bundles(&self) -> Result<Option<(ModelPair, Datasets)>> {
+        let (Some(erm), Some(masktune), Some(experiment)) =
+            (&self.erm, &self.masktune, self.dataset)
+        else {
+            return Ok(None);
+        };
+        let device = self.location.backend.device()?;
+        let pair = load_pair((erm, masktune), &device)?;
+        let trained_with = pair.meta.training.as_ref().and_then(|t| t.seed);
+        let seed = self.seed.or(trained_with).unwrap_or(0);
+        let dir = self
+            .data
+            .clone()
+            .unwrap_or_else(|| default_data_dir(experiment));
+        let side = pair.meta.input_size.width;
+        let sets = experiment::load(experiment, &dir, seed, side, self.subset)?;
+        experiment::check(&sets, pair.meta.class_names.len())?;
+        Ok(Some((pair, sets)))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConvertBundleArgs {
+    /// The bundle to read.
+    pub input: PathBuf,
+    /// Where to write the converted bundle (written atomically; may be the input itself).
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub export: ExportOptions,
 }
 
 /// `../shared/data/<folder>` beside the repository this binary was built from.

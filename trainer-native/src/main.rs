@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use trainer_native::cli::{Cli, Command};
+use trainer_native::cli::{Cli, Command, ExportArgs, PipelineArgs};
 use trainer_native::predict;
 use trainer_native::train::{self, Result, TrainError};
 
@@ -49,16 +49,33 @@ fn run(command: Command) -> Result<()> {
             train::finetune::finetune(&config, &sets, &args.run_dir(), args.location.backend)
                 .map(drop)
         }
-        Command::Evaluate(args) => {
-            let (config, sets) = args.resolve()?;
-            train::evaluate::evaluate(&config, &sets, &args.run_dir(), args.location.backend)
-                .map(drop)
+        Command::Evaluate(args) => match (args.resolve_bundles()?, args.run()) {
+            (Some((pair, sets)), _) => {
+                let report = train::evaluate::evaluate_bundles(&pair, &sets, args.batch_size)?;
+                match &args.json {
+                    Some(path) => train::atomic::write_json_atomic(path, &report),
+                    None => Ok(()),
+                }
+            }
+            (None, Some(run)) => {
+                let (config, sets) = run.resolve()?;
+                let backend = run.location.backend;
+                train::evaluate::evaluate(&config, &sets, &run.run_dir(), backend).map(drop)
+            }
+            (None, None) => unreachable!("clap requires --name or --erm, --masktune and --dataset"),
+        },
+        Command::Export(ExportArgs { step, export }) => {
+            let run = step.run_dir();
+            let precision = export.weights.into();
+            train::export::export(&step.config()?, &run, step.location.backend, precision).map(drop)
         }
-        Command::Export(args) => {
-            let run = args.run_dir();
-            train::export::export(&args.config()?, &run, args.location.backend).map(drop)
+        Command::ConvertBundle(args) => {
+            train::export::convert_bundle(&args.input, &args.output, args.export.weights.into())
         }
-        Command::Pipeline(args) => {
+        Command::Pipeline(PipelineArgs {
+            train: args,
+            export,
+        }) => {
             let (config, sets) = args.resolve()?;
             let (run, backend) = (args.run_dir(), args.location.backend);
             train::erm::train(&config, &sets, &run, backend, args.resume)?;
@@ -72,7 +89,7 @@ fn run(command: Command) -> Result<()> {
             )?;
             train::finetune::finetune(&config, &sets, &run, backend)?;
             train::evaluate::evaluate(&config, &sets, &run, backend)?;
-            train::export::export(&config, &run, backend).map(drop)
+            train::export::export(&config, &run, backend, export.weights.into()).map(drop)
         }
         Command::Predict(args) => {
             let device = args.backend.device()?;

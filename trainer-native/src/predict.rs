@@ -36,6 +36,16 @@ pub enum FilePrediction {
     },
 }
 
+/// Reads the `(ERM, MaskTune)` bundle pair and checks that the two belong together.
+pub fn load_pair(
+    (erm_bundle, masktune_bundle): (&Path, &Path),
+    device: &Device,
+) -> Result<ModelPair> {
+    let read = |path: &Path| std::fs::read(path).map_err(TrainError::io("read the bundle", path));
+    ModelPair::load(&read(erm_bundle)?, &read(masktune_bundle)?, device)
+        .map_err(|e| TrainError::compute("loading the bundles", e))
+}
+
 /// Predictions of the `(ERM, MaskTune)` bundle pair for `images`, keyed by file name; a file
 /// that cannot be read gets its error and the others are still predicted.
 pub fn predict(
@@ -45,9 +55,7 @@ pub fn predict(
     device: &Device,
     engine: &impl MaskingEngine,
 ) -> Result<BTreeMap<String, FilePrediction>> {
-    let read = |path: &Path| std::fs::read(path).map_err(TrainError::io("read the bundle", path));
-    let pair = ModelPair::load(&read(erm_bundle)?, &read(masktune_bundle)?, device)
-        .map_err(|e| TrainError::compute("loading the bundles", e))?;
+    let pair = load_pair((erm_bundle, masktune_bundle), device)?;
     let threshold = pair
         .meta
         .selective_thresholds

@@ -208,6 +208,102 @@ fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
     assert!((weighted / 128.0 - mean).abs() < 1e-12, "{groups:?}");
 
     summarize_repeats_the_runs_numbers(runs.path(), &run, &report);
+    exported_bundles_evaluate_as_the_run_did(runs.path(), &run, &report);
+    bundles_convert_to_f16(runs.path(), &run);
+}
+
+/// `evaluate --erm --masktune --dataset` on the run's exported bundles, with the run's data and
+/// batch size, gives the run's own evaluation of its best ERM and its MaskTune checkpoint.
+fn exported_bundles_evaluate_as_the_run_did(runs: &Path, run: &Path, report: &Value) {
+    let json = runs.join("bundles-evaluation.json");
+    let bundle = |name: &str| run.join("bundles").join(name);
+    let mnist = mnist_dir();
+    let evaluate = |erm: &Path, masktune: &Path| {
+        trainer(
+            runs,
+            &[
+                "evaluate",
+                "--erm",
+                erm.to_str().unwrap(),
+                "--masktune",
+                masktune.to_str().unwrap(),
+                "--dataset",
+                "spurious-mnist",
+                "--data",
+                mnist.to_str().unwrap(),
+                "--subset",
+                SUBSET,
+                "--batch-size",
+                "32",
+                "--json",
+                json.to_str().unwrap(),
+            ],
+        )
+    };
+    ok(evaluate(&bundle("erm.bundle"), &bundle("masktune.bundle")));
+    let from_bundles: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let from_run = &report["evaluation"];
+    assert_eq!(from_bundles["thresholds"], from_run["thresholds"]);
+    for (bundles_set, run_set) in from_bundles["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(from_run["sets"].as_array().unwrap())
+    {
+        let set = run_set["set"].as_str().unwrap();
+        assert_eq!(bundles_set["set"], run_set["set"]);
+        let models = bundles_set["models"].as_array().unwrap();
+        assert_eq!(models.len(), 2, "{set}: ERM and MaskTune");
+        for (model, run_model) in models.iter().zip([0, 2]) {
+            let expected = &run_set["models"][run_model];
+            assert_eq!(model["accuracy"], expected["accuracy"], "{set}");
+            assert_eq!(model["groups"], expected["groups"], "{set}");
+        }
+        for field in ["selective", "aurc", "curve"] {
+            assert_eq!(bundles_set[field], run_set[field], "{set}: {field}");
+        }
+    }
+    let err = failure(evaluate(&bundle("masktune.bundle"), &bundle("erm.bundle")));
+    assert!(err.contains("swapped"), "{err}");
+}
+
+/// `convert-bundle --weights f16` halves a bundle that the trainer still reads; a file that is
+/// not a bundle is named in the error and nothing is written.
+fn bundles_convert_to_f16(runs: &Path, run: &Path) {
+    let f32_bundle = run.join("bundles/masktune.bundle");
+    let f16_bundle = runs.join("masktune-f16.bundle");
+    let convert = |input: &Path, output: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_trainer-native"))
+            .arg("convert-bundle")
+            .args([input, output])
+            .args(["--weights", "f16"])
+            .output()
+            .expect("the trainer binary runs")
+    };
+    ok(convert(&f32_bundle, &f16_bundle));
+    let (f32_bytes, f16_bytes) = (
+        std::fs::read(&f32_bundle).unwrap(),
+        std::fs::read(&f16_bundle).unwrap(),
+    );
+    assert!(
+        f16_bytes.len() < f32_bytes.len() * 3 / 4,
+        "{} vs {} bytes",
+        f16_bytes.len(),
+        f32_bytes.len()
+    );
+    let (_, meta) = Bundle::from_bytes(&f16_bytes, &Device::flex()).unwrap();
+    let (_, f32_meta) = Bundle::from_bytes(&f32_bytes, &Device::flex()).unwrap();
+    assert_eq!(meta, f32_meta, "the metadata is kept as is");
+
+    let not_a_bundle = runs.join("notes.txt");
+    std::fs::write(&not_a_bundle, "not a model").unwrap();
+    let output = runs.join("never-written.bundle");
+    let err = failure(convert(&not_a_bundle, &output));
+    assert!(
+        err.contains("notes.txt") && err.contains("not a MaskTune model bundle"),
+        "{err}"
+    );
+    assert!(!output.exists());
 }
 
 /// `summarize` of a run given twice: each mean is the run's own number with no spread; the

@@ -30,6 +30,13 @@ pub enum TrainError {
     #[error("{path} was made for another training set ({reason}): run `mask` again")]
     MaskedSetMismatch { path: PathBuf, reason: String },
 
+    #[error("{path}: {source}")]
+    Bundle {
+        path: PathBuf,
+        #[source]
+        source: masktune::bundle::BundleError,
+    },
+
     #[error("{path} is missing: {hint}")]
     Missing { path: PathBuf, hint: String },
 

@@ -5,9 +5,13 @@
 
 use std::fmt::Write as _;
 
+use burn::prelude::Device;
+use masktune::inference::ModelPair;
 use masktune::metrics::{
     ClassificationReport, GroupReport, classification_report, group_report, predictions,
 };
+use masktune::models::AnyModel;
+use masktune::models::preprocess::Normalization;
 use masktune::selective::{
     PAPER_COVERAGES, SelectiveTable, combine_batch, coverage_threshold, risk_coverage_curve,
     selective_table,
@@ -73,6 +77,8 @@ fn models(run: &RunDir) -> [(&'static str, std::path::PathBuf, Stage); 3] {
     ]
 }
 
+/// Evaluates a run's checkpoints and records the result in its report (and its risk-coverage
+/// curves as CSV).
 pub fn evaluate(
     config: &RunConfig,
     sets: &Datasets,
@@ -80,7 +86,62 @@ pub fn evaluate(
     backend: Backend,
 ) -> Result<EvaluationReport> {
     let device = backend.device()?;
-    let classes = config.architecture.num_classes();
+    let mut loaded = Vec::new();
+    for (name, path, stage) in models(run) {
+        loaded.push((
+            name,
+            checkpoint::load(&path, stage, Some(config), &device)?.model,
+        ));
+    }
+    let compared: Vec<(&str, &AnyModel)> = loaded.iter().map(|(n, m)| (*n, m)).collect();
+    let settings = Settings {
+        classes: config.architecture.num_classes(),
+        batch_size: config.batch_size,
+        normalization: &config.normalization,
+        device: &device,
+    };
+    let (report, csv) = evaluate_models(&compared, sets, &settings)?;
+    write_atomic(&run.risk_coverage(), csv.as_bytes())?;
+    print_summary(&report);
+    update_section(&run.report(), "evaluation", &report)?;
+    Ok(report)
+}
+
+/// Evaluates an exported ERM + MaskTune bundle pair on `sets` (no run folder needed).
+pub fn evaluate_bundles(
+    pair: &ModelPair,
+    sets: &Datasets,
+    batch_size: usize,
+) -> Result<EvaluationReport> {
+    let settings = Settings {
+        classes: pair.meta.class_names.len(),
+        batch_size,
+        normalization: &pair.meta.normalization,
+        device: &pair.device,
+    };
+    let compared = [("erm", &pair.erm), ("masktune", &pair.masktune)];
+    let (report, _) = evaluate_models(&compared, sets, &settings)?;
+    print_summary(&report);
+    Ok(report)
+}
+
+/// How the compared models take their inputs.
+struct Settings<'a> {
+    classes: usize,
+    batch_size: usize,
+    normalization: &'a Normalization,
+    device: &'a Device,
+}
+
+/// Every model on the validation and test sets; the selective classifier combines the first
+/// model (ERM) and the last (MaskTune). Returns the report and the full risk-coverage curves as
+/// CSV.
+fn evaluate_models(
+    compared: &[(&str, &AnyModel)],
+    sets: &Datasets,
+    settings: &Settings,
+) -> Result<(EvaluationReport, String)> {
+    let classes = settings.classes;
     let eval_sets: Vec<NamedSet> = std::iter::once(NamedSet {
         name: "val".into(),
         set: sets.val.clone(),
@@ -89,30 +150,30 @@ pub fn evaluate(
     .collect();
     // probabilities[model][set]
     let mut probabilities = Vec::new();
-    for (name, path, stage) in models(run) {
-        let loaded = checkpoint::load(&path, stage, Some(config), &device)?;
+    for (name, model) in compared {
         let per_set = eval_sets
             .iter()
             .map(|s| {
                 predict(
-                    &loaded.model,
+                    model,
                     &s.set,
-                    config.batch_size,
-                    &config.normalization,
-                    &device,
+                    settings.batch_size,
+                    settings.normalization,
+                    settings.device,
                     &format!("{name} on {}", s.name),
                 )
             })
             .collect::<Result<Vec<_>>>()?;
         probabilities.push(per_set);
     }
+    let (erm, masktune) = (0, compared.len() - 1);
     let selective_error =
         |e: masktune::selective::SelectiveError| TrainError::compute("selective classification", e);
     let confidences_and_correct =
         |set_index: usize, set: &ImageSet| -> Result<(Vec<f64>, Vec<bool>)> {
             let combined = combine_batch(
-                &probabilities[0][set_index],
-                &probabilities[2][set_index],
+                &probabilities[erm][set_index],
+                &probabilities[masktune][set_index],
                 classes,
             )
             .map_err(selective_error)?;
@@ -139,7 +200,7 @@ pub fn evaluate(
         let set = &named.set;
         let labels: Vec<usize> = set.labels.iter().map(|&l| l as usize).collect();
         let mut model_results = Vec::new();
-        for (mi, (name, _, _)) in models(run).iter().enumerate() {
+        for (mi, (name, _)) in compared.iter().enumerate() {
             let predicted = predictions(&probabilities[mi][si], classes)
                 .map_err(|e| TrainError::compute("metrics", e))?;
             let accuracy =
@@ -196,15 +257,12 @@ pub fn evaluate(
             curve: curve.thinned(CURVE_POINTS),
         });
     }
-    write_atomic(&run.risk_coverage(), csv.as_bytes())?;
     let report = EvaluationReport {
         class_names: sets.train.class_names.clone(),
         thresholds,
         sets: results,
     };
-    print_summary(&report);
-    update_section(&run.report(), "evaluation", &report)?;
-    Ok(report)
+    Ok((report, csv))
 }
 
 fn percent(x: Option<f64>) -> String {

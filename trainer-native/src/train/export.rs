@@ -3,10 +3,11 @@
 //! thresholds chosen on validation by `evaluate`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use masktune::bundle::{
     Bundle, BundleMetadata, CheckpointKind, CoverageThreshold, SelectiveSummary, TrainingSummary,
+    WeightPrecision,
 };
 use masktune::models::preprocess::InputSize;
 use serde::{Deserialize, Serialize};
@@ -38,7 +39,12 @@ fn dataset_name(experiment: Experiment) -> &'static str {
     }
 }
 
-pub fn export(config: &RunConfig, run: &RunDir, backend: Backend) -> Result<ExportReport> {
+pub fn export(
+    config: &RunConfig,
+    run: &RunDir,
+    backend: Backend,
+    precision: WeightPrecision,
+) -> Result<ExportReport> {
     let device = backend.device()?;
     let evaluation: EvaluationReport =
         read_section(&run.report(), "evaluation").ok_or_else(|| TrainError::Missing {
@@ -118,7 +124,7 @@ pub fn export(config: &RunConfig, run: &RunDir, backend: Backend) -> Result<Expo
             selective_thresholds: thresholds.clone(),
             selective_summaries: summaries.clone(),
         };
-        let bytes = Bundle::to_bytes(&loaded.model, &meta)
+        let bytes = Bundle::to_bytes(&loaded.model, &meta, precision)
             .map_err(|e| TrainError::compute("cannot write the bundle", e))?;
         let out = run.bundle(name);
         write_atomic(&out, &bytes)?;
@@ -128,4 +134,24 @@ pub fn export(config: &RunConfig, run: &RunDir, backend: Backend) -> Result<Expo
     let report = ExportReport { bundles };
     update_section(&run.report(), "export", &report)?;
     Ok(report)
+}
+
+/// Rewrites the bundle at `input` with its weights in `precision`, metadata unchanged.
+pub fn convert_bundle(input: &Path, output: &Path, precision: WeightPrecision) -> Result<()> {
+    let bytes = std::fs::read(input).map_err(TrainError::io("read", input))?;
+    let device = burn::prelude::Device::flex();
+    let (model, meta) = Bundle::from_bytes(&bytes, &device).map_err(|e| TrainError::Bundle {
+        path: input.to_path_buf(),
+        source: e,
+    })?;
+    let converted = Bundle::to_bytes(&model, &meta, precision)
+        .map_err(|e| TrainError::compute("cannot write the bundle", e))?;
+    write_atomic(output, &converted)?;
+    eprintln!(
+        "wrote {} ({} bytes; {} before)",
+        output.display(),
+        converted.len(),
+        bytes.len()
+    );
+    Ok(())
 }
