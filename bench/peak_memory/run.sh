@@ -16,6 +16,8 @@ mkdir -p "$runs"
 step "Building trainer-native (release)"
 cargo build --locked --release -p trainer-native
 trainer="${CARGO_TARGET_DIR:-target}/release/trainer-native"
+# The data sets beside the repository (the trainer's default is the user's cache folder).
+export MASKTUNE_DATA="${MASKTUNE_DATA:-$REPO_ROOT/../shared/data}"
 
 # name | arguments
 experiments=(

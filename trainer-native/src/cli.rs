@@ -110,9 +110,14 @@ pub struct TrainArgs {
     pub name: Option<String>,
     #[command(flatten)]
     pub location: RunLocation,
-    /// Data folder (default: ../shared/data/<mnist|cifar10|celeba|folder> beside the repository).
+    /// Data folder (default: $MASKTUNE_DATA/<dataset>, else ~/.cache/masktune/data/<dataset>,
+    /// where <dataset> is mnist, cifar10, celeba or folder).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// First download MNIST or CIFAR-10 into the data folder if it lacks them (from the
+    /// official sources, checked against their published MD5s).
+    #[arg(long)]
+    pub download: bool,
     #[arg(long)]
     pub epochs: Option<usize>,
     #[arg(long)]
@@ -214,10 +219,12 @@ pub struct EvaluateArgs {
     pub name: Option<String>,
     #[command(flatten)]
     pub location: RunLocation,
-    /// Data folder: a run's, if it moved since training; for bundles, default
-    /// ../shared/data/<mnist|cifar10|celeba|folder> beside the repository.
+    /// Data folder: a run's, if it moved since training; for bundles, as `train --data`.
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// For bundles: first download MNIST or CIFAR-10 into the data folder if it lacks them.
+    #[arg(long, requires = "erm")]
+    pub download: bool,
     /// An exported ERM bundle: evaluates it with --masktune's on --dataset, instead of a run.
     #[arg(long, requires_all = ["masktune", "dataset"])]
     pub erm: Option<PathBuf>,
@@ -263,10 +270,7 @@ impl EvaluateArgs {
         let pair = load_pair((erm, masktune), &device)?;
         let trained_with = pair.meta.training.as_ref().and_then(|t| t.seed);
         let seed = self.seed.or(trained_with).unwrap_or(0);
-        let dir = self
-            .data
-            .clone()
-            .unwrap_or_else(|| default_data_dir(experiment));
+        let dir = data_folder(self.data.as_ref(), self.download, experiment)?;
         let side = pair.meta.input_size.width;
         let sets = experiment::load(experiment, &dir, seed, side, self.subset)?;
         experiment::check(&sets, pair.meta.class_names.len())?;
@@ -284,11 +288,28 @@ pub struct ConvertBundleArgs {
     pub export: ExportOptions,
 }
 
-/// `../shared/data/<folder>` beside the repository this binary was built from.
-fn default_data_dir(experiment: Experiment) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(experiment.default_data_folder())
+/// The environment variable naming the folder that holds one folder per data set.
+pub const DATA_ENV: &str = "MASKTUNE_DATA";
+
+/// `given`, or `<dataset>` under `$MASKTUNE_DATA` or else under the user's cache folder
+/// (`~/.cache/masktune/data` on Linux); downloaded first when `download` is set.
+fn data_folder(given: Option<&PathBuf>, download: bool, experiment: Experiment) -> Result<PathBuf> {
+    let dir = match given {
+        Some(dir) => dir.clone(),
+        None => std::env::var_os(DATA_ENV)
+            .map(PathBuf::from)
+            .or_else(|| dirs::cache_dir().map(|cache| cache.join("masktune").join("data")))
+            .ok_or_else(|| {
+                TrainError::Settings(format!(
+                    "no cache folder is known for this user: give --data DIR or set {DATA_ENV}"
+                ))
+            })?
+            .join(experiment.default_data_folder()),
+    };
+    if download {
+        experiment::download(experiment, &dir)?;
+    }
+    Ok(dir)
 }
 
 impl TrainArgs {
@@ -304,7 +325,7 @@ impl TrainArgs {
     /// defaults.
     pub fn resolve(&self) -> Result<(RunConfig, Datasets)> {
         let e = self.experiment;
-        let data_dir = self.data.clone().unwrap_or_else(|| default_data_dir(e));
+        let data_dir = data_folder(self.data.as_ref(), self.download, e)?;
         let image_size = self.image_size.unwrap_or(e.default_image_size());
         let sets = experiment::load(e, &data_dir, self.seed, image_size, self.subset)?;
         let defaults = e.defaults(sets.train.class_names.len());

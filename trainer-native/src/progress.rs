@@ -19,3 +19,21 @@ pub fn images_bar(images: usize, label: &str) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(500));
     bar
 }
+
+/// A bar over a download of `bytes` bytes (a spinner when the server does not say).
+pub fn bytes_bar(bytes: Option<u64>, label: &str) -> ProgressBar {
+    let bar = match bytes {
+        Some(bytes) => ProgressBar::new(bytes),
+        None => ProgressBar::new_spinner(),
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg:>28} [{bar:30}] {bytes}/{total_bytes}  {bytes_per_sec}  ETA {eta}",
+        )
+        .expect("the template is valid")
+        .progress_chars("=> "),
+    );
+    bar.set_message(label.to_string());
+    bar.enable_steady_tick(Duration::from_millis(500));
+    bar
+}

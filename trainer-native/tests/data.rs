@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use md5::{Digest, Md5};
 use trainer_native::data::celeba::{self, CelebaOptions};
 use trainer_native::data::spurious_mnist::{self, RED, SpuriousConfig};
-use trainer_native::data::{DataError, ImageSet, Split, cifar10, download, image_folder, mnist};
+use trainer_native::data::{DataError, ImageSet, Split, cifar10, image_folder, mnist};
+
+mod support;
+use support::cifar_record;
 
 fn shared(name: &str) -> Option<PathBuf> {
     let root = std::env::var_os("MASKTUNE_DATA")
@@ -300,12 +302,6 @@ fn spurious_mnist_exact_fractions_and_seeds() {
 }
 
 // ---------- CIFAR-10 ----------
-
-fn cifar_record(label: u8, seed: u8) -> Vec<u8> {
-    let mut r = vec![label];
-    r.extend((0..3072).map(|i| (i as u8).wrapping_add(seed)));
-    r
-}
 
 fn cifar_fixture(dir: &Path, batches: &[(&str, Vec<u8>)]) {
     std::fs::write(dir.join("batches.meta.txt"), "a\nb\nc\n\n").unwrap();
@@ -636,126 +632,4 @@ fn image_folder_splits_crop_and_errors() {
 
     let e = image_folder::load(&r.join("nothing"), 2).unwrap_err();
     assert!(e.to_string().contains("nothing"), "{e}");
-}
-
-// ---------- downloads (no network: local tarballs and streams) ----------
-
-fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn cifar_tarball() -> Vec<u8> {
-    let mut builder = tar::Builder::new(GzEncoder::new(Vec::new(), Compression::fast()));
-    let files: [(&str, Vec<u8>); 5] = [
-        (
-            "cifar-10-batches-bin/data_batch_1.bin",
-            [cifar_record(1, 0), cifar_record(2, 1)].concat(),
-        ),
-        ("cifar-10-batches-bin/test_batch.bin", cifar_record(0, 2)),
-        (
-            "cifar-10-batches-bin/batches.meta.txt",
-            b"x\ny\nz\n".to_vec(),
-        ),
-        ("cifar-10-batches-bin/readme.html", b"<p>hi</p>".to_vec()),
-        ("elsewhere/data_batch_2.bin", cifar_record(0, 0)),
-    ];
-    for (path, bytes) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, path, bytes.as_slice())
-            .unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap()
-}
-
-#[test]
-fn cifar_install_verifies_md5_then_unpacks_flat() {
-    let tarball = cifar_tarball();
-    let dir = tempfile::tempdir().unwrap();
-    download::install_cifar10(
-        tarball.as_slice(),
-        &md5_hex(&tarball),
-        dir.path(),
-        "test tarball",
-    )
-    .unwrap();
-    let mut names: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    assert_eq!(
-        names,
-        [
-            "batches.meta.txt",
-            "data_batch_1.bin",
-            "readme.html",
-            "test_batch.bin"
-        ]
-    );
-    let (train, test) = cifar10::load_official(dir.path()).unwrap();
-    assert_eq!(
-        (train.labels, test.labels, train.class_names),
-        (
-            vec![1, 2],
-            vec![0],
-            vec!["x".into(), "y".into(), "z".into()]
-        )
-    );
-
-    let dir = tempfile::tempdir().unwrap();
-    let e = download::install_cifar10(
-        tarball.as_slice(),
-        download::CIFAR10_MD5,
-        dir.path(),
-        "test tarball",
-    )
-    .unwrap_err();
-    assert!(
-        matches!(e, DataError::Checksum { .. }) && e.to_string().contains(download::CIFAR10_MD5),
-        "{e}"
-    );
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        0,
-        "nothing kept after a bad checksum"
-    );
-
-    let not_tar = b"plain bytes".to_vec();
-    let e = download::install_cifar10(not_tar.as_slice(), &md5_hex(&not_tar), dir.path(), "junk")
-        .unwrap_err();
-    assert!(matches!(e, DataError::Invalid { .. }), "{e}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-}
-
-#[test]
-fn save_verified_keeps_only_matching_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let dest = dir.path().join("train-labels-idx1-ubyte.gz");
-    let body = b"some bytes".to_vec();
-    let e = download::save_verified(
-        body.as_slice(),
-        "00000000000000000000000000000000",
-        &dest,
-        "mirror",
-    )
-    .unwrap_err();
-    assert!(matches!(e, DataError::Checksum { .. }), "{e}");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-
-    download::save_verified(
-        body.as_slice(),
-        &md5_hex(&body).to_uppercase(),
-        &dest,
-        "mirror",
-    )
-    .unwrap();
-    assert_eq!(std::fs::read(&dest).unwrap(), body);
-    assert_eq!(download::md5_file(&dest).unwrap(), md5_hex(&body));
 }

@@ -16,7 +16,7 @@ pub const ATTR_FILE: &str = "list_attr_celeba.txt";
 pub const PARTITION_FILE: &str = "list_eval_partition.txt";
 pub const IMAGE_DIR: &str = "img_align_celeba";
 
-const HINT: &str = "CelebA is not downloaded automatically (its terms need accepting): get img_align_celeba/, \
+pub const LAYOUT: &str = "CelebA is not downloaded automatically (its terms need accepting): get img_align_celeba/, \
     list_attr_celeba.txt and list_eval_partition.txt from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html";
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,7 +100,7 @@ pub fn read_annotations(dir: &Path) -> Result<Annotations> {
     if !dir.is_dir() {
         return Err(DataError::MissingDir {
             path: dir.to_path_buf(),
-            hint: HINT.into(),
+            hint: LAYOUT.into(),
         });
     }
     let attr_path = required(dir, ATTR_FILE)?;
@@ -129,7 +129,7 @@ pub fn load(dir: &Path, options: &CelebaOptions) -> Result<Celeba> {
     if !image_dir.is_dir() {
         return Err(DataError::MissingDir {
             path: image_dir,
-            hint: HINT.into(),
+            hint: LAYOUT.into(),
         });
     }
     let (t, s) = (readable(&options.target), readable(&options.spurious));
@@ -199,7 +199,7 @@ fn required(dir: &Path, name: &str) -> Result<PathBuf> {
     } else {
         Err(DataError::MissingFile {
             path,
-            hint: HINT.into(),
+            hint: LAYOUT.into(),
         })
     }
 }

@@ -17,7 +17,7 @@ pub const VAL_SIZE: usize = 5_000;
 
 const HINT: &str = "put the CIFAR-10 binary version there (data_batch_*.bin, test_batch.bin, \
     batches.meta.txt from https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz, unpacked flat), \
-    or let the trainer download it (data::download::download_cifar10)";
+    or run the trainer again with --download";
 
 /// Train (rest of the training batches), validation ([`VAL_SIZE`], seeded holdout) and test.
 pub fn load(dir: &Path, val_seed: u64) -> Result<Split> {

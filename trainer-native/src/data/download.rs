@@ -13,6 +13,7 @@ use md5::{Digest, Md5};
 use tempfile::NamedTempFile;
 
 use super::{DataError, Result};
+use crate::progress::bytes_bar;
 
 /// The official CIFAR-10 binary tarball and its published MD5.
 pub const CIFAR10_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
@@ -45,16 +46,42 @@ pub const MNIST_FILES: [(&str, &str); 4] = [
     ),
 ];
 
+/// Where the data sets are downloaded from: the official sources by default ([`Sources::official`]);
+/// the tests point them at a local server.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// Folder URLs (ending in `/`) tried in order for each MNIST file.
+    pub mnist_mirrors: Vec<String>,
+    /// The MNIST files and their MD5s.
+    pub mnist_files: Vec<(String, String)>,
+    pub cifar10_url: String,
+    pub cifar10_md5: String,
+}
+
+impl Sources {
+    pub fn official() -> Self {
+        Self {
+            mnist_mirrors: MNIST_MIRRORS.iter().map(|m| m.to_string()).collect(),
+            mnist_files: MNIST_FILES
+                .iter()
+                .map(|(name, md5)| (name.to_string(), md5.to_string()))
+                .collect(),
+            cifar10_url: CIFAR10_URL.into(),
+            cifar10_md5: CIFAR10_MD5.into(),
+        }
+    }
+}
+
 /// Downloads the MNIST files missing from `dir` (created if needed).
-pub fn download_mnist(dir: &Path) -> Result<()> {
+pub fn download_mnist(dir: &Path, sources: &Sources) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(DataError::io(dir))?;
-    for (name, md5) in MNIST_FILES {
+    for (name, md5) in &sources.mnist_files {
         let dest = dir.join(name);
         if dest.is_file() {
             continue;
         }
         let mut last_error = None;
-        for mirror in MNIST_MIRRORS {
+        for mirror in &sources.mnist_mirrors {
             let url = format!("{mirror}{name}");
             match get(&url).and_then(|body| save_verified(body, md5, &dest, &url)) {
                 Ok(()) => {
@@ -71,9 +98,14 @@ pub fn download_mnist(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Downloads the CIFAR-10 binary tarball and unpacks it flat into `dir` (created if needed).
-pub fn download_cifar10(dir: &Path) -> Result<()> {
-    install_cifar10(get(CIFAR10_URL)?, CIFAR10_MD5, dir, CIFAR10_URL)
+/// Downloads the CIFAR-10 binary tarball and unpacks it flat into `dir` (created if needed),
+/// unless `dir` already holds its test batch.
+pub fn download_cifar10(dir: &Path, sources: &Sources) -> Result<()> {
+    if dir.join("test_batch.bin").is_file() {
+        return Ok(());
+    }
+    let url = &sources.cifar10_url;
+    install_cifar10(get(url)?, &sources.cifar10_md5, dir, url)
 }
 
 /// Reads a CIFAR-10 tarball from `tarball`, checks its MD5 and only then unpacks the files of
@@ -115,7 +147,7 @@ pub fn md5_file(path: &Path) -> Result<String> {
 }
 
 /// GET with timeouts on connecting and on each read, so a stalled server gives an error rather
-/// than a hang (no overall limit: CIFAR-10 is 162 MB).
+/// than a hang (no overall limit: CIFAR-10 is 162 MB); the body is read with a progress bar.
 fn get(url: &str) -> Result<impl Read + use<>> {
     let agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(30)))
@@ -126,7 +158,9 @@ fn get(url: &str) -> Result<impl Read + use<>> {
         url: url.into(),
         message: e.to_string(),
     })?;
-    Ok(response.into_body().into_reader())
+    let length = response.body().content_length();
+    let name = url.rsplit('/').next().unwrap_or(url);
+    Ok(bytes_bar(length, name).wrap_read(response.into_body().into_reader()))
 }
 
 /// Copies `from` into `to` while hashing; fails if the MD5 differs.

@@ -15,7 +15,7 @@ use crate::progress::images_bar;
 /// File extensions (any case) read as images; other files are ignored.
 pub const EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "webp"];
 
-const HINT: &str =
+pub const LAYOUT: &str =
     "expected one subfolder per class holding its images, optionally under train/, val/ and test/";
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +73,7 @@ fn class_dirs(dir: &Path) -> Result<Vec<String>> {
         return Err(DataError::Empty {
             path: dir.to_path_buf(),
             what: "class folder",
-            hint: HINT.into(),
+            hint: LAYOUT.into(),
         });
     }
     Ok(names)
@@ -101,7 +101,7 @@ fn load_classes(dir: &Path, classes: &[String], size: u32) -> Result<ImageSet> {
             return Err(DataError::Empty {
                 path: class_dir,
                 what: "image file",
-                hint: HINT.into(),
+                hint: LAYOUT.into(),
             });
         }
         let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();

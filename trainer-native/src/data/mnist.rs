@@ -22,8 +22,8 @@ pub const VAL_SIZE: usize = 5_000;
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
 const HINT: &str = "put the four MNIST idx files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, \
-    t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) there, or let the trainer download them \
-    (data::download::download_mnist)";
+    t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) there, or run the trainer again with \
+    --download";
 
 /// Train (55,000), validation ([`VAL_SIZE`], seeded holdout) and test (10,000).
 pub fn load(dir: &Path, val_seed: u64) -> Result<Split> {

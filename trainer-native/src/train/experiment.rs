@@ -251,6 +251,26 @@ pub struct Datasets {
 /// folder has no `val/` (`test/`) split.
 const FOLDER_HOLDOUT: f64 = 0.1;
 
+/// Downloads the experiment's data into `dir` where it can be (MNIST, CIFAR-10: what is there
+/// already is kept); for the others, says where to get it and how to lay it out.
+pub fn download(experiment: Experiment, dir: &Path) -> Result<()> {
+    let sources = data::download::Sources::official();
+    match experiment {
+        Experiment::SpuriousMnist => Ok(data::download::download_mnist(dir, &sources)?),
+        Experiment::Cifar10 => Ok(data::download::download_cifar10(dir, &sources)?),
+        Experiment::Celeba => Err(TrainError::Settings(format!(
+            "--download cannot fetch CelebA into {}: {}",
+            dir.display(),
+            data::celeba::LAYOUT
+        ))),
+        Experiment::Folder => Err(TrainError::Settings(format!(
+            "--download has nothing to fetch for an image folder, which is your own data: give \
+             --data DIR, {}",
+            data::image_folder::LAYOUT
+        ))),
+    }
+}
+
 /// Loads the experiment's data. `seed` chooses validation holdouts, spurious squares and subsets;
 /// `subset` keeps at most that many images of every split (for tests and quick demos).
 pub fn load(
