@@ -7,6 +7,7 @@ import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
+import { readCards, assertAgrees } from "./support/cards.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
@@ -79,8 +80,8 @@ async function dropExample(page) {
     transfer.items.add(new File([blob], "dropped.png", { type: blob.type }));
     return transfer;
   }, url);
-  await page.dispatchEvent(".picker", "dragover", { dataTransfer });
-  await page.dispatchEvent(".picker", "drop", { dataTransfer });
+  await page.dispatchEvent(".picker.images", "dragover", { dataTransfer });
+  await page.dispatchEvent(".picker.images", "drop", { dataTransfer });
 }
 
 async function analyseInPage(task, { webgpu }) {
@@ -106,22 +107,7 @@ async function analyseInPage(task, { webgpu }) {
     );
     const shot = `analysis-${task.id}-${webgpu ? "webgpu" : "cpu"}`;
     await screenshot(page, shot);
-    const cards = await page.locator("article.result").evaluateAll((articles) =>
-      articles.map((a) => {
-        const d = a.querySelector(".decision");
-        return {
-          name: a.dataset.name,
-          error: a.querySelector(".error")?.textContent ?? null,
-          decision: d?.dataset.decision ?? null,
-          ermClass: d?.dataset.ermClass ?? null,
-          masktuneClass: d?.dataset.masktuneClass ?? null,
-          confidence: d ? Number(d.dataset.confidence) : null,
-          maskedPixels: d ? Number(d.dataset.maskedPixels) : null,
-          maskingEngine: d?.dataset.maskingEngine ?? null,
-          images: [...a.querySelectorAll("img")].map((img) => img.naturalWidth),
-        };
-      }),
-    );
+    const cards = await readCards(page);
     // The coverage slider works from the keyboard: End selects the largest coverage.
     await page.locator("#coverage").focus();
     await page.keyboard.press("End");
@@ -150,20 +136,8 @@ for (const task of TASKS) {
         const card = byName[name];
         assert.ok(card, `no result card for ${name}`);
         assert.equal(card.error, null, `${name} failed: ${card.error}\n${result.console}`);
-        assert.match(card.decision, /^(accept|abstain)$/);
-        assert.deepEqual(card.images.length, 3, "input, heatmap and masked image are shown");
         // WebGPU masks with the project's WGSL kernels, the CPU fallback with Burn tensor ops.
-        assert.equal(card.maskingEngine, webgpu ? "WGSL kernels" : "Burn tensor ops", `${name}: masking engine`);
-        assert.ok(card.images.every((w) => w > 0), `${name}: every image is drawn`);
-        // The page and trainer-native agree on the same bundle and image.
-        const trainer = expected[name];
-        assert.ok(trainer, `trainer-native has no prediction for ${name}`);
-        assert.equal(card.ermClass, trainer.erm_class, `${name}: ERM class`);
-        assert.equal(card.masktuneClass, trainer.masktune_class, `${name}: MaskTune class`);
-        assert.ok(Math.abs(card.confidence - trainer.confidence) < 1e-3, `${name}: confidence ${card.confidence} vs ${trainer.confidence}`);
-        const pixels = task.side * task.side;
-        assert.ok(Math.abs(card.maskedPixels - trainer.masked_pixels) <= 0.01 * pixels,
-          `${name}: masked ${card.maskedPixels} px in the page, ${trainer.masked_pixels} px in the trainer`);
+        assertAgrees(card, expected[name], { name, side: task.side, webgpu });
       }
       for (const [name, message] of Object.entries(task.bad)) {
         assert.match(byName[name]?.error ?? "", message, `${name} gets a clear message`);

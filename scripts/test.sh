@@ -40,5 +40,15 @@ predict spurious-mnist app/assets/examples/digit-*.png
 predict cifar10 e2e/fixtures/cat-chelsea-32.png e2e/fixtures/rocket-32*.png app/assets/examples/cat-chelsea.png
 predict celeba e2e/fixtures/face-*-64.png app/assets/examples/face-astronaut.png
 
+step "A run on an image folder, as README's \"MaskTune on your own images\" does (the page loads its bundles)"
+own=target/e2e/own
+rm -rf "$own"
+node scripts/example-image-folder.mjs "$own/shapes"
+"$CARGO_TARGET_DIR/debug/trainer-native" pipeline --experiment folder --data "$own/shapes" \
+    --image-size 32 --model vgg --width 4 --epochs 1 --batch-size 16 --runs-dir "$own/runs" --name shapes
+"$CARGO_TARGET_DIR/debug/trainer-native" predict --erm "$own/runs/shapes/bundles/erm.bundle" \
+    --masktune "$own/runs/shapes/bundles/masktune.bundle" --out target/e2e/trainer-predictions-own.json \
+    "$own"/shapes/test/*/*-00[0-2].png
+
 step "The page end to end in headless Chromium"
 (cd e2e && timeout 1800 npm test)

@@ -21,6 +21,11 @@ pub enum Request {
         erm_url: String,
         masktune_url: String,
     },
+    /// Load the user's two bundle files (in either order) and warm the models up.
+    LoadBundles {
+        generation: u64,
+        files: Vec<BundleFile>,
+    },
     /// Decode and analyse images with the models of `generation`; one `Analysed` per image.
     Analyse {
         generation: u64,
@@ -32,6 +37,14 @@ pub enum Request {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ImageFile {
     pub id: u64,
+    pub name: String,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    pub blob: web_sys::Blob,
+}
+
+/// A bundle file the user gave; read in the worker.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BundleFile {
     pub name: String,
     #[serde(with = "serde_wasm_bindgen::preserve")]
     pub blob: web_sys::Blob,

@@ -1,15 +1,26 @@
 //! The tasks the page offers: which bundles to load and which example images to show.
 
-/// One classification task with its shipped ERM and MaskTune bundles.
+/// One classification task: the shipped ERM and MaskTune bundles, or the user's own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Task {
     pub id: &'static str,
     pub label: &'static str,
     /// One sentence on the shortcut the ERM model may have learned.
     pub story: &'static str,
-    pub erm_bundle: &'static str,
-    pub masktune_bundle: &'static str,
+    pub models: Models,
     pub examples: &'static [Example],
+}
+
+/// Where a task's two models come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Models {
+    /// Bundles shipped with the page, by URL relative to it.
+    Shipped {
+        erm: &'static str,
+        masktune: &'static str,
+    },
+    /// Two bundle files the user gives; they never leave the page.
+    Own,
 }
 
 /// An example image shipped with the page (free to redistribute; see app/assets/examples/README.md).
@@ -26,8 +37,10 @@ pub const TASKS: &[Task] = &[
         story: "Ten kinds of objects in 32×32 photos. MaskTune hides the region the ERM model relied on \
                 and fine-tunes once, so the second model has to find other evidence; where the two \
                 disagree, the pair abstains. Both know only these ten classes: a rocket still gets one of them.",
-        erm_bundle: "assets/models/cifar10-erm.mtb",
-        masktune_bundle: "assets/models/cifar10-masktune.mtb",
+        models: Models::Shipped {
+            erm: "assets/models/cifar10-erm.mtb",
+            masktune: "assets/models/cifar10-masktune.mtb",
+        },
         examples: &[
             Example {
                 label: "a cat",
@@ -50,8 +63,10 @@ pub const TASKS: &[Task] = &[
                 are men, so an ERM model can take looking female as a sign of blond hair: this one finds \
                 13 of the 45 blond men of the test split. MaskTune hides what it looked at and fine-tunes \
                 once; the MaskTuned model finds 22 of them.",
-        erm_bundle: "assets/models/celeba-erm.mtb",
-        masktune_bundle: "assets/models/celeba-masktune.mtb",
+        models: Models::Shipped {
+            erm: "assets/models/celeba-erm.mtb",
+            masktune: "assets/models/celeba-masktune.mtb",
+        },
         examples: &[
             Example {
                 label: "astronaut Eileen Collins",
@@ -68,8 +83,10 @@ pub const TASKS: &[Task] = &[
         label: "Digits with a red-square shortcut",
         story: "Trained on MNIST digits 0–4 vs 5–9 where a red square marked 99% of the low digits: \
                 the ERM model learns to look at the square; MaskTune hides what it looked at and retrains.",
-        erm_bundle: "assets/models/spurious-mnist-erm.mtb",
-        masktune_bundle: "assets/models/spurious-mnist-masktune.mtb",
+        models: Models::Shipped {
+            erm: "assets/models/spurious-mnist-erm.mtb",
+            masktune: "assets/models/spurious-mnist-masktune.mtb",
+        },
         examples: &[
             Example {
                 label: "a 3 with the red square",
@@ -88,6 +105,16 @@ pub const TASKS: &[Task] = &[
                 url: "assets/examples/digit-8.png",
             },
         ],
+    },
+    Task {
+        id: "own",
+        label: "Your own models (.mtb bundles)",
+        story: "Give the ERM and the MaskTune bundle of one run of trainer-native (runs/<name>/bundles/), \
+                on your own images or any data set: the page checks that they belong together and \
+                then works with them as with a shipped pair, with their classes, thresholds and \
+                risk-coverage curves. The files never leave this page.",
+        models: Models::Own,
+        examples: &[],
     },
 ];
 

@@ -36,7 +36,8 @@ const wasm = await total(pageFiles.filter((f) => f.endsWith(".wasm")));
 
 // The tasks and their files, as the page's own table lists them (app/src/tasks.rs).
 const tasksSource = await readFile(join(ROOT, "app", "src", "tasks.rs"), "utf8");
-const tasks = [...tasksSource.matchAll(/id: "([^"]+)"[\s\S]*?erm_bundle: "([^"]+)",\s*masktune_bundle: "([^"]+)",\s*examples: &\[([\s\S]*?)\],\s*\}/g)]
+// The shipped tasks only: the user's own models are not downloaded.
+const tasks = [...tasksSource.matchAll(/id: "([^"]+)"[\s\S]*?models: Models::Shipped \{\s*erm: "([^"]+)",\s*masktune: "([^"]+)",\s*\},\s*examples: &\[([\s\S]*?)\],\s*\}/g)]
   .map(([, id, erm, masktune, examples]) => ({ id, bundles: [erm, masktune], examples: [...examples.matchAll(/url: "([^"]+)"/g)].map((m) => m[1]) }));
 if (tasks.length === 0) throw new Error("no tasks found in app/src/tasks.rs");
 

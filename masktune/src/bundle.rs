@@ -230,11 +230,7 @@ impl Bundle {
         bytes: &[u8],
         device: &Device,
     ) -> Result<(AnyModel, BundleMetadata), BundleError> {
-        let (json, weights) = split(bytes)?;
-        let meta: BundleMetadata = serde_json::from_slice(json)
-            .map_err(|e| BundleError::InvalidMetadata(e.to_string()))?;
-        meta.check()?;
-
+        let (meta, weights) = read_metadata(bytes)?;
         let tensors = Reader::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
             .and_then(Reader::into_tensors)
             .map_err(|e| BundleError::InvalidWeights(e.to_string()))?;
@@ -270,6 +266,20 @@ impl Bundle {
         }
         Ok((model.valid(), meta))
     }
+
+    /// A bundle's metadata, after checking its framing and checksum, without building the model.
+    pub fn metadata(bytes: &[u8]) -> Result<BundleMetadata, BundleError> {
+        read_metadata(bytes).map(|(meta, _)| meta)
+    }
+}
+
+/// The checked metadata of a bundle, and its weights' bytes.
+fn read_metadata(bytes: &[u8]) -> Result<(BundleMetadata, &[u8]), BundleError> {
+    let (json, weights) = split(bytes)?;
+    let meta: BundleMetadata =
+        serde_json::from_slice(json).map_err(|e| BundleError::InvalidMetadata(e.to_string()))?;
+    meta.check()?;
+    Ok((meta, weights))
 }
 
 /// Converts the convolutions' and linear layers' weights between f32 and f16, both ways.

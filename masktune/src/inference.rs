@@ -40,12 +40,43 @@ impl ModelPair {
         if !same {
             return Err("the ERM and MaskTune bundles were trained for different inputs or classes: export both from one run".into());
         }
+        if erm_meta.architecture != meta.architecture {
+            return Err("the ERM and MaskTune bundles have different architectures: MaskTune fine-tunes the ERM model, so export both from one run".into());
+        }
         Ok(Self {
             erm,
             masktune,
             meta,
             device: device.clone(),
         })
+    }
+
+    /// Reads two bundles given in either order (a user's two files, each with its name for the
+    /// messages): which is the ERM and which the MaskTune model comes from their metadata.
+    pub fn load_either_order(files: [(&str, &[u8]); 2], device: &Device) -> Result<Self, String> {
+        let kinds = files
+            .iter()
+            .map(|(name, bytes)| {
+                Bundle::metadata(bytes)
+                    .map(|meta| meta.checkpoint)
+                    .map_err(|e| format!("{name}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (erm, masktune) = match (kinds[0], kinds[1]) {
+            (CheckpointKind::Erm, CheckpointKind::MaskTune) => (files[0], files[1]),
+            (CheckpointKind::MaskTune, CheckpointKind::Erm) => (files[1], files[0]),
+            (kind, _) => {
+                let which = match kind {
+                    CheckpointKind::Erm => "ERM",
+                    CheckpointKind::MaskTune => "MaskTune",
+                };
+                return Err(format!(
+                    "{} and {} are both {which} bundles: give the ERM and the MaskTune bundle of one run",
+                    files[0].0, files[1].0
+                ));
+            }
+        };
+        Self::load(erm.1, masktune.1, device)
     }
 
     /// Side of the square input the models take.

@@ -6,6 +6,7 @@ use masktune::bundle::{
     WeightPrecision,
 };
 use masktune::cam_model::CamModel;
+use masktune::inference::ModelPair;
 use masktune::models::preprocess::DatasetKind;
 use masktune::models::{AnyModel, Architecture};
 use masktune::saliency::{GradientPath, Method, Target, saliency_maps};
@@ -163,6 +164,60 @@ fn f16_bundles_hold_the_f16_rounded_weights_in_about_half_the_bytes() {
         loaded.forward(x.clone()).into_data(),
         again.forward(x).into_data()
     );
+}
+
+#[test]
+fn a_pair_given_in_either_order_is_sorted_by_kind_and_each_problem_is_named() {
+    let device = Device::flex();
+    let model = trained_model();
+    let masktune_meta = metadata(ARCH);
+    let erm_meta = BundleMetadata {
+        checkpoint: CheckpointKind::Erm,
+        ..metadata(ARCH)
+    };
+    let bytes = |model: &AnyModel, meta: &BundleMetadata| {
+        Bundle::to_bytes(model, meta, WeightPrecision::F32).unwrap()
+    };
+    let (erm, masktune) = (bytes(&model, &erm_meta), bytes(&model, &masktune_meta));
+    for files in [
+        [
+            ("erm.mtb", erm.as_slice()),
+            ("masktune.mtb", masktune.as_slice()),
+        ],
+        [
+            ("masktune.mtb", masktune.as_slice()),
+            ("erm.mtb", erm.as_slice()),
+        ],
+    ] {
+        let pair = ModelPair::load_either_order(files, &device).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(pair.meta, masktune_meta);
+    }
+    let problem = |files| match ModelPair::load_either_order(files, &device) {
+        Ok(_) => panic!("the pair should have been refused"),
+        Err(message) => message,
+    };
+    let message = problem([("a.mtb", erm.as_slice()), ("b.mtb", erm.as_slice())]);
+    assert!(
+        message.contains("a.mtb and b.mtb are both ERM bundles"),
+        "{message}"
+    );
+    let cut = &masktune[..masktune.len() / 2];
+    let message = problem([("erm.mtb", erm.as_slice()), ("cut.mtb", cut)]);
+    assert!(
+        message.starts_with("cut.mtb: bundle is truncated"),
+        "{message}"
+    );
+    let other = Architecture::SmallCnn {
+        in_channels: 3,
+        num_classes: 2,
+        width: 4,
+    };
+    let other_bytes = bytes(&other.init(&device), &metadata(other));
+    let message = problem([
+        ("erm.mtb", erm.as_slice()),
+        ("other.mtb", other_bytes.as_slice()),
+    ]);
+    assert!(message.contains("different architectures"), "{message}");
 }
 
 #[test]

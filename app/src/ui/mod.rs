@@ -2,7 +2,9 @@
 //! This is the DOM side only; the models run in the compute worker (`crate::worker`).
 
 mod backend_badge;
+mod bundle_picker;
 mod compute_worker;
+mod drop_zone;
 mod image_picker;
 mod pixels;
 mod result_card;
@@ -11,8 +13,9 @@ mod state;
 
 use leptos::prelude::*;
 
-use crate::tasks::TASKS;
+use crate::tasks::{Models, TASKS};
 use backend_badge::BackendBadge;
+use bundle_picker::BundlePicker;
 use image_picker::ImagePicker;
 use result_card::ResultCard;
 use selective_panel::SelectivePanel;
@@ -49,6 +52,9 @@ pub fn App() -> impl IntoView {
                     {TASKS.iter().map(|t| view! { <option value=t.id>{t.label}</option> }).collect_view()}
                 </select>
                 <p class="story">{move || state.current_task().story}</p>
+                <Show when=move || state.current_task().models == Models::Own>
+                    <BundlePicker />
+                </Show>
                 <ModelStatus />
                 <ImagePicker />
                 <Sliders />
@@ -67,7 +73,12 @@ pub fn App() -> impl IntoView {
 #[component]
 fn ModelStatus() -> impl IntoView {
     let state = expect_context::<PageState>();
-    move || match state.models.get() {
+    move || {
+        match state.models.get() {
+        ModelState::AwaitingFiles => view! {
+            <p id="model-status" data-state="awaiting">"Choose the two bundle files of your run above."</p>
+        }
+        .into_any(),
         ModelState::Loading { received, total } => {
             let percent = total.map(|t| received as f64 * 100.0 / t.max(1) as f64);
             view! {
@@ -84,6 +95,7 @@ fn ModelStatus() -> impl IntoView {
         ModelState::Failed(message) => {
             view! { <p id="model-status" data-state="failed" role="alert">{message}</p> }.into_any()
         }
+    }
     }
 }
 

@@ -1,4 +1,4 @@
-//! How the shipped models do when they may abstain: the risk-coverage curve and the selective
+//! How the loaded models do when they may abstain: the risk-coverage curve and the selective
 //! classification table the trainer measured (thresholds from validation, risk on test data).
 
 use leptos::prelude::*;
@@ -14,7 +14,7 @@ const MARGIN: f64 = 36.0;
 pub fn SelectivePanel() -> impl IntoView {
     let state = expect_context::<PageState>();
     view! {
-        <section id="selective" aria-label="Selective classification of the shipped models">
+        <section id="selective" aria-label="Selective classification of the loaded models">
             <h2>"When the models may abstain"</h2>
             <p>
                 "An input is accepted when the combined confidence — the largest softmax of the product of "

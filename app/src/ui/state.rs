@@ -10,8 +10,8 @@ use masktune::selective::{Decision, confidence_range, decide};
 
 use super::compute_worker::ComputeWorker;
 use super::pixels::{rgb_data_url, rgba_data_url};
-use crate::protocol::{AnalysedImage, BackendReport, ImageFile, Request, Response};
-use crate::tasks::{self, TASKS, Task};
+use crate::protocol::{AnalysedImage, BackendReport, BundleFile, ImageFile, Request, Response};
+use crate::tasks::{self, Models, TASKS, Task};
 
 /// The compute worker, as far as the page knows.
 #[derive(Clone, Debug)]
@@ -23,8 +23,15 @@ pub enum BackendState {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ModelState {
-    Loading { received: u64, total: Option<u64> },
-    Ready { summary: String },
+    /// The task's models are the user's own, and they have not given them yet.
+    AwaitingFiles,
+    Loading {
+        received: u64,
+        total: Option<u64>,
+    },
+    Ready {
+        summary: String,
+    },
     Failed(String),
 }
 
@@ -190,24 +197,49 @@ impl PageState {
         self.threshold().map(|t| decide(confidence, t.threshold))
     }
 
-    /// Asks the worker for the task's two bundles; what was shown for other models goes.
+    /// Asks the worker for the task's two shipped bundles, or waits for the user's own; what was
+    /// shown for other models goes.
     pub fn load_models(self, task_id: String) {
+        let task = tasks::find(&task_id).unwrap_or(&TASKS[0]);
+        let generation = self.forget_models();
+        let (erm, masktune) = match task.models {
+            Models::Shipped { erm, masktune } => (erm, masktune),
+            Models::Own => return self.models.set(ModelState::AwaitingFiles),
+        };
+        let request = absolute_url(erm).and_then(|erm_url| {
+            Ok(Request::LoadModels {
+                generation,
+                erm_url,
+                masktune_url: absolute_url(masktune)?,
+            })
+        });
+        self.request_models(request);
+    }
+
+    /// Asks the worker to load the user's two bundle files.
+    pub fn load_bundles(self, files: Vec<(String, web_sys::Blob)>) {
+        let generation = self.forget_models();
+        let files = files
+            .into_iter()
+            .map(|(name, blob)| BundleFile { name, blob })
+            .collect();
+        self.request_models(Ok(Request::LoadBundles { generation, files }));
+    }
+
+    /// Starts a new generation of models: the old ones and their results are gone.
+    fn forget_models(&self) -> u64 {
         let generation = self.generation.get_value() + 1;
         self.generation.set_value(generation);
         self.entries.set(Vec::new());
         self.progress.set((0, 0));
         self.meta.set(None);
+        generation
+    }
+
+    fn request_models(&self, request: Result<Request, String>) {
         self.models.set(ModelState::Loading {
             received: 0,
             total: None,
-        });
-        let task = tasks::find(&task_id).unwrap_or(&TASKS[0]);
-        let request = absolute_url(task.erm_bundle).and_then(|erm_url| {
-            Ok(Request::LoadModels {
-                generation,
-                erm_url,
-                masktune_url: absolute_url(task.masktune_bundle)?,
-            })
         });
         if let Err(message) = request.and_then(|request| self.send(&request)) {
             self.models.set(ModelState::Failed(message));

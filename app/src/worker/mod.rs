@@ -14,11 +14,11 @@ use masktune::heatmap::heatmap_rgba;
 use masktune::inference::{self, ImageAnalysis, ModelPair, StepTimes};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
-use wasm_bindgen_futures::spawn_local;
+use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::assets;
-use crate::protocol::{self, AnalysedImage, ImageFile, Request, Response};
+use crate::protocol::{self, AnalysedImage, BundleFile, ImageFile, Request, Response};
 use backend::{ComputeBackend, now_ms};
 use image_input::DecodedImage;
 
@@ -68,7 +68,9 @@ impl ComputeWorker {
     }
 
     fn enqueue(&'static self, request: Request) {
-        if let Request::LoadModels { generation, .. } = request {
+        if let Request::LoadModels { generation, .. } | Request::LoadBundles { generation, .. } =
+            request
+        {
             // A new load makes everything still waiting out of date.
             self.generation.set(generation);
             self.queue.borrow_mut().clear();
@@ -110,27 +112,41 @@ impl ComputeWorker {
                 generation,
                 erm_url,
                 masktune_url,
-            } => self.load_models(generation, &erm_url, &masktune_url).await,
+            } => {
+                self.pair.replace(None);
+                let progress = |received, total| self.progress(generation, received, total);
+                let loaded = fetch_pair(&erm_url, &masktune_url, &self.backend, progress).await;
+                self.loaded(generation, loaded).await;
+            }
+            Request::LoadBundles { generation, files } => {
+                self.pair.replace(None);
+                let loaded = read_pair(&files, &self.backend).await;
+                self.loaded(generation, loaded).await;
+            }
             Request::Analyse { generation, images } => self.analyse(generation, images).await,
         }
     }
 
-    async fn load_models(&self, generation: u64, erm_url: &str, masktune_url: &str) {
-        self.pair.replace(None);
-        let progress = |received, total| {
-            if self.current(generation) {
-                self.send(&Response::LoadProgress {
-                    generation,
-                    received,
-                    total,
-                });
-            }
+    fn progress(&self, generation: u64, received: u64, total: Option<u64>) {
+        if self.current(generation) {
+            self.send(&Response::LoadProgress {
+                generation,
+                received,
+                total,
+            });
+        }
+    }
+
+    /// Warms a loaded pair up and makes it the worker's models, unless a newer load was asked for.
+    async fn loaded(&self, generation: u64, loaded: Result<ModelPair, String>) {
+        let ready = match loaded {
+            Ok(pair) => warm_up(&pair, &self.backend).await.map(|()| pair),
+            Err(message) => Err(message),
         };
-        let loaded = fetch_pair(erm_url, masktune_url, &self.backend, progress).await;
         if !self.current(generation) {
             return;
         }
-        match loaded {
+        match ready {
             Ok(pair) => {
                 let meta = Box::new(pair.meta.clone());
                 let summary = summary(&pair);
@@ -201,9 +217,7 @@ fn batch_size(engine: &Engine) -> usize {
     }
 }
 
-/// Downloads both bundles, builds the models and analyses a blank picture the way a user's image
-/// goes (decoding included), so that shaders are compiled and buffers allocated before the
-/// user's first image.
+/// Downloads both bundles and builds the models.
 async fn fetch_pair(
     erm_url: &str,
     masktune_url: &str,
@@ -219,19 +233,46 @@ async fn fetch_pair(
         progress(erm_len + received, total.map(|t| erm_len + t))
     })
     .await?;
-    let pair = ModelPair::load(&erm, &masktune, &backend.device)?;
-    let warm_up_failed = |message: String| format!("the models failed their first run: {message}");
+    ModelPair::load(&erm, &masktune, &backend.device)
+}
+
+/// Reads the user's two bundle files, in whichever order they came.
+async fn read_pair(files: &[BundleFile], backend: &ComputeBackend) -> Result<ModelPair, String> {
+    let [first, second] = files else {
+        return Err(format!(
+            "choose two files, the ERM and the MaskTune bundle of one run ({} given)",
+            files.len()
+        ));
+    };
+    let (a, b) = (read_blob(first).await?, read_blob(second).await?);
+    ModelPair::load_either_order(
+        [(first.name.as_str(), &a), (second.name.as_str(), &b)],
+        &backend.device,
+    )
+}
+
+async fn read_blob(file: &BundleFile) -> Result<Vec<u8>, String> {
+    let buffer = JsFuture::from(file.blob.array_buffer())
+        .await
+        .map_err(|error| format!("{} could not be read: {error:?}", file.name))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// Analyses a blank picture the way a user's image goes (decoding included), so that shaders
+/// are compiled and buffers allocated before the user's first image.
+async fn warm_up(pair: &ModelPair, backend: &ComputeBackend) -> Result<(), String> {
+    let failed = |message: String| format!("the models failed their first run: {message}");
     let side = pair.input_side();
     let blank = image_input::blank_png(2 * side)
         .await
-        .map_err(|error| warm_up_failed(format!("{error:?}")))?;
+        .map_err(|error| failed(format!("{error:?}")))?;
     let image = image_input::decode(&blank, "a blank picture", side)
         .await
-        .map_err(|error| warm_up_failed(error.to_string()))?;
-    inference::analyse(&pair, &[&image.rgb], backend.engine.as_ref(), now_ms)
+        .map_err(|error| failed(error.to_string()))?;
+    inference::analyse(pair, &[&image.rgb], backend.engine.as_ref(), now_ms)
         .await
-        .map_err(warm_up_failed)?;
-    Ok(pair)
+        .map(drop)
+        .map_err(failed)
 }
 
 fn analysed(

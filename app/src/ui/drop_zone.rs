@@ -1,0 +1,38 @@
+//! A region files can be dropped on (it shows when a drag is over it), around a file input.
+
+use leptos::prelude::*;
+
+#[component]
+pub fn DropZone(
+    /// Extra CSS classes besides `picker`.
+    class: &'static str,
+    /// Called with the dropped files.
+    on_files: impl Fn(Option<web_sys::FileList>) + Copy + 'static,
+    children: Children,
+) -> impl IntoView {
+    let dragging = RwSignal::new(false);
+    view! {
+        <div class=format!("picker {class}") class:dragging=move || dragging.get()
+            on:dragover=move |ev: web_sys::DragEvent| { ev.prevent_default(); dragging.set(true); }
+            on:dragleave=move |_| dragging.set(false)
+            on:drop=move |ev: web_sys::DragEvent| {
+                ev.prevent_default();
+                dragging.set(false);
+                on_files(ev.data_transfer().and_then(|d| d.files()));
+            }>
+            {children()}
+        </div>
+    }
+}
+
+/// The files of a list as (name, blob) pairs.
+pub fn named_blobs(files: Option<web_sys::FileList>) -> Vec<(String, web_sys::Blob)> {
+    use wasm_bindgen::JsCast;
+    let Some(files) = files else {
+        return Vec::new();
+    };
+    (0..files.length())
+        .filter_map(|i| files.get(i))
+        .map(|file| (file.name(), file.unchecked_into::<web_sys::Blob>()))
+        .collect()
+}

@@ -1,0 +1,37 @@
+// The result cards of the page as plain data, and the check that one agrees with trainer-native.
+import assert from "node:assert/strict";
+
+export async function readCards(page) {
+  return page.locator("article.result").evaluateAll((articles) =>
+    articles.map((a) => {
+      const d = a.querySelector(".decision");
+      return {
+        name: a.dataset.name,
+        error: a.querySelector(".error")?.textContent ?? null,
+        decision: d?.dataset.decision ?? null,
+        ermClass: d?.dataset.ermClass ?? null,
+        masktuneClass: d?.dataset.masktuneClass ?? null,
+        confidence: d ? Number(d.dataset.confidence) : null,
+        maskedPixels: d ? Number(d.dataset.maskedPixels) : null,
+        maskingEngine: d?.dataset.maskingEngine ?? null,
+        images: [...a.querySelectorAll("img")].map((img) => img.naturalWidth),
+      };
+    }),
+  );
+}
+
+// The page and `trainer-native predict` agree on one image: classes, confidence, masked pixels
+// (within 1 % of the image: pixels at the threshold may flip between engines). WebGPU masks with
+// the project's WGSL kernels, the CPU fallback with Burn tensor ops.
+export function assertAgrees(card, trainer, { name, side, webgpu }) {
+  assert.ok(trainer, `trainer-native has no prediction for ${name}`);
+  assert.match(card.decision, /^(accept|abstain)$/);
+  assert.deepEqual(card.images.length, 3, "input, heatmap and masked image are shown");
+  assert.equal(card.maskingEngine, webgpu ? "WGSL kernels" : "Burn tensor ops", `${name}: masking engine`);
+  assert.ok(card.images.every((w) => w > 0), `${name}: every image is drawn`);
+  assert.equal(card.ermClass, trainer.erm_class, `${name}: ERM class`);
+  assert.equal(card.masktuneClass, trainer.masktune_class, `${name}: MaskTune class`);
+  assert.ok(Math.abs(card.confidence - trainer.confidence) < 1e-3, `${name}: confidence ${card.confidence} vs ${trainer.confidence}`);
+  assert.ok(Math.abs(card.maskedPixels - trainer.masked_pixels) <= 0.01 * side * side,
+    `${name}: masked ${card.maskedPixels} px in the page, ${trainer.masked_pixels} px in the trainer`);
+}
