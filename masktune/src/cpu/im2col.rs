@@ -24,7 +24,12 @@ pub struct ConvGeometry {
 impl ConvGeometry {
     /// Rows of the im2col matrix.
     pub fn taps(&self) -> usize {
-        self.channels_in * self.kernel[0] * self.kernel[1]
+        self.channels_in * self.kernel_taps()
+    }
+
+    /// Taps of the kernel on one channel, `kernel_h * kernel_w`.
+    pub fn kernel_taps(&self) -> usize {
+        self.kernel[0] * self.kernel[1]
     }
 
     /// Columns of the im2col matrix.

@@ -29,6 +29,25 @@ impl<'a> Matrix<'a> {
         }
     }
 
+    /// `rows x cols` values, value `(r, c)` at `data[r * row_stride + c * col_stride]`.
+    pub fn with_strides(
+        data: &'a [f32],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Self {
+        let last = (rows.saturating_sub(1)) * row_stride + (cols.saturating_sub(1)) * col_stride;
+        assert!(rows == 0 || cols == 0 || last < data.len(), "matrix size");
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+        }
+    }
+
     pub fn transposed(self) -> Self {
         Self {
             rows: self.cols,
@@ -67,7 +86,8 @@ pub fn matmul_strided(
         dst_row_stride >= cols && fits(dst.len(), rows, cols, dst_row_stride),
         "destination size"
     );
-    // Views are built by `strided` (+ `transposed`), which checks that every index gemm forms,
+    // Views are built by `strided` or `with_strides` (+ `transposed`), which check that every
+    // index gemm forms,
     // i * row_stride + j * col_stride for i < rows and j < cols, lies inside `data`; the same
     // holds for `dst` (checked above, rows not overlapping), which is borrowed mutably and so
     // aliases neither input.
