@@ -4,7 +4,8 @@
 // (or WebGPU with --webgpu), after one warm-up image. Prints the self time per function, most
 // first, and writes the whole profile (open it in Chromium's DevTools, Performance panel).
 // Run by hand, not by the tests. Wasm functions have names only in a build that keeps the name
-// section: CARGO_PROFILE_WASM_RELEASE_STRIP=false trunk build --release --dist /tmp/dist-names
+// section, in its own build folder (the setting rebuilds every dependency):
+// CARGO_TARGET_DIR=target/wasm-names CARGO_PROFILE_WASM_RELEASE_STRIP=false trunk build --release --dist /tmp/dist-names
 //
 //     node bench/browser_latency/profile.mjs [--dist dist] [--task cifar10] [--image FILE]
 //         [--count 6] [--webgpu] [--worker] [--out target/page.cpuprofile]
