@@ -126,6 +126,8 @@ pub struct AnalysedImage {
     pub erm_probabilities: Vec<f32>,
     pub masktune_probabilities: Vec<f32>,
     pub combined: Combined,
+    /// Milliseconds to decode, crop and resize the file.
+    pub decode_ms: f64,
     pub times: StepTimes,
     /// How many images the worker analysed together with this one.
     pub batch_size: usize,
@@ -199,6 +201,7 @@ mod tests {
             erm_probabilities: vec![0.25, 0.75],
             masktune_probabilities: vec![0.5, 0.5],
             combined: masktune::selective::combined_confidence(&[0.25, 0.75], &[0.5, 0.5]).unwrap(),
+            decode_ms: 1.5,
             times: StepTimes::default(),
             batch_size: 1,
             source_size: (10, 20),

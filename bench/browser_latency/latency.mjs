@@ -72,6 +72,7 @@ async function measure(server, task, webgpu) {
         return {
           error: error?.textContent ?? null,
           engine: card.querySelector(".decision")?.dataset.maskingEngine,
+          decode: Number(times.decodeMs),
           erm: Number(times.ermMs),
           masking: Number(times.maskingMs),
           masktune: Number(times.masktuneMs),
@@ -87,6 +88,8 @@ async function measure(server, task, webgpu) {
       engine: first.engine,
       repeats,
       first_ms: first.wall,
+      first_decode_ms: first.decode,
+      decode_ms: median(rest.map((r) => r.decode)),
       end_to_end_ms: median(rest.map((r) => r.wall)),
       erm_ms: median(rest.map((r) => r.erm)),
       saliency_and_masking_ms: median(rest.map((r) => r.masking)),
@@ -109,9 +112,9 @@ try {
 } finally {
   server.close();
 }
-const ms = (v) => v.toFixed(0);
-console.log(`\n| task | compute | masking | first image (ms) | end to end (ms, median of ${repeats}) | ERM | XGradCAM + mask | MaskTune |`);
-console.log("|---|---|---|---|---|---|---|---|");
+const ms = (v) => v.toFixed(1);
+console.log(`\n| task | compute | masking | first image (ms) | end to end (ms, median of ${repeats}) | decode: first / median | ERM | XGradCAM + mask | MaskTune |`);
+console.log("|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
-  console.log(`| ${r.task} | ${r.compute} | ${r.engine} | ${ms(r.first_ms)} | ${ms(r.end_to_end_ms)} | ${ms(r.erm_ms)} | ${ms(r.saliency_and_masking_ms)} | ${ms(r.masktune_ms)} |`);
+  console.log(`| ${r.task} | ${r.compute} | ${r.engine} | ${ms(r.first_ms)} | ${ms(r.end_to_end_ms)} | ${ms(r.first_decode_ms)} / ${ms(r.decode_ms)} | ${ms(r.erm_ms)} | ${ms(r.saliency_and_masking_ms)} | ${ms(r.masktune_ms)} |`);
 }

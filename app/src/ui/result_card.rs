@@ -102,10 +102,10 @@ fn Analysis(shown: std::sync::Arc<Shown>) -> impl IntoView {
             }}</strong>
             " " {explanation}
         </p>
-        <p class="fine-print" data-erm-ms=times.erm_ms data-masking-ms=times.saliency_and_masking_ms
-            data-masktune-ms=times.masktune_ms>{format!(
-            "From a {}×{} image. ERM {:.0} ms, XGradCAM + masking {:.0} ms ({}), MaskTune {:.0} ms (batch of {}).",
-            a.source_size.0, a.source_size.1,
+        <p class="fine-print" data-decode-ms=a.decode_ms data-erm-ms=times.erm_ms
+            data-masking-ms=times.saliency_and_masking_ms data-masktune-ms=times.masktune_ms>{format!(
+            "From a {}×{} image, decoded and resized in {:.0} ms. ERM {:.0} ms, XGradCAM + masking {:.0} ms ({}), MaskTune {:.0} ms (batch of {}).",
+            a.source_size.0, a.source_size.1, a.decode_ms,
             times.erm_ms, times.saliency_and_masking_ms, times.masking_engine, times.masktune_ms,
             a.batch_size)}</p>
     }

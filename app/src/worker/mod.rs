@@ -177,8 +177,9 @@ impl ComputeWorker {
             }
             let mut decoded = Vec::new();
             for file in chunk {
+                let start = now_ms();
                 match image_input::decode(&file.blob, &file.name, pair.input_side()).await {
-                    Ok(image) => decoded.push((file.id, image)),
+                    Ok(image) => decoded.push((file.id, image, now_ms() - start)),
                     Err(error) => self.send(&Response::Analysed {
                         id: file.id,
                         result: Err(error.to_string()),
@@ -188,17 +189,18 @@ impl ComputeWorker {
             if decoded.is_empty() {
                 continue;
             }
-            let pixels: Vec<&[u8]> = decoded.iter().map(|(_, i)| i.rgb.as_slice()).collect();
+            let pixels: Vec<&[u8]> = decoded.iter().map(|(_, i, _)| i.rgb.as_slice()).collect();
             match inference::analyse(&pair, &pixels, self.backend.engine.as_ref(), now_ms).await {
                 Ok((analyses, times)) => {
                     let batch_size = decoded.len();
-                    for ((id, image), analysis) in decoded.into_iter().zip(analyses) {
-                        let result = Ok(Box::new(analysed(image, analysis, &times, batch_size)));
+                    for ((id, image, decode_ms), analysis) in decoded.into_iter().zip(analyses) {
+                        let times = (decode_ms, &times, batch_size);
+                        let result = Ok(Box::new(analysed(image, analysis, times)));
                         self.send(&Response::Analysed { id, result });
                     }
                 }
                 Err(message) => {
-                    for (id, _) in decoded {
+                    for (id, _, _) in decoded {
                         let result = Err(format!("the analysis failed: {message}"));
                         self.send(&Response::Analysed { id, result });
                     }
@@ -275,11 +277,12 @@ async fn warm_up(pair: &ModelPair, backend: &ComputeBackend) -> Result<(), Strin
         .map_err(failed)
 }
 
+/// The message for one analysed image; `times` are its decoding's, its batch's steps' and the
+/// batch's size.
 fn analysed(
     image: DecodedImage,
     analysis: ImageAnalysis,
-    times: &StepTimes,
-    batch_size: usize,
+    (decode_ms, times, batch_size): (f64, &StepTimes, usize),
 ) -> AnalysedImage {
     AnalysedImage {
         side: image.side,
@@ -290,6 +293,7 @@ fn analysed(
         erm_probabilities: analysis.erm_probabilities,
         masktune_probabilities: analysis.masktune_probabilities,
         combined: analysis.combined,
+        decode_ms,
         times: times.clone(),
         batch_size,
         source_size: (image.source_width, image.source_height),
