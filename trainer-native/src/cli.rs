@@ -1,6 +1,6 @@
 //! The command line: argument definitions and their translation into a run's settings.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use masktune::bundle::WeightPrecision;
@@ -10,6 +10,7 @@ use crate::backend::{Backend, Masking};
 use crate::predict::load_pair;
 use crate::train::config::RunConfig;
 use crate::train::experiment::{self, Datasets, Experiment, ModelFamily};
+use crate::train::export::ExportFile;
 use crate::train::optimizer::{OptimizerKind, OptimizerSettings};
 use crate::train::run_dir::RunDir;
 use crate::train::{Result, TrainError};
@@ -29,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// ERM training; keeps the best and the last checkpoint (DESIGN.md step 1).
     Train(TrainArgs),
+    /// A PyTorch model (.pth/.pt state dict or .safetensors) as a run's ERM model, instead of
+    /// training one: `mask`, `finetune`, `evaluate` and `export` go on from it.
+    Import(ImportArgs),
     /// Masks every training image with XGradCAM of the best ERM model (steps 2-3).
     Mask(StepArgs),
     /// One epoch on the masked images from the last ERM checkpoint (step 4).
@@ -103,6 +107,33 @@ pub struct RunLocation {
 
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Start from these PyTorch weights (.pth/.pt state dict or .safetensors, e.g.
+    /// torchvision's ImageNet ResNet-50) instead of a random initialisation; a classifier for
+    /// another number of classes is left out (it starts fresh).
+    #[arg(long, conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
+    /// Continue the run from its last checkpoint (same settings; `--epochs` may be raised).
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// The PyTorch weights of the ERM model: a .pth/.pt state dict (also inside a training
+    /// checkpoint's dict, with or without a `module.` prefix) or a .safetensors file, with the
+    /// keys of the module that pytorch/masktune_models.py builds for the architecture.
+    #[arg(long)]
+    pub weights: PathBuf,
+}
+
+/// What defines a run: the experiment, its data, the model and the training settings (for an
+/// imported model, those of the fine-tuning that follows).
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
     #[arg(long, value_enum)]
     pub experiment: Experiment,
     /// Run name (default: the experiment's name).
@@ -154,9 +185,6 @@ pub struct TrainArgs {
     /// Channels of the first stage.
     #[arg(long)]
     pub width: Option<usize>,
-    /// Continue the run from its last checkpoint (same settings; `--epochs` may be raised).
-    #[arg(long)]
-    pub resume: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -196,12 +224,40 @@ pub struct ExportOptions {
     pub weights: Weights,
 }
 
+impl ExportOptions {
+    /// What to write in `format`.
+    pub fn file(&self, format: FileFormat) -> Result<ExportFile> {
+        match (format, self.weights) {
+            (FileFormat::Bundle, weights) => Ok(ExportFile::Bundle(weights.into())),
+            (FileFormat::Safetensors, Weights::F32) => Ok(ExportFile::Safetensors),
+            (FileFormat::Safetensors, Weights::F16) => Err(TrainError::Settings(
+                "--weights f16 is for bundles: safetensors state dicts are written in f32 \
+                 (`model.half()` halves them in PyTorch)"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// Which file `export` and `convert-bundle` write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum FileFormat {
+    /// A model bundle (`.bundle`) for the page and `predict`.
+    #[default]
+    Bundle,
+    /// A `.safetensors` state dict with the PyTorch module's keys (pytorch/masktune_models.py
+    /// builds the module from the metadata it carries), in f32.
+    Safetensors,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
     #[command(flatten)]
     pub step: StepArgs,
     #[command(flatten)]
     pub export: ExportOptions,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: FileFormat,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -286,6 +342,8 @@ pub struct ConvertBundleArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub export: ExportOptions,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: FileFormat,
 }
 
 /// The environment variable naming the folder that holds one folder per data set.
@@ -312,7 +370,7 @@ fn data_folder(given: Option<&PathBuf>, download: bool, experiment: Experiment) 
     Ok(dir)
 }
 
-impl TrainArgs {
+impl RunArgs {
     pub fn run_dir(&self) -> RunDir {
         let name = self
             .name
@@ -322,8 +380,8 @@ impl TrainArgs {
     }
 
     /// Loads the data and builds the run's settings from the arguments and the experiment's
-    /// defaults.
-    pub fn resolve(&self) -> Result<(RunConfig, Datasets)> {
+    /// defaults; `init_from` names the PyTorch weights the model starts from.
+    pub fn resolve(&self, init_from: Option<&Path>) -> Result<(RunConfig, Datasets)> {
         let e = self.experiment;
         let data_dir = data_folder(self.data.as_ref(), self.download, e)?;
         let image_size = self.image_size.unwrap_or(e.default_image_size());
@@ -365,6 +423,7 @@ impl TrainArgs {
             optimizer,
             epochs: positive("epochs", self.epochs.unwrap_or(defaults.epochs))?,
             batch_size: positive("batch-size", self.batch_size.unwrap_or(defaults.batch_size))?,
+            init_from: init_from.map(Path::to_path_buf),
         };
         experiment::check(&sets, config.architecture.num_classes())?;
         Ok((config, sets))

@@ -4,4 +4,5 @@ pub mod cli;
 pub mod data;
 pub mod predict;
 pub mod progress;
+pub mod pytorch_weights;
 pub mod train;

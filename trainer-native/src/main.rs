@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use trainer_native::cli::{Cli, Command, ExportArgs, PipelineArgs};
+use trainer_native::cli::{Cli, Command, ExportArgs, FileFormat, PipelineArgs};
 use trainer_native::predict;
 use trainer_native::train::{self, Result, TrainError};
 
@@ -21,15 +21,20 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<()> {
     match command {
         Command::Train(args) => {
-            let (config, sets) = args.resolve()?;
+            let (config, sets) = args.run.resolve(args.init_from.as_deref())?;
             train::erm::train(
                 &config,
                 &sets,
-                &args.run_dir(),
-                args.location.backend,
+                &args.run.run_dir(),
+                args.run.location.backend,
                 args.resume,
             )
             .map(drop)
+        }
+        Command::Import(args) => {
+            let (config, sets) = args.run.resolve(Some(&args.weights))?;
+            let backend = args.run.location.backend;
+            train::import::import(&config, &sets, &args.run.run_dir(), backend).map(drop)
         }
         Command::Mask(args) => {
             let (config, sets) = args.resolve()?;
@@ -64,32 +69,38 @@ fn run(command: Command) -> Result<()> {
             }
             (None, None) => unreachable!("clap requires --name or --erm, --masktune and --dataset"),
         },
-        Command::Export(ExportArgs { step, export }) => {
+        Command::Export(ExportArgs {
+            step,
+            export,
+            format,
+        }) => {
             let run = step.run_dir();
-            let precision = export.weights.into();
-            train::export::export(&step.config()?, &run, step.location.backend, precision).map(drop)
+            let file = export.file(format)?;
+            train::export::export(&step.config()?, &run, step.location.backend, file).map(drop)
         }
         Command::ConvertBundle(args) => {
-            train::export::convert_bundle(&args.input, &args.output, args.export.weights.into())
+            let file = args.export.file(args.format)?;
+            train::export::convert_bundle(&args.input, &args.output, file)
         }
         Command::Pipeline(PipelineArgs {
             train: args,
             export,
         }) => {
-            let (config, sets) = args.resolve()?;
-            let (run, backend) = (args.run_dir(), args.location.backend);
+            let (config, sets) = args.run.resolve(args.init_from.as_deref())?;
+            let (run, backend) = (args.run.run_dir(), args.run.location.backend);
             train::erm::train(&config, &sets, &run, backend, args.resume)?;
             train::mask::mask(
                 &config,
                 &sets.train,
                 &run,
                 backend,
-                args.location.masking,
+                args.run.location.masking,
                 config.batch_size,
             )?;
             train::finetune::finetune(&config, &sets, &run, backend)?;
             train::evaluate::evaluate(&config, &sets, &run, backend)?;
-            train::export::export(&config, &run, backend, export.weights.into()).map(drop)
+            let file = export.file(FileFormat::Bundle)?;
+            train::export::export(&config, &run, backend, file).map(drop)
         }
         Command::Predict(args) => {
             let device = args.backend.device()?;

@@ -54,12 +54,13 @@ fn mnist_dir() -> PathBuf {
     .clone()
 }
 
-/// Runs the binary; `train` and `pipeline` get the tiny-run settings that `args` does not set.
+/// Runs the binary; `train`, `pipeline` and `import` get the tiny-run settings that `args` does
+/// not set.
 fn trainer(runs: &Path, args: &[&str]) -> Output {
     let mnist = mnist_dir();
     let mut command = Command::new(env!("CARGO_BIN_EXE_trainer-native"));
     command.args(args).arg("--runs-dir").arg(runs);
-    if matches!(args[0], "train" | "pipeline") {
+    if matches!(args[0], "train" | "pipeline" | "import") {
         command
             .args(["--experiment", "spurious-mnist"])
             .arg("--data")
@@ -210,6 +211,71 @@ fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
     summarize_repeats_the_runs_numbers(runs.path(), &run, &report);
     exported_bundles_evaluate_as_the_run_did(runs.path(), &run, &report);
     bundles_convert_to_f16(runs.path(), &run);
+    pytorch_exports_come_back_as_the_same_models(runs.path(), &run);
+}
+
+/// `export --format safetensors` writes both models as PyTorch state dicts; `import` of the ERM
+/// one makes a run whose checkpoints hold the very weights of the run's best ERM checkpoint,
+/// and that fine-tunes; `train --init-from` starts from it; weights of another width are
+/// refused with the keys at fault.
+fn pytorch_exports_come_back_as_the_same_models(runs: &Path, run: &Path) {
+    ok(trainer(
+        runs,
+        &["export", "--name", "e2e", "--format", "safetensors"],
+    ));
+    let erm = run.join("bundles/erm.safetensors");
+    assert!(run.join("bundles/masktune.safetensors").exists());
+    let erm_arg = erm.to_str().unwrap();
+
+    let imported = runs.join("imported");
+    ok(trainer(
+        runs,
+        &["import", "--name", "imported", "--weights", erm_arg],
+    ));
+    let best = weights(&run.join("checkpoints/erm_best.ckpt"));
+    assert_eq!(weights(&imported.join("checkpoints/erm_best.ckpt")), best);
+    assert_eq!(weights(&imported.join("checkpoints/erm_last.ckpt")), best);
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(imported.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["init_from"], erm_arg);
+    ok(trainer(runs, &["mask", "--name", "imported"]));
+    ok(trainer(runs, &["finetune", "--name", "imported"]));
+    assert!(imported.join("checkpoints/masktune.ckpt").exists());
+
+    let log = ok(trainer(
+        runs,
+        &[
+            "train",
+            "--name",
+            "init",
+            "--epochs",
+            "1",
+            "--init-from",
+            erm_arg,
+        ],
+    ));
+    assert!(
+        String::from_utf8_lossy(&log.stderr).contains("loaded the PyTorch weights"),
+        "{}",
+        String::from_utf8_lossy(&log.stderr)
+    );
+    let err = failure(trainer(
+        runs,
+        &[
+            "train",
+            "--name",
+            "wider",
+            "--width",
+            "8",
+            "--init-from",
+            erm_arg,
+        ],
+    ));
+    assert!(
+        err.contains("erm.safetensors")
+            && err.contains("'backbone.0.weight' is [4, 3, 3, 3], expected [8, 3, 3, 3]"),
+        "{err}"
+    );
 }
 
 /// `evaluate --erm --masktune --dataset` on the run's exported bundles, with the run's data and

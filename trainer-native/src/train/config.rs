@@ -31,18 +31,22 @@ pub struct RunConfig {
     pub optimizer: OptimizerSettings,
     pub epochs: usize,
     pub batch_size: usize,
+    /// The PyTorch weights the model started from (`train --init-from`, `import`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
 }
 
 impl RunConfig {
     /// The settings in which `self` (a checkpoint's) and `wanted` (this invocation's) differ,
     /// as `name: checkpoint vs wanted`. The data folder may move and the epoch count may grow
-    /// (to train an interrupted or finished run further), so neither counts.
+    /// (to train an interrupted or finished run further), and the weights the model started
+    /// from matter only at the start, so none of them counts.
     pub fn differences(&self, wanted: &RunConfig) -> Vec<String> {
         let (Value::Object(a), Value::Object(b)) = (to_value(self), to_value(wanted)) else {
             unreachable!("RunConfig serialises to a JSON object");
         };
         a.iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "data_dir" | "epochs"))
+            .filter(|(k, _)| !matches!(k.as_str(), "data_dir" | "epochs" | "init_from"))
             .filter(|(k, v)| b.get(k.as_str()) != Some(v))
             .map(|(k, v)| {
                 format!(

@@ -1,6 +1,7 @@
 //! DESIGN.md step 1: ERM training, keeping the best (validation accuracy) and the last
 //! checkpoint after every epoch; `--resume` continues from the last one.
 
+use masktune::pytorch::Classifier;
 use serde::{Deserialize, Serialize};
 
 use super::atomic::write_json_atomic;
@@ -13,6 +14,7 @@ use super::report::update_section;
 use super::rng::{RngState, training_rng};
 use super::run_dir::RunDir;
 use crate::backend::Backend;
+use crate::pytorch_weights::load_into;
 
 /// The `train` section of the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,8 +80,18 @@ pub fn train(
         }
         // Seeds the weight initialisation (the data order has its own RNG).
         device.seed(config.seed);
+        let model = config.architecture.init(&device);
+        let model = match &config.init_from {
+            Some(path) => load_into(
+                model,
+                &config.architecture,
+                path,
+                Classifier::KeepFreshIfItDiffers,
+            )?,
+            None => model,
+        };
         (
-            config.architecture.init(&device),
+            model,
             config.optimizer.build(),
             training_rng(config.seed),
             Vec::new(),

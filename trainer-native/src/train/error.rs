@@ -37,6 +37,8 @@ pub enum TrainError {
         source: masktune::bundle::BundleError,
     },
 
+    #[error("{path}: {reason}")]
+    PytorchWeights { path: PathBuf, reason: String },
     #[error("{path} is missing: {hint}")]
     Missing { path: PathBuf, hint: String },
 

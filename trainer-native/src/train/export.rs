@@ -1,6 +1,6 @@
 //! Writes the ERM (best checkpoint) and MaskTune models as bundles for the app, with class
 //! names, preprocessing, the run's settings and accuracies, and the selective-classification
-//! thresholds chosen on validation by `evaluate`.
+//! thresholds chosen on validation by `evaluate`; or as PyTorch state dicts (safetensors).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use masktune::bundle::{
     Bundle, BundleMetadata, CheckpointKind, CoverageThreshold, SelectiveSummary, TrainingSummary,
     WeightPrecision,
 };
+use masktune::models::AnyModel;
 use masktune::models::preprocess::InputSize;
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +22,16 @@ use super::experiment::Experiment;
 use super::report::{read_section, update_section};
 use super::run_dir::RunDir;
 use crate::backend::Backend;
+use crate::pytorch_weights::write_safetensors;
+
+/// What `export` and `convert-bundle` write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFile {
+    /// Model bundles, weights in this precision.
+    Bundle(WeightPrecision),
+    /// f32 safetensors state dicts with the PyTorch module's keys.
+    Safetensors,
+}
 
 /// The `export` section of the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,7 +54,7 @@ pub fn export(
     config: &RunConfig,
     run: &RunDir,
     backend: Backend,
-    precision: WeightPrecision,
+    file: ExportFile,
 ) -> Result<ExportReport> {
     let device = backend.device()?;
     let evaluation: EvaluationReport =
@@ -124,33 +135,56 @@ pub fn export(
             selective_thresholds: thresholds.clone(),
             selective_summaries: summaries.clone(),
         };
-        let bytes = Bundle::to_bytes(&loaded.model, &meta, precision)
-            .map_err(|e| TrainError::compute("cannot write the bundle", e))?;
-        let out = run.bundle(name);
-        write_atomic(&out, &bytes)?;
-        eprintln!("wrote {} ({} bytes)", out.display(), bytes.len());
-        bundles.push((name.to_string(), out, bytes.len()));
+        let (out, bytes) = match file {
+            ExportFile::Bundle(precision) => {
+                let out = run.bundle(name);
+                (
+                    out.clone(),
+                    write_bundle(&out, &loaded.model, &meta, precision)?,
+                )
+            }
+            ExportFile::Safetensors => {
+                let out = run.safetensors(name);
+                (out.clone(), write_safetensors(&out, &loaded.model, &meta)?)
+            }
+        };
+        eprintln!("wrote {} ({bytes} bytes)", out.display());
+        bundles.push((name.to_string(), out, bytes));
     }
     let report = ExportReport { bundles };
     update_section(&run.report(), "export", &report)?;
     Ok(report)
 }
 
-/// Rewrites the bundle at `input` with its weights in `precision`, metadata unchanged.
-pub fn convert_bundle(input: &Path, output: &Path, precision: WeightPrecision) -> Result<()> {
+/// Writes a bundle of `model` and returns its size.
+fn write_bundle(
+    path: &Path,
+    model: &AnyModel,
+    meta: &BundleMetadata,
+    precision: WeightPrecision,
+) -> Result<usize> {
+    let bytes = Bundle::to_bytes(model, meta, precision)
+        .map_err(|e| TrainError::compute("cannot write the bundle", e))?;
+    write_atomic(path, &bytes)?;
+    Ok(bytes.len())
+}
+
+/// Rewrites the bundle at `input` as `file`: its weights in another precision (metadata
+/// unchanged), or a safetensors state dict.
+pub fn convert_bundle(input: &Path, output: &Path, file: ExportFile) -> Result<()> {
     let bytes = std::fs::read(input).map_err(TrainError::io("read", input))?;
     let device = burn::prelude::Device::flex();
     let (model, meta) = Bundle::from_bytes(&bytes, &device).map_err(|e| TrainError::Bundle {
         path: input.to_path_buf(),
         source: e,
     })?;
-    let converted = Bundle::to_bytes(&model, &meta, precision)
-        .map_err(|e| TrainError::compute("cannot write the bundle", e))?;
-    write_atomic(output, &converted)?;
+    let written = match file {
+        ExportFile::Bundle(precision) => write_bundle(output, &model, &meta, precision)?,
+        ExportFile::Safetensors => write_safetensors(output, &model, &meta)?,
+    };
     eprintln!(
-        "wrote {} ({} bytes; {} before)",
+        "wrote {} ({written} bytes; {} before)",
         output.display(),
-        converted.len(),
         bytes.len()
     );
     Ok(())

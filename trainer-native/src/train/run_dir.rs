@@ -57,4 +57,11 @@ impl RunDir {
     pub fn bundle(&self, name: &str) -> PathBuf {
         self.root.join("bundles").join(format!("{name}.bundle"))
     }
+
+    /// The model as a PyTorch state dict (`export --format safetensors`).
+    pub fn safetensors(&self, name: &str) -> PathBuf {
+        self.root
+            .join("bundles")
+            .join(format!("{name}.safetensors"))
+    }
 }

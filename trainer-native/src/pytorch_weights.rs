@@ -1,0 +1,136 @@
+//! PyTorch weight files in and out: `.pth`/`.pt` files (`torch.save` of a state dict, also one
+//! nested in a training checkpoint's dict) and `.safetensors` files are read into our models,
+//! and our models are written as `.safetensors` under the PyTorch modules' own keys, through
+//! `masktune::pytorch`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::store::{ModuleStore, PytorchStore, bridge};
+use masktune::bundle::BundleMetadata;
+use masktune::models::{AnyModel, Architecture};
+use masktune::pytorch::{self, Classifier, StateDict};
+
+use crate::train::atomic::write_atomic;
+use crate::train::{Result, TrainError};
+
+/// The first bytes of a `torch.save` file: a zip archive (PyTorch >= 1.6) or a pickle.
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+const PICKLE_MAGIC: u8 = 0x80;
+
+/// Reads the tensors of a PyTorch weight file. Nested dicts come flattened with dots
+/// (`state_dict.conv1.weight`); [`load_into`] finds the model's keys under such a prefix.
+pub fn read_state_dict(path: &Path) -> Result<StateDict> {
+    let bytes = std::fs::read(path).map_err(TrainError::io("read", path))?;
+    let fail = |reason: String| TrainError::PytorchWeights {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if bytes.starts_with(ZIP_MAGIC) || bytes.first() == Some(&PICKLE_MAGIC) {
+        let mut store = PytorchStore::from_file(path).map_indices_contiguous(false);
+        let tensors = store
+            .get_all_tensors()
+            .map_err(|e| fail(format!("not a readable PyTorch file ({e})")))?;
+        tensors
+            .values()
+            .map(|tensor| {
+                let data = bridge::to_data(tensor)
+                    .map_err(|e| fail(format!("cannot read '{}': {e}", tensor.name)))?;
+                Ok((tensor.name.clone(), data))
+            })
+            .collect()
+    } else {
+        pytorch::safetensors::read(&bytes)
+            .map(|(state, _)| state)
+            .map_err(|e| {
+                fail(format!(
+                    "{e}; expected a safetensors file or a torch.save() .pth/.pt file"
+                ))
+            })
+    }
+}
+
+/// Loads the PyTorch weights at `path` into `model` (built from `architecture`) and says on
+/// stderr what was left out.
+pub fn load_into(
+    model: AnyModel,
+    architecture: &Architecture,
+    path: &Path,
+    classifier: Classifier,
+) -> Result<AnyModel> {
+    let state = read_state_dict(path)?;
+    let (model, report) = pytorch::load_state_dict(model, architecture, &state, classifier)
+        .map_err(|e| TrainError::PytorchWeights {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    eprintln!("loaded the PyTorch weights of {}", path.display());
+    if let Some(prefix) = &report.stripped_prefix {
+        eprintln!("  (its keys carry the prefix '{prefix}')");
+    }
+    if let Some(why) = &report.fresh_classifier {
+        eprintln!("  the classifier starts fresh: {why}");
+    }
+    if !report.unused.is_empty() {
+        const SHOWN: usize = 6;
+        let shown: Vec<&str> = report
+            .unused
+            .iter()
+            .take(SHOWN)
+            .map(String::as_str)
+            .collect();
+        let more = report.unused.len().saturating_sub(SHOWN);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "  {} tensors this model has no use for: {}{more}",
+            report.unused.len(),
+            shown.join(", ")
+        );
+    }
+    Ok(model)
+}
+
+/// Writes `model` as a safetensors file that `load_state_dict` takes on the PyTorch module
+/// `pytorch/masktune_models.py` builds from the metadata it carries (architecture, classes,
+/// input and normalisation, as in a bundle). Returns the bytes written.
+pub fn write_safetensors(path: &Path, model: &AnyModel, meta: &BundleMetadata) -> Result<usize> {
+    let state = pytorch::to_state_dict(model, &meta.architecture)
+        .map_err(|e| TrainError::compute("cannot read the model's weights", e))?;
+    let json = |value: serde_json::Result<String>| value.expect("bundle metadata serialises");
+    let metadata = HashMap::from([
+        // What safetensors.torch writes: the tensors are PyTorch's.
+        ("format".to_string(), "pt".to_string()),
+        (
+            "masktune.architecture".into(),
+            json(serde_json::to_string(&meta.architecture)),
+        ),
+        (
+            "masktune.class_names".into(),
+            json(serde_json::to_string(&meta.class_names)),
+        ),
+        (
+            "masktune.input_size".into(),
+            json(serde_json::to_string(&meta.input_size)),
+        ),
+        (
+            "masktune.normalization".into(),
+            json(serde_json::to_string(&meta.normalization)),
+        ),
+        (
+            "masktune.dataset".into(),
+            json(serde_json::to_string(&meta.dataset)),
+        ),
+        (
+            "masktune.checkpoint".into(),
+            json(serde_json::to_string(&meta.checkpoint)),
+        ),
+    ]);
+    let bytes = pytorch::safetensors::write(&state, metadata)
+        .map_err(|e| TrainError::compute("cannot write the safetensors file", e))?;
+    write_atomic(path, &bytes)?;
+    Ok(bytes.len())
+}
