@@ -61,11 +61,9 @@ fn trainer(runs: &Path, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_trainer-native"));
     command.args(args).arg("--runs-dir").arg(runs);
     if matches!(args[0], "train" | "pipeline" | "import") {
-        command
-            .args(["--experiment", "spurious-mnist"])
-            .arg("--data")
-            .arg(&mnist);
+        command.arg("--data").arg(&mnist);
         for (flag, value) in [
+            ("--experiment", "spurious-mnist"),
             ("--subset", SUBSET),
             ("--width", "4"),
             ("--batch-size", "32"),
@@ -117,6 +115,57 @@ fn weights(path: &Path) -> Vec<(String, Vec<f32>)> {
         .collect();
     all.sort_by(|a, b| a.0.cmp(&b.0));
     all
+}
+
+/// Plain MNIST (ten digits, no squares) trains, and its bundles evaluate on it per digit.
+#[test]
+fn plain_mnist_runs_and_its_bundles_evaluate_on_it() {
+    let runs = tempfile::tempdir().unwrap();
+    let pipeline = [
+        "pipeline",
+        "--experiment",
+        "mnist",
+        "--name",
+        "digits",
+        "--epochs",
+        "1",
+    ];
+    ok(trainer(runs.path(), &pipeline));
+    let run = runs.path().join("digits");
+    let json = runs.path().join("digits-evaluation.json");
+    let bundle = |name: &str| run.join("bundles").join(name);
+    let mnist = mnist_dir();
+    ok(trainer(
+        runs.path(),
+        &[
+            "evaluate",
+            "--erm",
+            bundle("erm.bundle").to_str().unwrap(),
+            "--masktune",
+            bundle("masktune.bundle").to_str().unwrap(),
+            "--dataset",
+            "mnist",
+            "--data",
+            mnist.to_str().unwrap(),
+            "--subset",
+            SUBSET,
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    ));
+    let evaluation: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(evaluation["class_names"].as_array().unwrap().len(), 10);
+    let sets = evaluation["sets"].as_array().unwrap();
+    let names: Vec<&str> = sets.iter().map(|s| s["set"].as_str().unwrap()).collect();
+    assert_eq!(names, ["val", "test"]);
+    let from_run = &report(&run)["evaluation"]["sets"][1];
+    let accuracy = &sets[1]["models"][0]["accuracy"];
+    assert_eq!(accuracy, &from_run["models"][0]["accuracy"]);
+    assert_eq!(
+        accuracy["per_class"].as_array().unwrap().len(),
+        10,
+        "{accuracy}"
+    );
 }
 
 #[test]

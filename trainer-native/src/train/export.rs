@@ -44,6 +44,7 @@ pub struct ExportReport {
 fn dataset_name(experiment: Experiment) -> &'static str {
     match experiment {
         Experiment::SpuriousMnist => "spurious_mnist",
+        Experiment::Mnist => "mnist",
         Experiment::Cifar10 => "cifar10",
         Experiment::Celeba => "celeba",
         Experiment::Folder => "folder",
