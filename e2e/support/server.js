@@ -6,15 +6,19 @@ import { extname, join, normalize } from "node:path";
 const TYPES = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript",
+  ".mjs": "text/javascript",
   ".wasm": "application/wasm",
   ".css": "text/css",
   ".json": "application/json",
   ".png": "image/png",
   ".jpg": "image/jpeg",
   ".bin": "application/octet-stream",
+  ".onnx": "application/octet-stream",
 };
 
-export async function serveDirectory(root) {
+// `headers` go on every response (e.g. COOP/COEP, which make the page cross-origin isolated so
+// that it may use threads).
+export async function serveDirectory(root, { headers = {} } = {}) {
   await stat(join(root, "index.html")).catch(() => {
     throw new Error(`${root}/index.html is missing: build the page first (scripts/test.sh does)`);
   });
@@ -23,7 +27,7 @@ export async function serveDirectory(root) {
     const file = join(root, normalize(path.endsWith("/") ? path + "index.html" : path));
     try {
       const body = await readFile(file);
-      response.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+      response.writeHead(200, { ...headers, "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
       response.end(body);
     } catch {
       response.writeHead(404).end("not found");
