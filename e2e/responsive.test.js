@@ -103,8 +103,8 @@ for (const webgpu of [true, false]) {
     // One more try when the first run saw a long task: on a 2-core machine the worker's core and
     // the main thread's are both busy, and a single burst of rendering when several results land
     // together has been seen to reach 94 ms once in a cold CI run and 63 ms under an added CPU load
-    // (never in 3 runs on the idle machine). Two
-    // runs in a row with a long task fail; the first one's tasks are printed either way.
+    // (never in 3 runs on the idle machine). Two runs in a row with a long task fail; the first
+    // one's tasks are printed either way.
     let result = await analyseTwenty({ webgpu });
     const longIn = (r) => r.longTasks.filter((t) => t.duration > LONG_TASK_MS);
     if (longIn(result).length > 0) {
