@@ -30,6 +30,7 @@ use thiserror::Error;
 
 use crate::models::preprocess::{InputSize, Normalization};
 use crate::models::{AnyModel, Architecture};
+use crate::problem_list::join_first;
 
 const MAGIC: &[u8; 8] = b"MTBUNDLE";
 /// The bundle format version this crate writes and reads.
@@ -256,13 +257,7 @@ impl Bundle {
                 .map(|path| format!("unexpected tensor '{path}'")),
         );
         if !problems.is_empty() {
-            const SHOWN: usize = 5;
-            let more = problems.len().saturating_sub(SHOWN);
-            problems.truncate(SHOWN);
-            if more > 0 {
-                problems.push(format!("and {more} more"));
-            }
-            return Err(BundleError::WeightsMismatch(problems.join("; ")));
+            return Err(BundleError::WeightsMismatch(join_first(problems, 5)));
         }
         Ok((model.valid(), meta))
     }

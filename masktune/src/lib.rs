@@ -13,6 +13,7 @@ pub mod inference;
 pub mod masking;
 pub mod metrics;
 pub mod models;
+mod problem_list;
 pub mod pytorch;
 pub mod readback;
 pub mod reference;

@@ -16,6 +16,7 @@ use thiserror::Error;
 
 use super::names::{classifier_layer, torch_convs_have_bias, torch_layer};
 use crate::models::{AnyModel, Architecture};
+use crate::problem_list::join_first;
 
 /// Tensors by their PyTorch key, as `torch.save(model.state_dict())` holds them.
 pub type StateDict = BTreeMap<String, TensorData>;
@@ -290,16 +291,10 @@ fn common_prefix<'a>(state: &StateDict, keys: impl Iterator<Item = &'a str> + Cl
         .unwrap_or_default()
 }
 
-fn mismatch(architecture: &Architecture, mut problems: Vec<String>) -> PytorchError {
-    const SHOWN: usize = 8;
-    let more = problems.len().saturating_sub(SHOWN);
-    problems.truncate(SHOWN);
-    if more > 0 {
-        problems.push(format!("and {more} more"));
-    }
+fn mismatch(architecture: &Architecture, problems: Vec<String>) -> PytorchError {
     PytorchError::Mismatch {
         architecture: format!("{architecture:?}"),
-        problems: problems.join("; "),
+        problems: join_first(problems, 8),
     }
 }
 
