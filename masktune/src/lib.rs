@@ -7,6 +7,7 @@
 pub mod bundle;
 pub mod cam_model;
 pub mod cpu;
+pub mod data;
 pub mod engine;
 pub mod heatmap;
 pub mod inference;

@@ -188,6 +188,24 @@ fn mnist_errors() {
     );
 }
 
+/// The Lab's subset in the repository (scripts/make_lab_data.py) is MNIST's first 12,000 training
+/// and 2,000 test images, and splits 10,000 / 2,000 / 2,000 like the page splits it.
+#[test]
+fn lab_subset_loads_and_matches_mnist() {
+    let lab = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../app/assets/lab/mnist"
+    ));
+    let split = mnist::load(lab, 0).unwrap();
+    let sizes = (split.train.len(), split.val.len(), split.test.len());
+    assert_eq!(sizes, (10_000, 2_000, 2_000));
+    let Some(dir) = shared("mnist") else { return };
+    let (train, test) = mnist::load_official(&dir).unwrap();
+    let (lab_train, lab_test) = mnist::load_official(lab).unwrap();
+    assert_eq!(lab_train, train.subset(&(0..12_000).collect::<Vec<_>>()));
+    assert_eq!(lab_test, test.subset(&(0..2_000).collect::<Vec<_>>()));
+}
+
 #[test]
 fn mnist_shared_data_and_spurious_mnist() {
     let Some(dir) = shared("mnist") else { return };
@@ -204,7 +222,7 @@ fn mnist_shared_data_and_spurious_mnist() {
         vec![5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
     );
     // What mnist::load does, without decoding the files twice.
-    let (train, val) = train.split_holdout(mnist::VAL_SIZE, 0);
+    let (train, val) = train.split_holdout(masktune::data::mnist_idx::VAL_SIZE, 0);
     let split = Split { train, val, test };
     assert_eq!((split.train.len(), split.val.len()), (55_000, 5_000));
     assert!(
