@@ -22,3 +22,4 @@ pub mod saliency;
 pub mod selective;
 pub mod square_image;
 pub mod statistics;
+pub mod training;

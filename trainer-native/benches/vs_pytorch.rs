@@ -15,10 +15,10 @@ use masktune::engine::{MaskingEngine, RawImages};
 use masktune::models::Architecture;
 use masktune::models::preprocess::{InputSize, Normalization, images_to_tensor};
 use masktune::saliency::{GradientPath, Target, class_gradients};
+use masktune::training::optimizer::{OptimizerKind, OptimizerSettings};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use trainer_native::backend::{Backend, Masking};
-use trainer_native::train::optimizer::{OptimizerKind, OptimizerSettings};
 
 #[derive(Parser)]
 struct Args {

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand};
 use masktune::bundle::WeightPrecision;
 use masktune::inference::ModelPair;
+use masktune::training::optimizer::{OptimizerKind, OptimizerSettings};
 
 use crate::backend::{Backend, Masking};
 use crate::predict::load_pair;
 use crate::train::config::RunConfig;
 use crate::train::experiment::{self, Datasets, Experiment, ModelFamily};
 use crate::train::export::ExportFile;
-use crate::train::optimizer::{OptimizerKind, OptimizerSettings};
 use crate::train::run_dir::RunDir;
 use crate::train::{Result, TrainError};
 

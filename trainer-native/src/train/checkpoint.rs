@@ -14,6 +14,7 @@ use burn::prelude::*;
 use burn::store::{BurnpackStore, ModuleSnapshot};
 use burn::tensor::Bytes;
 use masktune::models::AnyModel;
+use masktune::training::rng::RngState;
 use md5::{Digest, Md5};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -22,7 +23,6 @@ use super::atomic::write_atomic;
 use super::config::RunConfig;
 use super::epoch::EpochStats;
 use super::error::{Result, TrainError};
-use super::rng::RngState;
 
 const MAGIC: &[u8; 8] = b"MTCKPT01";
 /// The format version this build writes and reads.

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use masktune::models::Architecture;
 use masktune::models::preprocess::Normalization;
+use masktune::training::augment::Augmentation;
+use masktune::training::optimizer::OptimizerSettings;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::augment::Augmentation;
 use super::experiment::Experiment;
-use super::optimizer::OptimizerSettings;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {

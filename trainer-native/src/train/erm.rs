@@ -2,16 +2,17 @@
 //! checkpoint after every epoch; `--resume` continues from the last one.
 
 use masktune::pytorch::Classifier;
+use masktune::training::Batching;
+use masktune::training::rng::{RngState, training_rng};
 use serde::{Deserialize, Serialize};
 
 use super::atomic::write_json_atomic;
 use super::checkpoint::{self, CheckpointHeader, FORMAT, Stage};
 use super::config::RunConfig;
-use super::epoch::{Batching, EpochStats, accuracy, predict, train_epoch};
+use super::epoch::{EpochStats, accuracy, predict, train_epoch};
 use super::error::{Result, TrainError};
 use super::experiment::Datasets;
 use super::report::update_section;
-use super::rng::{RngState, training_rng};
 use super::run_dir::RunDir;
 use crate::backend::Backend;
 use crate::pytorch_weights::load_into;

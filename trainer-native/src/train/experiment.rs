@@ -1,18 +1,17 @@
 //! The experiments the trainer runs: their data, model, preprocessing and training defaults.
 //!
-//! Defaults follow the authors' scripts (aliasgharkhani/Masktune, `bash_files/*.sh` and
-//! `src/arguments.py`: SGD, momentum 0.9, weight decay 1e-4, batch 128, the learning rate halved
-//! every 25 epochs) with fewer epochs so that a CPU finishes them; see `defaults`.
+//! Defaults follow the authors' scripts ([`masktune::training::recipe`]) with fewer epochs so
+//! that a CPU finishes them; see `defaults`.
 
 use std::path::Path;
 
 use masktune::models::Architecture;
 use masktune::models::preprocess::{DatasetKind, Normalization};
+use masktune::training::augment::Augmentation;
+use masktune::training::{Recipe, authors_sgd};
 use serde::{Deserialize, Serialize};
 
-use super::augment::Augmentation;
 use super::error::{Result, TrainError};
-use super::optimizer::{OptimizerKind, OptimizerSettings};
 use crate::data::{self, ImageSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -42,20 +41,6 @@ pub enum ModelFamily {
     Vgg,
     CifarResnet,
     Resnet,
-}
-
-/// What the experiment chooses unless the command line says otherwise.
-#[derive(Debug, Clone)]
-pub struct Defaults {
-    pub architecture: Architecture,
-    pub optimizer: OptimizerSettings,
-    pub epochs: usize,
-    pub batch_size: usize,
-}
-
-/// The authors' step schedule: halve the learning rate every 25 epochs.
-fn authors_milestones() -> Vec<usize> {
-    (1..=11).map(|i| 25 * i).collect()
 }
 
 impl Experiment {
@@ -113,9 +98,7 @@ impl Experiment {
 
     /// Defaults for `num_classes` classes (known up front except for image folders).
     ///
-    /// * spurious MNIST: the authors' network (`MnistCnn`), SGD lr 0.01 (their script), 10 epochs instead of
-    ///   100 (the shortcut is learnt in the first epoch; the schedule never kicks in either way).
-    ///   MNIST: the same with ten classes.
+    /// * spurious MNIST and MNIST: [`Recipe::mnist`] (the page's Lab trains with it too).
     /// * CIFAR-10: VGG-11 at half width (the seed's VGG, CPU-sized; `--model cifar-resnet --depth 32`
     ///   is the paper's ResNet-32), SGD lr 0.1 as the authors, 30 epochs instead of 300.
     /// * CelebA / folders: VGG-11 at a quarter width on 64x64 images, whose last block is 8x8. The
@@ -123,15 +106,7 @@ impl Experiment {
     ///   --width 64 --image-size 224`); a ResNet on 64x64 ends in a 2x2 block, too coarse for the
     ///   mean + 2 std mask to hide anything (docs/RESULTS.md). There are no pretrained weights here,
     ///   so it trains from scratch at lr 0.01 for 20 epochs, batch 64.
-    pub fn defaults(self, num_classes: usize) -> Defaults {
-        let sgd = |lr: f64, gamma: f64| OptimizerSettings {
-            kind: OptimizerKind::Sgd,
-            lr,
-            momentum: 0.9,
-            weight_decay: 1e-4,
-            milestones: authors_milestones(),
-            gamma,
-        };
+    pub fn defaults(self, num_classes: usize) -> Recipe {
         let vgg11 = Architecture::Vgg {
             in_channels: 3,
             num_classes,
@@ -139,27 +114,16 @@ impl Experiment {
             width: 16,
         };
         match self {
-            Experiment::SpuriousMnist | Experiment::Mnist => Defaults {
-                // The authors' network (`Architecture::spurious_mnist`) with `num_classes`.
-                architecture: Architecture::MnistCnn {
-                    in_channels: 3,
-                    num_classes,
-                    width: 16,
-                    input_size: 28,
-                },
-                optimizer: sgd(0.01, 0.5),
-                epochs: 10,
-                batch_size: 128,
-            },
-            Experiment::Cifar10 => Defaults {
+            Experiment::SpuriousMnist | Experiment::Mnist => Recipe::mnist(num_classes),
+            Experiment::Cifar10 => Recipe {
                 architecture: Architecture::cifar10_vgg(),
-                optimizer: sgd(0.1, 0.5),
+                optimizer: authors_sgd(0.1, 0.5),
                 epochs: 30,
                 batch_size: 128,
             },
-            Experiment::Celeba | Experiment::Folder => Defaults {
+            Experiment::Celeba | Experiment::Folder => Recipe {
                 architecture: vgg11,
-                optimizer: sgd(0.01, 1.0),
+                optimizer: authors_sgd(0.01, 1.0),
                 epochs: 20,
                 batch_size: 64,
             },

@@ -1,6 +1,7 @@
 //! DESIGN.md step 4: from the *last* ERM checkpoint (weights, optimizer state and learning rate),
 //! exactly one epoch over the masked training images only, with the normal augmentation.
 
+use masktune::training::rng::RngState;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, CheckpointHeader, Stage};
@@ -11,7 +12,6 @@ use super::error::Result;
 use super::experiment::Datasets;
 use super::masked_set;
 use super::report::update_section;
-use super::rng::RngState;
 use super::run_dir::RunDir;
 use crate::backend::Backend;
 

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use masktune::pytorch::Classifier;
+use masktune::training::rng::{RngState, training_rng};
 
 use super::atomic::write_json_atomic;
 use super::checkpoint::{self, CheckpointHeader, FORMAT, Stage};
@@ -17,7 +18,6 @@ use super::epoch::{accuracy, predict};
 use super::error::{Result, TrainError};
 use super::experiment::Datasets;
 use super::report::update_section;
-use super::rng::{RngState, training_rng};
 use super::run_dir::RunDir;
 use crate::backend::Backend;
 use crate::pytorch_weights::load_into;

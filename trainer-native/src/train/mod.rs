@@ -7,7 +7,6 @@
 //! run folder ([`run_dir::RunDir`]), so steps can be rerun or resumed separately.
 
 pub mod atomic;
-pub mod augment;
 pub mod checkpoint;
 pub mod config;
 pub mod epoch;
@@ -21,9 +20,7 @@ pub mod finetune;
 pub mod import;
 pub mod mask;
 pub mod masked_set;
-pub mod optimizer;
 pub mod report;
-pub mod rng;
 pub mod run_dir;
 pub mod summary;
 

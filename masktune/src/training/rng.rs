@@ -5,7 +5,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-/// ChaCha stream of the training RNG; the dataset loaders use streams 1-4 of the same seed.
+/// ChaCha stream of the training RNG; the data choices use streams 1-4 of the same seed
+/// ([`crate::data::stream`]).
 const TRAIN_STREAM: u64 = 100;
 
 pub fn training_rng(seed: u64) -> ChaCha8Rng {

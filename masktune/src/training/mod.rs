@@ -1,0 +1,17 @@
+//! Training, shared by the trainer and the page's Lab: the optimizer settings and their
+//! learning-rate schedule, the authors' recipes, the augmentation, the seeded training RNG (saved with checkpoints),
+//! and the epoch and prediction loops.
+
+pub mod augment;
+pub mod epoch;
+pub mod optimizer;
+pub mod recipe;
+pub mod rng;
+
+pub use augment::Augmentation;
+pub use epoch::{
+    BatchDone, Batching, EpochStats, Trained, TrainingError, accuracy, predict, train_epoch,
+};
+pub use optimizer::{OptimizerKind, OptimizerSettings};
+pub use recipe::{Recipe, authors_sgd};
+pub use rng::{RngState, training_rng};
