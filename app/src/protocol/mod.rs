@@ -3,6 +3,8 @@
 //! plain JavaScript values (serde-wasm-bindgen). Files travel as `Blob`s (the browser shares them
 //! without copying) and pixel buffers as `Uint8Array`s whose memory is transferred, not copied.
 
+pub mod lab;
+
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use masktune::bundle::BundleMetadata;
 use masktune::inference::StepTimes;
@@ -10,6 +12,8 @@ use masktune::masking::MaskStats;
 use masktune::selective::Combined;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use wasm_bindgen::{JsCast, JsValue};
+
+use lab::{LabEvent, LabSettings};
 
 /// What the page asks of the worker. Requests are handled one after the other, in order.
 #[derive(Debug, Serialize, Deserialize)]
@@ -31,6 +35,15 @@ pub enum Request {
         generation: u64,
         images: Vec<ImageFile>,
     },
+    /// Run the method in the Lab: fetch its data from `data_url` (the folder of the four idx
+    /// files, absolute), then train. `run` numbers the Lab's runs.
+    StartLab {
+        run: u64,
+        data_url: String,
+        settings: LabSettings,
+    },
+    /// Stop Lab run `run` after its current batch. Handled as it arrives, not queued.
+    StopLab { run: u64 },
 }
 
 /// A file the user gave (picked, dropped or an example), decoded in the worker.
@@ -74,6 +87,11 @@ pub enum Response {
     Analysed {
         id: u64,
         result: Result<Box<AnalysedImage>, String>,
+    },
+    /// What Lab run `run` did.
+    Lab {
+        run: u64,
+        event: LabEvent,
     },
     /// The worker could not start or could not read a request: it computes nothing more.
     WorkerFailed(String),

@@ -43,7 +43,7 @@ fn ready(report: BackendReport) -> impl IntoView {
 }
 
 /// What the user reads: on the CPU, how the wasm was built.
-fn label(kind: BackendKind) -> &'static str {
+pub(super) fn label(kind: BackendKind) -> &'static str {
     match kind {
         BackendKind::WebGpu => "WebGPU",
         BackendKind::Cpu if cfg!(target_feature = "simd128") => "CPU (WebAssembly, SIMD, 1 thread)",

@@ -6,6 +6,8 @@ mod bundle_picker;
 mod compute_worker;
 mod drop_zone;
 mod image_picker;
+mod lab;
+mod line_chart;
 mod pixels;
 mod result_card;
 mod selective_panel;
@@ -17,9 +19,10 @@ use crate::tasks::{Models, TASKS};
 use backend_badge::BackendBadge;
 use bundle_picker::BundlePicker;
 use image_picker::ImagePicker;
+use lab::LabView;
 use result_card::ResultCard;
 use selective_panel::SelectivePanel;
-use state::{ModelState, PageState};
+use state::{ModelState, PageState, View};
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -43,8 +46,17 @@ pub fn App() -> impl IntoView {
                 "Everything runs in this page: your images never leave your machine."
             </p>
             <BackendBadge />
+            <nav class="views" aria-label="Views">
+                <button id="view-analyse" aria-pressed=move || (state.view.get() == View::Analyse).to_string()
+                    on:click=move |_| state.show_view(View::Analyse)>"Analyse images"</button>
+                <button id="view-lab" aria-pressed=move || (state.view.get() == View::Lab).to_string()
+                    on:click=move |_| state.show_view(View::Lab)>"Lab: train it yourself"</button>
+            </nav>
         </header>
-        <main>
+        <Show when=move || state.view.get() == View::Lab>
+            <LabView />
+        </Show>
+        <main hidden=move || state.view.get() != View::Analyse>
             <section class="controls" aria-label="Task and images">
                 <label for="task">"Task "</label>
                 <select id="task" on:change=move |ev| state.select_task(event_target_value(&ev))

@@ -4,11 +4,8 @@
 use leptos::prelude::*;
 use masktune::bundle::SelectiveSummary;
 
+use super::line_chart::{Axis, LineChart, Series};
 use super::state::PageState;
-
-/// Size of the curve's drawing area, in SVG units.
-const PLOT: (f64, f64) = (320.0, 180.0);
-const MARGIN: f64 = 36.0;
 
 #[component]
 pub fn SelectivePanel() -> impl IntoView {
@@ -56,42 +53,31 @@ fn Summary(summary: SelectiveSummary) -> impl IntoView {
     }
 }
 
-/// Selective risk (y) against coverage (x), both in [0, 1], as a small SVG plot.
+/// Selective risk (y) against coverage (x), both in [0, 1].
 #[component]
 fn Curve(points: Vec<[f64; 2]>, label: String) -> impl IntoView {
-    let (width, height) = PLOT;
     let max_risk = points
         .iter()
         .map(|p| p[1])
         .fold(0.0_f64, f64::max)
         .max(0.01);
-    let x = move |coverage: f64| MARGIN + coverage * width;
-    let y = move |risk: f64| MARGIN / 2.0 + height - risk / max_risk * height;
-    let path: String = points
-        .iter()
-        .enumerate()
-        .map(|(i, [c, r])| {
-            format!(
-                "{}{:.1},{:.1}",
-                if i == 0 { "M" } else { " L" },
-                x(*c),
-                y(*r)
-            )
-        })
-        .collect();
-    let view_box = format!("0 0 {} {}", width + MARGIN * 1.5, height + MARGIN * 1.6);
-    view! {
-        <svg class="curve" viewBox=view_box role="img"
-            aria-label=format!("risk-coverage curve on {label}: selective risk rises with coverage")>
-            <line x1=x(0.0) y1=y(0.0) x2=x(1.0) y2=y(0.0) class="axis" />
-            <line x1=x(0.0) y1=y(0.0) x2=x(0.0) y2=y(max_risk) class="axis" />
-            <text x=x(0.5) y=y(0.0) + 30.0 text-anchor="middle">"coverage"</text>
-            <text x=x(0.0) y=y(0.0) + 14.0 text-anchor="middle">"0"</text>
-            <text x=x(1.0) y=y(0.0) + 14.0 text-anchor="middle">"1"</text>
-            <text x=x(0.0) - 4.0 y=y(max_risk) + 4.0 text-anchor="end">{format!("{:.0}%", max_risk * 100.0)}</text>
-            <text x=x(0.0) - 4.0 y=y(0.0) text-anchor="end">"0%"</text>
-            <text x=12.0 y=y(max_risk / 2.0) transform=format!("rotate(-90 12 {})", y(max_risk / 2.0)) text-anchor="middle">"risk"</text>
-            <path d=path class="line" />
-        </svg>
-    }
+    let series = vec![Series {
+        name: "selective risk".into(),
+        class: "risk",
+        points,
+    }];
+    let x = Axis {
+        min: 0.0,
+        max: 1.0,
+        name: "coverage",
+        percent: false,
+    };
+    let y = Axis {
+        min: 0.0,
+        max: max_risk,
+        name: "risk",
+        percent: true,
+    };
+    let label = format!("risk-coverage curve on {label}: selective risk rises with coverage");
+    view! { <LineChart series x y label /> }
 }

@@ -9,6 +9,7 @@ use masktune::bundle::{BundleMetadata, CoverageThreshold, SelectiveSummary};
 use masktune::selective::{Decision, confidence_range, decide};
 
 use super::compute_worker::ComputeWorker;
+use super::lab::LabState;
 use super::pixels::{rgb_data_url, rgba_data_url};
 use crate::protocol::{AnalysedImage, BackendReport, BundleFile, ImageFile, Request, Response};
 use crate::tasks::{self, Models, TASKS, Task};
@@ -71,8 +72,25 @@ pub struct Shown {
     pub class_names: Arc<Vec<String>>,
 }
 
+/// The page's two views.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// A task's model pair on the user's images.
+    Analyse,
+    /// The method itself, trained in the page.
+    Lab,
+}
+
+/// The address fragment that opens the Lab (tasks use their ids).
+const LAB_FRAGMENT: &str = "lab";
+
+/// The folder of the Lab's data, relative to the page (scripts/make_lab_data.py writes it).
+const LAB_DATA: &str = "assets/lab/mnist/";
+
 #[derive(Clone, Copy)]
 pub struct PageState {
+    pub view: RwSignal<View>,
+    pub lab: LabState,
     pub task: RwSignal<String>,
     pub backend: RwSignal<BackendState>,
     pub models: RwSignal<ModelState>,
@@ -93,7 +111,14 @@ pub struct PageState {
 
 impl PageState {
     pub fn new() -> Self {
+        let view = if location_hash().as_deref() == Some(LAB_FRAGMENT) {
+            View::Lab
+        } else {
+            View::Analyse
+        };
         Self {
+            view: RwSignal::new(view),
+            lab: LabState::new(),
             task: RwSignal::new(task_in_url().unwrap_or(&TASKS[0]).id.to_string()),
             backend: RwSignal::new(BackendState::Starting),
             models: RwSignal::new(ModelState::Loading {
@@ -125,6 +150,48 @@ impl PageState {
         // The address is a convenience: if it cannot be set, the switch still happens.
         let _ = location().set_hash(&id);
         self.task.set(id);
+    }
+
+    /// Shows `view`, recorded in the address as the task's id or `#lab`. Leaving the Lab stops
+    /// its run (what finished stays shown when the user comes back).
+    pub fn show_view(self, view: View) {
+        if view != View::Lab {
+            self.stop_lab();
+        }
+        let fragment = match view {
+            View::Analyse => self.task.get_untracked(),
+            View::Lab => LAB_FRAGMENT.to_string(),
+        };
+        let _ = location().set_hash(&fragment);
+        self.view.set(view);
+    }
+
+    /// Asks the worker to run the Lab with the settings in its controls.
+    pub fn start_lab(self) {
+        let settings = self.lab.settings.get_untracked();
+        if let Err(message) = settings.check() {
+            return self.lab.failed(message);
+        }
+        let run = self.lab.begin_run();
+        let request = absolute_url(LAB_DATA).and_then(|data_url| {
+            self.send(&Request::StartLab {
+                run,
+                data_url,
+                settings,
+            })
+        });
+        if let Err(message) = request {
+            self.lab.failed(message);
+        }
+    }
+
+    /// Asks the worker to stop the Lab's run after its current batch.
+    pub fn stop_lab(self) {
+        if let Some(run) = self.lab.stopping()
+            && let Err(message) = self.send(&Request::StopLab { run })
+        {
+            self.lab.failed(message);
+        }
     }
 
     pub fn current_task(&self) -> &'static Task {
@@ -326,6 +393,7 @@ impl PageState {
                 };
                 self.finish(id, outcome);
             }
+            Response::Lab { run, event } => self.lab.receive(run, event),
             Response::WorkerFailed(message) => self.worker_failed(message),
             // Answers about models the page has since replaced.
             Response::LoadProgress { .. }
@@ -341,6 +409,9 @@ impl PageState {
         }
         if !self.models_ready() {
             self.models.set(ModelState::Failed(message.clone()));
+        }
+        if self.lab.running() {
+            self.lab.failed(message.clone());
         }
         let waiting: Vec<u64> = self.entries.with_untracked(|entries| {
             entries

@@ -4,6 +4,7 @@
 
 mod backend;
 mod image_input;
+mod lab;
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -18,6 +19,7 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::assets;
+use crate::protocol::lab::{LabEvent, LabSettings};
 use crate::protocol::{self, AnalysedImage, BundleFile, ImageFile, Request, Response};
 use backend::{ComputeBackend, now_ms};
 use image_input::DecodedImage;
@@ -35,6 +37,8 @@ pub fn start() {
             queue: RefCell::new(VecDeque::new()),
             running: Cell::new(false),
             generation: Cell::new(0),
+            lab_data: RefCell::new(None),
+            lab_stopped: Cell::new(0),
         }));
         worker.listen();
         worker.send(&Response::Backend(report));
@@ -51,6 +55,10 @@ struct ComputeWorker {
     running: Cell<bool>,
     /// The newest model load asked for; older loads and their analyses are dropped.
     generation: Cell<u64>,
+    /// The Lab's data, fetched by its first run.
+    lab_data: RefCell<Option<Rc<lab::LabData>>>,
+    /// Lab runs up to this number were asked to stop.
+    lab_stopped: Cell<u64>,
 }
 
 impl ComputeWorker {
@@ -68,6 +76,11 @@ impl ComputeWorker {
     }
 
     fn enqueue(&'static self, request: Request) {
+        if let Request::StopLab { run } = request {
+            // Not queued: the run it stops is what keeps the queue busy.
+            self.lab_stopped.set(self.lab_stopped.get().max(run));
+            return;
+        }
         if let Request::LoadModels { generation, .. } | Request::LoadBundles { generation, .. } =
             request
         {
@@ -124,7 +137,31 @@ impl ComputeWorker {
                 self.loaded(generation, loaded).await;
             }
             Request::Analyse { generation, images } => self.analyse(generation, images).await,
+            Request::StartLab {
+                run,
+                data_url,
+                settings,
+            } => self.lab(run, &data_url, &settings).await,
+            Request::StopLab { .. } => unreachable!("stop requests are not queued"),
         }
+    }
+
+    /// Runs the Lab, reporting as it goes; ends with `Finished`, `Stopped` or `Failed`.
+    async fn lab(&self, run: u64, data_url: &str, settings: &LabSettings) {
+        let report = |event| self.send(&Response::Lab { run, event });
+        let stop_requested = || self.lab_stopped.get() >= run;
+        let backend = self.backend.for_training();
+        let lab = lab::LabRun {
+            backend: &backend,
+            report: &report,
+            stop_requested: &stop_requested,
+        };
+        let last = match lab::run(&lab, &self.lab_data, data_url, settings).await {
+            Ok(()) => LabEvent::Finished,
+            Err(lab::Ended::Stopped) => LabEvent::Stopped,
+            Err(lab::Ended::Failed(message)) => LabEvent::Failed(message),
+        };
+        report(last);
     }
 
     fn progress(&self, generation: u64, received: u64, total: Option<u64>) {

@@ -55,6 +55,8 @@ pub struct BatchDone {
     pub images: usize,
     /// Images in the whole pass.
     pub of: usize,
+    /// Mean training loss of the last batch (training only).
+    pub batch_loss: Option<f64>,
     /// Mean training loss over the images done so far (training only).
     pub mean_loss: Option<f64>,
     /// Training accuracy over the images done so far (training only).
@@ -153,6 +155,7 @@ where
         let progress = BatchDone {
             images: done,
             of: set.len(),
+            batch_loss: Some(f64::from(batch_loss[0])),
             mean_loss: Some(loss_sum / done as f64),
             accuracy: Some(correct as f64 / done as f64),
         };
@@ -209,6 +212,7 @@ where
         let progress = BatchDone {
             images: k * batch_size + count,
             of: set.len(),
+            batch_loss: None,
             mean_loss: None,
             accuracy: None,
         };

@@ -4,6 +4,7 @@
 
 pub mod augment;
 pub mod epoch;
+pub mod masking_pass;
 pub mod optimizer;
 pub mod recipe;
 pub mod rng;

@@ -94,7 +94,7 @@ pub fn predict(
 }
 
 /// The trainer never stops a loop, so every error is a computation's.
-fn compute_error(error: TrainingError) -> TrainError {
+pub(super) fn compute_error(error: TrainingError) -> TrainError {
     match error {
         TrainingError::Compute { context, message } => TrainError::Compute { context, message },
         TrainingError::Stopped => unreachable!("the trainer's loops always go on"),

@@ -1,0 +1,159 @@
+//! The Lab's part of the protocol: the page asks for a run of the method on spurious MNIST, the
+//! worker reports every step of it as it happens.
+
+use masktune::training::masking_pass::GroupMasking;
+use masktune::training::{OptimizerSettings, Recipe};
+use serde::{Deserialize, Serialize};
+
+use super::BackendKind;
+
+/// What the user can change about a Lab run; the rest is the trainer's spurious-MNIST recipe
+/// ([`Recipe::mnist`]), so that `trainer-native pipeline --experiment spurious-mnist` with the
+/// same settings trains the same way.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabSettings {
+    pub epochs: usize,
+    pub lr: f64,
+    pub seed: u64,
+    /// At most this many images per split (the trainer's `--subset`).
+    pub images: usize,
+}
+
+impl Default for LabSettings {
+    /// The trainer's spurious-MNIST recipe, shortened to fit a minute on a laptop's CPU: one
+    /// epoch is enough for ERM to learn the shortcut.
+    fn default() -> Self {
+        LabSettings {
+            epochs: 1,
+            lr: Recipe::mnist(2).optimizer.lr,
+            seed: 0,
+            images: Self::MAX_IMAGES,
+        }
+    }
+}
+
+impl LabSettings {
+    /// The most images per split the Lab's data holds (its training split).
+    pub const MAX_IMAGES: usize = 10_000;
+
+    pub fn recipe(&self) -> Recipe {
+        let mut recipe = Recipe::mnist(2);
+        recipe.epochs = self.epochs;
+        recipe.optimizer = OptimizerSettings {
+            lr: self.lr,
+            ..recipe.optimizer
+        };
+        recipe
+    }
+
+    /// Why these settings cannot run, in words for the user.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=50).contains(&self.epochs) {
+            return Err(format!("{} epochs: choose 1 to 50", self.epochs));
+        }
+        if !(100..=Self::MAX_IMAGES).contains(&self.images) {
+            return Err(format!(
+                "{} images: choose 100 to {}",
+                self.images,
+                Self::MAX_IMAGES
+            ));
+        }
+        self.recipe().optimizer.validate()
+    }
+}
+
+/// The steps of a Lab run, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LabStep {
+    Data,
+    /// ERM training, epoch (1-based) of the run's epochs.
+    Erm {
+        epoch: usize,
+    },
+    /// Accuracy of the model on the validation and test sets after an epoch.
+    Measuring,
+    /// XGradCAM of the best ERM model and the masks, over the training set.
+    Masking,
+    /// The one epoch of fine-tuning on the masked images.
+    Finetune,
+}
+
+/// Which of the Lab's two models a measurement is of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LabModel {
+    Erm,
+    MaskTune,
+}
+
+/// One training image through the masking: as trained on, the ERM model's XGradCAM map, and
+/// masked. Pictures are `side * side` pixels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MaskExample {
+    pub group: String,
+    #[serde(with = "serde_bytes")]
+    pub original_rgb: Vec<u8>,
+    /// The map as a coloured heatmap, RGBA.
+    #[serde(with = "serde_bytes")]
+    pub heatmap_rgba: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub masked_rgb: Vec<u8>,
+    pub masked_fraction: f64,
+}
+
+/// One thing that happened in a Lab run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum LabEvent {
+    /// Work within a step: images (bytes while downloading) done of the step's total, and
+    /// while training the last batch's loss and the epoch's accuracy so far.
+    Progress {
+        step: LabStep,
+        done: u64,
+        of: u64,
+        batch_loss: Option<f64>,
+        running_accuracy: Option<f64>,
+    },
+    /// What the Lab trains on (the analysis's backend, or the CPU where that is a software
+    /// WebGPU adapter), and why.
+    Training {
+        kind: BackendKind,
+        detail: String,
+    },
+    /// The data is ready: images per split, and the groups of the training set (with counts).
+    DataReady {
+        train: usize,
+        val: usize,
+        test: usize,
+        train_groups: Vec<(String, usize)>,
+    },
+    /// An ERM epoch, or the fine-tuning epoch, finished.
+    Epoch(EpochPoint),
+    /// The masking pass finished: examples of each group, and how much it hid per group.
+    Masked {
+        side: usize,
+        /// ERM epoch (1-based) of the best model, which made the maps.
+        source_epoch: usize,
+        examples: Vec<MaskExample>,
+        groups: Vec<GroupMasking>,
+    },
+    Stopped,
+    Failed(String),
+    /// Every step is done.
+    Finished,
+}
+
+/// The model after an epoch: its training numbers and its accuracy on the held-out sets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochPoint {
+    pub model: LabModel,
+    /// 1-based; the fine-tuning epoch is numbered after the ERM epochs.
+    pub epoch: usize,
+    pub train_loss: Option<f64>,
+    pub train_accuracy: Option<f64>,
+    pub val_accuracy: f64,
+    /// MNIST test, no squares.
+    pub test_original: f64,
+    /// MNIST test, the square on every 5-9 and on no 0-4.
+    pub test_biased: f64,
+    /// Milliseconds the epoch's training took.
+    pub train_ms: Option<f64>,
+}

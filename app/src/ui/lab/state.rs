@@ -1,0 +1,202 @@
+//! What the page knows of the Lab: the settings in its controls, the run in progress and what
+//! the worker has reported of it.
+
+use leptos::prelude::*;
+
+use masktune::training::masking_pass::GroupMasking;
+
+use crate::protocol::BackendKind;
+use crate::protocol::lab::{EpochPoint, LabEvent, LabModel, LabSettings, LabStep, MaskExample};
+use crate::ui::pixels::{rgb_data_url, rgba_data_url};
+
+/// Where the current (or last) run stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunState {
+    Idle,
+    Running,
+    Stopping,
+    Stopped,
+    Finished,
+    Failed(String),
+}
+
+/// The data the run trains on, as the worker built it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataSummary {
+    pub train: usize,
+    pub val: usize,
+    pub test: usize,
+    pub train_groups: Vec<(String, usize)>,
+}
+
+/// The masking pass's examples, ready to draw, and what it hid per group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MaskedView {
+    pub source_epoch: usize,
+    /// (group, original, heatmap, masked as data URLs, masked share).
+    pub examples: Vec<ShownExample>,
+    pub groups: Vec<GroupMasking>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShownExample {
+    pub group: String,
+    pub original_url: String,
+    pub heatmap_url: String,
+    pub masked_url: String,
+    pub masked_fraction: f64,
+}
+
+/// The step in progress and how far it is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepProgress {
+    pub step: LabStep,
+    pub done: u64,
+    pub of: u64,
+}
+
+#[derive(Clone, Copy)]
+pub struct LabState {
+    pub settings: RwSignal<LabSettings>,
+    pub run_state: RwSignal<RunState>,
+    pub data: RwSignal<Option<DataSummary>>,
+    pub step: RwSignal<Option<StepProgress>>,
+    /// What the run trains on, in words.
+    pub training_on: RwSignal<Option<(BackendKind, String)>>,
+    /// Each batch's training loss against the epochs done (fractional), ERM then the
+    /// fine-tuning epoch.
+    pub loss_trace: RwSignal<Vec<(LabModel, [f64; 2])>>,
+    pub epochs: RwSignal<Vec<EpochPoint>>,
+    pub masked: RwSignal<Option<MaskedView>>,
+    /// Number of the current run; answers for older runs are ignored.
+    run: StoredValue<u64>,
+}
+
+impl LabState {
+    pub fn new() -> Self {
+        Self {
+            settings: RwSignal::new(LabSettings::default()),
+            run_state: RwSignal::new(RunState::Idle),
+            data: RwSignal::new(None),
+            step: RwSignal::new(None),
+            training_on: RwSignal::new(None),
+            loss_trace: RwSignal::new(Vec::new()),
+            epochs: RwSignal::new(Vec::new()),
+            masked: RwSignal::new(None),
+            run: StoredValue::new(0),
+        }
+    }
+
+    pub fn running(&self) -> bool {
+        matches!(self.run_state.get(), RunState::Running | RunState::Stopping)
+    }
+
+    /// Forgets the last run and numbers a new one.
+    pub fn begin_run(&self) -> u64 {
+        let run = self.run.get_value() + 1;
+        self.run.set_value(run);
+        self.run_state.set(RunState::Running);
+        self.data.set(None);
+        self.step.set(None);
+        self.training_on.set(None);
+        self.loss_trace.set(Vec::new());
+        self.epochs.set(Vec::new());
+        self.masked.set(None);
+        run
+    }
+
+    /// The run to stop, if one is going.
+    pub fn stopping(&self) -> Option<u64> {
+        (self.run_state.get_untracked() == RunState::Running).then(|| {
+            self.run_state.set(RunState::Stopping);
+            self.run.get_value()
+        })
+    }
+
+    pub fn failed(&self, message: String) {
+        self.run_state.set(RunState::Failed(message));
+    }
+
+    /// Applies what the worker reported of run `run`.
+    pub fn receive(&self, run: u64, event: LabEvent) {
+        if run != self.run.get_value() {
+            return;
+        }
+        match event {
+            LabEvent::Progress {
+                step,
+                done,
+                of,
+                batch_loss,
+                ..
+            } => {
+                self.step.set(Some(StepProgress { step, done, of }));
+                let done_share = done as f64 / of.max(1) as f64;
+                let at = match step {
+                    LabStep::Erm { epoch } => Some((LabModel::Erm, (epoch - 1) as f64)),
+                    LabStep::Finetune => Some((LabModel::MaskTune, self.erm_epochs() as f64)),
+                    _ => None,
+                };
+                if let (Some((model, start)), Some(loss)) = (at, batch_loss) {
+                    let point = [start + done_share, loss];
+                    self.loss_trace.update(|trace| trace.push((model, point)));
+                }
+            }
+            LabEvent::Training { kind, detail } => self.training_on.set(Some((kind, detail))),
+            LabEvent::DataReady {
+                train,
+                val,
+                test,
+                train_groups,
+            } => self.data.set(Some(DataSummary {
+                train,
+                val,
+                test,
+                train_groups,
+            })),
+            LabEvent::Epoch(point) => self.epochs.update(|points| points.push(point)),
+            LabEvent::Masked {
+                side,
+                source_epoch,
+                examples,
+                groups,
+            } => match shown_examples(&examples, side) {
+                Ok(examples) => self.masked.set(Some(MaskedView {
+                    source_epoch,
+                    examples,
+                    groups,
+                })),
+                Err(message) => self.failed(message),
+            },
+            LabEvent::Stopped => self.end(RunState::Stopped),
+            LabEvent::Finished => self.end(RunState::Finished),
+            LabEvent::Failed(message) => self.end(RunState::Failed(message)),
+        }
+    }
+
+    /// ERM epochs of the run's settings.
+    pub fn erm_epochs(&self) -> usize {
+        self.settings.with_untracked(|s| s.epochs)
+    }
+
+    fn end(&self, state: RunState) {
+        self.step.set(None);
+        self.run_state.set(state);
+    }
+}
+
+fn shown_examples(examples: &[MaskExample], side: usize) -> Result<Vec<ShownExample>, String> {
+    let failed = |e: wasm_bindgen::JsValue| format!("could not draw the masking examples: {e:?}");
+    examples
+        .iter()
+        .map(|e| {
+            Ok(ShownExample {
+                group: e.group.clone(),
+                original_url: rgb_data_url(&e.original_rgb, side, side).map_err(failed)?,
+                heatmap_url: rgba_data_url(&e.heatmap_rgba, side, side).map_err(failed)?,
+                masked_url: rgb_data_url(&e.masked_rgb, side, side).map_err(failed)?,
+                masked_fraction: e.masked_fraction,
+            })
+        })
+        .collect()
+}
