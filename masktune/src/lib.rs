@@ -9,6 +9,7 @@ pub mod cam_model;
 pub mod cpu;
 pub mod data;
 pub mod engine;
+pub mod evaluation;
 pub mod heatmap;
 pub mod inference;
 pub mod masking;

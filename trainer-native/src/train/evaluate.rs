@@ -6,67 +6,21 @@
 use std::fmt::Write as _;
 
 use burn::prelude::Device;
+use masktune::evaluation::{self, NamedSet as Evaluated};
+pub use masktune::evaluation::{EvaluationReport, ModelEvaluation, SetEvaluation};
 use masktune::inference::ModelPair;
-use masktune::metrics::{
-    ClassificationReport, GroupReport, classification_report, group_report, predictions,
-};
 use masktune::models::AnyModel;
 use masktune::models::preprocess::Normalization;
-use masktune::selective::{
-    PAPER_COVERAGES, SelectiveTable, combine_batch, coverage_threshold, risk_coverage_curve,
-    selective_table,
-};
-use serde::{Deserialize, Serialize};
 
 use super::atomic::write_atomic;
 use super::checkpoint::{self, Stage};
 use super::config::RunConfig;
 use super::epoch::predict;
 use super::error::{Result, TrainError};
-use super::experiment::{Datasets, NamedSet};
+use super::experiment::Datasets;
 use super::report::update_section;
 use super::run_dir::RunDir;
 use crate::backend::Backend;
-use crate::data::ImageSet;
-
-/// One model on one set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelEvaluation {
-    pub model: String,
-    pub accuracy: ClassificationReport,
-    /// Per (label, spurious attribute) group, where the set has groups.
-    pub groups: Option<GroupReport>,
-}
-
-/// Every model and the selective classifier on one set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SetEvaluation {
-    pub set: String,
-    pub images: usize,
-    /// (group name, count), where the set has groups.
-    pub group_counts: Option<Vec<(String, usize)>>,
-    pub models: Vec<ModelEvaluation>,
-    /// Thresholds from validation applied to this set (test sets only).
-    pub selective: Option<SelectiveTable>,
-    /// Area under this set's risk-coverage curve of the combined confidence, and its excess.
-    pub aurc: f64,
-    pub e_aurc: f64,
-    /// `[coverage, risk]` points of that curve, thinned for plots and the app.
-    pub curve: Vec<[f64; 2]>,
-}
-
-/// The `evaluation` section of the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EvaluationReport {
-    pub class_names: Vec<String>,
-    /// (target coverage, confidence threshold) chosen on validation, for every whole percent
-    /// from 50 % to 100 % (the paper's 80/85/90/95/100 among them; the app's slider uses all).
-    pub thresholds: Vec<(f64, f64)>,
-    pub sets: Vec<SetEvaluation>,
-}
-
-/// Points kept of each risk-coverage curve in the report and the bundles (the CSV has them all).
-const CURVE_POINTS: usize = 100;
 
 /// The checkpoints compared: name, file, stage.
 fn models(run: &RunDir) -> [(&'static str, std::path::PathBuf, Stage); 3] {
@@ -141,93 +95,47 @@ fn evaluate_models(
     sets: &Datasets,
     settings: &Settings,
 ) -> Result<(EvaluationReport, String)> {
-    let classes = settings.classes;
-    let eval_sets: Vec<NamedSet> = std::iter::once(NamedSet {
-        name: "val".into(),
-        set: sets.val.clone(),
+    let class_names = &sets.train.class_names;
+    if class_names.len() != settings.classes {
+        return Err(TrainError::Settings(format!(
+            "the data has {} classes, the models {}",
+            class_names.len(),
+            settings.classes
+        )));
+    }
+    let eval_sets: Vec<Evaluated> = std::iter::once(Evaluated {
+        name: "val",
+        set: &sets.val,
     })
-    .chain(sets.tests.iter().cloned())
+    .chain(sets.tests.iter().map(|t| Evaluated {
+        name: &t.name,
+        set: &t.set,
+    }))
     .collect();
     // probabilities[model][set]
-    let mut probabilities = Vec::new();
-    for (name, model) in compared {
-        let per_set = eval_sets
-            .iter()
-            .map(|s| {
-                predict(
-                    model,
-                    &s.set,
-                    settings.batch_size,
-                    settings.normalization,
-                    settings.device,
-                    &format!("{name} on {}", s.name),
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
-        probabilities.push(per_set);
-    }
-    let (erm, masktune) = (0, compared.len() - 1);
-    let selective_error =
-        |e: masktune::selective::SelectiveError| TrainError::compute("selective classification", e);
-    let confidences_and_correct =
-        |set_index: usize, set: &ImageSet| -> Result<(Vec<f64>, Vec<bool>)> {
-            let combined = combine_batch(
-                &probabilities[erm][set_index],
-                &probabilities[masktune][set_index],
-                classes,
-            )
-            .map_err(selective_error)?;
-            let correct = combined
+    let probabilities = compared
+        .iter()
+        .map(|(name, model)| {
+            eval_sets
                 .iter()
-                .zip(&set.labels)
-                .map(|(c, &l)| c.prediction == l as usize)
-                .collect();
-            Ok((combined.iter().map(|c| c.confidence).collect(), correct))
-        };
-    let (val_confidences, _) = confidences_and_correct(0, &sets.val)?;
-    let thresholds = (50..=100)
-        .map(|percent| {
-            let c = f64::from(percent) / 100.0;
-            Ok((
-                c,
-                coverage_threshold(&val_confidences, c).map_err(selective_error)?,
-            ))
+                .map(|s| {
+                    predict(
+                        model,
+                        s.set,
+                        settings.batch_size,
+                        settings.normalization,
+                        settings.device,
+                        &format!("{name} on {}", s.name),
+                    )
+                })
+                .collect::<Result<Vec<_>>>()
         })
         .collect::<Result<Vec<_>>>()?;
+    let names: Vec<&str> = compared.iter().map(|(name, _)| *name).collect();
+    let (report, curves) = evaluation::evaluate(&names, &eval_sets, &probabilities, class_names)
+        .map_err(|e| TrainError::compute("evaluation", e))?;
     let mut csv = String::from("set,threshold,accepted,errors,coverage,risk\n");
-    let mut results = Vec::new();
-    for (si, named) in eval_sets.iter().enumerate() {
-        let set = &named.set;
-        let labels: Vec<usize> = set.labels.iter().map(|&l| l as usize).collect();
-        let mut model_results = Vec::new();
-        for (mi, (name, _)) in compared.iter().enumerate() {
-            let predicted = predictions(&probabilities[mi][si], classes)
-                .map_err(|e| TrainError::compute("metrics", e))?;
-            let accuracy =
-                classification_report(&predicted, &labels, classes, Some(&set.class_names))
-                    .map_err(|e| TrainError::compute("metrics", e))?;
-            let groups = match &set.groups {
-                Some(groups) => {
-                    let attributes: Vec<usize> = groups
-                        .iter()
-                        .zip(&labels)
-                        .map(|(&g, &l)| g as usize - 2 * l)
-                        .collect();
-                    Some(
-                        group_report(&predicted, &labels, &attributes, classes, 2)
-                            .map_err(|e| TrainError::compute("metrics", e))?,
-                    )
-                }
-                None => None,
-            };
-            model_results.push(ModelEvaluation {
-                model: name.to_string(),
-                accuracy,
-                groups,
-            });
-        }
-        let (confidences, correct) = confidences_and_correct(si, set)?;
-        let curve = risk_coverage_curve(&confidences, &correct).map_err(selective_error)?;
+    for (named, curve) in eval_sets.iter().zip(&curves) {
         for p in &curve.points {
             writeln!(
                 csv,
@@ -236,32 +144,7 @@ fn evaluate_models(
             )
             .expect("writing to a String");
         }
-        let selective = match si {
-            0 => None,
-            _ => Some(
-                selective_table(&val_confidences, &confidences, &correct, &PAPER_COVERAGES)
-                    .map_err(selective_error)?,
-            ),
-        };
-        let group_counts = set
-            .group_counts()
-            .map(|counts| set.group_names.iter().cloned().zip(counts).collect());
-        results.push(SetEvaluation {
-            set: named.name.clone(),
-            images: set.len(),
-            group_counts,
-            models: model_results,
-            selective,
-            aurc: curve.aurc,
-            e_aurc: curve.e_aurc,
-            curve: curve.thinned(CURVE_POINTS),
-        });
     }
-    let report = EvaluationReport {
-        class_names: sets.train.class_names.clone(),
-        thresholds,
-        sets: results,
-    };
     Ok((report, csv))
 }
 

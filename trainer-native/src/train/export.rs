@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use masktune::bundle::{
-    Bundle, BundleMetadata, CheckpointKind, CoverageThreshold, SelectiveSummary, TrainingSummary,
-    WeightPrecision,
+    Bundle, BundleMetadata, CheckpointKind, TrainingSummary, WeightPrecision,
 };
 use masktune::models::AnyModel;
 use masktune::models::preprocess::InputSize;
@@ -64,27 +63,8 @@ pub fn export(
             hint: "its evaluation section holds the selective thresholds: run `evaluate` first"
                 .into(),
         })?;
-    let thresholds: Vec<CoverageThreshold> = evaluation
-        .thresholds
-        .iter()
-        .map(|&(target_coverage, threshold)| CoverageThreshold {
-            target_coverage,
-            threshold,
-        })
-        .collect();
-    let summaries: Vec<SelectiveSummary> = evaluation
-        .sets
-        .iter()
-        .filter_map(|set| {
-            Some(SelectiveSummary {
-                test_set: set.set.clone(),
-                table: set.selective.clone()?,
-                curve: set.curve.clone(),
-                aurc: set.aurc,
-                e_aurc: set.e_aurc,
-            })
-        })
-        .collect();
+    let thresholds = evaluation.coverage_thresholds();
+    let summaries = evaluation.selective_summaries();
     let mut bundles = Vec::new();
     for (name, path, stage, kind) in [
         ("erm", run.best(), Stage::Erm, CheckpointKind::Erm),
@@ -101,20 +81,7 @@ pub fn export(
         } else {
             "masktune"
         };
-        let accuracies: BTreeMap<String, f64> = evaluation
-            .sets
-            .iter()
-            .flat_map(|set| {
-                let m = set.models.iter().find(|m| m.model == model_name);
-                let overall = m
-                    .and_then(|m| m.accuracy.accuracy)
-                    .map(|a| (set.set.clone(), a));
-                let worst = m
-                    .and_then(|m| m.groups.as_ref()?.worst_group_accuracy)
-                    .map(|a| (format!("{}_worst_group", set.set), a));
-                overall.into_iter().chain(worst)
-            })
-            .collect();
+        let accuracies = evaluation.accuracies_of(model_name);
         let meta = BundleMetadata {
             architecture: config.architecture.clone(),
             dataset: dataset_name(config.experiment).into(),
