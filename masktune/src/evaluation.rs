@@ -278,8 +278,14 @@ mod tests {
     fn counts_groups_combines_the_first_and_last_model_and_picks_thresholds_on_validation() {
         let set = set();
         let sets = [
-            NamedSet { name: "val", set: &set },
-            NamedSet { name: "test", set: &set },
+            NamedSet {
+                name: "val",
+                set: &set,
+            },
+            NamedSet {
+                name: "test",
+                set: &set,
+            },
         ];
         // ERM gets image 1 wrong (confidently), MaskTune gets it right; both are right elsewhere.
         let erm = vec![0.9, 0.1, 0.2, 0.8, 0.3, 0.7, 0.1, 0.9];
@@ -294,7 +300,11 @@ mod tests {
         let erm_groups = test.models[0].groups.as_ref().unwrap();
         assert_eq!(erm_groups.worst_group_accuracy, Some(0.0));
         assert_eq!(
-            erm_groups.groups.iter().map(|g| g.count).collect::<Vec<_>>(),
+            erm_groups
+                .groups
+                .iter()
+                .map(|g| g.count)
+                .collect::<Vec<_>>(),
             [1, 1, 1, 1]
         );
         assert_eq!(test.models[1].accuracy.accuracy, Some(1.0));
@@ -320,11 +330,19 @@ mod tests {
     #[test]
     fn wrong_shapes_are_refused_with_a_message() {
         let set = set();
-        let sets = [NamedSet { name: "val", set: &set }];
+        let sets = [NamedSet {
+            name: "val",
+            set: &set,
+        }];
         let names = ["a".to_string(), "b".to_string()];
         let short = vec![vec![vec![0.5; 6]]];
         let error = evaluate(&["erm"], &sets, &short, &names).unwrap_err();
-        assert!(error.to_string().contains("3 predictions for the 4 images of val"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("3 predictions for the 4 images of val"),
+            "{error}"
+        );
         let missing: Vec<Vec<Vec<f32>>> = vec![];
         assert!(evaluate(&["erm"], &sets, &missing, &names).is_err());
     }

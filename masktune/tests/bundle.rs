@@ -411,7 +411,7 @@ fn loaded_models_are_in_evaluation_mode_for_the_saliency_backward_pass() {
 
 /// The page writes the bundle of a model trained on WebGPU from a copy made by asynchronous
 /// reads (`readback::module_to`): the copy lives on the target device only and writes the
-/// very same bundle, batch-norm running statistics included.
+/// very same bundle, batch-norm running statistics included; the model stays where it was.
 #[test]
 fn a_model_copied_by_asynchronous_reads_writes_the_same_bundle() {
     let autodiff = Device::flex().autodiff();
@@ -419,7 +419,16 @@ fn a_model_copied_by_asynchronous_reads_writes_the_same_bundle() {
     model.forward(images(&autodiff));
     assert!(model.devices().iter().all(|d| d.is_autodiff()));
     let copy = pollster::block_on(masktune::readback::module_to(&model, &Device::flex())).unwrap();
-    assert!(copy.devices().iter().all(|d| !d.is_autodiff()), "{:?}", copy.devices());
+    assert!(
+        copy.devices().iter().all(|d| !d.is_autodiff()),
+        "{:?}",
+        copy.devices()
+    );
+    assert!(
+        model.devices().iter().all(|d| d.is_autodiff()),
+        "{:?}",
+        model.devices()
+    );
     let bytes = |m: &AnyModel| Bundle::to_bytes(m, &metadata(ARCH), WeightPrecision::F32).unwrap();
     assert_eq!(bytes(&copy), bytes(&model));
 }

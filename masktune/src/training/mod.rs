@@ -8,6 +8,7 @@ pub mod masking_pass;
 pub mod optimizer;
 pub mod recipe;
 pub mod rng;
+mod snapshot;
 
 pub use augment::Augmentation;
 pub use epoch::{
@@ -16,3 +17,4 @@ pub use epoch::{
 pub use optimizer::{OptimizerKind, OptimizerSettings};
 pub use recipe::{Recipe, authors_sgd};
 pub use rng::{RngState, training_rng};
+pub use snapshot::snapshot;

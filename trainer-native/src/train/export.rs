@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use masktune::bundle::{
-    Bundle, BundleMetadata, CheckpointKind, TrainingSummary, WeightPrecision,
-};
+use masktune::bundle::{Bundle, BundleMetadata, CheckpointKind, TrainingSummary, WeightPrecision};
 use masktune::models::AnyModel;
 use masktune::models::preprocess::InputSize;
 use serde::{Deserialize, Serialize};
