@@ -1,14 +1,26 @@
 // The Lab in a real headless Chromium: a short run of the whole method (data, ERM, masking,
-// fine-tuning) trained in the page's worker, on both backends the page can pick (with a software
-// WebGPU adapter the Lab trains on the CPU backend and says so), and the stop button.
+// fine-tuning, evaluation) trained in the page's worker, on both backends the page can pick (with
+// a software WebGPU adapter the Lab trains on the CPU backend and says so); its model pair,
+// downloaded and read by `trainer-native predict`, answers as the page's analysis view does; the
+// stop button; the worker's memory over three runs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { join, dirname } from "node:path";
+import { execFile } from "node:child_process";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { serveDirectory } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
+import { readCards, assertAgrees } from "./support/cards.js";
 
-const DIST = process.env.MASKTUNE_DIST ?? join(dirname(fileURLToPath(import.meta.url)), "..", "dist");
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const DIST = process.env.MASKTUNE_DIST ?? join(ROOT, "dist");
+// The trainer binary the downloaded bundles are checked with (scripts/test.sh sets it).
+const TRAINER = process.env.MASKTUNE_TRAINER ?? join(ROOT, "target", "debug", "trainer-native");
+const DIGITS = ["digit-3-square.png", "digit-3.png", "digit-8-square.png", "digit-8.png"].map((f) =>
+  join(ROOT, "app", "assets", "examples", f),
+);
 let server;
 
 before(async () => {
@@ -94,10 +106,75 @@ for (const webgpu of [false, true]) {
       }
       const decoded = await examples.locator("img").evaluateAll((imgs) => imgs.filter((i) => i.naturalWidth === 28).length);
       assert.equal(decoded, 8 * 4);
+
+      await checkEvaluation(page);
+      await checkModelPair(page, name, webgpu);
     } finally {
       await browser.close();
     }
   });
+}
+
+// The trainer's evaluation: accuracy per group with counts (both test sets, ERM best and last,
+// MaskTune) and the selective table with validation thresholds for each test set.
+async function checkEvaluation(page) {
+  const rows = page.locator("#lab-groups tbody tr");
+  assert.equal(await rows.count(), 6, "two test sets x three models");
+  for (const row of await rows.all()) {
+    const cells = await row.locator("td.group").allTextContents();
+    assert.equal(cells.length, 4, "four groups");
+    const counts = cells.map((c) => {
+      const [, correct, count] = c.match(/\((\d+) of (\d+)\)/);
+      assert.ok(Number(correct) <= Number(count), c);
+      return Number(count);
+    });
+    assert.equal(counts.reduce((a, b) => a + b), 1000, `every test image in one group: ${cells}`);
+  }
+  // The biased test's groups: the square on every 5-9 and on no 0-4.
+  const biased = await page.locator("#lab-groups tr[data-set='test_biased'][data-model='erm_best'] td.group").allTextContents();
+  assert.match(biased[1], /of 0\)/, `no 0-4 with a square: ${biased}`);
+  assert.match(biased[2], /of 0\)/, `no 5-9 without one: ${biased}`);
+  for (const set of ["test_original", "test_biased"]) {
+    const table = page.locator(`#lab-evaluation figure.summary[data-set='${set}'] tbody tr`);
+    assert.equal(await table.count(), 5, `${set}: 80, 85, 90, 95 and 100 % coverage`);
+  }
+}
+
+// The pair downloads as two bundles; trainer-native predict reads them and answers for the
+// example digits exactly as the page's analysis view does with the same pair.
+async function checkModelPair(page, name, webgpu) {
+  const dir = join(ROOT, "target", "e2e", "lab", name);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const saved = {};
+  for (const model of ["erm", "masktune"]) {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click(`#lab-download-${model}`)]);
+    assert.equal(download.suggestedFilename(), `lab-seed0-${model}.mtb`);
+    saved[model] = join(dir, download.suggestedFilename());
+    await download.saveAs(saved[model]);
+  }
+  const out = join(dir, "trainer-predictions.json");
+  await promisify(execFile)(TRAINER, ["predict", "--erm", saved.erm, "--masktune", saved.masktune, "--out", out, ...DIGITS])
+    .catch((error) => assert.fail(`${TRAINER} predict on the downloaded bundles failed (set MASKTUNE_TRAINER?): ${error.message}`));
+  const expected = JSON.parse(await readFile(out, "utf8"));
+
+  await page.click("#lab-analyse");
+  assert.equal(await page.locator("#view-analyse").getAttribute("aria-pressed"), "true");
+  assert.equal(await page.inputValue("#task"), "lab-models");
+  const status = page.locator("#model-status:not([data-state='loading'])");
+  await status.waitFor({ timeout: 120_000 });
+  assert.equal(await status.getAttribute("data-state"), "ready", await status.textContent());
+  await page.setInputFiles("#file-input", DIGITS);
+  await page.waitForFunction(
+    (n) => document.querySelectorAll("article.result .decision, article.result .error").length === n,
+    DIGITS.length,
+    { timeout: 120_000 },
+  );
+  for (const card of await readCards(page)) {
+    assert.equal(card.error, null, `${card.name}: ${card.error}`);
+    assertAgrees(card, expected[card.name], { name: card.name, side: 28, webgpu });
+  }
+  assert.deepEqual((await readCards(page)).map((c) => c.name).sort(), DIGITS.map((f) => basename(f)).sort());
 }
 
 test("the Lab stops on request, keeps what finished and runs again", async () => {
@@ -127,6 +204,31 @@ test("the Lab stops on request, keeps what finished and runs again", async () =>
     await setField(page, "#lab-epochs", 1);
     await page.click("#lab-start");
     assert.equal((await finished(page, consoleLines)).state, "finished");
+  } finally {
+    await browser.close();
+  }
+});
+
+test("the worker's memory does not grow over three Lab runs in one page", async () => {
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const { page, consoleLines } = await openLab(browser);
+    await setField(page, "#lab-images", 1000);
+    await setField(page, "#lab-epochs", 1);
+    const memory = [];
+    for (let run = 0; run < 3; run++) {
+      await page.click("#lab-start");
+      await page.locator("#lab-status[data-state='running']").waitFor({ timeout: 10_000 });
+      const { state, text } = await finished(page, consoleLines);
+      assert.equal(state, "finished", text);
+      memory.push(Number(await page.locator("#lab-memory").getAttribute("data-bytes")));
+    }
+    console.log(`worker memory after each run: ${memory.map((b) => (b / 2 ** 20).toFixed(1)).join(", ")} MiB`);
+    // Wasm memory never shrinks. The second run may raise the high-water mark once (the first
+    // run's bundles are still held while the second writes its own); from then on a run that
+    // kept its data sets (about 10 MB at 1000 images per split) or its models would show.
+    assert.ok(memory[1] - memory[0] <= 16 * 2 ** 20, `the second run grew the worker from ${memory[0]} to ${memory[1]} bytes`);
+    assert.ok(memory[2] <= memory[1], `the third run grew the worker from ${memory[1]} to ${memory[2]} bytes`);
   } finally {
     await browser.close();
   }

@@ -41,3 +41,15 @@ wasm_env() {
         *) die "no wasm32 toolchain is set up" "run: scripts/setup.sh" ;;
     esac
 }
+
+# Builds the page into dist/ as it is hosted (quick when nothing changed).
+build_page() {
+    step "Building the page (trunk build --release)"
+    ( wasm_env && timeout 3600 trunk build --release )
+}
+
+# The npm packages the page's browser tests and benches drive Chromium with, once.
+browser_packages() {
+    [ -d "$REPO_ROOT/e2e/node_modules/playwright-core" ] \
+        || (cd "$REPO_ROOT/e2e" && npm ci --no-audit --no-fund)
+}

@@ -10,9 +10,11 @@ mod tasks;
 mod ui;
 mod worker;
 
-// Browser-only unit tests run in headless Chromium (see app/webdriver.json).
+// Browser-only unit tests run in headless Chromium (see app/webdriver.json), in a dedicated
+// worker as the page's compute does: long GPU work there (a training epoch on SwiftShader) never
+// blocks the test page's main thread, which the test runner polls.
 #[cfg(test)]
-wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
 // The static constructors of the dependencies (cubecl registers its kernels' parts through
 // `inventory`). Unless the module calls this itself, the wasm linker takes it for a command run

@@ -21,6 +21,8 @@ pub enum Models {
     },
     /// Two bundle files the user gives; they never leave the page.
     Own,
+    /// The pair the page's Lab trained last.
+    Lab,
 }
 
 /// An example image shipped with the page (free to redistribute; see app/assets/examples/README.md).
@@ -29,6 +31,29 @@ pub struct Example {
     pub label: &'static str,
     pub url: &'static str,
 }
+
+/// The task of the Lab's models.
+pub const LAB_MODELS: &str = "lab-models";
+
+/// Digits with and without the red square, for the spurious-MNIST models.
+const DIGITS: &[Example] = &[
+    Example {
+        label: "a 3 with the red square",
+        url: "assets/examples/digit-3-square.png",
+    },
+    Example {
+        label: "a 3 without the square",
+        url: "assets/examples/digit-3.png",
+    },
+    Example {
+        label: "an 8 with the red square",
+        url: "assets/examples/digit-8-square.png",
+    },
+    Example {
+        label: "an 8 without the square",
+        url: "assets/examples/digit-8.png",
+    },
+];
 
 pub const TASKS: &[Task] = &[
     Task {
@@ -87,24 +112,15 @@ pub const TASKS: &[Task] = &[
             erm: "assets/models/spurious-mnist-erm.mtb",
             masktune: "assets/models/spurious-mnist-masktune.mtb",
         },
-        examples: &[
-            Example {
-                label: "a 3 with the red square",
-                url: "assets/examples/digit-3-square.png",
-            },
-            Example {
-                label: "a 3 without the square",
-                url: "assets/examples/digit-3.png",
-            },
-            Example {
-                label: "an 8 with the red square",
-                url: "assets/examples/digit-8-square.png",
-            },
-            Example {
-                label: "an 8 without the square",
-                url: "assets/examples/digit-8.png",
-            },
-        ],
+        examples: DIGITS,
+    },
+    Task {
+        id: LAB_MODELS,
+        label: "The models you trained in the Lab",
+        story: "The ERM and MaskTune models of your last finished Lab run, on digits with and without \
+                the red square: drop your own digits (28×28 or larger) to see whether they learned the shortcut.",
+        models: Models::Lab,
+        examples: DIGITS,
     },
     Task {
         id: "own",

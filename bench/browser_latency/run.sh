@@ -11,9 +11,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/../../scripts/lib.sh"
 cd "$REPO_ROOT"
 
-step "Building the page (trunk build --release)"
-( wasm_env && timeout 3600 trunk build --release )
+build_page
 
 step "Latency in headless Chromium"
-[ -d e2e/node_modules/playwright-core ] || (cd e2e && npm ci --no-audit --no-fund)
+browser_packages
 node "$here/latency.mjs" --dist "$REPO_ROOT/dist" "$@"

@@ -16,8 +16,8 @@ venv="${TORCH_VENV:-$HOME/.cache/masktune-bench/torch-venv}"
 work="$CARGO_TARGET_DIR/bench-vs-onnxruntime"
 mkdir -p "$work/safetensors" "$work/onnx"
 
-step "Building the page and the trainer"
-( wasm_env && timeout 3600 trunk build --release )
+build_page
+step "Building the trainer"
 cargo build --locked --release -p trainer-native
 
 step "The shipped models as ONNX (PyTorch $venv)"
@@ -31,6 +31,6 @@ done
 "$venv/bin/python" "$here/export_onnx.py" "$work/safetensors" "$work/onnx"
 
 step "ONNX Runtime Web and the page in headless Chromium"
-[ -d e2e/node_modules/playwright-core ] || (cd e2e && npm ci --no-audit --no-fund)
+browser_packages
 (cd "$here" && npm ci --no-audit --no-fund --silent)
 node "$here/run.mjs" --dist "$REPO_ROOT/dist" --models "$work/onnx" "$@"

@@ -1,6 +1,7 @@
 //! The Lab's part of the protocol: the page asks for a run of the method on spurious MNIST, the
 //! worker reports every step of it as it happens.
 
+use masktune::evaluation::EvaluationReport;
 use masktune::training::masking_pass::GroupMasking;
 use masktune::training::{OptimizerSettings, Recipe};
 use serde::{Deserialize, Serialize};
@@ -135,10 +136,30 @@ pub enum LabEvent {
         examples: Vec<MaskExample>,
         groups: Vec<GroupMasking>,
     },
+    /// The evaluation of the best and last ERM model and the MaskTune model, as the trainer's
+    /// `evaluate` reports it (accuracy per group with counts, the selective table).
+    Evaluated(Box<EvaluationReport>),
+    /// The run's model pair as bundle files.
+    Bundles(Box<LabBundles>),
     Stopped,
     Failed(String),
-    /// Every step is done.
-    Finished,
+    /// Every step is done. The worker's memory (its wasm heap, in bytes) at the end, which
+    /// runs must not keep growing.
+    Finished {
+        worker_memory: u64,
+    },
+}
+
+/// A finished run's ERM (best) and MaskTune models, as `.mtb` bundles that `trainer-native
+/// predict` reads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabBundles {
+    /// The run's seed, for the file names.
+    pub seed: u64,
+    #[serde(with = "serde_bytes")]
+    pub erm: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub masktune: Vec<u8>,
 }
 
 /// The model after an epoch: its training numbers and its accuracy on the held-out sets.

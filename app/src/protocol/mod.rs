@@ -44,6 +44,8 @@ pub enum Request {
     },
     /// Stop Lab run `run` after its current batch. Handled as it arrives, not queued.
     StopLab { run: u64 },
+    /// Load the model pair of the last Lab run that finished, and warm it up.
+    LoadLabModels { generation: u64 },
 }
 
 /// A file the user gave (picked, dropped or an example), decoded in the worker.

@@ -26,7 +26,7 @@ pub fn SelectivePanel() -> impl IntoView {
 }
 
 #[component]
-fn Summary(summary: SelectiveSummary) -> impl IntoView {
+pub fn Summary(summary: SelectiveSummary) -> impl IntoView {
     let title = summary.test_set.replace('_', " ");
     view! {
         <figure class="summary" data-set=summary.test_set.clone()>

@@ -185,6 +185,12 @@ impl PageState {
         }
     }
 
+    /// Shows the Lab's last model pair in the analysis view.
+    pub fn analyse_lab_models(self) {
+        self.select_task(tasks::LAB_MODELS.to_string());
+        self.show_view(View::Analyse);
+    }
+
     /// Asks the worker to stop the Lab's run after its current batch.
     pub fn stop_lab(self) {
         if let Some(run) = self.lab.stopping()
@@ -272,6 +278,7 @@ impl PageState {
         let (erm, masktune) = match task.models {
             Models::Shipped { erm, masktune } => (erm, masktune),
             Models::Own => return self.models.set(ModelState::AwaitingFiles),
+            Models::Lab => return self.request_models(Ok(Request::LoadLabModels { generation })),
         };
         let request = absolute_url(erm).and_then(|erm_url| {
             Ok(Request::LoadModels {

@@ -8,11 +8,14 @@ use std::rc::Rc;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use gloo_timers::future::TimeoutFuture;
+use masktune::bundle::{Bundle, BundleMetadata, CheckpointKind, TrainingSummary, WeightPrecision};
 use masktune::data::spurious_mnist::{self, SpuriousConfig, SpuriousMnist};
 use masktune::data::{ImageSet, mnist_idx};
+use masktune::evaluation::{self, EvaluationReport, NamedSet};
 use masktune::heatmap::heatmap_rgba;
 use masktune::models::AnyModel;
 use masktune::models::preprocess::DatasetKind;
+use masktune::readback;
 use masktune::training::masking_pass::{example_indices, mask_set};
 use masktune::training::{
     self, Augmentation, BatchDone, Batching, TrainingError, accuracy, training_rng,
@@ -21,7 +24,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::backend::{ComputeBackend, now_ms};
 use crate::assets;
-use crate::protocol::lab::{EpochPoint, LabEvent, LabModel, LabSettings, LabStep, MaskExample};
+use crate::protocol::lab::{
+    EpochPoint, LabBundles, LabEvent, LabModel, LabSettings, LabStep, MaskExample,
+};
 
 const IMAGES: &str = "train-images-idx3-ubyte.gz";
 const LABELS: &str = "train-labels-idx1-ubyte.gz";
@@ -119,6 +124,9 @@ pub fn spurious_sets(data: &LabData, settings: &LabSettings) -> SpuriousMnist {
 pub struct Erm {
     best: AnyModel,
     best_epoch: usize,
+    /// The best and the last model's probabilities on the held-out sets.
+    best_probabilities: HeldOut,
+    last_probabilities: HeldOut,
     last: AnyModel,
     optimizer: ModuleOptimizer,
     rng: ChaCha8Rng,
@@ -152,7 +160,8 @@ async fn train_erm(
     let mut optimizer = recipe.optimizer.build();
     let mut rng = training_rng(settings.seed);
     let batching = batching(settings);
-    let mut best: Option<(f64, usize, AnyModel)> = None;
+    let mut best: Option<(f64, usize, AnyModel, HeldOut)> = None;
+    let mut last_probabilities = None;
     for epoch in 0..recipe.epochs {
         let step = LabStep::Erm { epoch: epoch + 1 };
         let start = now_ms();
@@ -169,8 +178,8 @@ async fn train_erm(
         .await?;
         let train_ms = now_ms() - start;
         model = trained.model;
-        let (val_accuracy, test_original, test_biased) =
-            measure(lab, &model, sets, &batching, &plain).await?;
+        let probabilities = measure(lab, &model, sets, &batching, &plain).await?;
+        let [val_accuracy, test_original, test_biased] = probabilities.accuracies(sets);
         (lab.report)(LabEvent::Epoch(EpochPoint {
             model: LabModel::Erm,
             epoch: epoch + 1,
@@ -182,14 +191,19 @@ async fn train_erm(
             train_ms: Some(train_ms),
         }));
         // As the trainer: a later epoch replaces the best only when strictly better.
-        if best.as_ref().is_none_or(|(acc, _, _)| val_accuracy > *acc) {
-            best = Some((val_accuracy, epoch + 1, model.clone()));
+        if best.as_ref().is_none_or(|(acc, ..)| val_accuracy > *acc) {
+            let kept = training::snapshot(&model);
+            best = Some((val_accuracy, epoch + 1, kept, probabilities.clone()));
         }
+        last_probabilities = Some(probabilities);
     }
-    let (_, best_epoch, best) = best.expect("settings.check() asks for at least one epoch");
+    let (_, best_epoch, best, best_probabilities) =
+        best.expect("settings.check() asks for at least one epoch");
     Ok(Erm {
         best,
         best_epoch,
+        best_probabilities,
+        last_probabilities: last_probabilities.expect("as many as the best"),
         last: model,
         optimizer,
         rng,
@@ -253,33 +267,26 @@ async fn finetune(
     sets: &SpuriousMnist,
     settings: &LabSettings,
     masked: &ImageSet,
-    erm: Erm,
-) -> Result<AnyModel, Ended> {
-    let Erm {
-        last,
-        mut optimizer,
-        mut rng,
-        last_lr,
-        epochs,
-        ..
-    } = erm;
+    erm: &mut Erm,
+) -> Result<(AnyModel, HeldOut), Ended> {
+    let epochs = erm.epochs;
     let plain = lab.backend.device.clone();
     let batching = batching(settings);
     let start = now_ms();
     let trained = training::train_epoch(
-        last,
-        &mut optimizer,
-        last_lr,
+        erm.last.clone(),
+        &mut erm.optimizer,
+        erm.last_lr,
         masked,
         &batching,
-        &mut rng,
+        &mut erm.rng,
         &plain.clone().autodiff(),
         |done| after_batch(lab, LabStep::Finetune, done),
     )
     .await?;
     let train_ms = now_ms() - start;
-    let (val_accuracy, test_original, test_biased) =
-        measure(lab, &trained.model, sets, &batching, &plain).await?;
+    let probabilities = measure(lab, &trained.model, sets, &batching, &plain).await?;
+    let [val_accuracy, test_original, test_biased] = probabilities.accuracies(sets);
     (lab.report)(LabEvent::Epoch(EpochPoint {
         model: LabModel::MaskTune,
         epoch: epochs + 1,
@@ -290,25 +297,55 @@ async fn finetune(
         test_biased,
         train_ms: Some(train_ms),
     }));
-    Ok(trained.model)
+    Ok((trained.model, probabilities))
 }
 
-/// Accuracy on validation, the original test and the biased test.
+/// A model's probabilities on the validation set, the original test and the biased test.
+#[derive(Clone)]
+struct HeldOut([Vec<f32>; 3]);
+
+/// The held-out sets in the order [`HeldOut`] keeps them, named as the trainer's report names
+/// them.
+fn held_out(sets: &SpuriousMnist) -> [NamedSet<'_>; 3] {
+    [
+        NamedSet {
+            name: "val",
+            set: &sets.val,
+        },
+        NamedSet {
+            name: "test_original",
+            set: &sets.test_original,
+        },
+        NamedSet {
+            name: "test_biased",
+            set: &sets.test_biased,
+        },
+    ]
+}
+
+impl HeldOut {
+    fn accuracies(&self, sets: &SpuriousMnist) -> [f64; 3] {
+        let named = held_out(sets);
+        std::array::from_fn(|i| accuracy(&self.0[i], &named[i].set.labels))
+    }
+}
+
+/// The model's probabilities on the held-out sets.
 async fn measure(
     lab: &LabRun<'_>,
     model: &AnyModel,
     sets: &SpuriousMnist,
     batching: &Batching,
     device: &Device,
-) -> Result<(f64, f64, f64), Ended> {
-    let mut accuracies = [0.0; 3];
-    let held_out = [&sets.val, &sets.test_original, &sets.test_biased];
-    let of: usize = held_out.iter().map(|s| s.len()).sum();
+) -> Result<HeldOut, Ended> {
+    let held_out = held_out(sets);
+    let of: usize = held_out.iter().map(|s| s.set.len()).sum();
     let mut before = 0;
-    for (set, out) in held_out.into_iter().zip(&mut accuracies) {
-        let probabilities = training::predict(
+    let mut probabilities: [Vec<f32>; 3] = Default::default();
+    for (named, out) in held_out.iter().zip(&mut probabilities) {
+        *out = training::predict(
             model,
-            set,
+            named.set,
             batching.batch_size,
             &batching.normalization,
             device,
@@ -322,10 +359,85 @@ async fn measure(
             },
         )
         .await?;
-        *out = accuracy(&probabilities, &set.labels);
-        before += set.len();
+        before += named.set.len();
     }
-    Ok((accuracies[0], accuracies[1], accuracies[2]))
+    Ok(HeldOut(probabilities))
+}
+
+/// The trainer's evaluation of the best and last ERM model and the MaskTune model: accuracy per
+/// group with counts, and the selective table with thresholds from validation.
+fn evaluate(
+    sets: &SpuriousMnist,
+    erm: &Erm,
+    masktune: &HeldOut,
+) -> Result<EvaluationReport, Ended> {
+    let probabilities = [&erm.best_probabilities, &erm.last_probabilities, masktune]
+        .map(|held_out| held_out.0.to_vec())
+        .to_vec();
+    let (report, _) = evaluation::evaluate(
+        &["erm_best", "erm_last", "masktune"],
+        &held_out(sets),
+        &probabilities,
+        &sets.train.class_names,
+    )
+    .map_err(|error| Ended::Failed(format!("the evaluation failed: {error}")))?;
+    Ok(report)
+}
+
+/// The run's ERM (best) and MaskTune models as bundles (f32 weights), as `trainer-native export`
+/// writes them: `trainer-native predict` and the analysis view read them. The models are copied
+/// to the CPU backend first: writing reads the weights synchronously, which WebGPU cannot.
+async fn bundles(
+    settings: &LabSettings,
+    erm: &Erm,
+    masktune: &AnyModel,
+    report: &EvaluationReport,
+) -> Result<LabBundles, Ended> {
+    let recipe = settings.recipe();
+    let dataset = DatasetKind::SpuriousMnist;
+    let host = Device::flex();
+    let failed = |error| Ended::Failed(format!("the weights could not be read: {error}"));
+    let erm_best = readback::module_to(&erm.best, &host)
+        .await
+        .map_err(failed)?;
+    let masktune = readback::module_to(masktune, &host).await.map_err(failed)?;
+    let bundle = |model: &AnyModel, checkpoint, name: &str, epochs: usize| {
+        let meta = BundleMetadata {
+            architecture: recipe.architecture.clone(),
+            dataset: dataset.name().into(),
+            class_names: report.class_names.clone(),
+            input_size: dataset.input_size(),
+            normalization: dataset.normalization(),
+            checkpoint,
+            training: Some(TrainingSummary {
+                epochs: Some(epochs),
+                seed: Some(settings.seed),
+                learning_rate: Some(erm.last_lr),
+                batch_size: Some(recipe.batch_size),
+                accuracies: report.accuracies_of(name),
+                extra: [(
+                    "lab_settings".to_string(),
+                    serde_json::to_value(settings).expect("LabSettings serialise to JSON"),
+                )]
+                .into(),
+            }),
+            selective_thresholds: report.coverage_thresholds(),
+            selective_summaries: report.selective_summaries(),
+        };
+        Bundle::to_bytes(model, &meta, WeightPrecision::F32).map_err(|error| {
+            Ended::Failed(format!("the {name} bundle could not be written: {error}"))
+        })
+    };
+    Ok(LabBundles {
+        seed: settings.seed,
+        erm: bundle(&erm_best, CheckpointKind::Erm, "erm_best", erm.best_epoch)?,
+        masktune: bundle(
+            &masktune,
+            CheckpointKind::MaskTune,
+            "masktune",
+            erm.epochs + 1,
+        )?,
+    })
 }
 
 /// Reports a batch, lets the worker's event loop run (a stop request may be waiting), and
@@ -352,13 +464,14 @@ pub fn train_groups(sets: &SpuriousMnist) -> Vec<(String, usize)> {
     sets.train.group_names.iter().cloned().zip(counts).collect()
 }
 
-/// A whole run: data (kept for the next run), ERM training, masking, fine-tuning.
+/// A whole run: data (kept for the next run), ERM training, masking, fine-tuning, evaluation
+/// and the model pair's bundles, which it returns.
 pub async fn run(
     lab: &LabRun<'_>,
     cached: &std::cell::RefCell<Option<Rc<LabData>>>,
     data_url: &str,
     settings: &LabSettings,
-) -> Result<(), Ended> {
+) -> Result<LabBundles, Ended> {
     settings.check().map_err(Ended::Failed)?;
     let cached_data = cached.borrow().clone();
     let data = match cached_data {
@@ -380,8 +493,121 @@ pub async fn run(
         test: sets.test_original.len(),
         train_groups: train_groups(&sets),
     });
-    let erm = train_erm(lab, &sets, settings).await?;
+    let mut erm = train_erm(lab, &sets, settings).await?;
     let masked = mask_train(lab, &sets, settings, &erm).await?;
-    let _masktune = finetune(lab, &sets, settings, &masked, erm).await?;
-    Ok(())
+    let (masktune, probabilities) = finetune(lab, &sets, settings, &masked, &mut erm).await?;
+    let report = evaluate(&sets, &erm, &probabilities)?;
+    (lab.report)(LabEvent::Evaluated(Box::new(report.clone())));
+    let bundles = bundles(settings, &erm, &masktune, &report).await?;
+    (lab.report)(LabEvent::Bundles(Box::new(bundles.clone())));
+    Ok(bundles)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::ControlFlow;
+
+    use burn::prelude::*;
+    use masktune::data::ImageSet;
+    use masktune::models::AnyModel;
+    use masktune::readback::{module_to, parameters};
+    use masktune::training::{self, training_rng};
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::batching;
+    use crate::protocol::BackendKind;
+    use crate::protocol::lab::LabSettings;
+    use crate::worker::backend::pick_backend;
+
+    /// 16 noisy 28x28 pictures of two classes (bright left or right half).
+    fn two_halves() -> ImageSet {
+        let (n, side) = (16, 28);
+        let mut images = Vec::with_capacity(n * side * side * 3);
+        let labels: Vec<u32> = (0..n as u32).map(|i| i % 2).collect();
+        for (i, &label) in labels.iter().enumerate() {
+            for y in 0..side {
+                for x in 0..side {
+                    let bright = (x < side / 2) == (label == 0);
+                    let noise = ((i * 31 + y * 7 + x * 13) % 40) as u8;
+                    let v = if bright { 200 + noise / 2 } else { noise };
+                    images.extend([v, v, v]);
+                }
+            }
+        }
+        ImageSet {
+            images,
+            width: side,
+            height: side,
+            labels,
+            groups: None,
+            class_names: vec!["left".into(), "right".into()],
+            group_names: Vec::new(),
+        }
+    }
+
+    /// Every weight and batch-norm statistic of the model, read back.
+    async fn weights(model: &AnyModel) -> Vec<f32> {
+        let parameters = parameters(model).await.unwrap();
+        parameters
+            .into_iter()
+            .flat_map(|(_, values)| values)
+            .collect()
+    }
+
+    /// One epoch of the Lab's training, from the same weights, on the browser's WebGPU adapter
+    /// and on the CPU backend: the backward passes work on WebGPU and train the same model.
+    #[wasm_bindgen_test]
+    async fn an_epoch_on_webgpu_trains_the_model_the_cpu_trains() {
+        let backend = pick_backend().await;
+        assert_eq!(backend.kind, BackendKind::WebGpu, "{}", backend.detail);
+        let settings = LabSettings::default();
+        let recipe = settings.recipe();
+        let set = two_halves();
+        let batching = training::Batching {
+            batch_size: 8,
+            ..batching(&settings)
+        };
+        let cpu = Device::flex().autodiff();
+        cpu.seed(0);
+        let start = recipe.architecture.init(&cpu);
+        let mut trained = Vec::new();
+        for device in [cpu.clone(), backend.device.clone().autodiff()] {
+            let model = module_to(&start, &device).await.unwrap().train();
+            let mut optimizer = recipe.optimizer.build();
+            let epoch = training::train_epoch(
+                model,
+                &mut optimizer,
+                recipe.optimizer.lr,
+                &set,
+                &batching,
+                &mut training_rng(0),
+                &device,
+                |_| async { ControlFlow::Continue(()) },
+            )
+            .await
+            .unwrap();
+            trained.push((epoch.loss, weights(&epoch.model).await));
+        }
+        let [(cpu_loss, cpu_weights), (gpu_loss, gpu_weights)] = trained.try_into().unwrap();
+        assert!(
+            (cpu_loss - gpu_loss).abs() < 1e-3,
+            "loss {cpu_loss} on the CPU, {gpu_loss} on WebGPU"
+        );
+        let before = weights(&start).await;
+        let moved: f32 = cpu_weights
+            .iter()
+            .zip(&before)
+            .map(|(a, b)| (a - b).abs())
+            .sum();
+        let apart: f32 = cpu_weights
+            .iter()
+            .zip(&gpu_weights)
+            .map(|(a, b)| (a - b).abs())
+            .sum();
+        assert!(moved > 0.0, "the epoch changed the weights");
+        assert!(
+            apart < 1e-3 * moved,
+            "the backends' weights differ by {apart}, training moved them by {moved}"
+        );
+    }
 }

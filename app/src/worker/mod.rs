@@ -19,7 +19,7 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::assets;
-use crate::protocol::lab::{LabEvent, LabSettings};
+use crate::protocol::lab::{LabBundles, LabEvent, LabSettings};
 use crate::protocol::{self, AnalysedImage, BundleFile, ImageFile, Request, Response};
 use backend::{ComputeBackend, now_ms};
 use image_input::DecodedImage;
@@ -39,6 +39,7 @@ pub fn start() {
             generation: Cell::new(0),
             lab_data: RefCell::new(None),
             lab_stopped: Cell::new(0),
+            lab_bundles: RefCell::new(None),
         }));
         worker.listen();
         worker.send(&Response::Backend(report));
@@ -59,6 +60,8 @@ struct ComputeWorker {
     lab_data: RefCell<Option<Rc<lab::LabData>>>,
     /// Lab runs up to this number were asked to stop.
     lab_stopped: Cell<u64>,
+    /// The model pair of the last Lab run that finished.
+    lab_bundles: RefCell<Option<Rc<LabBundles>>>,
 }
 
 impl ComputeWorker {
@@ -81,8 +84,9 @@ impl ComputeWorker {
             self.lab_stopped.set(self.lab_stopped.get().max(run));
             return;
         }
-        if let Request::LoadModels { generation, .. } | Request::LoadBundles { generation, .. } =
-            request
+        if let Request::LoadModels { generation, .. }
+        | Request::LoadBundles { generation, .. }
+        | Request::LoadLabModels { generation } = request
         {
             // A new load makes everything still waiting out of date.
             self.generation.set(generation);
@@ -136,6 +140,17 @@ impl ComputeWorker {
                 let loaded = read_pair(&files, &self.backend).await;
                 self.loaded(generation, loaded).await;
             }
+            Request::LoadLabModels { generation } => {
+                self.pair.replace(None);
+                let bundles = self.lab_bundles.borrow().clone();
+                let loaded = match bundles {
+                    Some(b) => ModelPair::load(&b.erm, &b.masktune, &self.backend.device),
+                    None => Err(
+                        "no Lab run has finished yet: train a model pair in the Lab first".into(),
+                    ),
+                };
+                self.loaded(generation, loaded).await;
+            }
             Request::Analyse { generation, images } => self.analyse(generation, images).await,
             Request::StartLab {
                 run,
@@ -157,7 +172,12 @@ impl ComputeWorker {
             stop_requested: &stop_requested,
         };
         let last = match lab::run(&lab, &self.lab_data, data_url, settings).await {
-            Ok(()) => LabEvent::Finished,
+            Ok(bundles) => {
+                self.lab_bundles.replace(Some(Rc::new(bundles)));
+                LabEvent::Finished {
+                    worker_memory: wasm_memory_bytes(),
+                }
+            }
             Err(lab::Ended::Stopped) => LabEvent::Stopped,
             Err(lab::Ended::Failed(message)) => LabEvent::Failed(message),
         };
@@ -335,6 +355,15 @@ fn analysed(
         batch_size,
         source_size: (image.source_width, image.source_height),
     }
+}
+
+/// Size of this module's linear memory, which grows and never shrinks.
+fn wasm_memory_bytes() -> u64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    memory
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length() as u64
 }
 
 fn summary(pair: &ModelPair) -> String {

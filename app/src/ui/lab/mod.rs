@@ -2,10 +2,12 @@
 //! presses Start and watches the ERM model learn the red-square shortcut; the compute worker
 //! trains (`crate::worker::lab`), this side only draws what it reports.
 
+mod evaluation;
 mod state;
 
 use leptos::prelude::*;
 
+use evaluation::{EvaluationView, ModelsView};
 pub use state::LabState;
 use state::{RunState, StepProgress};
 
@@ -44,6 +46,8 @@ pub fn LabView() -> impl IntoView {
             <EpochTable />
             <Effect />
             <MaskGrid />
+            <EvaluationView />
+            <ModelsView />
             <p class="fine-print">
                 "Data: the first 12,000 training and 2,000 test images of MNIST (Y. LeCun, C. Cortes, "
                 "C. J. C. Burges), licensed CC BY-SA 3.0; the red squares are painted in the page."

@@ -1,12 +1,16 @@
 //! What the page knows of the Lab: the settings in its controls, the run in progress and what
 //! the worker has reported of it.
 
-use leptos::prelude::*;
+use std::sync::Arc;
 
+use leptos::prelude::*;
+use masktune::evaluation::EvaluationReport;
 use masktune::training::masking_pass::GroupMasking;
 
 use crate::protocol::BackendKind;
-use crate::protocol::lab::{EpochPoint, LabEvent, LabModel, LabSettings, LabStep, MaskExample};
+use crate::protocol::lab::{
+    EpochPoint, LabBundles, LabEvent, LabModel, LabSettings, LabStep, MaskExample,
+};
 use crate::ui::pixels::{rgb_data_url, rgba_data_url};
 
 /// Where the current (or last) run stands.
@@ -55,6 +59,49 @@ pub struct StepProgress {
     pub of: u64,
 }
 
+/// A finished run's two bundles as object URLs the page's download links point at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Downloads {
+    pub erm: Download,
+    pub masktune: Download,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Download {
+    pub file_name: String,
+    pub url: String,
+    pub bytes: usize,
+}
+
+impl Downloads {
+    fn new(bundles: &LabBundles) -> Result<Self, String> {
+        let link = |bytes: &[u8], model: &str| -> Result<Download, String> {
+            let failed = |e| format!("the {model} bundle could not be offered for download: {e:?}");
+            let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+            let options = web_sys::BlobPropertyBag::new();
+            options.set_type("application/octet-stream");
+            let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+                .map_err(failed)?;
+            Ok(Download {
+                file_name: format!("lab-seed{}-{model}.mtb", bundles.seed),
+                url: web_sys::Url::create_object_url_with_blob(&blob).map_err(failed)?,
+                bytes: bytes.len(),
+            })
+        };
+        Ok(Downloads {
+            erm: link(&bundles.erm, "erm")?,
+            masktune: link(&bundles.masktune, "masktune")?,
+        })
+    }
+
+    /// Lets the browser free the files.
+    fn revoke(&self) {
+        for download in [&self.erm, &self.masktune] {
+            let _ = web_sys::Url::revoke_object_url(&download.url);
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 pub struct LabState {
     pub settings: RwSignal<LabSettings>,
@@ -68,6 +115,10 @@ pub struct LabState {
     pub loss_trace: RwSignal<Vec<(LabModel, [f64; 2])>>,
     pub epochs: RwSignal<Vec<EpochPoint>>,
     pub masked: RwSignal<Option<MaskedView>>,
+    pub evaluation: RwSignal<Option<Arc<EvaluationReport>>>,
+    pub downloads: RwSignal<Option<Downloads>>,
+    /// The worker's memory in bytes when the last run finished.
+    pub worker_memory: RwSignal<Option<u64>>,
     /// Number of the current run; answers for older runs are ignored.
     run: StoredValue<u64>,
 }
@@ -83,6 +134,9 @@ impl LabState {
             loss_trace: RwSignal::new(Vec::new()),
             epochs: RwSignal::new(Vec::new()),
             masked: RwSignal::new(None),
+            evaluation: RwSignal::new(None),
+            downloads: RwSignal::new(None),
+            worker_memory: RwSignal::new(None),
             run: StoredValue::new(0),
         }
     }
@@ -102,7 +156,16 @@ impl LabState {
         self.loss_trace.set(Vec::new());
         self.epochs.set(Vec::new());
         self.masked.set(None);
+        self.evaluation.set(None);
+        self.forget_downloads();
         run
+    }
+
+    fn forget_downloads(&self) {
+        if let Some(old) = self.downloads.get_untracked() {
+            old.revoke();
+        }
+        self.downloads.set(None);
     }
 
     /// The run to stop, if one is going.
@@ -168,8 +231,22 @@ impl LabState {
                 })),
                 Err(message) => self.failed(message),
             },
+            LabEvent::Evaluated(report) => self.evaluation.set(Some(Arc::from(report))),
+            LabEvent::Bundles(bundles) => match Downloads::new(&bundles) {
+                Ok(downloads) => {
+                    self.forget_downloads();
+                    self.downloads.set(Some(downloads));
+                }
+                Err(message) => self.failed(message),
+            },
             LabEvent::Stopped => self.end(RunState::Stopped),
-            LabEvent::Finished => self.end(RunState::Finished),
+            LabEvent::Finished { worker_memory } => {
+                self.worker_memory.set(Some(worker_memory));
+                // A failure on the page's side (the downloads) stays shown.
+                if !matches!(self.run_state.get_untracked(), RunState::Failed(_)) {
+                    self.end(RunState::Finished);
+                }
+            }
             LabEvent::Failed(message) => self.end(RunState::Failed(message)),
         }
     }

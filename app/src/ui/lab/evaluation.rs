@@ -1,0 +1,127 @@
+//! The end of a Lab run: the trainer's evaluation of the pair (accuracy per group with counts on
+//! both test sets, the selective table with thresholds from validation), and the pair itself to
+//! download or to try on the user's own digits.
+
+use leptos::prelude::*;
+use masktune::evaluation::{EvaluationReport, SetEvaluation};
+
+use super::state::Download;
+use crate::ui::selective_panel::Summary;
+use crate::ui::state::PageState;
+
+#[component]
+pub fn EvaluationView() -> impl IntoView {
+    let lab = expect_context::<PageState>().lab;
+    move || {
+        lab.evaluation.get().map(|report| {
+            view! {
+                <section id="lab-evaluation" aria-label="Evaluation of the Lab's models">
+                    <h3>"Accuracy per group on the test sets"</h3>
+                    <p class="fine-print">
+                        "ERM (best) is the epoch with the best validation accuracy, which made the masks; "
+                        "MaskTune is the last ERM epoch after one epoch on the masked images. "
+                        "Groups are (class, red square); counts in brackets."
+                    </p>
+                    <GroupTable report=report.clone() />
+                    <h3>"When the pair may abstain"</h3>
+                    <p class="fine-print">
+                        "Confidence: the largest softmax of the product of the ERM (best) and MaskTune "
+                        "probabilities; thresholds chosen on the validation split for each target coverage."
+                    </p>
+                    <div class="summaries">
+                        {report.selective_summaries().into_iter().map(|summary| view! { <Summary summary /> }).collect_view()}
+                    </div>
+                </section>
+            }
+        })
+    }
+}
+
+/// One row per test set and model: overall, each group's accuracy, the worst group.
+#[component]
+fn GroupTable(report: std::sync::Arc<EvaluationReport>) -> impl IntoView {
+    let tests: Vec<SetEvaluation> = report.sets.iter().skip(1).cloned().collect();
+    let group_names: Vec<String> = tests
+        .first()
+        .and_then(|set| set.group_counts.as_ref())
+        .map(|counts| counts.iter().map(|(name, _)| name.clone()).collect())
+        .unwrap_or_default();
+    let percent = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.2}%", v * 100.0));
+    view! {
+        <table id="lab-groups">
+            <thead><tr>
+                <th scope="col">"Test set"</th>
+                <th scope="col">"Model"</th>
+                <th scope="col">"Overall"</th>
+                {group_names.into_iter().map(|name| view! { <th scope="col">{name}</th> }).collect_view()}
+                <th scope="col">"Worst group"</th>
+            </tr></thead>
+            <tbody>
+                {tests.into_iter().flat_map(|set| {
+                    let title = set.set.replace('_', " ");
+                    set.models.into_iter().map(move |m| {
+                        let groups = m.groups.clone();
+                        let cells = groups.as_ref().map(|g| g.groups.iter().map(|g| view! {
+                            <td class="group">{format!("{} ({} of {})", percent(g.accuracy), g.correct, g.count)}</td>
+                        }).collect_view());
+                        view! {
+                            <tr data-set=set.set.clone() data-model=m.model.clone()>
+                                <td>{title.clone()}</td>
+                                <td>{model_name(&m.model)}</td>
+                                <td class="overall">{percent(m.accuracy.accuracy)}</td>
+                                {cells}
+                                <td class="worst">{percent(groups.and_then(|g| g.worst_group_accuracy))}</td>
+                            </tr>
+                        }
+                    }).collect::<Vec<_>>()
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+fn model_name(model: &str) -> String {
+    match model {
+        "erm_best" => "ERM (best)".into(),
+        "erm_last" => "ERM (last)".into(),
+        "masktune" => "MaskTune".into(),
+        other => other.into(),
+    }
+}
+
+/// The finished run's pair: download both bundles, or analyse images with them.
+#[component]
+pub fn ModelsView() -> impl IntoView {
+    let page = expect_context::<PageState>();
+    let lab = page.lab;
+    move || {
+        lab.downloads.get().map(|downloads| {
+            let link = |d: Download, id: &'static str| view! {
+                <a id=id href=d.url download=d.file_name.clone()>
+                    {format!("{} ({:.0} kB)", d.file_name, d.bytes as f64 / 1e3)}
+                </a>
+            };
+            let memory = lab.worker_memory.get().map(|bytes| view! {
+                <span id="lab-memory" data-bytes=bytes.to_string()>
+                    {format!("The worker holds {:.0} MB.", bytes as f64 / 1e6)}
+                </span>
+            });
+            view! {
+                <section id="lab-models" aria-label="The trained models">
+                    <h3>"Your model pair"</h3>
+                    <p>
+                        <button id="lab-analyse" on:click=move |_| page.analyse_lab_models()>
+                            "Analyse images with these models"
+                        </button>
+                        " or download the bundles: " {link(downloads.erm, "lab-download-erm")} " · "
+                        {link(downloads.masktune, "lab-download-masktune")}
+                    </p>
+                    <p class="fine-print">
+                        "trainer-native predict --erm <ERM bundle> --masktune <MaskTune bundle> IMAGES… answers "
+                        "exactly as this page does. " {memory}
+                    </p>
+                </section>
+            }
+        })
+    }
+}

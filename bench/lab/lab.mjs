@@ -1,0 +1,120 @@
+// The Lab's default run (or the settings given) in the built page, in Debian's headless Chromium:
+// the time of each step as the page shows it and the accuracies it reaches, run after run in one
+// page per backend, so that "same seed, same backend: same numbers" is checked too. Run by hand
+// (run.sh), not by the tests. Prints one JSON object per run and a Markdown table.
+//
+//     node bench/lab/lab.mjs [--dist dist] [--repeats 2] [--images 10000] [--epochs 1] [--seed 0]
+import { parseArgs } from "node:util";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serveDirectory } from "../../e2e/support/server.js";
+import { launchChromium } from "../../e2e/support/browser.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const { values: options } = parseArgs({
+  options: {
+    dist: { type: "string", default: join(ROOT, "dist") },
+    repeats: { type: "string", default: "2" },
+    images: { type: "string" },
+    epochs: { type: "string" },
+    seed: { type: "string" },
+    backends: { type: "string", default: "cpu,webgpu" },
+  },
+});
+
+// Records, in the page, when the status line enters each step ("ERM training, epoch 1: ..." ->
+// "ERM training, epoch 1") and when the run ends.
+function watchSteps() {
+  window.__labSteps = [];
+  const status = () => document.querySelector("#lab-status");
+  const observer = new MutationObserver(() => {
+    const element = status();
+    if (!element) return;
+    const state = element.dataset.state;
+    const step = state === "running" ? element.textContent.split(":")[0].trim() : state;
+    const last = window.__labSteps.at(-1);
+    if (!last || last.step !== step) window.__labSteps.push({ step, at: performance.now() });
+  });
+  observer.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+}
+
+async function oneRun(page) {
+  await page.evaluate(watchSteps);
+  const start = await page.evaluate(() => performance.now());
+  await page.click("#lab-start");
+  const end = page.locator("#lab-status:is([data-state='finished'], [data-state='failed'])");
+  await end.waitFor({ timeout: 1_800_000 });
+  if ((await end.getAttribute("data-state")) !== "finished") throw new Error(await end.textContent());
+  const marks = await page.evaluate(() => window.__labSteps);
+  const steps = {};
+  for (let i = 0; i + 1 < marks.length; i++) {
+    // Measuring after an ERM epoch counts with it; after the fine-tuning epoch, with that.
+    const name = marks[i].step.startsWith("Measuring") && i > 0 ? `${marks[i - 1].step} (measure)` : marks[i].step;
+    steps[name] = (steps[name] ?? 0) + (marks[i + 1].at - marks[i].at) / 1000;
+  }
+  const table = await page.locator("#lab-results tbody tr").evaluateAll((rows) =>
+    rows.map((r) => ({
+      model: r.dataset.model,
+      epoch: Number(r.dataset.epoch),
+      val: r.querySelector(".val").textContent,
+      original: r.querySelector(".original").textContent,
+      biased: r.querySelector(".biased").textContent,
+    })),
+  );
+  const worst = await page.locator("#lab-groups tbody tr").evaluateAll((rows) =>
+    rows.map((r) => ({ set: r.dataset.set, model: r.dataset.model, worst: r.querySelector(".worst").textContent })),
+  );
+  return {
+    total_s: ((await page.evaluate(() => performance.now())) - start) / 1000,
+    steps,
+    table,
+    worst,
+    effect: await page.locator("#lab-effect").textContent(),
+  };
+}
+
+const server = await serveDirectory(options.dist);
+const results = [];
+try {
+  for (const backend of options.backends.split(",")) {
+    const browser = await launchChromium({ webgpu: backend === "webgpu" });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+      await page.goto(`${server.url}#lab`);
+      await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
+      for (const [field, value] of [["#lab-images", options.images], ["#lab-epochs", options.epochs], ["#lab-seed", options.seed]]) {
+        if (value === undefined) continue;
+        await page.fill(field, value);
+        await page.locator(field).dispatchEvent("change");
+      }
+      const trainsOn = async () => (await page.locator("#lab-backend").textContent()).replace(/\s+/g, " ").trim();
+      for (let repeat = 0; repeat < Number(options.repeats); repeat++) {
+        const run = { backend, repeat, ...(await oneRun(page)), trains_on: await trainsOn() };
+        console.log(JSON.stringify(run));
+        results.push(run);
+      }
+    } finally {
+      await browser.close();
+    }
+  }
+} finally {
+  server.close();
+}
+
+const s = (v) => (v ?? 0).toFixed(1);
+console.log("\n| page backend | run | total (s) | data | ERM epochs (train + measure) | masking | fine-tuning (+ measure) | ERM orig / biased | MaskTune orig / biased |");
+console.log("|---|---|---|---|---|---|---|---|---|");
+for (const r of results) {
+  const sum = (f) => Object.entries(r.steps).filter(([k]) => f(k)).reduce((a, [, v]) => a + v, 0);
+  const erm = r.table.filter((t) => t.model === "erm").at(-1);
+  const mt = r.table.find((t) => t.model === "masktune");
+  console.log(
+    `| ${r.backend} | ${r.repeat + 1} | ${s(r.total_s)} | ${s(sum((k) => k.startsWith("Downloading")))} | ` +
+      `${s(sum((k) => k.startsWith("ERM")))} | ${s(sum((k) => k.startsWith("Masking")))} | ${s(sum((k) => k.startsWith("Fine-tuning")))} | ` +
+      `${erm.original} / ${erm.biased} | ${mt.original} / ${mt.biased} |`,
+  );
+}
+for (const backend of new Set(results.map((r) => r.backend))) {
+  const runs = results.filter((r) => r.backend === backend).map((r) => JSON.stringify([r.table, r.worst]));
+  console.log(`${backend}: ${runs.every((t) => t === runs[0]) ? "every run gave the same numbers" : "RUNS DIFFER"}`);
+}
