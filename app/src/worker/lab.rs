@@ -122,6 +122,7 @@ pub fn spurious_sets(data: &LabData, settings: &LabSettings) -> SpuriousMnist {
 /// What ERM training leaves: the best model by validation accuracy (which the masking uses)
 /// and the last, with its optimizer, RNG and learning rate (which the fine-tuning continues).
 pub struct Erm {
+    /// A snapshot (evaluation mode): the epochs after it leave its batch norms alone.
     best: AnyModel,
     best_epoch: usize,
     /// The best and the last model's probabilities on the held-out sets.
