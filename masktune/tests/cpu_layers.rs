@@ -1,8 +1,8 @@
-//! `masktune::cpu::{conv2d, batch_norm, max_pool2d}` on the CPU backend (their own kernels)
-//! against Burn's `Conv2d`, `BatchNorm` and `MaxPool2d`: the same outputs, gradients and running
-//! statistics.
+//! `masktune::cpu::{conv2d, batch_norm, conv_batch_norm, max_pool2d}` on the CPU backend (their
+//! own kernels) against Burn's `Conv2d`, `BatchNorm` and `MaxPool2d`: the same outputs, gradients
+//! and running statistics.
 
-use burn::module::Param;
+use burn::module::{Param, RunningState};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
@@ -197,6 +197,52 @@ fn batch_norm_same_as_burn_in_evaluation() {
     masktune::cpu::batch_norm(&bn, x.clone())
         .into_data()
         .assert_approx_eq::<f32>(&bn.forward(x).into_data(), Tolerance::absolute(1e-6));
+}
+
+#[test]
+fn conv_batch_norm_at_inference_same_as_burns_layers() {
+    let device = Device::flex();
+    // 3x3 "same" (VGG), unpadded (the MNIST network), strided (ResNet); one image as the page
+    // runs them, and a batch.
+    for (channels, padding, stride, batch) in
+        [([3, 16], 1, 1, 1), ([16, 8], 0, 1, 5), ([8, 12], 1, 2, 2)]
+    {
+        let conv = Conv2dConfig::new(channels, [3, 3])
+            .with_stride([stride, stride])
+            .with_padding(PaddingConfig2d::Explicit(
+                padding, padding, padding, padding,
+            ))
+            .with_bias(false)
+            .init(&device);
+        let per_channel = |distribution| Tensor::<1>::random([channels[1]], distribution, &device);
+        // Trained-looking statistics and affine parameters, none of them 0 or 1.
+        let bn = BatchNorm {
+            gamma: Param::from_tensor(per_channel(Distribution::Uniform(0.5, 1.5))),
+            beta: Param::from_tensor(per_channel(Distribution::Normal(0.0, 1.0))),
+            running_mean: RunningState::new(per_channel(Distribution::Normal(0.0, 0.5))),
+            running_var: RunningState::new(per_channel(Distribution::Uniform(0.2, 3.0))),
+            ..BatchNormConfig::new(channels[1]).init(&device)
+        };
+        let x = Tensor::<4>::random(
+            [batch, channels[0], 9, 9],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let burns = bn.forward(conv.forward(x.clone()));
+        let ours = masktune::cpu::conv_batch_norm(&conv, &bn, x.clone(), false);
+        assert!(
+            ours.clone().lower_elem(0.0).any().into_scalar::<bool>(),
+            "without ReLU, negative values stay"
+        );
+        ours.into_data()
+            .assert_approx_eq::<f32>(&burns.clone().into_data(), Tolerance::absolute(1e-5));
+        masktune::cpu::conv_batch_norm(&conv, &bn, x, true)
+            .into_data()
+            .assert_approx_eq::<f32>(
+                &burn::tensor::activation::relu(burns).into_data(),
+                Tolerance::absolute(1e-5),
+            );
+    }
 }
 
 /// Output and input gradient of `sum(pool(x) * r)` through `forward`.

@@ -31,7 +31,8 @@ pub fn forward(x: &[f32], weight: &[f32], geometry: &ConvGeometry) -> Vec<f32> {
         return forward_by_taps(x, weight, g, &layout);
     }
     let (taps, plane, co) = (g.taps(), g.output_plane(), g.channels_out);
-    let group = images_per_product(plane);
+    // No more images per product than the batch has: the scratch is zeroed on every call.
+    let group = images_per_product(plane).min(g.batch.max(1));
     let im2col = Im2col::new(g);
     let mut output = vec![0.0f32; g.batch * g.output_image()];
     for_each_chunk(

@@ -1,7 +1,9 @@
-//! A Burn backend extension for the models' bias-free convolutions and training-mode batch
-//! norms. By default each operation is the backend's own; on the CPU (Flex, f32) they are
-//! [`super::conv`] and [`super::batch_norm`]. `Autodiff` records each as one operation whose
-//! backward pass calls the extension's gradients, so training on the CPU uses them both ways.
+//! A Burn backend extension for the models' bias-free convolutions, training-mode batch norms
+//! and tiled max pools, and for conv + batch norm (+ ReLU) at inference time. By default each
+//! operation is the backend's own; on the CPU (Flex, f32) they are [`super::conv`],
+//! [`super::batch_norm`], [`super::max_pool`] and [`super::channel_affine`]. `Autodiff` records
+//! the training operations as one operation each whose backward pass calls the extension's
+//! gradients, so training on the CPU uses them both ways.
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -15,6 +17,7 @@ use burn::backend::{Autodiff, Backend, Flex, TensorMetadata, backend_extension};
 use burn::tensor::{DType, IntDType, Shape, TensorData};
 
 use super::batch_norm::{self, NormShape};
+use super::channel_affine;
 use super::conv;
 use super::im2col::ConvGeometry;
 use super::max_pool::{self, PoolShape};
@@ -28,6 +31,19 @@ pub trait LayerBackend: Backend {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
         Self::conv2d(x, weight, None, options)
+    }
+
+    /// [`LayerBackend::conv2d_without_bias`] followed by `y * scale[c] + shift[c]` on each output
+    /// channel `c` (a batch norm with running statistics), clamped at zero when `relu`.
+    fn conv2d_scale_shift(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        relu: bool,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        conv2d_scale_shift_by_ops::<Self>(x, weight, scale, shift, relu, options)
     }
 
     /// `dL/dx` of [`LayerBackend::conv2d_without_bias`].
@@ -90,6 +106,24 @@ pub trait LayerBackend: Backend {
     ) -> FloatTensor<Self> {
         tiled_max_pool_backward_by_indices::<Self>(x, kernel, output_grad)
     }
+}
+
+/// [`LayerBackend::conv2d_scale_shift`] from the backend's own operations.
+fn conv2d_scale_shift_by_ops<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    shift: FloatTensor<B>,
+    relu: bool,
+    options: ConvOptions<2>,
+) -> FloatTensor<B> {
+    let per_channel = |values: FloatTensor<B>| {
+        let channels = values.shape().num_elements();
+        B::float_reshape(values, Shape::new([1, channels, 1, 1]))
+    };
+    let y = B::conv2d(x, weight, None, options);
+    let y = B::float_add(B::float_mul(y, per_channel(scale)), per_channel(shift));
+    if relu { B::relu(y) } else { y }
 }
 
 /// Burn's max pool backward for [`LayerBackend::max_pool2d_tiled`], through the index of each
@@ -192,6 +226,30 @@ impl LayerBackend for Flex {
         };
         let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
         let y = conv::forward(values(&x), values(&weight), &g);
+        flex_tensor(y, [g.batch, g.channels_out, g.output[0], g.output[1]])
+    }
+
+    fn conv2d_scale_shift(
+        x: FlexTensor,
+        weight: FlexTensor,
+        scale: FlexTensor,
+        shift: FlexTensor,
+        relu: bool,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        let per_channel_f32 = scale.dtype() == DType::F32 && shift.dtype() == DType::F32;
+        let Some(g) = cpu_geometry(&x, &weight, &options).filter(|_| per_channel_f32) else {
+            return conv2d_scale_shift_by_ops::<Self>(x, weight, scale, shift, relu, options);
+        };
+        let [x, weight, scale, shift] = [x, weight, scale, shift].map(|t| t.to_contiguous());
+        let mut y = conv::forward(values(&x), values(&weight), &g);
+        channel_affine::apply(
+            &mut y,
+            values(&scale),
+            values(&shift),
+            g.output_plane(),
+            relu,
+        );
         flex_tensor(y, [g.batch, g.channels_out, g.output[0], g.output[1]])
     }
 

@@ -44,7 +44,7 @@ impl PoolShape {
                     for (at, &value) in (row..).zip(&plane[row..row + kernel_w]) {
                         // Selects, not branches: which value wins is data (25 % faster on
                         // random activations).
-                        let take = (value > maximum) | value.is_nan();
+                        let take = takes_over(value, maximum);
                         best = if take { at } else { best };
                         maximum = if take { value } else { maximum };
                     }
@@ -55,12 +55,37 @@ impl PoolShape {
     }
 }
 
+/// Whether `value` takes a window's maximum from `maximum`, the value before it in the window:
+/// a larger value, or a NaN (so NaN propagates).
+fn takes_over(value: f32, maximum: f32) -> bool {
+    (value > maximum) | value.is_nan()
+}
+
+/// The maxima alone, row by row: each output row starts from its windows' first input row and
+/// takes the other rows' values column by column, a loop without the index bookkeeping of
+/// [`PoolShape::for_each_maximum`] (the same values, in the same order).
 pub fn forward(x: &[f32], shape: &PoolShape) -> Vec<f32> {
     assert_eq!(x.len(), shape.planes * shape.input_plane(), "input size");
+    let ([_, out_w], [kernel_h, kernel_w]) = (shape.output(), shape.kernel);
+    let width = shape.input[1];
     let mut y = vec![0.0f32; shape.planes * shape.output_plane()];
     for_each_chunk(&mut y, shape.output_plane(), 0, |p, _, y| {
         let plane = &x[p * shape.input_plane()..][..shape.input_plane()];
-        shape.for_each_maximum(plane, |out, _, maximum| y[out] = maximum);
+        for (oh, y) in y.chunks_exact_mut(out_w).enumerate() {
+            for kh in 0..kernel_h {
+                let row = &plane[(oh * kernel_h + kh) * width..][..out_w * kernel_w];
+                for (maximum, window) in y.iter_mut().zip(row.chunks_exact(kernel_w)) {
+                    for (kw, &value) in window.iter().enumerate() {
+                        let first = kh == 0 && kw == 0;
+                        *maximum = if first || takes_over(value, *maximum) {
+                            value
+                        } else {
+                            *maximum
+                        };
+                    }
+                }
+            }
+        }
     });
     y
 }

@@ -2,11 +2,13 @@
 //! `extension::LayerBackend`: the convolution and its gradients as matrix products over im2col
 //! matrices (`conv`), batch norm in a few passes (`batch_norm`) and max pooling by tiling windows
 //! (`max_pool`); the benchmark models' training steps run 1.2x (VGG-11) to ~2.5x (the narrow
-//! models) faster than with Burn's generic CPU versions (docs/BENCHMARKS.md). Elsewhere, and
-//! for layers these do not cover (bias, groups, evaluation mode, overlapping pools), Burn's
-//! modules run as is.
+//! models) faster than with Burn's generic CPU versions (docs/BENCHMARKS.md). At inference
+//! time a convolution, its batch norm and ReLU run as one operation (`channel_affine`).
+//! Elsewhere, and for layers these do not cover (bias, groups, batch norms on their own in
+//! evaluation mode, overlapping pools), Burn's modules run as is.
 
 mod batch_norm;
+mod channel_affine;
 mod conv;
 mod extension;
 mod im2col;
@@ -33,21 +35,52 @@ fn on_cpu(device: &Device) -> bool {
 
 /// `conv.forward(x)`.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let padding = match conv.padding {
-        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
-        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
-        // "Same" depends on the input size; the models do not use it.
-        PaddingConfig2d::Same => return conv.forward(x),
-    };
-    if !on_cpu(&x.device()) || conv.bias.is_some() || conv.groups != 1 {
+    let Some(options) = conv_options(conv).filter(|_| on_cpu(&x.device())) else {
         return conv.forward(x);
-    }
-    let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
+    };
     Tensor::from_dispatch(<Dispatch as LayerBackend>::conv2d_without_bias(
         x.into_dispatch(),
         conv.weight.val().into_dispatch(),
         options,
     ))
+}
+
+/// `bn.forward(conv.forward(x))`, then ReLU when `relu`. On the CPU at inference time (no
+/// autodiff), the batch norm's running statistics become a scale and shift per channel that the
+/// convolution applies to its output in the same pass as the ReLU ([`channel_affine`]).
+pub fn conv_batch_norm(conv: &Conv2d, bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
+    let device = x.device();
+    let Some(options) = conv_options(conv).filter(|_| !device.is_autodiff() && on_cpu(&device))
+    else {
+        let y = batch_norm(bn, conv2d(conv, x));
+        return if relu {
+            burn::tensor::activation::relu(y)
+        } else {
+            y
+        };
+    };
+    let scale = bn.gamma.val() / bn.running_var.value().add_scalar(bn.epsilon).sqrt();
+    let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
+    Tensor::from_dispatch(<Dispatch as LayerBackend>::conv2d_scale_shift(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        scale.into_dispatch(),
+        shift.into_dispatch(),
+        relu,
+        options,
+    ))
+}
+
+/// The options of a convolution the extension runs (no bias, no groups, explicit padding).
+fn conv_options(conv: &Conv2d) -> Option<ConvOptions<2>> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        // "Same" depends on the input size; the models do not use it.
+        PaddingConfig2d::Same => return None,
+    };
+    (conv.bias.is_none() && conv.groups == 1)
+        .then(|| ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups))
 }
 
 /// `bn.forward(x)`: in training (an autodiff device and the layer not frozen), the batch's

@@ -5,7 +5,6 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 /// A bias-free convolution followed by batch norm (the norm's beta is the bias).
 #[derive(Module, Debug)]
@@ -68,11 +67,11 @@ impl ConvBn {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        crate::cpu::batch_norm(&self.bn, crate::cpu::conv2d(&self.conv, x))
+        crate::cpu::conv_batch_norm(&self.conv, &self.bn, x, false)
     }
 
     pub fn forward_relu(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.forward(x))
+        crate::cpu::conv_batch_norm(&self.conv, &self.bn, x, true)
     }
 }
 
