@@ -59,7 +59,7 @@ fn main() {
             let logits: Vec<f32> = model
                 .forward(input.clone())
                 .into_data()
-                .to_vec::<f32>()
+                .try_to_vec::<f32>()
                 .expect("f32 logits");
             std::hint::black_box(logits);
         });
