@@ -1,6 +1,5 @@
 // The page never freezes: while 20 photos are analysed (in the compute worker), the main thread
-// runs no task longer than 50 ms (150 ms on the CPU fallback for now; see LONG_TASK_MS) and the
-// controls react (PerformanceObserver 'longtask').
+// runs no task longer than 50 ms and the controls react (PerformanceObserver 'longtask').
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { copyFile, mkdtemp } from "node:fs/promises";
@@ -16,11 +15,16 @@ const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
 const TASK = "celeba";
 const PHOTO = join(HERE, "..", "app", "assets", "examples", "face-astronaut.png");
 const IMAGES = 20;
-// Issue 19 asks for 50 ms. On the CPU fallback this 2-core machine shows one-off main-thread
-// tasks of 56-116 ms around the first results (up to 330 ms with another process hogging a
-// core), whose cause is not found yet (the notes of 2026-12-03), so the CPU fallback is bounded
-// at 150 ms for now: a stopgap, not the goal.
-const LONG_TASK_MS = { webgpu: 50, cpu: 150 };
+// Issue 19's bound, on both backends. On the CPU fallback the notes of 2026-12-03 saw one-off
+// main-thread tasks of 56-116 ms around the first results on a loaded 2-core machine; on
+// 2026-12-04 five runs here (this build and the one before it) stayed under 50 ms, and a trace
+// of the main thread showed its longest task at 26-34 ms (about 25 ms of work per result:
+// the worker's message, three PNGs drawn, style, layout and paint).
+const LONG_TASK_MS = 50;
+// A run that sees a long task is repeated, up to this many runs in all: on a 2-core machine the
+// worker's core and the main thread's are both busy, and a descheduled main thread makes a
+// long task of the operating system's making. Every run seeing one fails.
+const RUNS = 3;
 
 let server;
 before(async () => {
@@ -104,17 +108,11 @@ async function analyseTwenty({ webgpu }) {
 }
 
 for (const webgpu of [true, false]) {
-  const limit = LONG_TASK_MS[webgpu ? "webgpu" : "cpu"];
-  test(`no main-thread task over ${limit} ms while ${IMAGES} photos are analysed (${webgpu ? "WebGPU" : "CPU fallback"})`, async () => {
-    // One more try when the first run saw a long task: on a 2-core machine the worker's core and
-    // the main thread's are both busy, and a single burst of rendering when several results land
-    // together has been seen to reach 94 ms once in a cold CI run and 63 ms under an added CPU load
-    // (never in 3 runs on the idle machine). Two runs in a row with a long task fail; the first
-    // one's tasks are printed either way.
+  test(`no main-thread task over ${LONG_TASK_MS} ms while ${IMAGES} photos are analysed (${webgpu ? "WebGPU" : "CPU fallback"})`, async () => {
+    const longIn = (r) => r.longTasks.filter((t) => t.duration > LONG_TASK_MS);
     let result = await analyseTwenty({ webgpu });
-    const longIn = (r) => r.longTasks.filter((t) => t.duration > limit);
-    if (longIn(result).length > 0) {
-      console.error(`first run: long tasks ${JSON.stringify(longIn(result))}; running again`);
+    for (let run = 2; run <= RUNS && longIn(result).length > 0; run++) {
+      console.error(`run ${run - 1}: long tasks ${JSON.stringify(longIn(result))}; running again`);
       result = await analyseTwenty({ webgpu });
     }
     assert.equal(result.backend, webgpu ? "webgpu" : "cpu");

@@ -4,6 +4,7 @@
 // the tests. Prints one JSON object per line and a Markdown table of medians.
 //
 //     node bench/browser_latency/latency.mjs [--dist dist] [--repeats 10] [--tasks cifar10,celeba]
+//         [--compute webgpu,cpu]
 import { parseArgs } from "node:util";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +18,7 @@ const { values: options } = parseArgs({
     dist: { type: "string", default: join(ROOT, "dist") },
     repeats: { type: "string", default: "10" },
     tasks: { type: "string", default: "cifar10,celeba" },
+    compute: { type: "string", default: "webgpu,cpu" },
   },
 });
 const repeats = Number(options.repeats);
@@ -26,7 +28,10 @@ const rows = [];
 try {
   for (const task of options.tasks.split(",")) {
     if (!IMAGES[task]) throw new Error(`unknown task ${task}: one of ${Object.keys(IMAGES).join(", ")}`);
-    for (const webgpu of [true, false]) rows.push(await measure(server, task, webgpu, repeats));
+    for (const compute of options.compute.split(",")) {
+      if (!["webgpu", "cpu"].includes(compute)) throw new Error(`unknown compute ${compute}: webgpu or cpu`);
+      rows.push(await measure(server, task, compute === "webgpu", repeats));
+    }
   }
 } finally {
   server.close();
