@@ -6,7 +6,7 @@ import { copyFile, mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { serveDirectory } from "./support/server.js";
+import { serveDirectory, ISOLATION_HEADERS } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -26,11 +26,19 @@ const LONG_TASK_MS = 50;
 // long task of the operating system's making. Every run seeing one fails.
 const RUNS = 3;
 
-let server;
+// WebGPU, the CPU fallback, and the CPU fallback on threads (a cross-origin isolated page).
+const CONFIGS = [
+  { name: "WebGPU", webgpu: true, isolated: false, backend: "webgpu" },
+  { name: "CPU fallback", webgpu: false, isolated: false, backend: "cpu" },
+  { name: "CPU fallback, threads", webgpu: false, isolated: true, backend: "cpu" },
+];
+
+const servers = {};
 before(async () => {
-  server = await serveDirectory(DIST);
+  servers.plain = await serveDirectory(DIST);
+  servers.isolated = await serveDirectory(DIST, { headers: ISOLATION_HEADERS });
 });
-after(() => server?.close());
+after(() => Object.values(servers).forEach((server) => server.close()));
 
 // Records every long task of the page's main thread from the start.
 function observeLongTasks() {
@@ -41,7 +49,8 @@ function observeLongTasks() {
   }).observe({ type: "longtask", buffered: true });
 }
 
-async function analyseTwenty({ webgpu }) {
+async function analyseTwenty({ webgpu, isolated }) {
+  const server = isolated ? servers.isolated : servers.plain;
   const browser = await launchChromium({ webgpu });
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -52,6 +61,7 @@ async function analyseTwenty({ webgpu }) {
       throw new Error(`models never became ready: ${error.message}\n${consoleLines.join("\n")}`);
     });
     const backend = await page.locator("#backend-status").getAttribute("data-backend");
+    const label = await page.locator("#backend-status strong").textContent();
 
     // The observer must see a long task when there is one, or its silence proves nothing.
     const probe = await page.evaluate(async () => {
@@ -95,27 +105,31 @@ async function analyseTwenty({ webgpu }) {
       IMAGES,
       { timeout: 300_000 },
     );
-    await screenshot(page, `responsive-${webgpu ? "webgpu" : "cpu"}`);
+    await screenshot(page, `responsive-${webgpu ? "webgpu" : "cpu"}${isolated ? "-threads" : ""}`);
     const result = await page.evaluate((since) => ({
       supported: window.longTasksSupported,
       longTasks: window.longTasks.filter((t) => t.start >= since),
       errors: [...document.querySelectorAll("article.result .error")].map((e) => e.textContent),
     }), start);
-    return { backend, probe, reactedDuringWork, ...result, console: consoleLines.join("\n") };
+    return { backend, label, probe, reactedDuringWork, ...result, console: consoleLines.join("\n") };
   } finally {
     await browser.close();
   }
 }
 
-for (const webgpu of [true, false]) {
-  test(`no main-thread task over ${LONG_TASK_MS} ms while ${IMAGES} photos are analysed (${webgpu ? "WebGPU" : "CPU fallback"})`, async () => {
+for (const config of CONFIGS) {
+  test(`no main-thread task over ${LONG_TASK_MS} ms while ${IMAGES} photos are analysed (${config.name})`, async () => {
     const longIn = (r) => r.longTasks.filter((t) => t.duration > LONG_TASK_MS);
-    let result = await analyseTwenty({ webgpu });
+    let result = await analyseTwenty(config);
     for (let run = 2; run <= RUNS && longIn(result).length > 0; run++) {
       console.error(`run ${run - 1}: long tasks ${JSON.stringify(longIn(result))}; running again`);
-      result = await analyseTwenty({ webgpu });
+      result = await analyseTwenty(config);
     }
-    assert.equal(result.backend, webgpu ? "webgpu" : "cpu");
+    assert.equal(result.backend, config.backend);
+    // One thread unless the page is isolated (threads.test.js checks how many it has then).
+    if (config.backend === "cpu") {
+      assert.match(result.label, config.isolated ? /SIMD, \d+ threads?\)$/ : /SIMD, 1 thread\)$/);
+    }
     assert.ok(result.supported, "this Chromium reports no long tasks");
     assert.ok(result.probe, "a deliberate 120 ms task was not reported: the observer does not work");
     assert.deepEqual(result.errors, [], result.console);

@@ -42,8 +42,29 @@ wasm_env() {
     esac
 }
 
+# The compute worker's threaded build (feature `threads`): wasm atomics need std rebuilt with
+# them, so it always takes Debian's rustc-web and build-std, in a build folder of its own.
+threaded_wasm_env() {
+    export PATH="$TOOLS_DIR/debian-rust:$TOOLS_DIR/bin:$PATH"
+    export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm-threads"
+    export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
+    export CARGO_UNSTABLE_BUILD_STD="std,panic_abort"
+    # .cargo/config.toml's target features plus those of threads (this variable replaces the
+    # file's flags).
+    export RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals"
+}
+
+# The compute worker's threaded build into dist-threads/, which the page's build copies to
+# dist/threads/ (app/worker.js runs it on cross-origin isolated pages).
+build_threaded_worker() {
+    step "Building the compute worker's threaded build (trunk build threads.html)"
+    ( threaded_wasm_env && timeout 3600 trunk build --release --filehash false \
+        --dist "$REPO_ROOT/dist-threads" "$REPO_ROOT/threads.html" )
+}
+
 # Builds the page into dist/ as it is hosted (quick when nothing changed).
 build_page() {
+    build_threaded_worker
     step "Building the page (trunk build --release)"
     ( wasm_env && timeout 3600 trunk build --release )
 }

@@ -51,9 +51,10 @@ cargo_tool() {
             "check access to crates.io; the log above names the crate that failed"
 }
 
-# Where no rustup target can be downloaded: Debian's rustc-web has the wasm32 target, and std is
-# rebuilt from its sources (build-std), linked by rust-lld (lld-22).
-debian_wasm_route() {
+# Debian's rustc-web has the wasm32 target, and std is rebuilt from its sources (build-std),
+# linked by rust-lld (lld-22): the page's build where no rustup target can be downloaded, and
+# always the compute worker's threaded build (wasm atomics need std rebuilt with them).
+debian_wasm_toolchain() {
     apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22
     mkdir -p "$TOOLS_DIR/debian-rust"
     ln -sf /usr/bin/cargo "$TOOLS_DIR/debian-rust/cargo"
@@ -65,6 +66,10 @@ debian_wasm_route() {
     [ -f "$library" ] || die "Debian's std sources are missing ($library)" "apt-get install rust-web-src"
     RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc timeout 600 /usr/bin/cargo fetch --quiet --manifest-path "$library" \
         || die "fetching the dependencies of std (for build-std) failed" "check access to crates.io"
+}
+
+debian_wasm_route() {
+    debian_wasm_toolchain
     echo debian > "$TOOLS_DIR/wasm-route"
 }
 
@@ -88,6 +93,8 @@ else
     note "rustup could not add the target; using Debian's rustc-web with build-std"
     debian_wasm_route
 fi
+step "Debian's rustc-web for the compute worker's threaded build (wasm atomics)"
+debian_wasm_toolchain
 
 step "Browser and GPU software for the tests"
 apt_install chromium chromium-driver mesa-vulkan-drivers vulkan-tools

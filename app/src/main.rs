@@ -26,10 +26,19 @@ unsafe extern "C" {
 }
 
 fn main() {
-    // SAFETY: the linker's constructor function, called once, before anything else runs.
+    let global = js_sys::global();
+    let compute_worker = match global.dyn_ref::<web_sys::DedicatedWorkerGlobalScope>() {
+        Some(scope) if scope.name() == ui::compute_worker::NAME => true,
+        // A thread of the compute worker's pool (feature `threads`): it shares the compute
+        // worker's memory, whose constructors have run, and only runs rayon's jobs.
+        Some(_) => return,
+        None => false,
+    };
+    // SAFETY: the linker's constructor function, called once per memory, before anything else
+    // runs.
     unsafe { __wasm_call_ctors() };
     console_error_panic_hook::set_once();
-    if js_sys::global().is_instance_of::<web_sys::DedicatedWorkerGlobalScope>() {
+    if compute_worker {
         worker::start();
     } else {
         leptos::mount::mount_to_body(ui::App);

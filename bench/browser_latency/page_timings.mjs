@@ -87,6 +87,7 @@ export async function measure(server, task, webgpu, repeats) {
     const row = {
       task,
       compute: webgpu ? "WebGPU" : "CPU fallback",
+      backend_label: await page.locator("#backend-status strong").textContent(),
       engine: first.engine,
       repeats,
       first_ms: first.wall,

@@ -4,10 +4,13 @@
 // (run.sh), not by the tests. Prints one JSON object per run and a Markdown table.
 //
 //     node bench/lab/lab.mjs [--dist dist] [--repeats 2] [--images 10000] [--epochs 1] [--seed 0]
+//         [--backends cpu,cpu-threads,webgpu]
+//
+// cpu-threads: the CPU fallback on a cross-origin isolated page (the threaded build).
 import { parseArgs } from "node:util";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { serveDirectory } from "../../e2e/support/server.js";
+import { serveDirectory, ISOLATION_HEADERS } from "../../e2e/support/server.js";
 import { launchChromium } from "../../e2e/support/browser.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -73,10 +76,15 @@ async function oneRun(page) {
   };
 }
 
-const server = await serveDirectory(options.dist);
+const servers = {
+  plain: await serveDirectory(options.dist),
+  isolated: await serveDirectory(options.dist, { headers: ISOLATION_HEADERS }),
+};
 const results = [];
 try {
   for (const backend of options.backends.split(",")) {
+    if (!["cpu", "cpu-threads", "webgpu"].includes(backend)) throw new Error(`unknown backend ${backend}`);
+    const server = backend === "cpu-threads" ? servers.isolated : servers.plain;
     const browser = await launchChromium({ webgpu: backend === "webgpu" });
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
@@ -98,7 +106,7 @@ try {
     }
   }
 } finally {
-  server.close();
+  Object.values(servers).forEach((server) => server.close());
 }
 
 const s = (v) => (v ?? 0).toFixed(1);

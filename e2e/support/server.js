@@ -16,6 +16,12 @@ const TYPES = {
   ".onnx": "application/octet-stream",
 };
 
+// What makes a page cross-origin isolated (scripts/serve.sh sends them too, through Trunk.toml).
+export const ISOLATION_HEADERS = {
+  "Cross-Origin-Opener-Policy": "same-origin",
+  "Cross-Origin-Embedder-Policy": "require-corp",
+};
+
 // `headers` go on every response (e.g. COOP/COEP, which make the page cross-origin isolated so
 // that it may use threads).
 export async function serveDirectory(root, { headers = {} } = {}) {

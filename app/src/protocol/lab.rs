@@ -117,6 +117,8 @@ pub enum LabEvent {
     /// WebGPU adapter), and why.
     Training {
         kind: BackendKind,
+        /// As in [`BackendReport::label`](super::BackendReport).
+        label: String,
         detail: String,
     },
     /// The data is ready: images per split, and the groups of the training set (with counts).

@@ -103,6 +103,8 @@ pub enum Response {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BackendReport {
     pub kind: BackendKind,
+    /// What the user reads, e.g. "CPU (WebAssembly, SIMD, 2 threads)".
+    pub label: String,
     /// Adapter description (WebGPU) or why WebGPU was not used (CPU fallback).
     pub detail: String,
     /// The self-check's result: a 2x2 product whose values are known.

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::state::{BackendState, PageState};
-use crate::protocol::{BackendKind, BackendReport, SELF_CHECK_EXPECTED};
+use crate::protocol::{BackendReport, SELF_CHECK_EXPECTED};
 
 #[component]
 pub fn BackendBadge() -> impl IntoView {
@@ -36,17 +36,8 @@ fn ready(report: BackendReport) -> impl IntoView {
     };
     view! {
         <p id="backend-status" data-state=state data-backend=report.kind.id()>
-            "Compute (in a worker): " <strong>{label(report.kind)}</strong> " — " {report.detail}
+            "Compute (in a worker): " <strong>{report.label}</strong> " — " {report.detail}
         </p>
         <p id="self-check" class="fine-print" data-state=state>{check_text}</p>
-    }
-}
-
-/// What the user reads: on the CPU, how the wasm was built.
-pub(super) fn label(kind: BackendKind) -> &'static str {
-    match kind {
-        BackendKind::WebGpu => "WebGPU",
-        BackendKind::Cpu if cfg!(target_feature = "simd128") => "CPU (WebAssembly, SIMD, 1 thread)",
-        BackendKind::Cpu => "CPU (WebAssembly, 1 thread)",
     }
 }

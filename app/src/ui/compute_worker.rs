@@ -19,6 +19,8 @@ extern "C" {
 
 /// The worker script Trunk copies next to the page (app/worker.js).
 const WORKER_SCRIPT: &str = "./worker.js";
+/// The compute worker's name, which tells it from the threads of its pool (`main`).
+pub const NAME: &str = "masktune-compute";
 
 pub struct ComputeWorker {
     worker: Worker,
@@ -30,6 +32,7 @@ impl ComputeWorker {
         let failed = |error: JsValue| format!("the compute worker could not start: {error:?}");
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);
+        options.set_name(NAME);
         let worker = Worker::new_with_options(WORKER_SCRIPT, &options).map_err(failed)?;
 
         let on_response = Rc::new(on_response);

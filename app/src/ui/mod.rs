@@ -3,7 +3,7 @@
 
 mod backend_badge;
 mod bundle_picker;
-mod compute_worker;
+pub(crate) mod compute_worker;
 mod drop_zone;
 mod image_picker;
 mod lab;

@@ -6,13 +6,18 @@
 use std::sync::Arc;
 
 use burn::prelude::*;
+#[cfg(feature = "webgpu")]
 use burn::tensor::wgpu::{WgpuInitError, wgpu};
-use kernels::{Engine, SaliencyKernels};
+use kernels::Engine;
+#[cfg(feature = "webgpu")]
+use kernels::SaliencyKernels;
 use wasm_bindgen::JsCast;
 
 #[cfg(test)]
 use crate::protocol::SELF_CHECK_EXPECTED;
 use crate::protocol::{BackendKind, BackendReport};
+
+use super::threads;
 
 /// The device every computation of the worker runs on, and how it was chosen.
 #[derive(Clone)]
@@ -25,6 +30,8 @@ pub struct ComputeBackend {
     pub detail: String,
     /// The WebGPU adapter is a software one (SwiftShader, lavapipe), running on the CPU.
     pub software_adapter: bool,
+    /// Threads of the CPU backend ([`threads`]).
+    pub cpu_threads: usize,
 }
 
 impl ComputeBackend {
@@ -35,6 +42,22 @@ impl ComputeBackend {
             kind: BackendKind::Cpu,
             detail,
             software_adapter: false,
+            cpu_threads: 1,
+        }
+    }
+
+    /// What the user reads: WebGPU, or on the CPU how the wasm was built and its threads.
+    pub fn label(&self) -> String {
+        match self.kind {
+            BackendKind::WebGpu => "WebGPU".into(),
+            BackendKind::Cpu => {
+                let simd = if cfg!(target_feature = "simd128") { "SIMD, " } else { "" };
+                let threads = match self.cpu_threads {
+                    1 => "1 thread".to_string(),
+                    n => format!("{n} threads"),
+                };
+                format!("CPU (WebAssembly, {simd}{threads})")
+            }
         }
     }
 
@@ -43,17 +66,28 @@ impl ComputeBackend {
     /// Chromium: 137 s against 4.5 s for an epoch of 2,000 images).
     pub fn for_training(&self) -> ComputeBackend {
         if self.software_adapter {
-            ComputeBackend::cpu(format!(
-                "the WebGPU {} trains far slower than the CPU backend",
-                self.detail
-            ))
+            ComputeBackend {
+                cpu_threads: self.cpu_threads,
+                ..ComputeBackend::cpu(format!(
+                    "the WebGPU {} trains far slower than the CPU backend",
+                    self.detail
+                ))
+            }
         } else {
             self.clone()
         }
     }
 }
 
+/// The threaded build has no WebGPU backend (`app/Cargo.toml`, feature `threads`): app/worker.js
+/// runs it only where the browser offers no adapter.
+#[cfg(not(feature = "webgpu"))]
+pub async fn pick_backend() -> ComputeBackend {
+    ComputeBackend::cpu("this browser offers no WebGPU adapter".into())
+}
+
 /// Initialises WebGPU if the browser has an adapter; any failure falls back to the CPU.
+#[cfg(feature = "webgpu")]
 pub async fn pick_backend() -> ComputeBackend {
     match Device::wgpu_options().init_with_setup_async().await {
         Ok((device, setup)) => {
@@ -78,6 +112,7 @@ pub async fn pick_backend() -> ComputeBackend {
                 kind: BackendKind::WebGpu,
                 detail: format!("{name} ({kind})"),
                 software_adapter: info.device_type == wgpu::DeviceType::Cpu,
+                cpu_threads: 1,
             }
         }
         Err(error) => ComputeBackend::cpu(match error {
@@ -103,12 +138,19 @@ pub async fn self_check(device: &Device) -> Result<Vec<f32>, String> {
         .map_err(|error| format!("unexpected result type: {error:?}"))
 }
 
-/// Picks the backend and proves that it computes: what the worker reports when it starts.
+/// Starts the CPU backend's threads, picks the backend and proves that it computes: what the
+/// worker reports when it starts.
 pub async fn start() -> (ComputeBackend, BackendReport) {
-    let backend = pick_backend().await;
+    let pool = threads::start().await;
+    let mut backend = pick_backend().await;
+    backend.cpu_threads = pool.threads;
+    if let (BackendKind::Cpu, Some(reason)) = (backend.kind, &pool.single_because) {
+        backend.detail = format!("{}; one thread: {reason}", backend.detail);
+    }
     let check = self_check(&backend.device).await;
     let report = BackendReport {
         kind: backend.kind,
+        label: backend.label(),
         detail: backend.detail.clone(),
         check,
     };
@@ -132,6 +174,17 @@ mod tests {
     async fn cpu_self_check_gives_the_exact_product() {
         let result = self_check(&Device::flex()).await.unwrap();
         assert_eq!(result, SELF_CHECK_EXPECTED);
+    }
+
+    #[wasm_bindgen_test]
+    fn the_cpu_label_tells_simd_and_threads() {
+        let one = ComputeBackend::cpu("no adapter".into());
+        assert_eq!(one.label(), "CPU (WebAssembly, SIMD, 1 thread)");
+        let pool = ComputeBackend {
+            cpu_threads: 4,
+            ..one
+        };
+        assert_eq!(pool.label(), "CPU (WebAssembly, SIMD, 4 threads)");
     }
 
     #[wasm_bindgen_test]

@@ -485,6 +485,7 @@ pub async fn run(
     };
     (lab.report)(LabEvent::Training {
         kind: lab.backend.kind,
+        label: lab.backend.label(),
         detail: lab.backend.detail.clone(),
     });
     let sets = spurious_sets(&data, settings);

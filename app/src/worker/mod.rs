@@ -5,6 +5,7 @@
 mod backend;
 mod image_input;
 mod lab;
+mod threads;
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;

@@ -11,7 +11,6 @@ use evaluation::{EvaluationView, ModelsView};
 pub use state::LabState;
 use state::{RunState, StepProgress};
 
-use super::backend_badge::label;
 use super::line_chart::{Axis, LineChart, Series};
 use super::state::PageState;
 use crate::protocol::lab::{LabModel, LabSettings, LabStep};
@@ -136,10 +135,10 @@ fn step_text(progress: StepProgress) -> String {
 fn DataSummaryView() -> impl IntoView {
     let lab = expect_context::<PageState>().lab;
     let training_on = move || {
-        lab.training_on.get().map(|(kind, detail)| {
+        lab.training_on.get().map(|(kind, label, detail)| {
             view! {
                 <p id="lab-backend" data-backend=kind.id()>
-                    "Training on " <strong>{label(kind)}</strong> " — " {detail}
+                    "Training on " <strong>{label}</strong> " — " {detail}
                 </p>
             }
         })

@@ -108,8 +108,8 @@ pub struct LabState {
     pub run_state: RwSignal<RunState>,
     pub data: RwSignal<Option<DataSummary>>,
     pub step: RwSignal<Option<StepProgress>>,
-    /// What the run trains on, in words.
-    pub training_on: RwSignal<Option<(BackendKind, String)>>,
+    /// What the run trains on: the backend's kind, label and detail.
+    pub training_on: RwSignal<Option<(BackendKind, String, String)>>,
     /// Each batch's training loss against the epochs done (fractional), ERM then the
     /// fine-tuning epoch.
     pub loss_trace: RwSignal<Vec<(LabModel, [f64; 2])>>,
@@ -205,7 +205,11 @@ impl LabState {
                     self.loss_trace.update(|trace| trace.push((model, point)));
                 }
             }
-            LabEvent::Training { kind, detail } => self.training_on.set(Some((kind, detail))),
+            LabEvent::Training {
+                kind,
+                label,
+                detail,
+            } => self.training_on.set(Some((kind, label, detail))),
             LabEvent::DataReady {
                 train,
                 val,

@@ -1,0 +1,61 @@
+//! The CPU backend's threads: with the feature `threads` (a build with wasm atomics), rayon's
+//! pool runs on web workers (wasm-bindgen-rayon) that share the compute worker's memory. Shared
+//! memory needs a cross-origin isolated page (COOP/COEP headers); elsewhere the CPU backend runs
+//! on the compute worker alone.
+
+/// How many threads the CPU backend runs on, and why only one when that is so.
+#[derive(Clone, Debug)]
+pub struct ThreadPool {
+    pub threads: usize,
+    pub single_because: Option<String>,
+}
+
+/// Starts one rayon thread per logical core where the build and the page allow it.
+pub async fn start() -> ThreadPool {
+    match start_workers().await {
+        Ok(threads) => ThreadPool {
+            threads,
+            single_because: None,
+        },
+        Err(reason) => ThreadPool {
+            threads: 1,
+            single_because: Some(reason),
+        },
+    }
+}
+
+const NOT_ISOLATED: &str = "the page is not cross-origin isolated (no COOP/COEP headers)";
+
+/// Whether the worker may share memory with others (`crossOriginIsolated`).
+fn cross_origin_isolated() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &"crossOriginIsolated".into())
+        .is_ok_and(|value| value.is_truthy())
+}
+
+#[cfg(feature = "threads")]
+async fn start_workers() -> Result<usize, String> {
+    use wasm_bindgen::JsCast;
+    if !cross_origin_isolated() {
+        return Err(NOT_ISOLATED.into());
+    }
+    let cores = js_sys::global()
+        .unchecked_into::<web_sys::WorkerGlobalScope>()
+        .navigator()
+        .hardware_concurrency() as usize;
+    let threads = cores.max(1);
+    wasm_bindgen_futures::JsFuture::from(wasm_bindgen_rayon::init_thread_pool(threads))
+        .await
+        .map_err(|error| format!("the thread pool did not start: {error:?}"))?;
+    Ok(threads)
+}
+
+/// The page's own build: app/worker.js runs the threaded build instead where it can.
+#[cfg(not(feature = "threads"))]
+async fn start_workers() -> Result<usize, String> {
+    Err(if cross_origin_isolated() {
+        "the threaded build is not next to the page (threads/)"
+    } else {
+        NOT_ISOLATED
+    }
+    .into())
+}

@@ -1,0 +1,93 @@
+// The CPU backend on threads: served with COOP/COEP (cross-origin isolated, as scripts/serve.sh
+// serves it), the compute worker runs the threaded build (dist/threads/) on one thread per core,
+// says so, and answers as trainer-native does; served without those headers, as a static host
+// that cannot send them would, the same files run on one thread and say why.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join, dirname, basename } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serveDirectory, ISOLATION_HEADERS } from "./support/server.js";
+import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
+import { readCards, assertAgrees } from "./support/cards.js";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
+const FIXTURES = join(HERE, "fixtures");
+const EXAMPLES = join(HERE, "..", "app", "assets", "examples");
+// What trainer-native computed for the same images (scripts/test.sh writes it).
+const TRAINER_PREDICTIONS = join(HERE, "..", "target", "e2e");
+// The largest model (its products are the ones worth splitting) and the smallest.
+const TASKS = [
+  { id: "celeba", side: 64, images: [join(FIXTURES, "face-astronaut-64.png"), join(EXAMPLES, "face-astronaut.png")] },
+  { id: "spurious-mnist", side: 28, images: ["digit-3-square.png", "digit-8.png"].map((f) => join(EXAMPLES, f)) },
+];
+
+let isolated;
+let plain;
+before(async () => {
+  isolated = await serveDirectory(DIST, { headers: ISOLATION_HEADERS });
+  plain = await serveDirectory(DIST);
+});
+after(() => {
+  isolated?.close();
+  plain?.close();
+});
+
+async function analyse(server, task) {
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const consoleLines = collectConsole(page);
+    await page.goto(`${server.url}#${task.id}`);
+    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 }).catch((error) => {
+      throw new Error(`models never became ready: ${error.message}\n${consoleLines.join("\n")}`);
+    });
+    await page.setInputFiles("#file-input", task.images);
+    await page.waitForFunction(
+      (n) => document.querySelectorAll("article.result .decision, article.result .error").length === n,
+      task.images.length,
+      { timeout: 300_000 },
+    );
+    const status = page.locator("#backend-status");
+    const result = {
+      isolated: await page.evaluate(() => window.crossOriginIsolated),
+      cores: await page.evaluate(() => navigator.hardwareConcurrency),
+      backend: await status.getAttribute("data-backend"),
+      state: await status.getAttribute("data-state"),
+      label: await status.locator("strong").textContent(),
+      status: await status.textContent(),
+      cards: await readCards(page),
+      console: consoleLines.join("\n"),
+    };
+    await screenshot(page, `threads-${task.id}-${result.isolated ? "isolated" : "plain"}`);
+    return result;
+  } finally {
+    await browser.close();
+  }
+}
+
+for (const task of TASKS) {
+  test(`${task.id}: cross-origin isolated, the CPU backend runs on one thread per core and agrees with the trainer`, async () => {
+    const result = await analyse(isolated, task);
+    assert.ok(result.isolated, "COOP/COEP make the page cross-origin isolated");
+    assert.equal(result.backend, "cpu", result.console);
+    assert.equal(result.state, "ready", result.status);
+    const threads = result.cores > 1 ? `${result.cores} threads` : "1 thread";
+    assert.equal(result.label, `CPU (WebAssembly, SIMD, ${threads})`, `${result.status}\n${result.console}`);
+    const expected = JSON.parse(await readFile(join(TRAINER_PREDICTIONS, `trainer-predictions-${task.id}.json`), "utf8"));
+    const byName = Object.fromEntries(result.cards.map((c) => [c.name, c]));
+    for (const name of task.images.map((f) => basename(f))) {
+      assert.equal(byName[name]?.error, null, `${name}: ${byName[name]?.error}\n${result.console}`);
+      assertAgrees(byName[name], expected[name], { name, side: task.side, webgpu: false });
+    }
+  });
+}
+
+test("not cross-origin isolated, the same page runs on one thread and says why", async () => {
+  const result = await analyse(plain, TASKS[1]);
+  assert.equal(result.isolated, false);
+  assert.equal(result.label, "CPU (WebAssembly, SIMD, 1 thread)", result.status);
+  assert.match(result.status, /one thread: the page is not cross-origin isolated/);
+  assert.ok(result.cards.every((c) => c.error === null && c.decision), result.console);
+});
