@@ -54,9 +54,22 @@ threaded_wasm_env() {
     export RUSTFLAGS="-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals"
 }
 
+# Whether Debian's rustc-web and its std sources are there (scripts/setup.sh installs them
+# where apt-get is).
+has_debian_wasm_toolchain() {
+    [ -x /usr/bin/rustc ] \
+        && [ -f "$(/usr/bin/rustc --print sysroot)/lib/rustlib/src/rust/library/Cargo.toml" ]
+}
+
 # The compute worker's threaded build into dist-threads/, which the page's build copies to
-# dist/threads/ (app/worker.js runs it on cross-origin isolated pages).
+# dist/threads/ (app/worker.js runs it on cross-origin isolated pages). Without the toolchain
+# dist-threads/ stays empty and the page runs on one thread, saying why.
 build_threaded_worker() {
+    mkdir -p "$REPO_ROOT/dist-threads"
+    if ! has_debian_wasm_toolchain; then
+        note "no Debian rustc-web with std sources: the threaded build is skipped (scripts/setup.sh)"
+        return 0
+    fi
     step "Building the compute worker's threaded build (trunk build threads.html)"
     ( threaded_wasm_env && timeout 3600 trunk build --release --filehash false \
         --dist "$REPO_ROOT/dist-threads" "$REPO_ROOT/threads.html" )
