@@ -51,7 +51,11 @@ impl ComputeBackend {
         match self.kind {
             BackendKind::WebGpu => "WebGPU".into(),
             BackendKind::Cpu => {
-                let simd = if cfg!(target_feature = "simd128") { "SIMD, " } else { "" };
+                let simd = if cfg!(target_feature = "simd128") {
+                    "SIMD, "
+                } else {
+                    ""
+                };
                 let threads = match self.cpu_threads {
                     1 => "1 thread".to_string(),
                     n => format!("{n} threads"),
