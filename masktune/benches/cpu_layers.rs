@@ -7,13 +7,15 @@
 //!
 //! With a filter, only the layers whose name contains it (e.g. "ResNet stage 2"), for profiling.
 
-use std::time::Instant;
-
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::MaxPool2dConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
+
+use timing::median_ms;
+
+mod timing;
 
 const BATCH: usize = 128;
 
@@ -90,21 +92,6 @@ const LAYERS: [Layer; 9] = [
         padding: 1,
     },
 ];
-
-/// Median milliseconds of `repeats` calls after two warm-up calls.
-fn median_ms(repeats: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    f();
-    let mut times: Vec<f64> = (0..repeats)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
-}
 
 /// (name, `[channels, side]`) of the models' 2x2 max pools' inputs.
 const POOLS: [(&str, [usize; 2]); 3] = [

@@ -7,11 +7,13 @@
 //! bench/vs_onnxruntime; this one isolates the models from the browser, for profiling
 //! (`perf record` on the bench binary).
 
-use std::time::Instant;
-
 use burn::prelude::*;
 use masktune::bundle::Bundle;
 use masktune::cam_model::CamModel;
+
+use timing::median_ms;
+
+mod timing;
 
 const MODELS: [&str; 6] = [
     "spurious-mnist-erm",
@@ -21,19 +23,6 @@ const MODELS: [&str; 6] = [
     "celeba-erm",
     "celeba-masktune",
 ];
-
-fn median_ms(repeats: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut times: Vec<f64> = (0..repeats)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[repeats / 2]
-}
 
 fn main() {
     let repeats = std::env::args()
