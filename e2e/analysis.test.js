@@ -2,19 +2,16 @@
 // through the file input (good and bad ones), read predictions, heatmaps and decisions.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
-import { readCards, assertAgrees } from "./support/cards.js";
+import { readCards, assertAgrees, trainerPredictions } from "./support/cards.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
 const EXAMPLES = join(HERE, "..", "app", "assets", "examples");
 const FIXTURES = join(HERE, "fixtures");
-// What trainer-native computed for the same images with the same bundles (scripts/test.sh writes it).
-const TRAINER_PREDICTIONS = join(HERE, "..", "target", "e2e");
 
 // Per task: the images the page and trainer-native must agree on (at the model's input size, and
 // larger: both crop and resize with masktune::square_image; scripts/test.sh writes the trainer's
@@ -122,16 +119,12 @@ async function analyseInPage(task, { webgpu }) {
   }
 }
 
-async function trainerPredictions(task) {
-  return JSON.parse(await readFile(join(TRAINER_PREDICTIONS, `trainer-predictions-${task.id}.json`), "utf8"));
-}
-
 for (const task of TASKS) {
   for (const webgpu of [true, false]) {
     test(`${task.id}: images are analysed in the page (${webgpu ? "WebGPU" : "CPU fallback"})`, async () => {
       const result = await analyseInPage(task, { webgpu });
       const byName = Object.fromEntries(result.cards.map((c) => [c.name, c]));
-      const expected = await trainerPredictions(task);
+      const expected = await trainerPredictions(task.id);
       for (const name of task.agree.map((f) => basename(f))) {
         const card = byName[name];
         assert.ok(card, `no result card for ${name}`);

@@ -10,7 +10,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
-import { readCards, assertAgrees } from "./support/cards.js";
+import { readCards, assertAgrees, trainerPredictions } from "./support/cards.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..");
@@ -34,7 +34,7 @@ async function givePair(page, files) {
 
 for (const webgpu of [true, false]) {
   test(`your own models: a folder run's bundles answer as trainer-native does (${webgpu ? "WebGPU" : "CPU fallback"})`, async () => {
-    const expected = JSON.parse(await readFile(join(ROOT, "target", "e2e", "trainer-predictions-own.json"), "utf8"));
+    const expected = await trainerPredictions("own");
     const images = [];
     for (const shape of ["disc", "square"]) {
       const folder = join(OWN, "shapes", "test", shape);

@@ -4,19 +4,16 @@
 // that cannot send them would, the same files run on one thread and say why.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory, ISOLATION_HEADERS } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
-import { readCards, assertAgrees } from "./support/cards.js";
+import { readCards, assertAgrees, trainerPredictions } from "./support/cards.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
 const FIXTURES = join(HERE, "fixtures");
 const EXAMPLES = join(HERE, "..", "app", "assets", "examples");
-// What trainer-native computed for the same images (scripts/test.sh writes it).
-const TRAINER_PREDICTIONS = join(HERE, "..", "target", "e2e");
 // The largest model (its products are the ones worth splitting) and the smallest.
 const TASKS = [
   { id: "celeba", side: 64, images: [join(FIXTURES, "face-astronaut-64.png"), join(EXAMPLES, "face-astronaut.png")] },
@@ -75,7 +72,7 @@ for (const task of TASKS) {
     assert.equal(result.state, "ready", result.status);
     const threads = result.cores > 1 ? `${result.cores} threads` : "1 thread";
     assert.equal(result.label, `CPU (WebAssembly, SIMD, ${threads})`, `${result.status}\n${result.console}`);
-    const expected = JSON.parse(await readFile(join(TRAINER_PREDICTIONS, `trainer-predictions-${task.id}.json`), "utf8"));
+    const expected = await trainerPredictions(task.id);
     const byName = Object.fromEntries(result.cards.map((c) => [c.name, c]));
     for (const name of task.images.map((f) => basename(f))) {
       assert.equal(byName[name]?.error, null, `${name}: ${byName[name]?.error}\n${result.console}`);

@@ -1,5 +1,17 @@
-// The result cards of the page as plain data, and the check that one agrees with trainer-native.
+// The result cards of the page as plain data, trainer-native's answers for the same images, and
+// the check that a card agrees with them.
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+// Where scripts/test.sh writes trainer-native's answers (`predict --out`), one file per task.
+const TRAINER_PREDICTIONS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "target", "e2e");
+
+// trainer-native's answers for task `id`, by image file name.
+export async function trainerPredictions(id) {
+  return JSON.parse(await readFile(join(TRAINER_PREDICTIONS, `trainer-predictions-${id}.json`), "utf8"));
+}
 
 export async function readCards(page) {
   return page.locator("article.result").evaluateAll((articles) =>
