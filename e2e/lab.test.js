@@ -215,20 +215,33 @@ test("the worker's memory does not grow over three Lab runs in one page", async 
     const { page, consoleLines } = await openLab(browser);
     await setField(page, "#lab-images", 1000);
     await setField(page, "#lab-epochs", 1);
-    const memory = [];
+    const allocated = [];
+    const linear = [];
     for (let run = 0; run < 3; run++) {
       await page.click("#lab-start");
       await page.locator("#lab-status[data-state='running']").waitFor({ timeout: 10_000 });
       const { state, text } = await finished(page, consoleLines);
       assert.equal(state, "finished", text);
-      memory.push(Number(await page.locator("#lab-memory").getAttribute("data-bytes")));
+      const memory = page.locator("#lab-memory");
+      allocated.push(Number(await memory.getAttribute("data-allocated")));
+      linear.push(Number(await memory.getAttribute("data-linear")));
     }
-    console.log(`worker memory after each run: ${memory.map((b) => (b / 2 ** 20).toFixed(1)).join(", ")} MiB`);
-    // Wasm memory never shrinks. The second run may raise the high-water mark once (the first
-    // run's bundles are still held while the second writes its own); from then on a run that
-    // kept its data sets (about 10 MB at 1000 images per split) or its models would show.
-    assert.ok(memory[1] - memory[0] <= 16 * 2 ** 20, `the second run grew the worker from ${memory[0]} to ${memory[1]} bytes`);
-    assert.ok(memory[2] <= memory[1], `the third run grew the worker from ${memory[1]} to ${memory[2]} bytes`);
+    const kib = (bytes) => bytes.map((b) => (b / 2 ** 10).toFixed(0)).join(", ");
+    console.log(`worker memory after each run: allocated ${kib(allocated)} KiB; linear ${kib(linear)} KiB`);
+    // After a run the worker holds its Lab data and the last run's bundles, nothing of earlier
+    // runs: a run that kept its data sets (about 10 MB at 1000 images per split), models or
+    // bundles (about 1 MB) would raise the bytes still allocated.
+    for (const run of [1, 2]) {
+      assert.ok(
+        Math.abs(allocated[run] - allocated[0]) <= 64 * 2 ** 10,
+        `run ${run + 1} ended with ${allocated[run]} bytes allocated, run 1 with ${allocated[0]}`,
+      );
+    }
+    // Linear memory never shrinks, and where a run's buffers land depends on the allocator's
+    // free lists. Seen: the second run raises it by about 9 MiB, a third now and then by one
+    // batch's activations (4.5 MiB). A leak shows in the bytes allocated above; this bound
+    // catches a run whose peak holds far more than the one before.
+    assert.ok(linear[2] - linear[0] <= 24 * 2 ** 20, `the worker's linear memory grew from ${linear[0]} to ${linear[2]} bytes`);
   } finally {
     await browser.close();
   }

@@ -145,11 +145,20 @@ pub enum LabEvent {
     Bundles(Box<LabBundles>),
     Stopped,
     Failed(String),
-    /// Every step is done. The worker's memory (its wasm heap, in bytes) at the end, which
-    /// runs must not keep growing.
+    /// Every step is done; the worker's memory at the end, which runs must not keep raising.
     Finished {
-        worker_memory: u64,
+        worker_memory: WorkerMemory,
     },
+}
+
+/// The compute worker's memory in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkerMemory {
+    /// Bytes the allocator has handed out and not got back: what a leak raises.
+    pub allocated_bytes: u64,
+    /// Size of the wasm linear memory, which never shrinks: the high-water mark plus what the
+    /// allocator's free lists could not reuse.
+    pub linear_memory_bytes: u64,
 }
 
 /// A finished run's ERM (best) and MaskTune models, as `.mtb` bundles that `trainer-native

@@ -5,6 +5,7 @@
 mod backend;
 mod image_input;
 mod lab;
+mod memory;
 mod threads;
 
 use std::cell::{Cell, RefCell};
@@ -176,7 +177,7 @@ impl ComputeWorker {
             Ok(bundles) => {
                 self.lab_bundles.replace(Some(Rc::new(bundles)));
                 LabEvent::Finished {
-                    worker_memory: wasm_memory_bytes(),
+                    worker_memory: memory::now(),
                 }
             }
             Err(lab::Ended::Stopped) => LabEvent::Stopped,
@@ -356,15 +357,6 @@ fn analysed(
         batch_size,
         source_size: (image.source_width, image.source_height),
     }
-}
-
-/// Size of this module's linear memory, which grows and never shrinks.
-fn wasm_memory_bytes() -> u64 {
-    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
-    memory
-        .buffer()
-        .unchecked_into::<js_sys::ArrayBuffer>()
-        .byte_length() as u64
 }
 
 fn summary(pair: &ModelPair) -> String {

@@ -101,9 +101,17 @@ pub fn ModelsView() -> impl IntoView {
                     {format!("{} ({:.0} kB)", d.file_name, d.bytes as f64 / 1e3)}
                 </a>
             };
-            let memory = lab.worker_memory.get().map(|bytes| view! {
-                <span id="lab-memory" data-bytes=bytes.to_string()>
-                    {format!("The worker holds {:.0} MB.", bytes as f64 / 1e6)}
+            let memory = lab.worker_memory.get().map(|memory| view! {
+                <span
+                    id="lab-memory"
+                    data-allocated=memory.allocated_bytes.to_string()
+                    data-linear=memory.linear_memory_bytes.to_string()
+                >
+                    {format!(
+                        "The worker holds {:.0} MB in a linear memory of {:.0} MB.",
+                        memory.allocated_bytes as f64 / 1e6,
+                        memory.linear_memory_bytes as f64 / 1e6,
+                    )}
                 </span>
             });
             view! {

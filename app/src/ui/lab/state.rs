@@ -9,7 +9,7 @@ use masktune::training::masking_pass::GroupMasking;
 
 use crate::protocol::BackendKind;
 use crate::protocol::lab::{
-    EpochPoint, LabBundles, LabEvent, LabModel, LabSettings, LabStep, MaskExample,
+    EpochPoint, LabBundles, LabEvent, LabModel, LabSettings, LabStep, MaskExample, WorkerMemory,
 };
 use crate::ui::pixels::{rgb_data_url, rgba_data_url};
 
@@ -117,8 +117,8 @@ pub struct LabState {
     pub masked: RwSignal<Option<MaskedView>>,
     pub evaluation: RwSignal<Option<Arc<EvaluationReport>>>,
     pub downloads: RwSignal<Option<Downloads>>,
-    /// The worker's memory in bytes when the last run finished.
-    pub worker_memory: RwSignal<Option<u64>>,
+    /// The worker's memory when the last run finished.
+    pub worker_memory: RwSignal<Option<WorkerMemory>>,
     /// Number of the current run; answers for older runs are ignored.
     run: StoredValue<u64>,
 }
