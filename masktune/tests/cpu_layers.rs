@@ -214,15 +214,7 @@ fn conv_batch_norm_at_inference_same_as_burns_layers() {
             ))
             .with_bias(false)
             .init(&device);
-        let per_channel = |distribution| Tensor::<1>::random([channels[1]], distribution, &device);
-        // Trained-looking statistics and affine parameters, none of them 0 or 1.
-        let bn = BatchNorm {
-            gamma: Param::from_tensor(per_channel(Distribution::Uniform(0.5, 1.5))),
-            beta: Param::from_tensor(per_channel(Distribution::Normal(0.0, 1.0))),
-            running_mean: RunningState::new(per_channel(Distribution::Normal(0.0, 0.5))),
-            running_var: RunningState::new(per_channel(Distribution::Uniform(0.2, 3.0))),
-            ..BatchNormConfig::new(channels[1]).init(&device)
-        };
+        let bn = trained_batch_norm(channels[1], &device);
         let x = Tensor::<4>::random(
             [batch, channels[0], 9, 9],
             Distribution::Normal(0.0, 1.0),
@@ -242,6 +234,36 @@ fn conv_batch_norm_at_inference_same_as_burns_layers() {
                 &burn::tensor::activation::relu(burns).into_data(),
                 Tolerance::absolute(1e-5),
             );
+    }
+}
+
+/// The MNIST network's head normalises `[batch, units, 1]`; its input, which the caller still
+/// holds, stays as it was (the CPU version works in place only on values nobody else holds).
+#[test]
+fn batch_norm_at_inference_same_as_burns_layer() {
+    let device = Device::flex();
+    let bn = trained_batch_norm(32, &device);
+    let x = Tensor::<3>::random([4, 32, 1], Distribution::Normal(0.0, 1.0), &device);
+    let before = x.clone().into_data();
+    masktune::cpu::batch_norm(&bn, x.clone())
+        .into_data()
+        .assert_approx_eq::<f32>(
+            &bn.forward(x.clone()).into_data(),
+            Tolerance::absolute(1e-5),
+        );
+    assert_eq!(x.into_data(), before, "the input is unchanged");
+}
+
+/// A batch norm over `channels` with trained-looking statistics and affine parameters, none of
+/// them 0 or 1.
+fn trained_batch_norm(channels: usize, device: &Device) -> BatchNorm {
+    let per_channel = |distribution| Tensor::<1>::random([channels], distribution, device);
+    BatchNorm {
+        gamma: Param::from_tensor(per_channel(Distribution::Uniform(0.5, 1.5))),
+        beta: Param::from_tensor(per_channel(Distribution::Normal(0.0, 1.0))),
+        running_mean: RunningState::new(per_channel(Distribution::Normal(0.0, 0.5))),
+        running_var: RunningState::new(per_channel(Distribution::Uniform(0.2, 3.0))),
+        ..BatchNormConfig::new(channels).init(device)
     }
 }
 

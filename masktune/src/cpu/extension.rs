@@ -1,5 +1,5 @@
 //! A Burn backend extension for the models' bias-free convolutions, training-mode batch norms
-//! and tiled max pools, and for conv + batch norm (+ ReLU) at inference time. By default each
+//! and tiled max pools, and for batch norms (+ ReLU) at inference time. By default each
 //! operation is the backend's own; on the CPU (Flex, f32) they are [`super::conv`],
 //! [`super::batch_norm`], [`super::max_pool`] and [`super::channel_affine`]. `Autodiff` records
 //! the training operations as one operation each whose backward pass calls the extension's
@@ -33,17 +33,19 @@ pub trait LayerBackend: Backend {
         Self::conv2d(x, weight, None, options)
     }
 
-    /// [`LayerBackend::conv2d_without_bias`] followed by `y * scale[c] + shift[c]` on each output
-    /// channel `c` (a batch norm with running statistics), clamped at zero when `relu`.
-    fn conv2d_scale_shift(
+    /// A batch norm with running statistics (evaluation mode) over dimension 1: `x * scale[c] +
+    /// shift[c]` with `scale = gamma / sqrt(variance + epsilon)` and `shift = beta - mean *
+    /// scale`, clamped at zero when `relu`.
+    fn batch_norm_inference(
         x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        scale: FloatTensor<Self>,
-        shift: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
         relu: bool,
-        options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        conv2d_scale_shift_by_ops::<Self>(x, weight, scale, shift, relu, options)
+        batch_norm_inference_by_ops::<Self>(x, [gamma, beta, mean, variance], epsilon, relu)
     }
 
     /// `dL/dx` of [`LayerBackend::conv2d_without_bias`].
@@ -108,21 +110,27 @@ pub trait LayerBackend: Backend {
     }
 }
 
-/// [`LayerBackend::conv2d_scale_shift`] from the backend's own operations.
-fn conv2d_scale_shift_by_ops<B: Backend>(
+/// [`LayerBackend::batch_norm_inference`] from the backend's own operations; `statistics` are
+/// gamma, beta, mean and variance.
+fn batch_norm_inference_by_ops<B: Backend>(
     x: FloatTensor<B>,
-    weight: FloatTensor<B>,
-    scale: FloatTensor<B>,
-    shift: FloatTensor<B>,
+    statistics: [FloatTensor<B>; 4],
+    epsilon: f64,
     relu: bool,
-    options: ConvOptions<2>,
 ) -> FloatTensor<B> {
+    let shape = x.shape();
     let per_channel = |values: FloatTensor<B>| {
-        let channels = values.shape().num_elements();
-        B::float_reshape(values, Shape::new([1, channels, 1, 1]))
+        let mut dims = vec![1; shape.num_dims()];
+        dims[1] = shape[1];
+        B::float_reshape(values, Shape::from(dims))
     };
-    let y = B::conv2d(x, weight, None, options);
-    let y = B::float_add(B::float_mul(y, per_channel(scale)), per_channel(shift));
+    let [gamma, beta, mean, variance] = statistics;
+    let scale = B::float_div(
+        gamma,
+        B::float_sqrt(B::float_add_scalar(variance, epsilon.into())),
+    );
+    let shift = B::float_sub(beta, B::float_mul(mean, scale.clone()));
+    let y = B::float_add(B::float_mul(x, per_channel(scale)), per_channel(shift));
     if relu { B::relu(y) } else { y }
 }
 
@@ -229,28 +237,28 @@ impl LayerBackend for Flex {
         flex_tensor(y, [g.batch, g.channels_out, g.output[0], g.output[1]])
     }
 
-    fn conv2d_scale_shift(
+    fn batch_norm_inference(
         x: FlexTensor,
-        weight: FlexTensor,
-        scale: FlexTensor,
-        shift: FlexTensor,
+        gamma: FlexTensor,
+        beta: FlexTensor,
+        mean: FlexTensor,
+        variance: FlexTensor,
+        epsilon: f64,
         relu: bool,
-        options: ConvOptions<2>,
     ) -> FlexTensor {
-        let per_channel_f32 = scale.dtype() == DType::F32 && shift.dtype() == DType::F32;
-        let Some(g) = cpu_geometry(&x, &weight, &options).filter(|_| per_channel_f32) else {
-            return conv2d_scale_shift_by_ops::<Self>(x, weight, scale, shift, relu, options);
+        let statistics = [gamma, beta, mean, variance];
+        let statistics_f32 = statistics.iter().all(|t| t.dtype() == DType::F32);
+        let Some(shape) = norm_shape(&x).filter(|_| statistics_f32) else {
+            return batch_norm_inference_by_ops::<Self>(x, statistics, epsilon, relu);
         };
-        let [x, weight, scale, shift] = [x, weight, scale, shift].map(|t| t.to_contiguous());
-        let mut y = conv::forward(values(&x), values(&weight), &g);
-        channel_affine::apply(
-            &mut y,
-            values(&scale),
-            values(&shift),
-            g.output_plane(),
-            relu,
-        );
-        flex_tensor(y, [g.batch, g.channels_out, g.output[0], g.output[1]])
+        let [gamma, beta, mean, variance] = statistics.map(|t| t.to_contiguous());
+        let (scale, shift) =
+            channel_affine::from_batch_norm([&gamma, &beta, &mean, &variance].map(values), epsilon);
+        // In place when `x` is the only owner of its values (a layer's fresh output).
+        let mut y = x.to_contiguous();
+        drop(x);
+        channel_affine::apply(y.storage_mut(), &scale, &shift, shape.spatial, relu);
+        y
     }
 
     fn conv2d_input_gradient(

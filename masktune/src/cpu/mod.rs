@@ -3,9 +3,9 @@
 //! matrices (`conv`), batch norm in a few passes (`batch_norm`) and max pooling by tiling windows
 //! (`max_pool`); the benchmark models' training steps run 1.2x (VGG-11) to ~2.5x (the narrow
 //! models) faster than with Burn's generic CPU versions (docs/BENCHMARKS.md). At inference
-//! time a convolution, its batch norm and ReLU run as one operation (`channel_affine`).
-//! Elsewhere, and for layers these do not cover (bias, groups, batch norms on their own in
-//! evaluation mode, overlapping pools), Burn's modules run as is.
+//! time a batch norm and the ReLU after it run as one pass over their input
+//! (`channel_affine`). Elsewhere, and for layers these do not cover (bias, groups, overlapping
+//! pools), Burn's modules run as is.
 
 mod batch_norm;
 mod channel_affine;
@@ -46,29 +46,10 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 }
 
 /// `bn.forward(conv.forward(x))`, then ReLU when `relu`. On the CPU at inference time (no
-/// autodiff), the batch norm's running statistics become a scale and shift per channel that the
-/// convolution applies to its output in the same pass as the ReLU ([`channel_affine`]).
+/// autodiff), the batch norm and the ReLU run as one pass over the convolution's output
+/// ([`channel_affine`]).
 pub fn conv_batch_norm(conv: &Conv2d, bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
-    let device = x.device();
-    let Some(options) = conv_options(conv).filter(|_| !device.is_autodiff() && on_cpu(&device))
-    else {
-        let y = batch_norm(bn, conv2d(conv, x));
-        return if relu {
-            burn::tensor::activation::relu(y)
-        } else {
-            y
-        };
-    };
-    let scale = bn.gamma.val() / bn.running_var.value().add_scalar(bn.epsilon).sqrt();
-    let shift = bn.beta.val() - bn.running_mean.value() * scale.clone();
-    Tensor::from_dispatch(<Dispatch as LayerBackend>::conv2d_scale_shift(
-        x.into_dispatch(),
-        conv.weight.val().into_dispatch(),
-        scale.into_dispatch(),
-        shift.into_dispatch(),
-        relu,
-        options,
-    ))
+    batch_norm_then(bn, conv2d(conv, x), relu)
 }
 
 /// The options of a convolution the extension runs (no bias, no groups, explicit padding).
@@ -86,10 +67,35 @@ fn conv_options(conv: &Conv2d) -> Option<ConvOptions<2>> {
 /// `bn.forward(x)`: in training (an autodiff device and the layer not frozen), the batch's
 /// statistics normalise and update the running ones, as in Burn's `BatchNorm`.
 pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
+    batch_norm_then(bn, x, false)
+}
+
+/// [`batch_norm`], then ReLU when `relu`.
+fn batch_norm_then<const D: usize>(bn: &BatchNorm, x: Tensor<D>, relu: bool) -> Tensor<D> {
     let device = x.device();
-    let training = device.is_autodiff() && bn.training.is_enabled();
-    if !training || !on_cpu(&device) {
-        return bn.forward(x);
+    let relu_if = |y: Tensor<D>| {
+        if relu {
+            burn::tensor::activation::relu(y)
+        } else {
+            y
+        }
+    };
+    if !on_cpu(&device) {
+        return relu_if(bn.forward(x));
+    }
+    if !device.is_autodiff() {
+        return Tensor::from_dispatch(<Dispatch as LayerBackend>::batch_norm_inference(
+            x.into_dispatch(),
+            bn.gamma.val().into_dispatch(),
+            bn.beta.val().into_dispatch(),
+            bn.running_mean.value().into_dispatch(),
+            bn.running_var.value().into_dispatch(),
+            bn.epsilon,
+            relu,
+        ));
+    }
+    if !bn.training.is_enabled() {
+        return relu_if(bn.forward(x));
     }
     let (output, mean, variance) = <Dispatch as LayerBackend>::batch_norm_with_batch_statistics(
         x.into_dispatch(),
@@ -111,7 +117,7 @@ pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let running_var = bn.running_var.value_sync().to_device(&device);
     bn.running_mean.update(update(running_mean, mean));
     bn.running_var.update(update(running_var, variance));
-    Tensor::from_dispatch(output)
+    relu_if(Tensor::from_dispatch(output))
 }
 
 /// `pool.forward(x)`: on the CPU, windows that tile the input (stride = kernel, no padding or
