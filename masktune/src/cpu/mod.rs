@@ -66,7 +66,7 @@ fn conv_options(conv: &Conv2d) -> Option<ConvOptions<2>> {
 
 /// `bn.forward(x)`: in training (an autodiff device and the layer not frozen), the batch's
 /// statistics normalise and update the running ones, as in Burn's `BatchNorm`; at inference on
-/// the CPU, the running statistics rescale `x` in one pass ([`channel_affine`]).
+/// the CPU, the running statistics rescale `x` in one pass (`channel_affine`).
 pub fn batch_norm<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     batch_norm_then(bn, x, false)
 }
