@@ -114,14 +114,7 @@ fn weights(model: &AnyModel) -> Vec<(String, Vec<f32>)> {
 #[test]
 fn f16_bundles_hold_the_f16_rounded_weights_in_about_half_the_bytes() {
     let device = Device::flex();
-    // Wide enough that the weights, not the metadata, make up the bundle.
-    let arch = Architecture::SmallCnn {
-        in_channels: 3,
-        num_classes: 2,
-        width: 16,
-    };
-    let model = trained(arch.clone());
-    let meta = metadata(arch);
+    let (model, meta) = wide_model();
     let f32_bytes = Bundle::to_bytes(&model, &meta, WeightPrecision::F32).unwrap();
     let f16_bytes = Bundle::to_bytes(&model, &meta, WeightPrecision::F16).unwrap();
     let ratio = f16_bytes.len() as f64 / f32_bytes.len() as f64;
@@ -163,6 +156,87 @@ fn f16_bundles_hold_the_f16_rounded_weights_in_about_half_the_bytes() {
     assert_eq!(
         loaded.forward(x.clone()).into_data(),
         again.forward(x).into_data()
+    );
+}
+
+/// A model wide enough that its weights, not the metadata, make up the bundle.
+fn wide_model() -> (AnyModel, BundleMetadata) {
+    let arch = Architecture::SmallCnn {
+        in_channels: 3,
+        num_classes: 2,
+        width: 16,
+    };
+    (trained(arch.clone()), metadata(arch))
+}
+
+#[test]
+fn int8_bundles_hold_each_weight_within_half_a_step_in_about_a_quarter_of_the_bytes() {
+    let device = Device::flex();
+    let (model, meta) = wide_model();
+    let f32_bytes = Bundle::to_bytes(&model, &meta, WeightPrecision::F32).unwrap();
+    let int8_bytes = Bundle::to_bytes(&model, &meta, WeightPrecision::Int8).unwrap();
+    let ratio = int8_bytes.len() as f64 / f32_bytes.len() as f64;
+    assert!(
+        (0.22..0.35).contains(&ratio),
+        "int8 bundle is {ratio:.2} of the f32 one"
+    );
+
+    let (loaded, loaded_meta) = Bundle::from_bytes(&int8_bytes, &device).unwrap();
+    assert_eq!(loaded_meta, meta);
+    let mut quantized = 0;
+    for ((name, want), (loaded_name, got)) in weights(&model).into_iter().zip(weights(&loaded)) {
+        assert_eq!(name, loaded_name);
+        if !name.ends_with(".weight") {
+            // Biases and batch norms are kept in f32.
+            assert_eq!(got, want, "{name}");
+            continue;
+        }
+        quantized += 1;
+        // One step is at most the tensor's largest magnitude / 127 (each output channel's
+        // step is its own largest magnitude / 127).
+        let step = want.iter().fold(0f32, |m, w| m.max(w.abs())) / 127.0;
+        for (w, g) in want.iter().zip(&got) {
+            assert!(
+                (w - g).abs() <= step * 0.5001,
+                "{name}: {w} read back as {g}"
+            );
+        }
+        assert_ne!(got, want, "{name} was not quantised");
+    }
+    assert!(quantized >= 3, "only {quantized} weights were quantised");
+    // The same bytes read twice give the same model: page and trainer compute alike.
+    let (again, _) = Bundle::from_bytes(&int8_bytes, &device).unwrap();
+    let x = images(&device);
+    assert_eq!(
+        loaded.forward(x.clone()).into_data(),
+        again.forward(x).into_data()
+    );
+}
+
+#[test]
+fn int8_weights_without_their_scales_are_reported() {
+    use burn::store::burn_pack::{Bytes, Reader, Writer};
+    let device = Device::flex();
+    let (model, meta) = wide_model();
+    let bytes = Bundle::to_bytes(&model, &meta, WeightPrecision::Int8).unwrap();
+    let json_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let json = &bytes[24..24 + json_len];
+    let weights = &bytes[24 + json_len..bytes.len() - 4];
+    let tensors = Reader::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+        .and_then(Reader::into_tensors)
+        .unwrap();
+    let scales = tensors
+        .iter()
+        .position(|t| t.name.ends_with(".int8_scale"))
+        .expect("an int8 bundle stores scales");
+    let mut without_scales = tensors.clone();
+    let removed = without_scales.remove(scales);
+    let weights = Writer::new(without_scales).into_bytes().unwrap();
+    let err = Bundle::from_bytes(&frame(json, &weights), &device).unwrap_err();
+    let weight = removed.name.trim_end_matches(".int8_scale");
+    assert!(
+        matches!(&err, BundleError::InvalidWeights(m) if m.contains(weight) && m.contains("no scales")),
+        "{err}"
     );
 }
 

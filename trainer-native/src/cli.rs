@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use masktune::bundle::WeightPrecision;
 use masktune::inference::ModelPair;
 use masktune::training::optimizer::{OptimizerKind, OptimizerSettings};
@@ -44,7 +44,7 @@ pub enum Command {
     Export(ExportArgs),
     /// train → mask → finetune → evaluate → export.
     Pipeline(PipelineArgs),
-    /// Rewrites a bundle with its weights in another precision (e.g. f16 for the web).
+    /// Rewrites a bundle with its weights in another precision (e.g. int8 for the web).
     ConvertBundle(ConvertBundleArgs),
     /// Runs an exported ERM + MaskTune bundle pair on image files as the web page does; prints JSON.
     Predict(PredictArgs),
@@ -204,8 +204,11 @@ pub struct StepArgs {
 pub enum Weights {
     #[default]
     F32,
-    /// Half the bytes; read back to f32 (the page's shipped bundles are f16).
+    /// Half the bytes; read back to f32.
     F16,
+    /// A quarter of the bytes: 8-bit integers with an f32 scale per output channel, read back
+    /// to f32 (the page's shipped bundles are int8).
+    Int8,
 }
 
 impl From<Weights> for WeightPrecision {
@@ -213,6 +216,7 @@ impl From<Weights> for WeightPrecision {
         match weights {
             Weights::F32 => WeightPrecision::F32,
             Weights::F16 => WeightPrecision::F16,
+            Weights::Int8 => WeightPrecision::Int8,
         }
     }
 }
@@ -230,11 +234,13 @@ impl ExportOptions {
         match (format, self.weights) {
             (FileFormat::Bundle, weights) => Ok(ExportFile::Bundle(weights.into())),
             (FileFormat::Safetensors, Weights::F32) => Ok(ExportFile::Safetensors),
-            (FileFormat::Safetensors, Weights::F16) => Err(TrainError::Settings(
-                "--weights f16 is for bundles: safetensors state dicts are written in f32 \
-                 (`model.half()` halves them in PyTorch)"
-                    .into(),
-            )),
+            (FileFormat::Safetensors, weights) => Err(TrainError::Settings(format!(
+                "--weights {} is for bundles: safetensors state dicts are written in f32 \
+                 (`model.half()` halves them in PyTorch)",
+                weights
+                    .to_possible_value()
+                    .map_or_else(String::new, |v| v.get_name().to_string())
+            ))),
         }
     }
 }

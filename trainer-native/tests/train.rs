@@ -259,7 +259,7 @@ fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
 
     summarize_repeats_the_runs_numbers(runs.path(), &run, &report);
     exported_bundles_evaluate_as_the_run_did(runs.path(), &run, &report);
-    bundles_convert_to_f16(runs.path(), &run);
+    bundles_convert_to_f16_and_int8(runs.path(), &run);
     pytorch_exports_come_back_as_the_same_models(runs.path(), &run);
 }
 
@@ -382,38 +382,50 @@ fn exported_bundles_evaluate_as_the_run_did(runs: &Path, run: &Path, report: &Va
     assert!(err.contains("swapped"), "{err}");
 }
 
-/// `convert-bundle --weights f16` halves a bundle that the trainer still reads; a file that is
-/// not a bundle is named in the error and nothing is written.
-fn bundles_convert_to_f16(runs: &Path, run: &Path) {
+/// `convert-bundle --weights f16` halves a bundle and `--weights int8` quarters it, and the
+/// trainer still reads both; a file that is not a bundle is named in the error and nothing is
+/// written.
+fn bundles_convert_to_f16_and_int8(runs: &Path, run: &Path) {
     let f32_bundle = run.join("bundles/masktune.bundle");
-    let f16_bundle = runs.join("masktune-f16.bundle");
-    let convert = |input: &Path, output: &Path| {
+    let convert = |input: &Path, output: &Path, weights: &str| {
         Command::new(env!("CARGO_BIN_EXE_trainer-native"))
             .arg("convert-bundle")
             .args([input, output])
-            .args(["--weights", "f16"])
+            .args(["--weights", weights])
             .output()
             .expect("the trainer binary runs")
     };
-    ok(convert(&f32_bundle, &f16_bundle));
-    let (f32_bytes, f16_bytes) = (
-        std::fs::read(&f32_bundle).unwrap(),
-        std::fs::read(&f16_bundle).unwrap(),
-    );
+    let f32_bytes = std::fs::read(&f32_bundle).unwrap();
+    let (_, f32_meta) = Bundle::from_bytes(&f32_bytes, &Device::flex()).unwrap();
+    let mut saved = Vec::new();
+    for weights in ["f16", "int8"] {
+        let converted = runs.join(format!("masktune-{weights}.bundle"));
+        ok(convert(&f32_bundle, &converted, weights));
+        let bytes = std::fs::read(&converted).unwrap();
+        let (_, meta) = Bundle::from_bytes(&bytes, &Device::flex()).unwrap();
+        assert_eq!(meta, f32_meta, "{weights}: the metadata is kept as is");
+        saved.push(f32_bytes.len() as f64 - bytes.len() as f64);
+    }
+    // The converted weights cost 2 bytes each in f16 and 1 in int8 (plus a 4-byte scale per
+    // output channel), 4 in f32; the metadata, biases and batch norms are kept (most of this
+    // small model's bundle). So f16 saves 2 bytes a weight and int8 nearly 3.
+    let [f16_saved, int8_saved] = saved[..] else {
+        unreachable!()
+    };
     assert!(
-        f16_bytes.len() < f32_bytes.len() * 3 / 4,
-        "{} vs {} bytes",
-        f16_bytes.len(),
+        f16_saved > f32_bytes.len() as f64 * 0.25,
+        "f16 saved {f16_saved} of {} bytes",
         f32_bytes.len()
     );
-    let (_, meta) = Bundle::from_bytes(&f16_bytes, &Device::flex()).unwrap();
-    let (_, f32_meta) = Bundle::from_bytes(&f32_bytes, &Device::flex()).unwrap();
-    assert_eq!(meta, f32_meta, "the metadata is kept as is");
+    assert!(
+        int8_saved > f16_saved * 1.25,
+        "int8 saved {int8_saved} bytes, f16 {f16_saved}"
+    );
 
     let not_a_bundle = runs.join("notes.txt");
     std::fs::write(&not_a_bundle, "not a model").unwrap();
     let output = runs.join("never-written.bundle");
-    let err = failure(convert(&not_a_bundle, &output));
+    let err = failure(convert(&not_a_bundle, &output, "f16"));
     assert!(
         err.contains("notes.txt") && err.contains("not a MaskTune model bundle"),
         "{err}"

@@ -13,9 +13,10 @@
 //! | `w`          | the weights as a burnpack container (Burn's own format) |
 //! | 4            | CRC-32 of everything before it                         |
 //!
-//! The weights are f32, or f16 for the convolutions and linear layers ([`WeightPrecision`]):
-//! half the bytes to download, read back to f32, so every reader of one bundle computes the same.
-//! Batch norms stay f32 (their running variances can underflow in f16).
+//! The weights are f32, or f16 or int8 for the convolutions' and linear layers' weights
+//! ([`WeightPrecision`]): a half or a quarter of the bytes to download, read back to f32, so every
+//! reader of one bundle computes the same. Batch norms stay f32 (their running variances can
+//! underflow in f16).
 //!
 //! Reading never panics on bad bytes: every way a blob can be wrong is a [`BundleError`].
 
@@ -27,6 +28,8 @@ use burn::store::{HalfPrecisionAdapter, ModuleAdapter, ModuleSnapshot};
 use burn::tensor::DType;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+mod int8_weights;
 
 use crate::models::preprocess::{InputSize, Normalization};
 use crate::models::{AnyModel, Architecture};
@@ -48,6 +51,9 @@ pub enum WeightPrecision {
     F32,
     /// Rounded to half precision: half the size; the models compute in f32 from these values.
     F16,
+    /// Weights as 8-bit integers with an f32 scale per output channel (biases and batch norms
+    /// in f32): a quarter of the size; the models compute in f32 from these values.
+    Int8,
 }
 
 /// Which stage of MaskTune a checkpoint comes from.
@@ -201,11 +207,12 @@ impl Bundle {
         serde_json::from_slice::<BundleMetadata>(&json).map_err(|e| {
             BundleError::InvalidMetadata(format!("{e} (is a number NaN or infinite?)"))
         })?;
-        let adapter = match precision {
-            WeightPrecision::F32 => None,
-            WeightPrecision::F16 => Some(half_precision()),
+        let tensors = match precision {
+            WeightPrecision::F32 => model.collect(None, None, false),
+            WeightPrecision::F16 => model.collect(None, Some(half_precision()), false),
+            WeightPrecision::Int8 => int8_weights::quantize(model.collect(None, None, false))?,
         };
-        let weights = Writer::new(model.collect(None, adapter, false))
+        let weights = Writer::new(tensors)
             .into_bytes()
             .map_err(|e| BundleError::InvalidWeights(e.to_string()))?;
         let metadata_len = u32::try_from(json.len()).map_err(|_| {
@@ -235,6 +242,7 @@ impl Bundle {
         let tensors = Reader::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
             .and_then(Reader::into_tensors)
             .map_err(|e| BundleError::InvalidWeights(e.to_string()))?;
+        let tensors = int8_weights::dequantize(tensors)?;
         // f16 weights are read back to f32 (the adapter converts each f16 tensor of the layers
         // it covers, the ones `to_bytes` wrote in f16).
         let adapter = tensors
