@@ -1,23 +1,25 @@
-// The page's compute worker (app/src/worker). The page sends the URL of its JavaScript glue and
-// its already compiled WebAssembly module; the same module then starts here, sees that it runs in
-// the compute worker, and answers the page's requests. Where the page is cross-origin isolated,
-// the browser offers no WebGPU adapter and the threaded build sits in threads/ (threads.html),
-// that build runs here instead: the same code with wasm atomics and without WebGPU, whose CPU
-// backend runs on a pool of workers.
-const THREADED = { glue: "./threads/app.js", wasm: "./threads/app_bg.wasm" };
+// The page's compute worker (app/src/worker). The page sends the URL of its JavaScript glue, its
+// already compiled WebAssembly module and the backend the page asks for. The page's module
+// (app/loader.js picked it: the CPU build, or the threaded build on a cross-origin isolated page)
+// starts here, sees that it runs in the compute worker, and answers the page's requests. Where
+// the page asks for WebGPU, the WebGPU build (webgpu/, webgpu.html; scripts/lib.sh builds it)
+// runs here instead, fetched only then.
+const WEBGPU = { glue: "./webgpu/app.js", wasm: "./webgpu/app_bg.wasm" };
 
-async function threadedBuild() {
-  if (!self.crossOriginIsolated) return null;
-  const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
-  if (adapter) return null;
-  const found = await fetch(THREADED.glue, { method: "HEAD" }).catch(() => null);
-  return found?.ok ? { glue: new URL(THREADED.glue, self.location.href).href, module: THREADED.wasm } : null;
+// The build to run: the WebGPU build, or the page's own module.
+async function buildFor(backend, own) {
+  if (backend !== "webgpu") return own;
+  const found = await fetch(WEBGPU.glue, { method: "HEAD" }).catch(() => null);
+  if (!found?.ok) {
+    throw new Error("this site has no WebGPU build (webgpu/app.js): open the page without ?backend=webgpu, or rebuild it with scripts/lib.sh's build_page");
+  }
+  return { glue: new URL(WEBGPU.glue, self.location.href).href, module: WEBGPU.wasm };
 }
 
-self.onmessage = async ({ data: { glue, module } }) => {
+self.onmessage = async ({ data: { glue, module, backend } }) => {
   self.onmessage = null;
   try {
-    const build = (await threadedBuild()) ?? { glue, module };
+    const build = await buildFor(backend, { glue, module });
     const bindings = await import(build.glue);
     await bindings.default({ module_or_path: build.module });
   } catch (error) {

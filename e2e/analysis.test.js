@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
-import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
+import { launchChromium, screenshot, collectConsole, pageUrl, computeBackend } from "./support/browser.js";
 import { readCards, assertAgrees, trainerPredictions } from "./support/cards.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -57,11 +57,11 @@ before(async () => {
 after(() => server?.close());
 
 // Opens the page on `task`, either through the address (#id) or by choosing it in the task menu.
-async function openTask(page, task) {
+async function openTask(page, task, webgpu) {
   if (task.open === "address") {
-    await page.goto(`${server.url}#${task.id}`);
+    await page.goto(pageUrl(server.url, { webgpu, fragment: task.id }));
   } else {
-    await page.goto(server.url);
+    await page.goto(pageUrl(server.url, { webgpu }));
     await page.selectOption("#task", task.id);
     assert.equal(new URL(page.url()).hash, `#${task.id}`, "choosing a task records it in the address");
   }
@@ -86,11 +86,12 @@ async function analyseInPage(task, { webgpu }) {
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const consoleLines = collectConsole(page);
-    await openTask(page, task);
+    await openTask(page, task, webgpu);
     await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 }).catch(async (error) => {
       const status = await page.locator("#model-status").textContent().catch(() => "(none)");
       throw new Error(`models never became ready (${status}): ${error.message}\n${consoleLines.join("\n")}`);
     });
+    assert.equal(await computeBackend(page), webgpu ? "webgpu" : "cpu");
     const paths = inputPaths(task);
     await page.setInputFiles("#file-input", paths);
     // Also the other two ways in: drag and drop, and an example button.

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
-import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
+import { launchChromium, screenshot, collectConsole, pageUrl } from "./support/browser.js";
 
 const DIST = process.env.MASKTUNE_DIST ?? join(dirname(fileURLToPath(import.meta.url)), "..", "dist");
 let server;
@@ -14,21 +14,34 @@ before(async () => {
 });
 after(() => server?.close());
 
-async function bootedStatus({ webgpu }) {
-  const browser = await launchChromium({ webgpu });
+// adapter: whether the browser offers its (SwiftShader) WebGPU adapter; ask: whether the
+// address asks for WebGPU.
+async function bootedStatus({ adapter, ask }) {
+  const browser = await launchChromium({ webgpu: adapter });
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
     const consoleLines = collectConsole(page);
-    await page.goto(server.url);
+    const wasmFetched = [];
+    page.on("request", (request) => {
+      const path = new URL(request.url()).pathname;
+      if (path.endsWith(".wasm")) wasmFetched.push(path);
+    });
+    await page.goto(pageUrl(server.url, { webgpu: ask }));
     const status = page.locator("#backend-status:not([data-state='starting'])");
     await status.waitFor({ timeout: 120_000 }).catch((error) => {
       throw new Error(`the page never reported its backend: ${error.message}\n${consoleLines.join("\n")}`);
     });
-    await screenshot(page, webgpu ? "boot-webgpu" : "boot-cpu-fallback");
+    // The switch appears once the page knows whether the browser has an adapter.
+    const switchLink = page.locator("#backend-switch");
+    if (adapter || ask) await switchLink.waitFor({ timeout: 30_000 });
+    await screenshot(page, `boot-${adapter ? "adapter" : "no-adapter"}${ask ? "-webgpu" : ""}`);
     return {
       backend: await status.getAttribute("data-backend"),
       state: await status.getAttribute("data-state"),
       check: await page.locator("#self-check").textContent(),
+      switchTo: (await switchLink.count()) ? await switchLink.getAttribute("data-backend") : null,
+      switchHref: (await switchLink.count()) ? await switchLink.getAttribute("href") : null,
+      wasmFetched,
       console: consoleLines.join("\n"),
     };
   } finally {
@@ -36,16 +49,31 @@ async function bootedStatus({ webgpu }) {
   }
 }
 
-test("with a WebGPU adapter the page computes on WebGPU, exactly", async () => {
-  const result = await bootedStatus({ webgpu: true });
-  assert.equal(result.backend, "webgpu", `expected WebGPU; page said: ${result.check}\n${result.console}`);
+function assertComputesExactly(result) {
   assert.equal(result.state, "ready", result.check);
   assert.match(result.check, /\[19\.0, 22\.0, 43\.0, 50\.0\]/);
+}
+
+test("by default the page computes on the CPU, fetches only its own module, and offers WebGPU", async () => {
+  const result = await bootedStatus({ adapter: true, ask: false });
+  assert.equal(result.backend, "cpu", `page said: ${result.check}\n${result.console}`);
+  assertComputesExactly(result);
+  assert.ok(!result.wasmFetched.some((path) => path.includes("/webgpu/")), `fetched: ${result.wasmFetched}`);
+  assert.equal(result.switchTo, "webgpu", "a browser with an adapter is offered WebGPU");
+  assert.equal(new URL(result.switchHref).searchParams.get("backend"), "webgpu");
 });
 
-test("without WebGPU the page falls back to the CPU and computes exactly", async () => {
-  const result = await bootedStatus({ webgpu: false });
-  assert.equal(result.backend, "cpu", `expected the CPU fallback; page said: ${result.check}\n${result.console}`);
-  assert.equal(result.state, "ready", result.check);
-  assert.match(result.check, /\[19\.0, 22\.0, 43\.0, 50\.0\]/);
+test("asked for WebGPU (?backend=webgpu), the page computes on WebGPU, exactly", async () => {
+  const result = await bootedStatus({ adapter: true, ask: true });
+  assert.equal(result.backend, "webgpu", `expected WebGPU; page said: ${result.check}\n${result.console}`);
+  assertComputesExactly(result);
+  assert.ok(result.wasmFetched.some((path) => path.includes("/webgpu/")), `fetched: ${result.wasmFetched}`);
+  assert.equal(result.switchTo, "cpu", "the page on WebGPU links back to the CPU");
+});
+
+test("without a WebGPU adapter the page computes on the CPU and offers no switch", async () => {
+  const result = await bootedStatus({ adapter: false, ask: false });
+  assert.equal(result.backend, "cpu", `page said: ${result.check}\n${result.console}`);
+  assertComputesExactly(result);
+  assert.equal(result.switchTo, null);
 });

@@ -11,7 +11,7 @@ import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { serveDirectory } from "./support/server.js";
-import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
+import { launchChromium, screenshot, collectConsole, pageUrl } from "./support/browser.js";
 import { readCards, assertAgrees } from "./support/cards.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -28,10 +28,10 @@ before(async () => {
 });
 after(() => server?.close());
 
-async function openLab(browser) {
+async function openLab(browser, { webgpu = false } = {}) {
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   const consoleLines = collectConsole(page);
-  await page.goto(`${server.url}#lab`);
+  await page.goto(pageUrl(server.url, { webgpu, fragment: "lab" }));
   await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
   return { page, consoleLines };
 }
@@ -60,7 +60,7 @@ for (const webgpu of [false, true]) {
   test(`a short Lab run trains, masks and fine-tunes in the page (${name})`, async () => {
     const browser = await launchChromium({ webgpu });
     try {
-      const { page, consoleLines } = await openLab(browser);
+      const { page, consoleLines } = await openLab(browser, { webgpu });
       await setField(page, "#lab-images", 1000);
       await setField(page, "#lab-epochs", 1);
       await page.click("#lab-start");

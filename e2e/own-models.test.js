@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
-import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
+import { launchChromium, screenshot, collectConsole, pageUrl, computeBackend } from "./support/browser.js";
 import { readCards, assertAgrees, trainerPredictions } from "./support/cards.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -52,8 +52,8 @@ for (const webgpu of [true, false]) {
     try {
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
       const consoleLines = collectConsole(page);
-      await page.goto(server.url);
-      await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
+      await page.goto(pageUrl(server.url, { webgpu }));
+      assert.equal(await computeBackend(page), webgpu ? "webgpu" : "cpu");
       await page.selectOption("#task", "own");
       await page.locator("#model-status[data-state='awaiting']").waitFor();
       assert.ok(await page.locator("#file-input").isDisabled(), "no images before models");

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory, ISOLATION_HEADERS } from "./support/server.js";
-import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
+import { launchChromium, screenshot, collectConsole, pageUrl } from "./support/browser.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
@@ -56,7 +56,7 @@ async function analyseTwenty({ webgpu, isolated }) {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const consoleLines = collectConsole(page);
     await page.addInitScript(observeLongTasks);
-    await page.goto(`${server.url}#${TASK}`);
+    await page.goto(pageUrl(server.url, { webgpu, fragment: TASK }));
     await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 }).catch((error) => {
       throw new Error(`models never became ready: ${error.message}\n${consoleLines.join("\n")}`);
     });

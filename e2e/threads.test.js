@@ -1,7 +1,8 @@
 // The CPU backend on threads: served with COOP/COEP (cross-origin isolated, as scripts/serve.sh
-// serves it), the compute worker runs the threaded build (dist/threads/) on one thread per core,
-// says so, and answers as trainer-native does; served without those headers, as a static host
-// that cannot send them would, the same files run on one thread and say why.
+// serves it), the page and its compute worker run the threaded build (dist/threads/), the only
+// module fetched, on one thread per core, say so, and answer as trainer-native does; served
+// without those headers, as a static host that cannot send them would, the same files run the
+// page's own module on one thread and say why.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join, dirname, basename } from "node:path";
@@ -36,6 +37,11 @@ async function analyse(server, task) {
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const consoleLines = collectConsole(page);
+    const wasmFetched = [];
+    page.on("request", (request) => {
+      const path = new URL(request.url()).pathname;
+      if (path.endsWith(".wasm")) wasmFetched.push(path);
+    });
     await page.goto(`${server.url}#${task.id}`);
     await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 }).catch((error) => {
       throw new Error(`models never became ready: ${error.message}\n${consoleLines.join("\n")}`);
@@ -55,6 +61,7 @@ async function analyse(server, task) {
       label: await status.locator("strong").textContent(),
       status: await status.textContent(),
       cards: await readCards(page),
+      wasmFetched,
       console: consoleLines.join("\n"),
     };
     await screenshot(page, `threads-${task.id}-${result.isolated ? "isolated" : "plain"}`);
@@ -72,6 +79,7 @@ for (const task of TASKS) {
     assert.equal(result.state, "ready", result.status);
     const threads = result.cores > 1 ? `${result.cores} threads` : "1 thread";
     assert.equal(result.label, `CPU (WebAssembly, SIMD, ${threads})`, `${result.status}\n${result.console}`);
+    assert.deepEqual(result.wasmFetched, ["/threads/app_bg.wasm"], "the page fetches one module, the threaded one");
     const expected = await trainerPredictions(task.id);
     const byName = Object.fromEntries(result.cards.map((c) => [c.name, c]));
     for (const name of task.images.map((f) => basename(f))) {
@@ -86,5 +94,6 @@ test("not cross-origin isolated, the same page runs on one thread and says why",
   assert.equal(result.isolated, false);
   assert.equal(result.label, "CPU (WebAssembly, SIMD, 1 thread)", result.status);
   assert.match(result.status, /one thread: the page is not cross-origin isolated/);
+  assert.ok(result.wasmFetched.length === 1 && !result.wasmFetched[0].startsWith("/threads/"), `fetched: ${result.wasmFetched}`);
   assert.ok(result.cards.every((c) => c.error === null && c.decision), result.console);
 });

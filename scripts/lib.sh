@@ -75,9 +75,19 @@ build_threaded_worker() {
         --dist "$REPO_ROOT/dist-threads" "$REPO_ROOT/threads.html" )
 }
 
+# The compute worker's WebGPU build into dist-webgpu/, which the page's build copies to
+# dist/webgpu/ (app/worker.js runs it where the page asks for WebGPU). It shares the page's
+# build folder: only the crates whose features differ are compiled twice.
+build_webgpu_worker() {
+    step "Building the compute worker's WebGPU build (trunk build webgpu.html)"
+    ( wasm_env && timeout 3600 trunk build --release --filehash false \
+        --dist "$REPO_ROOT/dist-webgpu" "$REPO_ROOT/webgpu.html" )
+}
+
 # Builds the page into dist/ as it is hosted (quick when nothing changed).
 build_page() {
     build_threaded_worker
+    build_webgpu_worker
     step "Building the page (trunk build --release)"
     ( wasm_env && timeout 3600 trunk build --release )
 }

@@ -14,6 +14,9 @@ cargo test --locked
 
 build_page
 
+step "A first visit of any task downloads at most 3 MB gzipped (issue 19)"
+node bench/download_size/measure.mjs --dist "$REPO_ROOT/dist" --limit 3
+
 step "Browser tests: the page's unit tests and the WGSL kernels' parity (wasm-bindgen-test in headless Chromium with WebGPU)"
 (
     wasm_env

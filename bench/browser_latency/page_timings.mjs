@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { basename, join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { launchChromium, collectConsole } from "../../e2e/support/browser.js";
+import { launchChromium, collectConsole, pageUrl } from "../../e2e/support/browser.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const EXAMPLES = join(ROOT, "app", "assets", "examples");
@@ -27,7 +27,7 @@ export async function measure(server, task, webgpu, repeats) {
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const consoleLines = collectConsole(page);
-    await page.goto(`${server.url}#${task}`);
+    await page.goto(pageUrl(server.url, { webgpu, fragment: task }));
     await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 }).catch((error) => {
       throw new Error(`${task}: models never became ready: ${error.message}\n${consoleLines.join("\n")}`);
     });

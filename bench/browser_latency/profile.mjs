@@ -14,7 +14,7 @@ import { writeFile } from "node:fs/promises";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "../../e2e/support/server.js";
-import { launchChromium } from "../../e2e/support/browser.js";
+import { launchChromium, pageUrl } from "../../e2e/support/browser.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const { values: options } = parseArgs({
@@ -68,7 +68,7 @@ const server = await serveDirectory(options.dist);
 const browser = await launchChromium({ webgpu: options.webgpu });
 try {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-  await page.goto(`${server.url}#${options.task}`);
+  await page.goto(pageUrl(server.url, { webgpu: options.webgpu, fragment: options.task }));
   await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 });
   await analyse(page, 1);
   const pageSession = await page.context().newCDPSession(page);

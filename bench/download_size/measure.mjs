@@ -1,7 +1,10 @@
 // What a first visit of each task downloads from the built page (dist/), gzipped as a static host
 // sends it (gzip level 6, the common default): the page (HTML, CSS, JavaScript glue, worker script,
-// wasm) and the task's two model bundles, plus the example images the task shows. Prints a
-// Markdown table; with --limit MB exits non-zero when a task's page + bundles exceed it.
+// wasm: the CPU build) and the task's two model bundles, plus the example images the task shows;
+// the same visit on a cross-origin isolated page, whose loader fetches the threaded build instead
+// of the page's own module; and on a page asked for WebGPU, whose compute worker fetches the
+// WebGPU build as well. Prints a Markdown table; with --limit MB exits non-zero when a task's
+// first visit (either of the first two) exceeds it.
 //
 //     node bench/download_size/measure.mjs [--dist dist] [--limit 3]
 import { parseArgs } from "node:util";
@@ -33,25 +36,46 @@ const pageFiles = top.filter((f) => /\.(html|css|js|wasm)$/.test(f));
 if (!pageFiles.some((f) => f.endsWith(".wasm"))) throw new Error(`${dist} has no .wasm: is it a built page?`);
 const page = await total(pageFiles);
 const wasm = await total(pageFiles.filter((f) => f.endsWith(".wasm")));
+// The page's own module and its glue (Trunk names them app-<hash>.js and app-<hash>_bg.wasm).
+const ownModule = await total(pageFiles.filter((f) => /^app-.*\.(js|wasm)$/.test(f)));
 
 // The tasks and their files, as the page's own table lists them (app/src/tasks.rs).
 const tasksSource = await readFile(join(ROOT, "app", "src", "tasks.rs"), "utf8");
 // The shipped tasks only: the user's own models are not downloaded.
-const tasks = [...tasksSource.matchAll(/id: "([^"]+)"[\s\S]*?models: Models::Shipped \{\s*erm: "([^"]+)",\s*masktune: "([^"]+)",\s*\},\s*examples: &\[([\s\S]*?)\],\s*\}/g)]
-  .map(([, id, erm, masktune, examples]) => ({ id, bundles: [erm, masktune], examples: [...examples.matchAll(/url: "([^"]+)"/g)].map((m) => m[1]) }));
+// A task's examples are a list in place or the name of a shared one (`examples: DIGITS`).
+const exampleUrls = (list) => [...list.matchAll(/url: "([^"]+)"/g)].map((m) => m[1]);
+const sharedList = (name) => tasksSource.match(new RegExp(`const ${name}: &\\[Example\\] = &\\[([\\s\\S]*?)\\];`))?.[1] ?? "";
+const tasks = [...tasksSource.matchAll(/id: "([^"]+)"[\s\S]*?models: Models::Shipped \{\s*erm: "([^"]+)",\s*masktune: "([^"]+)",\s*\},\s*examples: (?:&\[([\s\S]*?)\]|([A-Z_]+)),\s*\}/g)]
+  .map(([, id, erm, masktune, list, shared]) => ({ id, bundles: [erm, masktune], examples: exampleUrls(list ?? sharedList(shared)) }));
 if (tasks.length === 0) throw new Error("no tasks found in app/src/tasks.rs");
 
+// A worker build's glue and wasm (scripts/lib.sh copies them into these folders), if built.
+async function workerBuild(folder) {
+  const files = await readdir(join(dist, folder)).catch(() => []);
+  const built = files.filter((f) => /\.(js|wasm)$/.test(f)).map((f) => join(folder, f));
+  return built.some((f) => f.endsWith(".wasm")) ? total(built) : null;
+}
+const threads = await workerBuild("threads");
+const webgpu = await workerBuild("webgpu");
+
 const mb = (bytes) => (bytes / 1e6).toFixed(2);
-console.log(`page (${pageFiles.join(", ")}): ${mb(page.gzip)} MB gzipped (${mb(page.raw)} MB raw), of which wasm ${mb(wasm.gzip)} MB gzipped\n`);
-console.log("| task | page (MB gz) | two bundles (MB gz) | page + bundles (MB gz) | examples (MB gz) |");
-console.log("|---|---:|---:|---:|---:|");
+console.log(`page (${pageFiles.join(", ")}): ${mb(page.gzip)} MB gzipped (${mb(page.raw)} MB raw), of which wasm ${mb(wasm.gzip)} MB gzipped`);
+for (const [name, build, when] of [["threads/", threads, "instead of the page's module on a cross-origin isolated page"], ["webgpu/", webgpu, "as well when the page is asked for WebGPU"]]) {
+  console.log(build ? `${name}: ${mb(build.gzip)} MB gzipped (${mb(build.raw)} MB raw), fetched ${when}` : `${name}: not built`);
+}
+console.log("");
+console.log("| task | page (MB gz) | two bundles (MB gz) | first visit: page + bundles (MB gz) | cross-origin isolated: threads/ for the page's module | asked for WebGPU: + webgpu/ | examples (MB gz) |");
+console.log("|---|---:|---:|---:|---:|---:|---:|");
 let over = [];
 for (const task of tasks) {
   const bundles = await total(task.bundles);
   const examples = await total(task.examples);
   const first = page.gzip + bundles.gzip;
-  console.log(`| ${task.id} | ${mb(page.gzip)} | ${mb(bundles.gzip)} | ${mb(first)} | ${mb(examples.gzip)} |`);
-  if (options.limit && first > Number(options.limit) * 1e6) over.push(`${task.id} (${mb(first)} MB)`);
+  const isolated = threads ? first - ownModule.gzip + threads.gzip : first;
+  const withWebgpu = webgpu ? mb(first + webgpu.gzip) : "-";
+  console.log(`| ${task.id} | ${mb(page.gzip)} | ${mb(bundles.gzip)} | ${mb(first)} | ${mb(isolated)} | ${withWebgpu} | ${mb(examples.gzip)} |`);
+  const largest = Math.max(first, isolated);
+  if (options.limit && largest > Number(options.limit) * 1e6) over.push(`${task.id} (${mb(largest)} MB)`);
 }
 if (over.length) {
   console.error(`\nover the ${options.limit} MB limit: ${over.join(", ")}`);

@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory, ISOLATION_HEADERS } from "../../e2e/support/server.js";
-import { launchChromium } from "../../e2e/support/browser.js";
+import { launchChromium, pageUrl } from "../../e2e/support/browser.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const { values: options } = parseArgs({
@@ -88,7 +88,7 @@ try {
     const browser = await launchChromium({ webgpu: backend === "webgpu" });
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-      await page.goto(`${server.url}#lab`);
+      await page.goto(pageUrl(server.url, { webgpu: backend === "webgpu", fragment: "lab" }));
       await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
       for (const [field, value] of [["#lab-images", options.images], ["#lab-epochs", options.epochs], ["#lab-seed", options.seed]]) {
         if (value === undefined) continue;

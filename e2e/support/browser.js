@@ -42,3 +42,16 @@ export function collectConsole(page) {
   page.on("pageerror", (error) => lines.push(`[pageerror] ${error.message}`));
   return lines;
 }
+
+// The page's address on `base`: `?backend=webgpu` where a test runs on WebGPU (the page runs on
+// the CPU unless its address asks for WebGPU), then the fragment (a task or the Lab).
+export function pageUrl(base, { webgpu = false, fragment = "" } = {}) {
+  return `${base}${webgpu ? "?backend=webgpu" : ""}${fragment ? `#${fragment}` : ""}`;
+}
+
+// The backend the page's compute worker runs on ("webgpu" or "cpu"), once it has started.
+export async function computeBackend(page) {
+  const status = page.locator("#backend-status:not([data-state='starting'])");
+  await status.waitFor({ timeout: 120_000 });
+  return status.getAttribute("data-backend");
+}

@@ -128,6 +128,13 @@ impl BackendKind {
             BackendKind::Cpu => "cpu",
         }
     }
+
+    /// The backend of an identifier from [`BackendKind::id`].
+    pub fn from_id(id: &str) -> Option<Self> {
+        [BackendKind::WebGpu, BackendKind::Cpu]
+            .into_iter()
+            .find(|kind| kind.id() == id)
+    }
 }
 
 /// One image's analysis, ready to draw: the pictures as pixels, the numbers for the text.

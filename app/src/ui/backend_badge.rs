@@ -2,8 +2,9 @@
 
 use leptos::prelude::*;
 
+use super::backend_choice;
 use super::state::{BackendState, PageState};
-use crate::protocol::{BackendReport, SELF_CHECK_EXPECTED};
+use crate::protocol::{BackendKind, BackendReport, SELF_CHECK_EXPECTED};
 
 #[component]
 pub fn BackendBadge() -> impl IntoView {
@@ -19,7 +20,32 @@ pub fn BackendBadge() -> impl IntoView {
             </p>
         }
         .into_any(),
-        BackendState::Ready(report) => ready(report).into_any(),
+        BackendState::Ready(report) => view! {
+            {ready(report)}
+            <Switch />
+        }
+        .into_any(),
+    }
+}
+
+/// A link to the page on the other backend: to WebGPU where the browser offers an adapter, back
+/// to the CPU from WebGPU.
+#[component]
+fn Switch() -> impl IntoView {
+    let state = expect_context::<PageState>();
+    move || {
+        let (target, text) = match state.requested_backend {
+            BackendKind::Cpu if state.webgpu_offered.get() => (
+                BackendKind::WebGpu,
+                "This browser offers WebGPU: run on it instead (about 3.5 MB more to download, once)",
+            ),
+            BackendKind::Cpu => return None,
+            BackendKind::WebGpu => (BackendKind::Cpu, "Run on the CPU instead"),
+        };
+        let href = backend_choice::address_for(target)?;
+        Some(view! {
+            <p class="fine-print"><a id="backend-switch" data-backend=target.id() href=href>{text}</a></p>
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
-use crate::protocol::{self, Request, Response};
+use crate::protocol::{self, BackendKind, Request, Response};
 
 #[wasm_bindgen]
 extern "C" {
@@ -27,8 +27,12 @@ pub struct ComputeWorker {
 }
 
 impl ComputeWorker {
-    /// Starts the worker; `on_response` receives everything it says, its failures included.
-    pub fn start(on_response: impl Fn(Response) + 'static) -> Result<Self, String> {
+    /// Starts the worker on the build of `backend` (app/worker.js picks it); `on_response`
+    /// receives everything it says, its failures included.
+    pub fn start(
+        backend: BackendKind,
+        on_response: impl Fn(Response) + 'static,
+    ) -> Result<Self, String> {
         let failed = |error: JsValue| format!("the compute worker could not start: {error:?}");
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);
@@ -61,6 +65,7 @@ impl ComputeWorker {
         Reflect::set(&start, &"glue".into(), &GLUE_URL.with(String::clone).into())
             .map_err(failed)?;
         Reflect::set(&start, &"module".into(), &wasm_bindgen::module()).map_err(failed)?;
+        Reflect::set(&start, &"backend".into(), &backend.id().into()).map_err(failed)?;
         worker.post_message(&start).map_err(failed)?;
         Ok(Self { worker })
     }

@@ -2,6 +2,7 @@
 //! This is the DOM side only; the models run in the compute worker (`crate::worker`).
 
 mod backend_badge;
+mod backend_choice;
 mod bundle_picker;
 pub(crate) mod compute_worker;
 mod drop_zone;

@@ -15,8 +15,12 @@ pub fn rgba_data_url(rgba: &[u8], width: usize, height: usize) -> Result<String,
         .get_context("2d")?
         .ok_or("no 2d context")?
         .unchecked_into::<CanvasRenderingContext2d>();
-    let data = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
-        wasm_bindgen::Clamped(rgba),
+    // A copy outside the module's memory: ImageData refuses views of shared memory, which the
+    // threaded build has.
+    let pixels = js_sys::Uint8ClampedArray::new_with_length(rgba.len() as u32);
+    pixels.copy_from(rgba);
+    let data = web_sys::ImageData::new_with_js_u8_clamped_array_and_sh(
+        &pixels,
         width as u32,
         height as u32,
     )?;

@@ -8,10 +8,13 @@ use leptos::prelude::*;
 use masktune::bundle::{BundleMetadata, CoverageThreshold, SelectiveSummary};
 use masktune::selective::{Decision, confidence_range, decide};
 
+use super::backend_choice;
 use super::compute_worker::ComputeWorker;
 use super::lab::LabState;
 use super::pixels::{rgb_data_url, rgba_data_url};
-use crate::protocol::{AnalysedImage, BackendReport, BundleFile, ImageFile, Request, Response};
+use crate::protocol::{
+    AnalysedImage, BackendKind, BackendReport, BundleFile, ImageFile, Request, Response,
+};
 use crate::tasks::{self, Models, TASKS, Task};
 
 /// The compute worker, as far as the page knows.
@@ -93,6 +96,10 @@ pub struct PageState {
     pub lab: LabState,
     pub task: RwSignal<String>,
     pub backend: RwSignal<BackendState>,
+    /// The backend the address asks for ([`backend_choice`]).
+    pub requested_backend: BackendKind,
+    /// Whether the browser offers a WebGPU adapter (known shortly after start).
+    pub webgpu_offered: RwSignal<bool>,
     pub models: RwSignal<ModelState>,
     /// Metadata of the loaded MaskTune bundle (classes, input, thresholds).
     meta: RwSignal<Option<Arc<BundleMetadata>>>,
@@ -121,6 +128,8 @@ impl PageState {
             lab: LabState::new(),
             task: RwSignal::new(task_in_url().unwrap_or(&TASKS[0]).id.to_string()),
             backend: RwSignal::new(BackendState::Starting),
+            requested_backend: backend_choice::requested(),
+            webgpu_offered: RwSignal::new(false),
             models: RwSignal::new(ModelState::Loading {
                 received: 0,
                 total: None,
@@ -138,7 +147,13 @@ impl PageState {
 
     /// Starts the compute worker; its answers update the state from then on.
     pub fn start_worker(self) {
-        match ComputeWorker::start(move |response| self.receive(response)) {
+        leptos::task::spawn_local(async move {
+            self.webgpu_offered
+                .set(backend_choice::webgpu_offered().await);
+        });
+        match ComputeWorker::start(self.requested_backend, move |response| {
+            self.receive(response)
+        }) {
             Ok(worker) => self.worker.set_value(Some(Rc::new(worker))),
             Err(message) => self.backend.set(BackendState::Failed(message)),
         }

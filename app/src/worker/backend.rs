@@ -83,11 +83,11 @@ impl ComputeBackend {
     }
 }
 
-/// The threaded build has no WebGPU backend (`app/Cargo.toml`, feature `threads`): app/worker.js
-/// runs it only where the browser offers no adapter.
+/// The CPU builds (the page's own and the threaded one) have no WebGPU backend: app/worker.js
+/// runs the WebGPU build instead where the page asks for WebGPU.
 #[cfg(not(feature = "webgpu"))]
 pub async fn pick_backend() -> ComputeBackend {
-    ComputeBackend::cpu("this browser offers no WebGPU adapter".into())
+    ComputeBackend::cpu("the page's default".into())
 }
 
 /// Initialises WebGPU if the browser has an adapter; any failure falls back to the CPU.

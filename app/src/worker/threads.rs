@@ -49,7 +49,7 @@ async fn start_workers() -> Result<usize, String> {
     Ok(threads)
 }
 
-/// The page's own build: app/worker.js runs the threaded build instead where it can.
+/// The page's own build: app/loader.js starts the threaded build instead where it can.
 #[cfg(not(feature = "threads"))]
 async fn start_workers() -> Result<usize, String> {
     Err(if cross_origin_isolated() {

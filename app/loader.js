@@ -1,0 +1,15 @@
+// Starts the page (Trunk.toml's pattern_script calls it with the page's own glue and module).
+// The page's own module is the CPU build. On a cross-origin isolated page the compute worker runs
+// the threaded build (threads/, threads.html) instead, so the page starts that one too: the same
+// code, so the visit downloads one module, not two. Where there is none, the page's own starts.
+const THREADED = { glue: "./threads/app.js", wasm: "./threads/app_bg.wasm" };
+
+export async function start(glue, wasm) {
+  const bindings = (self.crossOriginIsolated && (await import(THREADED.glue).catch(() => null))) || null;
+  if (bindings) {
+    await bindings.default({ module_or_path: THREADED.wasm });
+  } else {
+    const own = await import(glue);
+    await own.default({ module_or_path: wasm });
+  }
+}
