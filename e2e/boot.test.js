@@ -35,12 +35,18 @@ async function bootedStatus({ adapter, ask }) {
     const switchLink = page.locator("#backend-switch");
     if (adapter || ask) await switchLink.waitFor({ timeout: 30_000 });
     await screenshot(page, `boot-${adapter ? "adapter" : "no-adapter"}${ask ? "-webgpu" : ""}`);
+    const href = async () => ((await switchLink.count()) ? switchLink.getAttribute("href") : null);
+    const switchHref = await href();
+    // The link keeps up with the task the user picks.
+    await page.selectOption("#task", "celeba");
+    const switchHrefAfterTask = await href();
     return {
       backend: await status.getAttribute("data-backend"),
       state: await status.getAttribute("data-state"),
       check: await page.locator("#self-check").textContent(),
       switchTo: (await switchLink.count()) ? await switchLink.getAttribute("data-backend") : null,
-      switchHref: (await switchLink.count()) ? await switchLink.getAttribute("href") : null,
+      switchHref,
+      switchHrefAfterTask,
       wasmFetched,
       console: consoleLines.join("\n"),
     };
@@ -61,6 +67,7 @@ test("by default the page computes on the CPU, fetches only its own module, and 
   assert.ok(!result.wasmFetched.some((path) => path.includes("/webgpu/")), `fetched: ${result.wasmFetched}`);
   assert.equal(result.switchTo, "webgpu", "a browser with an adapter is offered WebGPU");
   assert.equal(new URL(result.switchHref).searchParams.get("backend"), "webgpu");
+  assert.equal(new URL(result.switchHrefAfterTask).hash, "#celeba", result.switchHrefAfterTask);
 });
 
 test("asked for WebGPU (?backend=webgpu), the page computes on WebGPU, exactly", async () => {

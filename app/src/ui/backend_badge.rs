@@ -42,6 +42,9 @@ fn Switch() -> impl IntoView {
             BackendKind::Cpu => return None,
             BackendKind::WebGpu => (BackendKind::Cpu, "Run on the CPU instead"),
         };
+        // The address keeps the fragment (the task or the Lab), which changes with them.
+        state.task.track();
+        state.view.track();
         let href = backend_choice::address_for(target)?;
         Some(view! {
             <p class="fine-print"><a id="backend-switch" data-backend=target.id() href=href>{text}</a></p>
