@@ -506,3 +506,30 @@ fn a_model_copied_by_asynchronous_reads_writes_the_same_bundle() {
     let bytes = |m: &AnyModel| Bundle::to_bytes(m, &metadata(ARCH), WeightPrecision::F32).unwrap();
     assert_eq!(bytes(&copy), bytes(&model));
 }
+
+#[test]
+fn new_metadata_keeps_the_weights_bytes_and_refuses_another_architecture() {
+    let device = Device::flex();
+    let (model, meta) = wide_model();
+    let bytes = Bundle::to_bytes(&model, &meta, WeightPrecision::Int8).unwrap();
+    let mut changed = meta.clone();
+    changed.selective_thresholds = vec![CoverageThreshold {
+        target_coverage: 0.8,
+        threshold: 0.6,
+    }];
+    let rewritten = Bundle::with_metadata(&bytes, &changed).unwrap();
+    let (loaded, loaded_meta) = Bundle::from_bytes(&rewritten, &device).unwrap();
+    assert_eq!(loaded_meta, changed);
+    let (original, _) = Bundle::from_bytes(&bytes, &device).unwrap();
+    assert_eq!(weights(&loaded), weights(&original));
+    // The weights' bytes themselves are copied: the bundle ends with them and its checksum.
+    let weights_len = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
+    let tail = |b: &[u8]| b[b.len() - 4 - weights_len..b.len() - 4].to_vec();
+    assert_eq!(tail(&rewritten), tail(&bytes));
+
+    let mut other = meta;
+    other.architecture = ARCH;
+    other.class_names = (0..ARCH.num_classes()).map(|c| c.to_string()).collect();
+    let err = Bundle::with_metadata(&bytes, &other).unwrap_err();
+    assert!(matches!(err, BundleError::InconsistentMetadata(_)), "{err}");
+}

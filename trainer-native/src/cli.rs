@@ -309,6 +309,11 @@ pub struct EvaluateArgs {
     /// Also write the evaluation as JSON to this file (bundles).
     #[arg(long, requires = "erm")]
     pub json: Option<PathBuf>,
+    /// Write the selective thresholds chosen here on validation, and the test risk-coverage
+    /// summaries, into both bundles' metadata (weights kept byte for byte), e.g. after
+    /// `convert-bundle --weights int8`.
+    #[arg(long, requires = "erm")]
+    pub write_thresholds: bool,
 }
 
 impl EvaluateArgs {

@@ -57,6 +57,11 @@ fn run(command: Command) -> Result<()> {
         Command::Evaluate(args) => match (args.resolve_bundles()?, args.run()) {
             (Some((pair, sets)), _) => {
                 let report = train::evaluate::evaluate_bundles(&pair, &sets, args.batch_size)?;
+                if let (true, Some(erm), Some(masktune)) =
+                    (args.write_thresholds, &args.erm, &args.masktune)
+                {
+                    train::export::write_selective_metadata(&[erm, masktune], &report)?;
+                }
                 match &args.json {
                     Some(path) => train::atomic::write_json_atomic(path, &report),
                     None => Ok(()),

@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 use burn::prelude::Device;
 use burn::store::{ModuleSnapshot, bridge};
 use flate2::read::GzDecoder;
-use masktune::bundle::{Bundle, CheckpointKind};
+use masktune::bundle::{Bundle, BundleMetadata, CheckpointKind};
+use masktune::evaluation::EvaluationReport;
 use serde_json::Value;
 use trainer_native::train::checkpoint::{self, Stage};
 use trainer_native::train::masked_set;
@@ -260,6 +261,7 @@ fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
     summarize_repeats_the_runs_numbers(runs.path(), &run, &report);
     exported_bundles_evaluate_as_the_run_did(runs.path(), &run, &report);
     bundles_convert_to_f16_and_int8(runs.path(), &run);
+    int8_bundles_take_the_thresholds_of_their_own_evaluation(runs.path(), &run);
     pytorch_exports_come_back_as_the_same_models(runs.path(), &run);
 }
 
@@ -382,25 +384,93 @@ fn exported_bundles_evaluate_as_the_run_did(runs: &Path, run: &Path, report: &Va
     assert!(err.contains("swapped"), "{err}");
 }
 
+/// `trainer-native convert-bundle INPUT OUTPUT --weights WEIGHTS`.
+fn convert_bundle(input: &Path, output: &Path, weights: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainer-native"))
+        .arg("convert-bundle")
+        .args([input, output])
+        .args(["--weights", weights])
+        .output()
+        .expect("the trainer binary runs")
+}
+
+/// `evaluate --write-thresholds` on an int8 pair puts the thresholds and summaries of that
+/// evaluation into both bundles, and changes nothing else: metadata or weights.
+fn int8_bundles_take_the_thresholds_of_their_own_evaluation(runs: &Path, run: &Path) {
+    let pair: Vec<PathBuf> = ["erm", "masktune"]
+        .iter()
+        .map(|name| {
+            let int8 = runs.join(format!("{name}-int8.bundle"));
+            let f32_bundle = run.join("bundles").join(format!("{name}.bundle"));
+            ok(convert_bundle(&f32_bundle, &int8, "int8"));
+            int8
+        })
+        .collect();
+    let before: Vec<Vec<u8>> = pair.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    let json = runs.join("int8-evaluation.json");
+    let mnist = mnist_dir();
+    ok(trainer(
+        runs,
+        &[
+            "evaluate",
+            "--erm",
+            pair[0].to_str().unwrap(),
+            "--masktune",
+            pair[1].to_str().unwrap(),
+            "--dataset",
+            "spurious-mnist",
+            "--data",
+            mnist.to_str().unwrap(),
+            "--subset",
+            SUBSET,
+            "--json",
+            json.to_str().unwrap(),
+            "--write-thresholds",
+        ],
+    ));
+    let evaluation: EvaluationReport =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let weights = |bundle: &[u8]| {
+        let len = u64::from_le_bytes(bundle[16..24].try_into().unwrap()) as usize;
+        bundle[bundle.len() - 4 - len..bundle.len() - 4].to_vec()
+    };
+    for (path, old) in pair.iter().zip(&before) {
+        let new = std::fs::read(path).unwrap();
+        let meta = Bundle::metadata(&new).unwrap();
+        assert_eq!(meta.selective_thresholds, evaluation.coverage_thresholds());
+        assert_eq!(meta.selective_summaries, evaluation.selective_summaries());
+        let old_meta = Bundle::metadata(old).unwrap();
+        let unchanged = BundleMetadata {
+            selective_thresholds: old_meta.selective_thresholds.clone(),
+            selective_summaries: old_meta.selective_summaries.clone(),
+            ..meta
+        };
+        assert_eq!(
+            unchanged,
+            old_meta,
+            "{}: only the selective fields",
+            path.display()
+        );
+        assert_eq!(
+            weights(&new),
+            weights(old),
+            "{}: the weights",
+            path.display()
+        );
+    }
+}
+
 /// `convert-bundle --weights f16` halves a bundle and `--weights int8` quarters it, and the
 /// trainer still reads both; a file that is not a bundle is named in the error and nothing is
 /// written.
 fn bundles_convert_to_f16_and_int8(runs: &Path, run: &Path) {
     let f32_bundle = run.join("bundles/masktune.bundle");
-    let convert = |input: &Path, output: &Path, weights: &str| {
-        Command::new(env!("CARGO_BIN_EXE_trainer-native"))
-            .arg("convert-bundle")
-            .args([input, output])
-            .args(["--weights", weights])
-            .output()
-            .expect("the trainer binary runs")
-    };
     let f32_bytes = std::fs::read(&f32_bundle).unwrap();
     let (_, f32_meta) = Bundle::from_bytes(&f32_bytes, &Device::flex()).unwrap();
     let mut saved = Vec::new();
     for weights in ["f16", "int8"] {
         let converted = runs.join(format!("masktune-{weights}.bundle"));
-        ok(convert(&f32_bundle, &converted, weights));
+        ok(convert_bundle(&f32_bundle, &converted, weights));
         let bytes = std::fs::read(&converted).unwrap();
         let (_, meta) = Bundle::from_bytes(&bytes, &Device::flex()).unwrap();
         assert_eq!(meta, f32_meta, "{weights}: the metadata is kept as is");
@@ -425,7 +495,7 @@ fn bundles_convert_to_f16_and_int8(runs: &Path, run: &Path) {
     let not_a_bundle = runs.join("notes.txt");
     std::fs::write(&not_a_bundle, "not a model").unwrap();
     let output = runs.join("never-written.bundle");
-    let err = failure(convert(&not_a_bundle, &output, "f16"));
+    let err = failure(convert_bundle(&not_a_bundle, &output, "f16"));
     assert!(
         err.contains("notes.txt") && err.contains("not a MaskTune model bundle"),
         "{err}"

@@ -200,13 +200,6 @@ impl Bundle {
         meta: &BundleMetadata,
         precision: WeightPrecision,
     ) -> Result<Vec<u8>, BundleError> {
-        meta.check()?;
-        let json =
-            serde_json::to_vec(meta).map_err(|e| BundleError::InvalidMetadata(e.to_string()))?;
-        // serde_json writes NaN as `null`, which would not read back as a number.
-        serde_json::from_slice::<BundleMetadata>(&json).map_err(|e| {
-            BundleError::InvalidMetadata(format!("{e} (is a number NaN or infinite?)"))
-        })?;
         let tensors = match precision {
             WeightPrecision::F32 => model.collect(None, None, false),
             WeightPrecision::F16 => model.collect(None, Some(half_precision()), false),
@@ -215,20 +208,21 @@ impl Bundle {
         let weights = Writer::new(tensors)
             .into_bytes()
             .map_err(|e| BundleError::InvalidWeights(e.to_string()))?;
-        let metadata_len = u32::try_from(json.len()).map_err(|_| {
-            BundleError::InvalidMetadata(format!("{} bytes of metadata is too large", json.len()))
-        })?;
+        frame(meta, &weights)
+    }
 
-        let mut out = Vec::with_capacity(HEADER_LEN + json.len() + weights.len() + CHECKSUM_LEN);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&BUNDLE_VERSION.to_le_bytes());
-        out.extend_from_slice(&metadata_len.to_le_bytes());
-        out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
-        out.extend_from_slice(&json);
-        out.extend_from_slice(&weights);
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        Ok(out)
+    /// The bundle `bytes` with `meta` in place of its metadata and the weights' bytes as they
+    /// are (e.g. thresholds chosen again for an int8 pair, without requantising it). `meta` must
+    /// name the same architecture.
+    pub fn with_metadata(bytes: &[u8], meta: &BundleMetadata) -> Result<Vec<u8>, BundleError> {
+        let (old, weights) = read_metadata(bytes)?;
+        if old.architecture != meta.architecture {
+            return Err(BundleError::InconsistentMetadata(format!(
+                "the new metadata names {:?}, the weights are a {:?}",
+                meta.architecture, old.architecture
+            )));
+        }
+        frame(meta, weights)
     }
 
     /// Reads a bundle: checks it, builds the architecture its metadata names on `device`, and
@@ -274,6 +268,28 @@ impl Bundle {
     pub fn metadata(bytes: &[u8]) -> Result<BundleMetadata, BundleError> {
         read_metadata(bytes).map(|(meta, _)| meta)
     }
+}
+
+/// Frames `meta` (checked, as JSON) and the burnpack `weights` as a bundle with its checksum.
+fn frame(meta: &BundleMetadata, weights: &[u8]) -> Result<Vec<u8>, BundleError> {
+    meta.check()?;
+    let json = serde_json::to_vec(meta).map_err(|e| BundleError::InvalidMetadata(e.to_string()))?;
+    // serde_json writes NaN as `null`, which would not read back as a number.
+    serde_json::from_slice::<BundleMetadata>(&json)
+        .map_err(|e| BundleError::InvalidMetadata(format!("{e} (is a number NaN or infinite?)")))?;
+    let metadata_len = u32::try_from(json.len()).map_err(|_| {
+        BundleError::InvalidMetadata(format!("{} bytes of metadata is too large", json.len()))
+    })?;
+    let mut out = Vec::with_capacity(HEADER_LEN + json.len() + weights.len() + CHECKSUM_LEN);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&BUNDLE_VERSION.to_le_bytes());
+    out.extend_from_slice(&metadata_len.to_le_bytes());
+    out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(weights);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Ok(out)
 }
 
 /// The checked metadata of a bundle, and its weights' bytes.

@@ -155,3 +155,31 @@ pub fn convert_bundle(input: &Path, output: &Path, file: ExportFile) -> Result<(
     );
     Ok(())
 }
+
+/// Writes the selective-classification thresholds and summaries of `evaluation` (an evaluation
+/// of these very bundles) into each bundle's metadata, keeping its weights byte for byte: e.g.
+/// after converting a pair to int8, whose confidences differ slightly from the f32 models' that
+/// chose the thresholds at export.
+pub fn write_selective_metadata(bundles: &[&Path], evaluation: &EvaluationReport) -> Result<()> {
+    for &path in bundles {
+        let bytes = std::fs::read(path).map_err(TrainError::io("read", path))?;
+        let bundle_error = |source| TrainError::Bundle {
+            path: path.to_path_buf(),
+            source,
+        };
+        let meta = BundleMetadata {
+            selective_thresholds: evaluation.coverage_thresholds(),
+            selective_summaries: evaluation.selective_summaries(),
+            ..Bundle::metadata(&bytes).map_err(bundle_error)?
+        };
+        write_atomic(
+            path,
+            &Bundle::with_metadata(&bytes, &meta).map_err(bundle_error)?,
+        )?;
+        eprintln!(
+            "wrote the thresholds of this evaluation into {}",
+            path.display()
+        );
+    }
+    Ok(())
+}
