@@ -329,34 +329,37 @@ fn pytorch_exports_come_back_as_the_same_models(runs: &Path, run: &Path) {
     );
 }
 
+/// `evaluate --erm ERM --masktune MASKTUNE` on the tests' spurious MNIST in batches of 32, its
+/// evaluation written as JSON to `json`, then `extra`.
+fn evaluate_pair(runs: &Path, [erm, masktune]: [&Path; 2], json: &Path, extra: &[&str]) -> Output {
+    let mnist = mnist_dir();
+    let mut args = vec![
+        "evaluate",
+        "--erm",
+        erm.to_str().unwrap(),
+        "--masktune",
+        masktune.to_str().unwrap(),
+        "--dataset",
+        "spurious-mnist",
+        "--data",
+        mnist.to_str().unwrap(),
+        "--subset",
+        SUBSET,
+        "--batch-size",
+        "32",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    trainer(runs, &args)
+}
+
 /// `evaluate --erm --masktune --dataset` on the run's exported bundles, with the run's data and
 /// batch size, gives the run's own evaluation of its best ERM and its MaskTune checkpoint.
 fn exported_bundles_evaluate_as_the_run_did(runs: &Path, run: &Path, report: &Value) {
     let json = runs.join("bundles-evaluation.json");
     let bundle = |name: &str| run.join("bundles").join(name);
-    let mnist = mnist_dir();
-    let evaluate = |erm: &Path, masktune: &Path| {
-        trainer(
-            runs,
-            &[
-                "evaluate",
-                "--erm",
-                erm.to_str().unwrap(),
-                "--masktune",
-                masktune.to_str().unwrap(),
-                "--dataset",
-                "spurious-mnist",
-                "--data",
-                mnist.to_str().unwrap(),
-                "--subset",
-                SUBSET,
-                "--batch-size",
-                "32",
-                "--json",
-                json.to_str().unwrap(),
-            ],
-        )
-    };
+    let evaluate = |erm: &Path, masktune: &Path| evaluate_pair(runs, [erm, masktune], &json, &[]);
     ok(evaluate(&bundle("erm.bundle"), &bundle("masktune.bundle")));
     let from_bundles: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let from_run = &report["evaluation"];
@@ -408,25 +411,11 @@ fn int8_bundles_take_the_thresholds_of_their_own_evaluation(runs: &Path, run: &P
         .collect();
     let before: Vec<Vec<u8>> = pair.iter().map(|p| std::fs::read(p).unwrap()).collect();
     let json = runs.join("int8-evaluation.json");
-    let mnist = mnist_dir();
-    ok(trainer(
+    ok(evaluate_pair(
         runs,
-        &[
-            "evaluate",
-            "--erm",
-            pair[0].to_str().unwrap(),
-            "--masktune",
-            pair[1].to_str().unwrap(),
-            "--dataset",
-            "spurious-mnist",
-            "--data",
-            mnist.to_str().unwrap(),
-            "--subset",
-            SUBSET,
-            "--json",
-            json.to_str().unwrap(),
-            "--write-thresholds",
-        ],
+        [&pair[0], &pair[1]],
+        &json,
+        &["--write-thresholds"],
     ));
     let evaluation: EvaluationReport =
         serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
