@@ -5,11 +5,7 @@
 const THREADED = { glue: "./threads/app.js", wasm: "./threads/app_bg.wasm" };
 
 export async function start(glue, wasm) {
-  const bindings = (self.crossOriginIsolated && (await import(THREADED.glue).catch(() => null))) || null;
-  if (bindings) {
-    await bindings.default({ module_or_path: THREADED.wasm });
-  } else {
-    const own = await import(glue);
-    await own.default({ module_or_path: wasm });
-  }
+  const threaded = self.crossOriginIsolated ? await import(THREADED.glue).catch(() => null) : null;
+  const [bindings, module] = threaded ? [threaded, THREADED.wasm] : [await import(glue), wasm];
+  await bindings.default({ module_or_path: module });
 }

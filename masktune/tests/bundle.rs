@@ -219,9 +219,7 @@ fn int8_weights_without_their_scales_are_reported() {
     let device = Device::flex();
     let (model, meta) = wide_model();
     let bytes = Bundle::to_bytes(&model, &meta, WeightPrecision::Int8).unwrap();
-    let json_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
-    let json = &bytes[24..24 + json_len];
-    let weights = &bytes[24 + json_len..bytes.len() - 4];
+    let (json, weights) = sections(&bytes);
     let tensors = Reader::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
         .and_then(Reader::into_tensors)
         .unwrap();
@@ -379,6 +377,15 @@ fn weights_of_another_architecture_are_rejected() {
     }
 }
 
+/// A well-framed bundle's metadata JSON and weights (the inverse of [`frame`]).
+fn sections(bundle: &[u8]) -> (&[u8], &[u8]) {
+    let json_len = u32::from_le_bytes(bundle[12..16].try_into().unwrap()) as usize;
+    (
+        &bundle[24..24 + json_len],
+        &bundle[24 + json_len..bundle.len() - 4],
+    )
+}
+
 /// Frames `json` and `weights` as a bundle with a valid checksum.
 fn frame(json: &[u8], weights: &[u8]) -> Vec<u8> {
     let mut out = b"MTBUNDLE".to_vec();
@@ -523,9 +530,7 @@ fn new_metadata_keeps_the_weights_bytes_and_refuses_another_architecture() {
     let (original, _) = Bundle::from_bytes(&bytes, &device).unwrap();
     assert_eq!(weights(&loaded), weights(&original));
     // The weights' bytes themselves are copied: the bundle ends with them and its checksum.
-    let weights_len = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
-    let tail = |b: &[u8]| b[b.len() - 4 - weights_len..b.len() - 4].to_vec();
-    assert_eq!(tail(&rewritten), tail(&bytes));
+    assert_eq!(sections(&rewritten).1, sections(&bytes).1);
 
     let mut other = meta;
     other.architecture = ARCH;

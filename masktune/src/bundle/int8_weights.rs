@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use burn::store::bridge;
 use burn::store::burn_pack::Tensor as PackTensor;
-use burn::tensor::{DType, Shape, TensorData};
+use burn::tensor::{DType, Element, Shape, TensorData};
 
 use super::BundleError;
 
@@ -29,7 +29,7 @@ pub fn quantize(tensors: Vec<PackTensor>) -> Result<Vec<PackTensor>, BundleError
             continue;
         };
         let (name, param_id, shape) = (tensor.name.clone(), tensor.param_id, tensor.shape.clone());
-        let weights = float_values(tensor)?;
+        let weights = stored_values::<f32>(tensor)?;
         let (values, scales) = quantize_values(&weights, &shape, axis);
         let channels = scales.len();
         out.push(bridge::from_data(
@@ -57,7 +57,7 @@ pub fn dequantize(tensors: Vec<PackTensor>) -> Result<Vec<PackTensor>, BundleErr
     let mut scales = HashMap::new();
     for tensor in scale_tensors {
         let weight = tensor.name[..tensor.name.len() - SCALE_SUFFIX.len()].to_string();
-        scales.insert(weight, float_values(tensor)?);
+        scales.insert(weight, stored_values::<f32>(tensor)?);
     }
     let mut out = Vec::with_capacity(others.len());
     for tensor in others {
@@ -83,9 +83,7 @@ pub fn dequantize(tensors: Vec<PackTensor>) -> Result<Vec<PackTensor>, BundleErr
             )));
         }
         let (param_id, shape) = (tensor.param_id, tensor.shape.clone());
-        let values = bridge::into_data(tensor)
-            .and_then(|data| data.try_into_vec::<i8>().map_err(|e| pack_error(&e)))
-            .map_err(|e| BundleError::InvalidWeights(format!("'{name}': {e}")))?;
+        let values = stored_values::<i8>(tensor)?;
         let weights = dequantize_values(&values, &scales, &shape, axis);
         out.push(bridge::from_data(
             TensorData::new(weights, shape),
@@ -116,15 +114,14 @@ fn output_axis_of(shape: &Shape) -> Option<usize> {
     }
 }
 
-fn float_values(tensor: PackTensor) -> Result<Vec<f32>, BundleError> {
+/// A stored tensor's values as `E`, the element type it must have.
+fn stored_values<E: Element>(tensor: PackTensor) -> Result<Vec<E>, BundleError> {
     let name = tensor.name.clone();
+    let error = |cause: String| BundleError::InvalidWeights(format!("'{name}': {cause}"));
     bridge::into_data(tensor)
-        .and_then(|data| data.try_into_vec::<f32>().map_err(|e| pack_error(&e)))
-        .map_err(|e| BundleError::InvalidWeights(format!("'{name}': {e}")))
-}
-
-fn pack_error(error: &impl std::fmt::Debug) -> burn::store::burn_pack::Error {
-    burn::store::burn_pack::Error::ValidationError(format!("{error:?}"))
+        .map_err(|e| error(e.to_string()))?
+        .try_into_vec::<E>()
+        .map_err(|e| error(format!("{e:?}")))
 }
 
 /// The channel of each element of a row-major tensor of `shape`, along `axis`.
