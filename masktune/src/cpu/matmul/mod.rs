@@ -1,5 +1,9 @@
-//! Matrix products on the calling thread (the gemm crate), over strided views of slices: the
-//! convolutions read im2col matrices, padded images and weights in place through them.
+//! Matrix products on the calling thread (the gemm crate; in the page, our simd128 kernel where
+//! it applies), over strided views of slices: the convolutions read im2col matrices, padded
+//! images and weights in place through them.
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
 
 /// A strided view of a matrix inside a slice.
 #[derive(Clone, Copy)]
@@ -86,6 +90,10 @@ pub fn matmul_strided(
         dst_row_stride >= cols && fits(dst.len(), rows, cols, dst_row_stride),
         "destination size"
     );
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if rhs.col_stride == 1 {
+        return simd128::matmul_contiguous_rows(dst, dst_row_stride, lhs, rhs, accumulate);
+    }
     // Views are built by `strided` or `with_strides` (+ `transposed`), which check that every
     // index gemm forms,
     // i * row_stride + j * col_stride for i < rows and j < cols, lies inside `data`; the same
