@@ -249,7 +249,7 @@ impl ComputeWorker {
                 continue;
             }
             let pixels: Vec<&[u8]> = decoded.iter().map(|(_, i, _)| i.rgb.as_slice()).collect();
-            match inference::analyse(&pair, &pixels, self.backend.engine.as_ref(), now_ms).await {
+            match run_analysis(&self.backend, &pair, &pixels).await {
                 Ok((analyses, times)) => {
                     let batch_size = decoded.len();
                     for ((id, image, decode_ms), analysis) in decoded.into_iter().zip(analyses) {
@@ -319,6 +319,23 @@ async fn read_blob(file: &BundleFile) -> Result<Vec<u8>, String> {
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
+/// [`inference::analyse`] on `backend`; on the CPU backend's threads from one of the pool's
+/// threads ([`threads::on_pool`]).
+async fn run_analysis(
+    backend: &ComputeBackend,
+    pair: &ModelPair,
+    images: &[&[u8]],
+) -> Result<(Vec<ImageAnalysis>, StepTimes), String> {
+    #[cfg(feature = "threads")]
+    if backend.cpu_threads > 1 {
+        // The threaded build runs only the CPU backend, whose maps and masks are Burn tensor
+        // ops: that engine is made on the pool's thread rather than shared with it.
+        return threads::on_pool(|| inference::analyse(pair, images, &Engine::Tensor, now_ms))
+            .unwrap_or_else(|| Err("the CPU backend waited for a result".into()));
+    }
+    inference::analyse(pair, images, backend.engine.as_ref(), now_ms).await
+}
+
 /// Analyses a blank picture the way a user's image goes (decoding included), so that shaders
 /// are compiled and buffers allocated before the user's first image.
 async fn warm_up(pair: &ModelPair, backend: &ComputeBackend) -> Result<(), String> {
@@ -330,7 +347,7 @@ async fn warm_up(pair: &ModelPair, backend: &ComputeBackend) -> Result<(), Strin
     let image = image_input::decode(&blank, "a blank picture", side)
         .await
         .map_err(|error| failed(error.to_string()))?;
-    inference::analyse(pair, &[&image.rgb], backend.engine.as_ref(), now_ms)
+    run_analysis(backend, pair, &[&image.rgb])
         .await
         .map(drop)
         .map_err(failed)
