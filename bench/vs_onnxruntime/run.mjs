@@ -1,9 +1,11 @@
 // The page's models in ONNX Runtime Web beside the page itself, in one run of Debian's headless
 // Chromium, interleaved (each round measures every configuration once, in turn), by hand:
 //
-//     node run.mjs --dist DIST --models MODELS_DIR [--repeats 20] [--rounds 3] [--tasks ...]
+//     node run.mjs --dist DIST[,DIST...] --models MODELS_DIR [--repeats 20] [--rounds 3] [--tasks ...]
+//         [--computes cpu-1,cpu-2,webgpu]
 //
-// (run.sh prepares both.) Ours: the built page's own per-image timings (its worker's MaskTune
+// (run.sh prepares both.) Several built pages (e.g. before and after a change, each `trunk build`
+// into its own folder) are measured in turn within each round, beside the same ORT runs. Ours: the built page's own per-image timings (its worker's MaskTune
 // forward pass, read back; and file -> decision shown, which includes XGradCAM and masking).
 // ONNX Runtime Web 1.31 on the same weights (ONNX exported from PyTorch): its wasm EP with 1 and 2
 // threads (the 2-thread page is served cross-origin isolated) and its WebGPU EP; forward pass of
@@ -11,7 +13,7 @@
 // table of medians over the rounds.
 import { parseArgs } from "node:util";
 import { cp, mkdir, rm, symlink } from "node:fs/promises";
-import { join, dirname } from "node:path";
+import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory, ISOLATION_HEADERS } from "../../e2e/support/server.js";
 import { launchChromium, collectConsole } from "../../e2e/support/browser.js";
@@ -26,6 +28,7 @@ const { values: options } = parseArgs({
     repeats: { type: "string", default: "20" },
     rounds: { type: "string", default: "3" },
     tasks: { type: "string", default: "spurious-mnist,cifar10,celeba" },
+    computes: { type: "string", default: "cpu-1,cpu-2,webgpu" },
   },
 });
 const repeats = Number(options.repeats);
@@ -40,9 +43,17 @@ await symlink(options.models, join(stage, "models"));
 for (const [task, path] of Object.entries(IMAGES)) await cp(path, join(stage, "images", `${task}.png`));
 
 // Cross-origin isolated pages may run threads: ORT's wasm EP with 2, our threaded build.
+if (new Set(options.dist.split(",").map((dist) => basename(dist))).size < options.dist.split(",").length) {
+  throw new Error("--dist: give each build a folder of its own name (the table tells them apart by it)");
+}
+const builds = await Promise.all(
+  options.dist.split(",").map(async (dist) => ({
+    name: basename(dist),
+    page: await serveDirectory(dist),
+    pageIsolated: await serveDirectory(dist, { headers: ISOLATION_HEADERS }),
+  })),
+);
 const servers = {
-  page: await serveDirectory(options.dist),
-  pageIsolated: await serveDirectory(options.dist, { headers: ISOLATION_HEADERS }),
   ort: await serveDirectory(stage),
   ortIsolated: await serveDirectory(stage, { headers: ISOLATION_HEADERS }),
 };
@@ -66,28 +77,26 @@ async function ortTimings(task, ep, threads) {
 }
 
 const configurations = [
-  { name: "CPU, 1 thread", ours: { webgpu: false }, ort: { ep: "wasm", threads: 1 } },
-  { name: "CPU, 2 threads", ours: { webgpu: false, isolated: true }, ort: { ep: "wasm", threads: 2 } },
-  { name: "WebGPU", ours: { webgpu: true }, ort: { ep: "webgpu", threads: 1 } },
-];
+  { key: "cpu-1", name: "CPU, 1 thread", ours: { webgpu: false }, ort: { ep: "wasm", threads: 1 } },
+  { key: "cpu-2", name: "CPU, 2 threads", ours: { webgpu: false, isolated: true }, ort: { ep: "wasm", threads: 2 } },
+  { key: "webgpu", name: "WebGPU", ours: { webgpu: true }, ort: { ep: "webgpu", threads: 1 } },
+].filter((config) => options.computes.split(",").includes(config.key));
 const samples = [];
 try {
   for (let round = 0; round < Number(options.rounds); round++) {
     for (const task of options.tasks.split(",")) {
       for (const config of configurations) {
         const sample = { round, task, config: config.name };
-        if (config.ours) {
-          const server = config.ours.isolated ? servers.pageIsolated : servers.page;
+        for (const build of builds) {
+          const server = config.ours.isolated ? build.pageIsolated : build.page;
           const ours = await measure(server, task, config.ours.webgpu, repeats);
           if (config.ours.isolated && !/\d+ threads\)/.test(ours.backend_label)) {
-            throw new Error(`our page did not run on threads: ${ours.backend_label}`);
+            throw new Error(`our page (${build.name}) did not run on threads: ${ours.backend_label}`);
           }
-          sample.ours_forward_ms = ours.masktune_ms;
-          sample.ours_end_to_end_ms = ours.end_to_end_ms;
+          sample[build.name] = { forward_ms: ours.masktune_ms, end_to_end_ms: ours.end_to_end_ms };
         }
         const ort = await ortTimings(task, config.ort.ep, config.ort.threads);
-        sample.ort_forward_ms = ort.forward_ms;
-        sample.ort_end_to_end_ms = ort.end_to_end_ms;
+        sample.ort = { forward_ms: ort.forward_ms, end_to_end_ms: ort.end_to_end_ms };
         console.log(JSON.stringify(sample));
         samples.push(sample);
       }
@@ -95,16 +104,21 @@ try {
   }
 } finally {
   for (const server of Object.values(servers)) server.close();
+  for (const build of builds) [build.page, build.pageIsolated].forEach((server) => server.close());
 }
 
-const ms = (v) => (v === undefined ? "–" : v.toFixed(2));
-console.log(`\n| task | compute | forward, ours (ms) | forward, ORT (ms) | ORT / ours | end to end, ours (ms) | end to end, ORT (ms) |`);
-console.log("|---|---|---:|---:|---:|---:|---:|");
+const ms = (v) => v.toFixed(2);
+const buildColumn = builds.length > 1 ? " build |" : "";
+console.log(`\n| task | compute |${buildColumn} forward, ours (ms) | forward, ORT (ms) | ORT / ours | end to end, ours (ms) | end to end, ORT (ms) |`);
+console.log(`|---|---|${builds.length > 1 ? "---|" : ""}---:|---:|---:|---:|---:|`);
 for (const task of options.tasks.split(",")) {
   for (const config of configurations) {
     const rows = samples.filter((s) => s.task === task && s.config === config.name);
-    const m = (key) => (rows[0][key] === undefined ? undefined : median(rows.map((r) => r[key])));
-    const ratio = m("ours_forward_ms") ? (m("ort_forward_ms") / m("ours_forward_ms")).toFixed(2) : "–";
-    console.log(`| ${task} | ${config.name} | ${ms(m("ours_forward_ms"))} | ${ms(m("ort_forward_ms"))} | ${ratio} | ${ms(m("ours_end_to_end_ms"))} | ${ms(m("ort_end_to_end_ms"))} |`);
+    const m = (side, key) => median(rows.map((r) => r[side][key]));
+    for (const build of builds) {
+      const ratio = (m("ort", "forward_ms") / m(build.name, "forward_ms")).toFixed(2);
+      const label = builds.length > 1 ? ` ${build.name} |` : "";
+      console.log(`| ${task} | ${config.name} |${label} ${ms(m(build.name, "forward_ms"))} | ${ms(m("ort", "forward_ms"))} | ${ratio} | ${ms(m(build.name, "end_to_end_ms"))} | ${ms(m("ort", "end_to_end_ms"))} |`);
+    }
   }
 }
