@@ -5,8 +5,8 @@
 //         [--computes cpu-1,cpu-2,webgpu]
 //
 // (run.sh prepares both.) Several built pages (e.g. before and after a change, each `trunk build`
-// into its own folder) are measured in turn within each round, beside the same ORT runs. Ours: the built page's own per-image timings (its worker's MaskTune
-// forward pass, read back; and file -> decision shown, which includes XGradCAM and masking).
+// into its own folder) are measured in turn within each round, beside the same ORT runs. Ours:
+// the built page's own per-image timings (its worker's MaskTune forward pass, read back; and file -> decision shown, which includes XGradCAM and masking).
 // ONNX Runtime Web 1.31 on the same weights (ONNX exported from PyTorch): its wasm EP with 1 and 2
 // threads (the 2-thread page is served cross-origin isolated) and its WebGPU EP; forward pass of
 // the MaskTune model, and file -> both models' probabilities. Prints JSON lines and a Markdown
@@ -42,12 +42,14 @@ await symlink(join(HERE, "node_modules", "onnxruntime-web", "dist"), join(stage,
 await symlink(options.models, join(stage, "models"));
 for (const [task, path] of Object.entries(IMAGES)) await cp(path, join(stage, "images", `${task}.png`));
 
-// Cross-origin isolated pages may run threads: ORT's wasm EP with 2, our threaded build.
-if (new Set(options.dist.split(",").map((dist) => basename(dist))).size < options.dist.split(",").length) {
+// Each build is named by its folder in the table, so the names must differ.
+const distFolders = options.dist.split(",");
+if (new Set(distFolders.map((dist) => basename(dist))).size < distFolders.length) {
   throw new Error("--dist: give each build a folder of its own name (the table tells them apart by it)");
 }
+// Cross-origin isolated pages may run threads: ORT's wasm EP with 2, our threaded build.
 const builds = await Promise.all(
-  options.dist.split(",").map(async (dist) => ({
+  distFolders.map(async (dist) => ({
     name: basename(dist),
     page: await serveDirectory(dist),
     pageIsolated: await serveDirectory(dist, { headers: ISOLATION_HEADERS }),
@@ -86,14 +88,14 @@ try {
   for (let round = 0; round < Number(options.rounds); round++) {
     for (const task of options.tasks.split(",")) {
       for (const config of configurations) {
-        const sample = { round, task, config: config.name };
+        const sample = { round, task, config: config.name, ours: {} };
         for (const build of builds) {
           const server = config.ours.isolated ? build.pageIsolated : build.page;
           const ours = await measure(server, task, config.ours.webgpu, repeats);
           if (config.ours.isolated && !/\d+ threads\)/.test(ours.backend_label)) {
             throw new Error(`our page (${build.name}) did not run on threads: ${ours.backend_label}`);
           }
-          sample[build.name] = { forward_ms: ours.masktune_ms, end_to_end_ms: ours.end_to_end_ms };
+          sample.ours[build.name] = { forward_ms: ours.masktune_ms, end_to_end_ms: ours.end_to_end_ms };
         }
         const ort = await ortTimings(task, config.ort.ep, config.ort.threads);
         sample.ort = { forward_ms: ort.forward_ms, end_to_end_ms: ort.end_to_end_ms };
@@ -108,17 +110,19 @@ try {
 }
 
 const ms = (v) => v.toFixed(2);
-const buildColumn = builds.length > 1 ? " build |" : "";
-console.log(`\n| task | compute |${buildColumn} forward, ours (ms) | forward, ORT (ms) | ORT / ours | end to end, ours (ms) | end to end, ORT (ms) |`);
-console.log(`|---|---|${builds.length > 1 ? "---|" : ""}---:|---:|---:|---:|---:|`);
+// A column naming the build only when there are several.
+const several = builds.length > 1;
+console.log(`\n| task | compute |${several ? " build |" : ""} forward, ours (ms) | forward, ORT (ms) | ORT / ours | end to end, ours (ms) | end to end, ORT (ms) |`);
+console.log(`|---|---|${several ? "---|" : ""}---:|---:|---:|---:|---:|`);
 for (const task of options.tasks.split(",")) {
   for (const config of configurations) {
     const rows = samples.filter((s) => s.task === task && s.config === config.name);
-    const m = (side, key) => median(rows.map((r) => r[side][key]));
+    const ort = (key) => median(rows.map((r) => r.ort[key]));
     for (const build of builds) {
-      const ratio = (m("ort", "forward_ms") / m(build.name, "forward_ms")).toFixed(2);
-      const label = builds.length > 1 ? ` ${build.name} |` : "";
-      console.log(`| ${task} | ${config.name} |${label} ${ms(m(build.name, "forward_ms"))} | ${ms(m("ort", "forward_ms"))} | ${ratio} | ${ms(m(build.name, "end_to_end_ms"))} | ${ms(m("ort", "end_to_end_ms"))} |`);
+      const ours = (key) => median(rows.map((r) => r.ours[build.name][key]));
+      const ratio = (ort("forward_ms") / ours("forward_ms")).toFixed(2);
+      const label = several ? ` ${build.name} |` : "";
+      console.log(`| ${task} | ${config.name} |${label} ${ms(ours("forward_ms"))} | ${ms(ort("forward_ms"))} | ${ratio} | ${ms(ours("end_to_end_ms"))} | ${ms(ort("end_to_end_ms"))} |`);
     }
   }
 }
