@@ -112,6 +112,16 @@ fn same_as_burn_for_the_models_convolutions() {
         padding: 0,
         side: 9,
     });
+    // Odd channel counts: the page's weight-gradient kernel ends rows and columns in part tiles.
+    for channels in [[5, 7], [6, 3]] {
+        check(Case {
+            channels,
+            kernel: 3,
+            stride: 1,
+            padding: 1,
+            side: 9,
+        });
+    }
 }
 
 #[test]

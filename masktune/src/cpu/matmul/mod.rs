@@ -1,9 +1,11 @@
-//! Matrix products on the calling thread (the gemm crate; in the page, our simd128 kernel where
-//! it applies), over strided views of slices: the convolutions read im2col matrices, padded
+//! Matrix products on the calling thread (the gemm crate; in the page, our simd128 kernels where
+//! they apply), over strided views of slices: the convolutions read im2col matrices, padded
 //! images and weights in place through them.
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128_dot;
 
 /// A strided view of a matrix inside a slice.
 #[derive(Clone, Copy)]
@@ -93,6 +95,10 @@ pub fn matmul_strided(
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     if rhs.col_stride == 1 {
         return simd128::matmul_contiguous_rows(dst, dst_row_stride, lhs, rhs, accumulate);
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if lhs.col_stride == 1 && rhs.row_stride == 1 {
+        return simd128_dot::matmul_dot_products(dst, dst_row_stride, lhs, rhs, accumulate);
     }
     // Views are built by `strided` or `with_strides` (+ `transposed`), which check that every
     // index gemm forms,
