@@ -2,11 +2,13 @@
 //! presses Start and watches the ERM model learn the red-square shortcut; the compute worker
 //! trains (`crate::worker::lab`), this side only draws what it reports.
 
+mod effect;
 mod evaluation;
 mod state;
 
 use leptos::prelude::*;
 
+use effect::Effect;
 use evaluation::{EvaluationView, ModelsView};
 pub use state::LabState;
 use state::{RunState, StepProgress};
@@ -289,33 +291,6 @@ fn model_name(model: LabModel) -> &'static str {
     match model {
         LabModel::Erm => "ERM",
         LabModel::MaskTune => "MaskTune",
-    }
-}
-
-/// The shortcut in numbers: how far the biased test falls below the original one, for the
-/// last ERM epoch and for MaskTune.
-#[component]
-fn Effect() -> impl IntoView {
-    let lab = expect_context::<PageState>().lab;
-    move || {
-        let epochs = lab.epochs.get();
-        let last = |model| epochs.iter().rev().find(|p| p.model == model).cloned();
-        let gap = |p: &crate::protocol::lab::EpochPoint| (p.test_original - p.test_biased) * 100.0;
-        let erm = last(LabModel::Erm)?;
-        let text = match last(LabModel::MaskTune) {
-            Some(masktune) => format!(
-                "The biased test lies {:.1} points below the original test for ERM, {:.1} for MaskTune: \
-                 fine-tuning on the masked images closed {:.0} % of the gap.",
-                gap(&erm),
-                gap(&masktune),
-                100.0 * (1.0 - gap(&masktune) / gap(&erm).max(1e-9))
-            ),
-            None => format!(
-                "The biased test lies {:.1} points below the original test for ERM.",
-                gap(&erm)
-            ),
-        };
-        Some(view! { <p id="lab-effect">{text}</p> })
     }
 }
 
