@@ -262,7 +262,7 @@ fn EpochTable() -> impl IntoView {
                     </tr></thead>
                     <tbody>
                         {epochs.into_iter().map(|p| view! {
-                            <tr data-epoch=p.epoch data-model=model_id(p.model)>
+                            <tr data-epoch=p.epoch data-model=model_id(p.model) data-train-ms=p.train_ms>
                                 <td>{model_name(p.model)}</td>
                                 <td>{p.epoch}</td>
                                 <td>{p.train_loss.map_or("–".into(), |l| format!("{l:.4}"))}</td>
