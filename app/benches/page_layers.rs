@@ -1,10 +1,12 @@
 //! The page's layers, one image at a time, as the page's wasm build runs them in Chromium: each
 //! convolution (+ batch norm + ReLU) and max pool of the shipped models through masktune's CPU
 //! layers ("ours") and through Burn's modules ("Burn"), then each shipped bundle's whole forward
-//! pass. wasm-bindgen-test's port of criterion runs them in a dedicated worker (as the page's
-//! compute worker) and compares every time with the file of the previous run (before / after):
+//! pass; and the Lab's training through each convolution of the MNIST net (forward and both
+//! gradients, batch 128). wasm-bindgen-test's port of criterion runs them in a dedicated worker
+//! (as the page's compute worker) and compares every time with the file of the previous run
+//! (before / after):
 //!
-//!     bench/page_layers/run.sh [mnist|cifar10|celeba|models]
+//!     bench/page_layers/run.sh [mnist|cifar10|celeba|models|lab_training]
 #![cfg(target_arch = "wasm32")]
 
 use std::time::Duration;
@@ -164,6 +166,46 @@ fn cifar10(c: &mut Criterion) {
 #[wasm_bindgen_bench]
 fn celeba(c: &mut Criterion) {
     layers_of(shorter(c), "CelebA");
+}
+
+/// The Lab's batch size (the authors' recipe).
+const LAB_BATCH: usize = 128;
+
+/// The output, input gradient and weight gradient of `sum(conv(x) * r)`, read back, as one
+/// training step computes them for the convolution.
+fn train_through(
+    conv: &Conv2d,
+    forward: &dyn Fn(&Conv2d, Tensor<4>) -> Tensor<4>,
+    x: &Tensor<4>,
+    r: &Tensor<4>,
+) {
+    let x = x.clone().require_grad();
+    let grads = (forward(conv, x.clone()) * r.clone()).sum().backward();
+    let input_grad = x.grad(&grads).expect("x is tracked");
+    let weight_grad = conv.weight.grad(&grads).expect("the weight is a parameter");
+    std::hint::black_box((input_grad.into_data(), weight_grad.into_data()));
+}
+
+#[wasm_bindgen_bench]
+fn lab_training(c: &mut Criterion) {
+    let c = shorter(c);
+    let device = Device::flex().autodiff();
+    let normal = Distribution::Normal(0.0, 1.0);
+    for layer in CONVS.iter().filter(|l| l.name.starts_with("MNIST")) {
+        let conv: Conv2d = Conv2dConfig::new(layer.channels, [3, 3])
+            .with_bias(false)
+            .init(&device);
+        let [side, out] = [layer.side, layer.side - 2];
+        let x = Tensor::<4>::random([LAB_BATCH, layer.channels[0], side, side], normal, &device);
+        let r = Tensor::<4>::random([LAB_BATCH, layer.channels[1], out, out], normal, &device);
+        let name = format!("{}, training, batch {LAB_BATCH}", layer.name);
+        c.bench_function(&format!("{name}: ours"), |b| {
+            b.iter(|| train_through(&conv, &|conv, x| masktune::cpu::conv2d(conv, x), &x, &r))
+        });
+        c.bench_function(&format!("{name}: Burn"), |b| {
+            b.iter(|| train_through(&conv, &|conv, x| conv.forward(x), &x, &r))
+        });
+    }
 }
 
 #[wasm_bindgen_bench]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The page's layers and models, one image at a time, in headless Chromium (app/benches/page_layers.rs):
+# The page's layers and models, one image at a time, and the Lab's convolutions in training, in headless Chromium (app/benches/page_layers.rs):
 #
-#     bench/page_layers/run.sh [mnist|cifar10|celeba|models]
+#     bench/page_layers/run.sh [mnist|cifar10|celeba|models|lab_training]
 #
 # Each run compares its times with the previous run's, kept in $CARGO_TARGET_DIR/page-layers.json
 # (set WASM_BINDGEN_BENCH_RESULT to keep another). For a before / after: run it on the build
