@@ -98,8 +98,8 @@ const BUNDLES: [(&str, &[u8]); 3] = [
     ),
 ];
 
-/// `c` with shorter runs than criterion's defaults (3 s + 5 s per row): the 41 rows take about
-/// 2 minutes.
+/// `c` with shorter runs than criterion's defaults (3 s + 5 s per row): the 49 rows take about
+/// 2.5 minutes.
 fn shorter(c: &mut Criterion) -> &mut Criterion {
     *c = std::mem::take(c)
         .warm_up_time(Duration::from_millis(500))

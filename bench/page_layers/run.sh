@@ -12,7 +12,7 @@ wasm_env
 export WASM_BINDGEN_BENCH_RESULT="${WASM_BINDGEN_BENCH_RESULT:-$CARGO_TARGET_DIR/page-layers.json}"
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
-# The runner's limit is for the whole run (20 s by default); all rows take about 2 minutes.
+# The runner's limit is for the whole run (20 s by default); all rows take about 2.5 minutes.
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-900}"
 cd "$REPO_ROOT/app"
 log="$(mktemp)"
