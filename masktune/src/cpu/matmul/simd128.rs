@@ -27,13 +27,7 @@ pub(super) fn matmul_contiguous_rows(
     accumulate: bool,
 ) {
     assert_eq!(rhs.col_stride, 1, "rows of rhs must be contiguous");
-    let product = Product {
-        dst: dst.as_mut_ptr(),
-        dst_row_stride,
-        lhs,
-        rhs,
-        accumulate,
-    };
+    let product = Product::new(dst, dst_row_stride, lhs, rhs, accumulate);
     // Each row tile's values of `lhs` stay in cache while it runs over all columns.
     for row in (0..lhs.rows).step_by(TILE_ROWS) {
         let tile_rows = (lhs.rows - row).min(TILE_ROWS);
@@ -54,17 +48,45 @@ pub(super) fn matmul_contiguous_rows(
     }
 }
 
-/// One product's operands. The callers' checks (`Matrix` views inside their slices, `dst` large
-/// enough for its rows, see `matmul_strided`) make every address below valid.
-struct Product<'a> {
+/// One product's operands, for this kernel and `simd128_dot`'s. The callers' checks (`Matrix`
+/// views inside their slices, `dst` large enough for its rows, see `matmul_strided`) make every
+/// address the kernels form valid.
+pub(super) struct Product<'a> {
     dst: *mut f32,
     dst_row_stride: usize,
-    lhs: Matrix<'a>,
-    rhs: Matrix<'a>,
+    pub(super) lhs: Matrix<'a>,
+    pub(super) rhs: Matrix<'a>,
     accumulate: bool,
 }
 
-impl Product<'_> {
+impl<'a> Product<'a> {
+    pub(super) fn new(
+        dst: &'a mut [f32],
+        dst_row_stride: usize,
+        lhs: Matrix<'a>,
+        rhs: Matrix<'a>,
+        accumulate: bool,
+    ) -> Self {
+        Product {
+            dst: dst.as_mut_ptr(),
+            dst_row_stride,
+            lhs,
+            rhs,
+            accumulate,
+        }
+    }
+
+    /// Writes (or adds, when accumulating) output value `(r, c)`.
+    ///
+    /// # Safety
+    /// `r < lhs.rows` and `c < rhs.cols`: inside `dst`'s rows.
+    #[inline(always)]
+    pub(super) unsafe fn store(&self, r: usize, c: usize, value: f32) {
+        unsafe {
+            let at = self.dst.add(r * self.dst_row_stride + c);
+            *at = if self.accumulate { *at + value } else { value };
+        }
+    }
     /// The tile of `rows` (1 to 4) rows from `row` and `VECTORS * 4` columns from `col`.
     #[inline(always)]
     fn tile<const VECTORS: usize>(&self, row: usize, rows: usize, col: usize) {
@@ -121,10 +143,7 @@ impl Product<'_> {
                 lhs.data[r * lhs.row_stride + k * lhs.col_stride] * rhs.data[k * rhs.row_stride + c]
             })
             .sum();
-        // SAFETY: r < lhs.rows and c < rhs.cols: inside `dst`'s rows.
-        unsafe {
-            let at = self.dst.add(r * self.dst_row_stride + c);
-            *at = if self.accumulate { *at + sum } else { sum };
-        }
+        // SAFETY: r < lhs.rows and c < rhs.cols.
+        unsafe { self.store(r, c, sum) }
     }
 }

@@ -8,6 +8,7 @@
 use core::arch::wasm32::{f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, v128, v128_load};
 
 use super::Matrix;
+use super::simd128::Product;
 
 const LANES: usize = 4;
 /// 2 x 4 sums, 2 vectors of `lhs` and one of `rhs` at a time: 11 of V8's 16 SIMD registers on
@@ -27,82 +28,62 @@ pub(super) fn matmul_dot_products(
 ) {
     assert_eq!(lhs.col_stride, 1, "rows of lhs must be contiguous");
     assert_eq!(rhs.row_stride, 1, "columns of rhs must be contiguous");
-    let product = Dots {
-        dst: dst.as_mut_ptr(),
-        dst_row_stride,
-        lhs,
-        rhs,
-        accumulate,
-    };
+    let product = Product::new(dst, dst_row_stride, lhs, rhs, accumulate);
     for row in (0..lhs.rows).step_by(TILE_ROWS) {
         let rows = (lhs.rows - row).min(TILE_ROWS);
         for col in (0..rhs.cols).step_by(TILE_COLS) {
             let cols = (rhs.cols - col).min(TILE_COLS);
             match (rows, cols) {
-                (TILE_ROWS, TILE_COLS) => product.tile::<TILE_ROWS, TILE_COLS>(row, col),
-                (TILE_ROWS, 3) => product.tile::<TILE_ROWS, 3>(row, col),
-                (TILE_ROWS, 2) => product.tile::<TILE_ROWS, 2>(row, col),
-                (TILE_ROWS, _) => product.tile::<TILE_ROWS, 1>(row, col),
-                (_, TILE_COLS) => product.tile::<1, TILE_COLS>(row, col),
-                (_, 3) => product.tile::<1, 3>(row, col),
-                (_, 2) => product.tile::<1, 2>(row, col),
-                _ => product.tile::<1, 1>(row, col),
+                (TILE_ROWS, TILE_COLS) => dot_tile::<TILE_ROWS, TILE_COLS>(&product, row, col),
+                (TILE_ROWS, 3) => dot_tile::<TILE_ROWS, 3>(&product, row, col),
+                (TILE_ROWS, 2) => dot_tile::<TILE_ROWS, 2>(&product, row, col),
+                (TILE_ROWS, _) => dot_tile::<TILE_ROWS, 1>(&product, row, col),
+                (_, TILE_COLS) => dot_tile::<1, TILE_COLS>(&product, row, col),
+                (_, 3) => dot_tile::<1, 3>(&product, row, col),
+                (_, 2) => dot_tile::<1, 2>(&product, row, col),
+                _ => dot_tile::<1, 1>(&product, row, col),
             }
         }
     }
 }
 
-/// One product's operands. The callers' checks (`Matrix` views inside their slices, `dst` large
-/// enough for its rows, see `matmul_strided`) make every address below valid.
-struct Dots<'a> {
-    dst: *mut f32,
-    dst_row_stride: usize,
-    lhs: Matrix<'a>,
-    rhs: Matrix<'a>,
-    accumulate: bool,
-}
-
-impl Dots<'_> {
-    /// The `ROWS x COLS` values of the output from `(row, col)`.
-    #[inline(always)]
-    fn tile<const ROWS: usize, const COLS: usize>(&self, row: usize, col: usize) {
-        let (lhs, rhs) = (&self.lhs, &self.rhs);
-        let inner = lhs.cols;
-        let vectors_end = inner - inner % LANES;
-        let mut acc = [[f32x4_splat(0.0); COLS]; ROWS];
-        let mut sums = [[0.0f32; COLS]; ROWS];
-        // SAFETY: rows row..row + ROWS < lhs.rows, columns col..col + COLS < rhs.cols and inner
-        // indices below lhs.cols = rhs.rows: every value read lies inside its view, and every
-        // value written inside `dst`'s rows.
-        unsafe {
-            let lhs_row = |r: usize| lhs.data.as_ptr().add((row + r) * lhs.row_stride);
-            let rhs_col = |c: usize| rhs.data.as_ptr().add((col + c) * rhs.col_stride);
-            for k in (0..vectors_end).step_by(LANES) {
-                let a: [v128; ROWS] = core::array::from_fn(|r| v128_load(lhs_row(r).add(k).cast()));
-                for c in 0..COLS {
-                    let b = v128_load(rhs_col(c).add(k).cast());
-                    for r in 0..ROWS {
-                        acc[r][c] = f32x4_add(acc[r][c], f32x4_mul(a[r], b));
-                    }
+/// The `ROWS x COLS` values of the output from `(row, col)`.
+#[inline(always)]
+fn dot_tile<const ROWS: usize, const COLS: usize>(product: &Product, row: usize, col: usize) {
+    let (lhs, rhs) = (&product.lhs, &product.rhs);
+    let inner = lhs.cols;
+    let vectors_end = inner - inner % LANES;
+    let mut acc = [[f32x4_splat(0.0); COLS]; ROWS];
+    let mut sums = [[0.0f32; COLS]; ROWS];
+    // SAFETY: rows row..row + ROWS < lhs.rows, columns col..col + COLS < rhs.cols and inner
+    // indices below lhs.cols = rhs.rows: every value read lies inside its view, and every
+    // value written inside `dst`'s rows.
+    unsafe {
+        let lhs_row = |r: usize| lhs.data.as_ptr().add((row + r) * lhs.row_stride);
+        let rhs_col = |c: usize| rhs.data.as_ptr().add((col + c) * rhs.col_stride);
+        for k in (0..vectors_end).step_by(LANES) {
+            let a: [v128; ROWS] = core::array::from_fn(|r| v128_load(lhs_row(r).add(k).cast()));
+            for c in 0..COLS {
+                let b = v128_load(rhs_col(c).add(k).cast());
+                for r in 0..ROWS {
+                    acc[r][c] = f32x4_add(acc[r][c], f32x4_mul(a[r], b));
                 }
             }
-            for r in 0..ROWS {
-                for c in 0..COLS {
-                    let lanes = acc[r][c];
-                    let tail: f32 = (vectors_end..inner)
-                        .map(|k| *lhs_row(r).add(k) * *rhs_col(c).add(k))
-                        .sum();
-                    sums[r][c] = (f32x4_extract_lane::<0>(lanes) + f32x4_extract_lane::<1>(lanes))
-                        + (f32x4_extract_lane::<2>(lanes) + f32x4_extract_lane::<3>(lanes))
-                        + tail;
-                }
+        }
+        for r in 0..ROWS {
+            for c in 0..COLS {
+                let lanes = acc[r][c];
+                let tail: f32 = (vectors_end..inner)
+                    .map(|k| *lhs_row(r).add(k) * *rhs_col(c).add(k))
+                    .sum();
+                sums[r][c] = (f32x4_extract_lane::<0>(lanes) + f32x4_extract_lane::<1>(lanes))
+                    + (f32x4_extract_lane::<2>(lanes) + f32x4_extract_lane::<3>(lanes))
+                    + tail;
             }
-            for (r, sums) in sums.iter().enumerate() {
-                let dst_row = self.dst.add((row + r) * self.dst_row_stride + col);
-                for (c, &sum) in sums.iter().enumerate() {
-                    let at = dst_row.add(c);
-                    *at = if self.accumulate { *at + sum } else { sum };
-                }
+        }
+        for (r, sums) in sums.iter().enumerate() {
+            for (c, &sum) in sums.iter().enumerate() {
+                product.store(row + r, col + c, sum);
             }
         }
     }
