@@ -11,7 +11,8 @@ import { parseArgs } from "node:util";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory, ISOLATION_HEADERS } from "../../e2e/support/server.js";
-import { launchChromium, pageUrl } from "../../e2e/support/browser.js";
+import { launchChromium } from "../../e2e/support/browser.js";
+import { openLab, runLab, trainsOn } from "./drive.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const { values: options } = parseArgs({
@@ -44,10 +45,7 @@ function watchSteps() {
 async function oneRun(page) {
   await page.evaluate(watchSteps);
   const start = await page.evaluate(() => performance.now());
-  await page.click("#lab-start");
-  const end = page.locator("#lab-status:is([data-state='finished'], [data-state='failed'])");
-  await end.waitFor({ timeout: 1_800_000 });
-  if ((await end.getAttribute("data-state")) !== "finished") throw new Error(await end.textContent());
+  await runLab(page);
   const marks = await page.evaluate(() => window.__labSteps);
   const steps = {};
   for (let i = 0; i + 1 < marks.length; i++) {
@@ -88,16 +86,10 @@ try {
     const browser = await launchChromium({ webgpu: backend === "webgpu" });
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-      await page.goto(pageUrl(server.url, { webgpu: backend === "webgpu", fragment: "lab" }));
-      await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
-      for (const [field, value] of [["#lab-images", options.images], ["#lab-epochs", options.epochs], ["#lab-seed", options.seed]]) {
-        if (value === undefined) continue;
-        await page.fill(field, value);
-        await page.locator(field).dispatchEvent("change");
-      }
-      const trainsOn = async () => (await page.locator("#lab-backend").textContent()).replace(/\s+/g, " ").trim();
+      const { images, epochs, seed } = options;
+      await openLab(page, server.url, { webgpu: backend === "webgpu", images, epochs, seed });
       for (let repeat = 0; repeat < Number(options.repeats); repeat++) {
-        const run = { backend, repeat, ...(await oneRun(page)), trains_on: await trainsOn() };
+        const run = { backend, repeat, ...(await oneRun(page)), trains_on: await trainsOn(page) };
         console.log(JSON.stringify(run));
         results.push(run);
       }
