@@ -1,15 +1,20 @@
 // Inference latency per image in the built page, end to end (file given to the page -> decision
 // shown: decode, crop and resize, ERM, XGradCAM + masking, MaskTune, drawing), in Debian's headless
 // Chromium with WebGPU (SwiftShader here) and with the CPU fallback. Run by hand (run.sh), not by
-// the tests. Prints one JSON object per line and a Markdown table of medians.
+// the tests. Prints one JSON object per page load and a Markdown table of medians.
 //
-//     node bench/browser_latency/latency.mjs [--dist dist] [--repeats 10] [--tasks cifar10,celeba]
-//         [--compute webgpu,cpu]
+//     node bench/browser_latency/latency.mjs [--dist dist[,other-dist...]] [--repeats 10]
+//         [--loads 1] [--tasks cifar10,celeba] [--compute webgpu,cpu]
+//
+// Each page load times its first image apart (the cost of everything done once) and then
+// `repeats` more. With `--loads N` every task is loaded N times, so that the first image, a single
+// sample per load, gets a median of its own; several `--dist` folders (builds to compare) are
+// measured in turn within each load round, so that a busy machine slows them alike.
 import { parseArgs } from "node:util";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "../../e2e/support/server.js";
-import { IMAGES, measure } from "./page_timings.mjs";
+import { IMAGES, measure, median } from "./page_timings.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -17,28 +22,52 @@ const { values: options } = parseArgs({
   options: {
     dist: { type: "string", default: join(ROOT, "dist") },
     repeats: { type: "string", default: "10" },
+    loads: { type: "string", default: "1" },
     tasks: { type: "string", default: "cifar10,celeba" },
     compute: { type: "string", default: "webgpu,cpu" },
   },
 });
 const repeats = Number(options.repeats);
+const tasks = options.tasks.split(",");
+const computes = options.compute.split(",");
+for (const task of tasks) {
+  if (!IMAGES[task]) throw new Error(`unknown task ${task}: one of ${Object.keys(IMAGES).join(", ")}`);
+}
+for (const compute of computes) {
+  if (!["webgpu", "cpu"].includes(compute)) throw new Error(`unknown compute ${compute}: webgpu or cpu`);
+}
 
-const server = await serveDirectory(options.dist);
-const rows = [];
+const dists = options.dist.split(",");
+const servers = await Promise.all(dists.map((dist) => serveDirectory(dist)));
+// Page loads per (build, task, compute), in the order of the table.
+const loads = new Map();
 try {
-  for (const task of options.tasks.split(",")) {
-    if (!IMAGES[task]) throw new Error(`unknown task ${task}: one of ${Object.keys(IMAGES).join(", ")}`);
-    for (const compute of options.compute.split(",")) {
-      if (!["webgpu", "cpu"].includes(compute)) throw new Error(`unknown compute ${compute}: webgpu or cpu`);
-      rows.push(await measure(server, task, compute === "webgpu", repeats));
+  for (let round = 0; round < Number(options.loads); round++) {
+    for (const task of tasks) {
+      for (const compute of computes) {
+        for (const [i, server] of servers.entries()) {
+          const row = await measure(server, task, compute === "webgpu", repeats);
+          const key = JSON.stringify([dists[i], task, compute]);
+          loads.set(key, [...(loads.get(key) ?? []), row]);
+        }
+      }
     }
   }
 } finally {
-  server.close();
+  for (const server of servers) server.close();
 }
+
 const ms = (v) => v.toFixed(1);
-console.log(`\n| task | compute | masking | first image (ms) | end to end (ms, median of ${repeats}) | decode: first / median | ERM | XGradCAM + mask | MaskTune |`);
-console.log("|---|---|---|---|---|---|---|---|---|");
-for (const r of rows) {
-  console.log(`| ${r.task} | ${r.compute} | ${r.engine} | ${ms(r.first_ms)} | ${ms(r.end_to_end_ms)} | ${ms(r.first_decode_ms)} / ${ms(r.decode_ms)} | ${ms(r.erm_ms)} | ${ms(r.saliency_and_masking_ms)} | ${ms(r.masktune_ms)} |`);
+const of = (rows, field) => median(rows.map((r) => r[field]));
+const build = dists.length > 1 ? "build | " : "";
+console.log(`\nMedians over ${options.loads} page load(s) of ${repeats} images after the first:\n`);
+console.log(`| ${build}task | compute | masking | first image (ms) | end to end (ms) | first / end to end | decode: first / median | ERM | XGradCAM + mask | MaskTune |`);
+console.log(`|${build ? "---|" : ""}---|---|---|---|---|---|---|---|---|---|`);
+for (const [key, rows] of loads) {
+  const [dist] = JSON.parse(key);
+  const r = rows[0];
+  const ratio = median(rows.map((row) => row.first_ms / row.end_to_end_ms));
+  console.log(
+    `| ${build ? `${dist} | ` : ""}${r.task} | ${r.compute} | ${r.engine} | ${ms(of(rows, "first_ms"))} | ${ms(of(rows, "end_to_end_ms"))} | ${ratio.toFixed(2)} | ${ms(of(rows, "first_decode_ms"))} / ${ms(of(rows, "decode_ms"))} | ${ms(of(rows, "erm_ms"))} | ${ms(of(rows, "saliency_and_masking_ms"))} | ${ms(of(rows, "masktune_ms"))} |`,
+  );
 }

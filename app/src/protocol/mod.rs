@@ -80,6 +80,9 @@ pub enum Response {
         meta: Box<BundleMetadata>,
         /// One sentence naming the models, for the status line.
         summary: String,
+        /// The warm-up's analysis of a blank picture: the page draws it once, unseen, so that
+        /// its first real image draws as fast as the rest.
+        warm_up: Box<AnalysedImage>,
     },
     ModelsFailed {
         generation: u64,

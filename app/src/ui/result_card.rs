@@ -4,10 +4,42 @@ use leptos::prelude::*;
 use masktune::metrics::argmax;
 use masktune::selective::Decision;
 
+use std::sync::Arc;
+
+use wasm_bindgen::JsCast;
+
 use super::state::{Entry, Outcome, PageState, Shown};
 
 /// How many classes the probability lists show.
 const TOP: usize = 3;
+
+/// Draws a card for `shown` once, into an element that is never shown, and drops it. The page's
+/// first card costs several times a later one (its code's first run, the first canvases and PNG
+/// encodings); the warm-up's picture pays that while the models load instead of the user's first
+/// image.
+pub fn rehearse(state: PageState, shown: Shown) {
+    let Some(host) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.create_element("div").ok())
+    else {
+        return;
+    };
+    // Both states a user's card goes through.
+    let entry = |outcome| Entry {
+        id: u64::MAX,
+        name: "a blank picture".into(),
+        outcome,
+    };
+    let (waiting, done) = (
+        entry(Outcome::Waiting),
+        entry(Outcome::Done(Arc::new(shown))),
+    );
+    let cards = leptos::mount::mount_to(host.unchecked_into(), move || {
+        provide_context(state);
+        view! { <ResultCard entry=waiting /> <ResultCard entry=done /> }
+    });
+    drop(cards);
+}
 
 #[component]
 pub fn ResultCard(entry: Entry) -> impl IntoView {
@@ -28,7 +60,7 @@ pub fn ResultCard(entry: Entry) -> impl IntoView {
 }
 
 #[component]
-fn Analysis(shown: std::sync::Arc<Shown>) -> impl IntoView {
+fn Analysis(shown: Arc<Shown>) -> impl IntoView {
     let state = expect_context::<PageState>();
     let a = &shown.image;
     let names = shown.class_names.clone();
@@ -116,7 +148,7 @@ fn Prediction(
     title: &'static str,
     id: &'static str,
     probabilities: Vec<f32>,
-    names: std::sync::Arc<Vec<String>>,
+    names: Arc<Vec<String>>,
 ) -> impl IntoView {
     let mut ranked: Vec<(usize, f32)> = probabilities.into_iter().enumerate().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));

@@ -12,6 +12,7 @@ use super::backend_choice;
 use super::compute_worker::ComputeWorker;
 use super::lab::LabState;
 use super::pixels::{rgb_data_url, rgba_data_url};
+use super::result_card::rehearse;
 use crate::protocol::{
     AnalysedImage, BackendKind, BackendReport, BundleFile, ImageFile, Request, Response,
 };
@@ -395,11 +396,17 @@ impl PageState {
                 generation,
                 meta,
                 summary,
+                warm_up,
             } if current(generation) => {
                 // Start the slider at 90% coverage, or the closest the models offer.
                 let thresholds = sorted_by_coverage(&meta.selective_thresholds);
                 self.coverage_index.set(closest_index(&thresholds, 0.9));
                 self.meta.set(Some(Arc::new(*meta)));
+                // A picture that cannot be drawn here fails again, with its message, on the
+                // user's first image.
+                if let Ok(shown) = self.show(*warm_up) {
+                    rehearse(self, shown);
+                }
                 self.models.set(ModelState::Ready { summary });
             }
             Response::ModelsFailed {

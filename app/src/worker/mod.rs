@@ -199,14 +199,16 @@ impl ComputeWorker {
     /// Warms a loaded pair up and makes it the worker's models, unless a newer load was asked for.
     async fn loaded(&self, generation: u64, loaded: Result<ModelPair, String>) {
         let ready = match loaded {
-            Ok(pair) => warm_up(&pair, &self.backend).await.map(|()| pair),
+            Ok(pair) => warm_up(&pair, &self.backend)
+                .await
+                .map(|warm_up| (pair, warm_up)),
             Err(message) => Err(message),
         };
         if !self.current(generation) {
             return;
         }
         match ready {
-            Ok(pair) => {
+            Ok((pair, warm_up)) => {
                 let meta = Box::new(pair.meta.clone());
                 let summary = summary(&pair);
                 self.pair.replace(Some(Rc::new(pair)));
@@ -214,6 +216,7 @@ impl ComputeWorker {
                     generation,
                     meta,
                     summary,
+                    warm_up: Box::new(warm_up),
                 });
             }
             Err(message) => self.send(&Response::ModelsFailed {
@@ -337,20 +340,27 @@ async fn run_analysis(
 }
 
 /// Analyses a blank picture the way a user's image goes (decoding included), so that shaders
-/// are compiled and buffers allocated before the user's first image.
-async fn warm_up(pair: &ModelPair, backend: &ComputeBackend) -> Result<(), String> {
+/// are compiled, buffers allocated and the code that answers run once before the user's first
+/// image. The page draws the answer once, unseen, for the same reason on its side.
+async fn warm_up(pair: &ModelPair, backend: &ComputeBackend) -> Result<AnalysedImage, String> {
     let failed = |message: String| format!("the models failed their first run: {message}");
     let side = pair.input_side();
     let blank = image_input::blank_png(2 * side)
         .await
         .map_err(|error| failed(format!("{error:?}")))?;
+    let start = now_ms();
     let image = image_input::decode(&blank, "a blank picture", side)
         .await
         .map_err(|error| failed(error.to_string()))?;
-    run_analysis(backend, pair, &[&image.rgb])
+    let decode_ms = now_ms() - start;
+    let (analyses, times) = run_analysis(backend, pair, &[&image.rgb])
         .await
-        .map(drop)
-        .map_err(failed)
+        .map_err(failed)?;
+    let analysis = analyses
+        .into_iter()
+        .next()
+        .ok_or_else(|| failed("no result".into()))?;
+    Ok(analysed(image, analysis, (decode_ms, &times, 1)))
 }
 
 /// The message for one analysed image; `times` are its decoding's, its batch's steps' and the
