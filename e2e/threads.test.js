@@ -2,7 +2,8 @@
 // serves it), the page and its compute worker run the threaded build (dist/threads/), the only
 // module fetched, on one thread per core, say so, and answer as trainer-native does; served
 // without those headers, as a static host that cannot send them would, the same files run the
-// page's own module on one thread and say why.
+// page's own module on one thread and say why. And the Lab's fields, typed in one after the other
+// on the threaded build, keep their values.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join, dirname, basename } from "node:path";
@@ -96,4 +97,32 @@ test("not cross-origin isolated, the same page runs on one thread and says why",
   assert.match(result.status, /one thread: the page is not cross-origin isolated/);
   assert.ok(result.wasmFetched.length === 1 && !result.wasmFetched[0].startsWith("/threads/"), `fetched: ${result.wasmFetched}`);
   assert.ok(result.cards.every((c) => c.error === null && c.decision), result.console);
+});
+
+// On the threaded build the page's effects run as tasks of their own, after the event that
+// caused them. A field's change once rewrote every Lab field from the settings, which could
+// land after the next field had been typed in and undo it (this test failed on every run before each field read its own value).
+test("cross-origin isolated, the Lab's fields keep what is typed in them one after the other", async () => {
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    for (let load = 0; load < 4; load++) {
+      const page = await browser.newPage();
+      await page.goto(`${isolated.url}#lab`);
+      await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
+      for (let round = 1; round <= 5; round++) {
+        const typed = { "#lab-images": 1000 + round, "#lab-epochs": round, "#lab-lr": round / 100, "#lab-seed": 10 + round };
+        for (const [field, value] of Object.entries(typed)) {
+          await page.fill(field, String(value));
+          await page.locator(field).dispatchEvent("change");
+        }
+        await page.waitForTimeout(50);
+        for (const [field, value] of Object.entries(typed)) {
+          assert.equal(Number(await page.inputValue(field)), value, `${field}, page load ${load + 1}, round ${round}`);
+        }
+      }
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
 });

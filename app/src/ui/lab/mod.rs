@@ -65,9 +65,13 @@ fn Settings() -> impl IntoView {
                       step: &'static str,
                       get: fn(&LabSettings) -> String,
                       set: fn(&mut LabSettings, &str)| {
+        // The field's own value only: a change to another field must not write this field again.
+        // On the threaded build the page's effects run as tasks of their own, so such a write can
+        // land after the user (or a test) typed here and undo it.
+        let value = Memo::new(move |_| lab.settings.with(get));
         view! {
             <label for=id>{label}" "
-                <input id=id type="number" step=step prop:value=move || lab.settings.with(get)
+                <input id=id type="number" step=step prop:value=value
                     disabled=move || lab.running()
                     on:change=move |ev| lab.settings.update(|s| set(s, &event_target_value(&ev))) />
             </label>
