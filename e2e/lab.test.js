@@ -11,7 +11,7 @@ import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { serveDirectory } from "./support/server.js";
-import { launchChromium, screenshot, collectConsole, pageUrl } from "./support/browser.js";
+import { launchChromium, screenshot, collectConsole, pageUrl, setField } from "./support/browser.js";
 import { readCards, assertAgrees } from "./support/cards.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -34,11 +34,6 @@ async function openLab(browser, { webgpu = false } = {}) {
   await page.goto(pageUrl(server.url, { webgpu, fragment: "lab" }));
   await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
   return { page, consoleLines };
-}
-
-async function setField(page, id, value) {
-  await page.fill(id, String(value));
-  await page.locator(id).dispatchEvent("change");
 }
 
 async function finished(page, consoleLines) {

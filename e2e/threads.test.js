@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory, ISOLATION_HEADERS } from "./support/server.js";
-import { launchChromium, screenshot, collectConsole } from "./support/browser.js";
+import { launchChromium, screenshot, collectConsole, setField } from "./support/browser.js";
 import { readCards, assertAgrees, trainerPredictions } from "./support/cards.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -101,7 +101,8 @@ test("not cross-origin isolated, the same page runs on one thread and says why",
 
 // On the threaded build the page's effects run as tasks of their own, after the event that
 // caused them. A field's change once rewrote every Lab field from the settings, which could
-// land after the next field had been typed in and undo it (this test failed on every run before each field read its own value).
+// land after the next field had been typed in and undo it (this test failed on every run before
+// each field read its own value).
 test("cross-origin isolated, the Lab's fields keep what is typed in them one after the other", async () => {
   const browser = await launchChromium({ webgpu: false });
   try {
@@ -111,10 +112,7 @@ test("cross-origin isolated, the Lab's fields keep what is typed in them one aft
       await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
       for (let round = 1; round <= 5; round++) {
         const typed = { "#lab-images": 1000 + round, "#lab-epochs": round, "#lab-lr": round / 100, "#lab-seed": 10 + round };
-        for (const [field, value] of Object.entries(typed)) {
-          await page.fill(field, String(value));
-          await page.locator(field).dispatchEvent("change");
-        }
+        for (const [field, value] of Object.entries(typed)) await setField(page, field, value);
         await page.waitForTimeout(50);
         for (const [field, value] of Object.entries(typed)) {
           assert.equal(Number(await page.inputValue(field)), value, `${field}, page load ${load + 1}, round ${round}`);

@@ -1,6 +1,6 @@
 // Driving the built page's Lab in headless Chromium, for the benches that time it (lab.mjs,
 // ../vs_tfjs/run.mjs).
-import { pageUrl } from "../../e2e/support/browser.js";
+import { pageUrl, setField } from "../../e2e/support/browser.js";
 
 // Opens the Lab at `base` (on WebGPU when asked) once its compute worker is up, and sets the
 // Lab's fields that `settings` gives ({ images, epochs, seed }; undefined ones keep the page's).
@@ -9,8 +9,7 @@ export async function openLab(page, base, { webgpu = false, images, epochs, seed
   await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
   for (const [field, value] of [["#lab-images", images], ["#lab-epochs", epochs], ["#lab-seed", seed]]) {
     if (value === undefined) continue;
-    await page.fill(field, String(value));
-    await page.locator(field).dispatchEvent("change");
+    await setField(page, field, value);
   }
 }
 

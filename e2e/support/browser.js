@@ -49,6 +49,13 @@ export function pageUrl(base, { webgpu = false, fragment = "" } = {}) {
   return `${base}${webgpu ? "?backend=webgpu" : ""}${fragment ? `#${fragment}` : ""}`;
 }
 
+// Types `value` into the input `selector` and lets the page know, as leaving the field would
+// (Playwright's fill sends input events, not change).
+export async function setField(page, selector, value) {
+  await page.fill(selector, String(value));
+  await page.locator(selector).dispatchEvent("change");
+}
+
 // The backend the page's compute worker runs on ("webgpu" or "cpu"), once it has started.
 export async function computeBackend(page) {
   const status = page.locator("#backend-status:not([data-state='starting'])");

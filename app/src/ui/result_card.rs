@@ -1,11 +1,10 @@
 //! One image's story: what ERM predicted and looked at, what MaskTune hides, and the decision.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use masktune::metrics::argmax;
 use masktune::selective::Decision;
-
-use std::sync::Arc;
-
 use wasm_bindgen::JsCast;
 
 use super::state::{Entry, Outcome, PageState, Shown};
