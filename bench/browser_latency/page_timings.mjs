@@ -21,8 +21,9 @@ export function median(values) {
 }
 
 // Gives the page `repeats + 1` copies of the image one after the other, each once the previous
-// result is shown; the first (shader compilation, first allocations) is reported apart.
-export async function measure(server, task, webgpu, repeats) {
+// result is shown; the first (shader compilation, first allocations) is reported apart. The first
+// comes `pauseMs` after the models are ready (0: at once, sooner than a person could give one).
+export async function measure(server, task, webgpu, repeats, pauseMs = 0) {
   const browser = await launchChromium({ webgpu });
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -46,6 +47,7 @@ export async function measure(server, task, webgpu, repeats) {
         window.onShown?.();
       }).observe(document.body, { subtree: true, childList: true });
     }, { bytes, name: basename(IMAGES[task]) });
+    await page.waitForTimeout(pauseMs);
     const runs = [];
     for (let i = 0; i <= repeats; i++) {
       const wall = await page.evaluate(
@@ -90,6 +92,7 @@ export async function measure(server, task, webgpu, repeats) {
       backend_label: await page.locator("#backend-status strong").textContent(),
       engine: first.engine,
       repeats,
+      pause_ms: pauseMs,
       first_ms: first.wall,
       first_decode_ms: first.decode,
       decode_ms: median(rest.map((r) => r.decode)),

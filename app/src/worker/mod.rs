@@ -339,9 +339,23 @@ async fn run_analysis(
     inference::analyse(pair, images, backend.engine.as_ref(), now_ms).await
 }
 
+/// How many times the warm-up analyses its picture. The browser compiles wasm in two tiers: a
+/// function runs as quickly compiled code at first, and is compiled again, optimised, on a
+/// background thread once it has run for a while (up to 100 ms each for the tensor copies and
+/// the matrix products on a 2-core machine). On the CPU one run left that to the user's first
+/// image (spurious MNIST's took 2.2x the median image, CelebA's 1.3x); three runs start it while
+/// the models load (1.7x and 1.1x; docs/BENCHMARKS.md). On WebGPU one run is long enough already
+/// (on SwiftShader, 50-200 ms).
+fn warm_up_runs(engine: &Engine) -> usize {
+    match engine {
+        Engine::Kernels(_) => 1,
+        Engine::Tensor => 3,
+    }
+}
+
 /// Analyses a blank picture the way a user's image goes (decoding included), so that shaders
-/// are compiled, buffers allocated and the code that answers run once before the user's first
-/// image. The page draws the answer once, unseen, for the same reason on its side.
+/// are compiled, buffers allocated and the code that answers run before the user's first image
+/// ([`warm_up_runs`]). The page draws the answer once, unseen, for the same reason on its side.
 async fn warm_up(pair: &ModelPair, backend: &ComputeBackend) -> Result<AnalysedImage, String> {
     let failed = |message: String| format!("the models failed their first run: {message}");
     let side = pair.input_side();
@@ -353,6 +367,11 @@ async fn warm_up(pair: &ModelPair, backend: &ComputeBackend) -> Result<AnalysedI
         .await
         .map_err(|error| failed(error.to_string()))?;
     let decode_ms = now_ms() - start;
+    for _ in 1..warm_up_runs(&backend.engine) {
+        run_analysis(backend, pair, &[&image.rgb])
+            .await
+            .map_err(failed)?;
+    }
     let (analyses, times) = run_analysis(backend, pair, &[&image.rgb])
         .await
         .map_err(failed)?;
