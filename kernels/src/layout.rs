@@ -92,7 +92,7 @@ impl ImageLayout {
     /// The batch size that `maps` (`[batch, height, width]`) and `images` agree on.
     pub(crate) fn batch(&self, maps: usize, images: usize) -> Result<usize, KernelError> {
         let pixels = self.pixels();
-        if pixels == 0 || maps == 0 || maps % pixels != 0 {
+        if pixels == 0 || maps == 0 || !maps.is_multiple_of(pixels) {
             return Err(KernelError::Shape(format!(
                 "{maps} map values are not a non-empty batch of {}x{} maps",
                 self.height, self.width

@@ -48,7 +48,7 @@ pub fn predictions(probabilities: &[f32], classes: usize) -> Result<Vec<usize>, 
     if classes == 0 {
         return Err(MetricsError::Zero { what: "classes" });
     }
-    if probabilities.len() % classes != 0 {
+    if !probabilities.len().is_multiple_of(classes) {
         return Err(MetricsError::Ragged {
             len: probabilities.len(),
             classes,

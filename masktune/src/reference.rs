@@ -121,7 +121,7 @@ pub fn mask_threshold(map: &[f64]) -> f64 {
 
 fn plane_len(len: usize, channels: usize) -> usize {
     assert!(
-        channels > 0 && len % channels == 0,
+        channels > 0 && len.is_multiple_of(channels),
         "{len} values are not {channels} channels"
     );
     len / channels

@@ -118,7 +118,7 @@ pub fn combine_batch(
     classes: usize,
 ) -> Result<Vec<Combined>, SelectiveError> {
     check_len("p_masktune", p_erm.len(), p_masktune.len())?;
-    if classes == 0 || p_erm.len() % classes != 0 {
+    if classes == 0 || !p_erm.len().is_multiple_of(classes) {
         return Err(SelectiveError::Ragged {
             len: p_erm.len(),
             classes,

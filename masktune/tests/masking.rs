@@ -185,7 +185,7 @@ fn maps_without_positive_values_mask_nothing() {
 #[test]
 fn constant_maps_mask_nothing() {
     for value in [0.3f32, 0.7, 1.0, 1e-6] {
-        let (stats, threshold, hidden) = both_paths(&vec![value; 7 * 5], 7, 5);
+        let (stats, threshold, hidden) = both_paths(&[value; 7 * 5], 7, 5);
         assert_eq!(stats.masked_pixels, 0);
         assert_eq!(hidden, 0);
         assert!((threshold - value).abs() < 1e-6 && (stats.threshold - value).abs() < 1e-6);

@@ -117,7 +117,10 @@ fn run(command: Command) -> Result<()> {
                 .map_err(|e| TrainError::compute("writing JSON", e))?;
             match &args.out {
                 Some(path) => std::fs::write(path, json).map_err(TrainError::io("write", path)),
-                None => Ok(println!("{json}")),
+                None => {
+                    println!("{json}");
+                    Ok(())
+                }
             }
         }
         Command::Summarize(args) => {

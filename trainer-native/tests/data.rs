@@ -271,11 +271,12 @@ fn check_spurious(s: &ImageSet, p0: f64, p1: f64) {
     assert_eq!(counts[1], (p0 * n0 as f64).round() as usize);
     assert_eq!(counts[3], (p1 * n1 as f64).round() as usize);
     assert_eq!(s.class_counts(), vec![n0, n1]);
-    for i in 0..s.len() {
-        assert_eq!(groups[i] / 2, s.labels[i]);
+    assert_eq!(groups.len(), s.len());
+    for (i, &group) in groups.iter().enumerate() {
+        assert_eq!(group / 2, s.labels[i]);
         let img = s.image(i);
         let corner_red = (0..4).all(|y| (0..4).all(|x| img[(y * s.width + x) * 3..][..3] == RED));
-        assert_eq!(corner_red, groups[i] % 2 == 1, "image {i}");
+        assert_eq!(corner_red, group % 2 == 1, "image {i}");
     }
 }
 

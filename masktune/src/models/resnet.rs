@@ -15,7 +15,7 @@ use crate::cam_model::CamModel;
 
 /// Blocks per stage of a CIFAR ResNet of `depth = 6n + 2` (ResNet-20, 32, 44, 56, 110, ...).
 pub fn cifar_blocks_per_stage(depth: usize) -> Option<usize> {
-    (depth >= 8 && (depth - 2) % 6 == 0).then_some((depth - 2) / 6)
+    (depth >= 8 && (depth - 2).is_multiple_of(6)).then_some((depth - 2) / 6)
 }
 
 /// The depths of the ImageNet-style ResNet.
@@ -101,6 +101,10 @@ pub enum ShortcutKind {
 }
 
 /// A shape-changing shortcut; blocks that keep the shape pass their input through (`None`).
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a network holds a few, built once"
+)]
 #[derive(Module, Debug)]
 pub enum Shortcut {
     Projection(ConvBn),
@@ -167,6 +171,10 @@ impl ZeroPadShortcut {
     }
 }
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a network holds a few, built once"
+)]
 #[derive(Module, Debug)]
 pub enum ResidualBlock {
     Basic(BasicBlock),

@@ -49,6 +49,10 @@ pub(super) fn matmul_dot_products(
 
 /// The `ROWS x COLS` values of the output from `(row, col)`.
 #[inline(always)]
+#[expect(
+    clippy::needless_range_loop,
+    reason = "`r` and `c` index the tile in `a`, `acc` and `sums` alike"
+)]
 fn dot_tile<const ROWS: usize, const COLS: usize>(product: &Product, row: usize, col: usize) {
     let (lhs, rhs) = (&product.lhs, &product.rhs);
     let inner = lhs.cols;
