@@ -154,6 +154,11 @@ fn quantize_values(weights: &[f32], shape: &Shape, axis: usize) -> (Vec<i8>, Vec
 }
 
 /// The f32 weights that quantised values and their channels' scales stand for.
+///
+/// Not inlined, for the page: the browser compiles a hot wasm function again, optimised, on a
+/// background thread. Inlined, this loop made that all of `Bundle::from_bytes` (42 kB of wasm,
+/// about 100 ms of compiling on every model load on a 2-core machine); alone it takes a few ms.
+#[inline(never)]
 fn dequantize_values(values: &[i8], scales: &[f32], shape: &Shape, axis: usize) -> Vec<f32> {
     let channel = channel_of(shape, axis);
     values
