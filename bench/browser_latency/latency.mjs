@@ -45,7 +45,7 @@ const pauses = options.pause.split(",").map(Number);
 if (pauses.some((p) => !(p >= 0))) throw new Error(`--pause takes milliseconds, not ${options.pause}`);
 const dists = options.dist.split(",");
 const servers = await Promise.all(dists.map((dist) => serveDirectory(dist)));
-// Page loads per (build, task, compute), in the order of the table.
+// Page loads per (build, task, compute, pause), in the order of the table.
 const loads = new Map();
 try {
   for (let round = 0; round < Number(options.loads); round++) {

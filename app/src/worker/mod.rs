@@ -343,9 +343,9 @@ async fn run_analysis(
 /// function runs as quickly compiled code at first, and is compiled again, optimised, on a
 /// background thread once it has run for a while (up to 100 ms each for the tensor copies and
 /// the matrix products on a 2-core machine). On the CPU one run left that to the user's first
-/// image (spurious MNIST's took 2.2x the median image, CelebA's 1.3x); three runs start it while
-/// the models load (1.7x and 1.1x; docs/BENCHMARKS.md). On WebGPU one run is long enough already
-/// (on SwiftShader, 50-200 ms).
+/// image: given a second after the models were ready, spurious MNIST's took 2.2x the median
+/// image, CelebA's 1.3x. Three runs start it while the models load (1.7x and 1.1x;
+/// docs/BENCHMARKS.md). On WebGPU one run is long enough already (on SwiftShader, 50-200 ms).
 fn warm_up_runs(engine: &Engine) -> usize {
     match engine {
         Engine::Kernels(_) => 1,
