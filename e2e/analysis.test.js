@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
-import { launchChromium, screenshot, collectConsole, pageUrl, computeBackend } from "./support/browser.js";
+import { launchChromium, screenshot, collectConsole, pageUrl, computeBackend, dropFile } from "./support/browser.js";
 import { readCards, assertAgrees, trainerPredictions } from "./support/cards.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -68,19 +68,6 @@ async function openTask(page, task, webgpu) {
   assert.equal(await page.locator("#task").inputValue(), task.id);
 }
 
-// Drops the first example image of the page onto the drop zone, as a user dragging a file would.
-async function dropExample(page) {
-  const url = await page.locator("button.example img").first().getAttribute("src");
-  const dataTransfer = await page.evaluateHandle(async (src) => {
-    const blob = await (await fetch(src)).blob();
-    const transfer = new DataTransfer();
-    transfer.items.add(new File([blob], "dropped.png", { type: blob.type }));
-    return transfer;
-  }, url);
-  await page.dispatchEvent(".picker.images", "dragover", { dataTransfer });
-  await page.dispatchEvent(".picker.images", "drop", { dataTransfer });
-}
-
 async function analyseInPage(task, { webgpu }) {
   const browser = await launchChromium({ webgpu });
   try {
@@ -95,7 +82,7 @@ async function analyseInPage(task, { webgpu }) {
     const paths = inputPaths(task);
     await page.setInputFiles("#file-input", paths);
     // Also the other two ways in: drag and drop, and an example button.
-    await dropExample(page);
+    await dropFile(page, task.agree[0], "dropped.png");
     await page.locator("button.example").first().click();
     const total = paths.length + 2;
     await page.waitForFunction(
@@ -141,7 +128,7 @@ for (const task of TASKS) {
       }
       const dropped = byName["dropped.png"];
       assert.ok(dropped, "a dropped file is analysed");
-      assert.equal(dropped.error, null, `the dropped example failed: ${dropped.error}`);
+      assert.equal(dropped.error, null, `the dropped file failed: ${dropped.error}`);
       const given = ["dropped.png", ...inputPaths(task).map((p) => basename(p))];
       const example = result.cards.find((c) => !given.includes(c.name));
       assert.ok(example && example.error === null && example.decision, "an example button gives a result");

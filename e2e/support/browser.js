@@ -1,7 +1,7 @@
 // Debian's Chromium, headless, driven by playwright-core (which never downloads a browser).
 import { chromium } from "playwright-core";
-import { mkdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { mkdir, readFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const SCREENSHOT_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "target", "screenshots");
@@ -61,4 +61,20 @@ export async function computeBackend(page) {
   const status = page.locator("#backend-status:not([data-state='starting'])");
   await status.waitFor({ timeout: 120_000 });
   return status.getAttribute("data-backend");
+}
+
+// Drops the image file at `path` onto the page's drop zone as `name`, as a user dragging a file
+// would.
+export async function dropFile(page, path, name = basename(path)) {
+  const bytes = [...(await readFile(path))];
+  const dataTransfer = await page.evaluateHandle(
+    ([bytes, name]) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(bytes)], name, { type: "image/png" }));
+      return transfer;
+    },
+    [bytes, name],
+  );
+  await page.dispatchEvent(".picker.images", "dragover", { dataTransfer });
+  await page.dispatchEvent(".picker.images", "drop", { dataTransfer });
 }

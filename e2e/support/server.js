@@ -23,8 +23,9 @@ export const ISOLATION_HEADERS = {
 };
 
 // `headers` go on every response (e.g. COOP/COEP, which make the page cross-origin isolated so
-// that it may use threads).
-export async function serveDirectory(root, { headers = {} } = {}) {
+// that it may use threads). `gate(path)`, where given, is awaited before a file is served: it
+// resolves to false to answer "not found" instead (a test holds or breaks a download with it).
+export async function serveDirectory(root, { headers = {}, gate = async () => true } = {}) {
   await stat(join(root, "index.html")).catch(() => {
     throw new Error(`${root}/index.html is missing: build the page first (scripts/test.sh does)`);
   });
@@ -32,6 +33,7 @@ export async function serveDirectory(root, { headers = {} } = {}) {
     const path = decodeURIComponent(new URL(request.url, "http://x").pathname);
     const file = join(root, normalize(path.endsWith("/") ? path + "index.html" : path));
     try {
+      if (!(await gate(path))) throw new Error(`${path} is gated`);
       const body = await readFile(file);
       response.writeHead(200, { ...headers, "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
       response.end(body);

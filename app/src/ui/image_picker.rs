@@ -17,7 +17,7 @@ pub fn ImagePicker() -> impl IntoView {
         <DropZone class="images" on_files>
             <label for="file-input">"Drop images here, or choose files: "</label>
             <input id="file-input" type="file" accept="image/*" multiple
-                disabled=move || !state.models_ready()
+                disabled=move || !state.accepts_images()
                 on:change=move |ev| {
                     let input: web_sys::HtmlInputElement = event_target(&ev);
                     on_files(input.files());
@@ -29,7 +29,7 @@ pub fn ImagePicker() -> impl IntoView {
                     {move || state.current_task().examples.iter().map(|example| {
                         let example = *example;
                         view! {
-                            <button type="button" class="example" disabled=move || !state.models_ready()
+                            <button type="button" class="example" disabled=move || !state.accepts_images()
                                 on:click=move |_| spawn_local(async move {
                                     match assets::fetch_blob(example.url).await {
                                         Ok(blob) => { example_error.set(None); state.add_images(vec![(example.label.to_string(), blob)]); }

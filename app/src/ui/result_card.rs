@@ -42,8 +42,16 @@ pub fn rehearse(state: PageState, shown: Shown) {
 
 #[component]
 pub fn ResultCard(entry: Entry) -> impl IntoView {
+    let state = expect_context::<PageState>();
+    let waiting = move || {
+        if state.models_ready() {
+            "Analysing…"
+        } else {
+            "Waiting for the models…"
+        }
+    };
     let body = match entry.outcome {
-        Outcome::Waiting => view! { <p class="waiting">"Analysing…"</p> }.into_any(),
+        Outcome::Waiting => view! { <p class="waiting">{waiting}</p> }.into_any(),
         Outcome::Failed(message) => {
             view! { <p class="error" role="alert">{message}</p> }.into_any()
         }

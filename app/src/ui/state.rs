@@ -113,6 +113,9 @@ pub struct PageState {
     /// (images finished, images given) of the current work.
     pub progress: RwSignal<(usize, usize)>,
     next_id: StoredValue<u64>,
+    /// Images given while models load: they go to the worker once models are ready, whichever
+    /// the user settles on (the first load starts before the page has its worker).
+    held: StoredValue<Vec<ImageFile>, LocalStorage>,
     /// Bumped on every model load, so that answers for older models are ignored.
     generation: StoredValue<u64>,
 }
@@ -142,6 +145,7 @@ impl PageState {
             opacity: RwSignal::new(50),
             progress: RwSignal::new((0, 0)),
             next_id: StoredValue::new(0),
+            held: StoredValue::new_local(Vec::new()),
             generation: StoredValue::new(0),
         }
     }
@@ -293,7 +297,10 @@ impl PageState {
         let generation = self.forget_models();
         let (erm, masktune) = match task.models {
             Models::Shipped { erm, masktune } => (erm, masktune),
-            Models::Own => return self.models.set(ModelState::AwaitingFiles),
+            Models::Own => {
+                self.models.set(ModelState::AwaitingFiles);
+                return self.fail_all(&self.take_held(), NO_MODELS);
+            }
             Models::Lab => return self.request_models(Ok(Request::LoadLabModels { generation })),
         };
         let request = absolute_url(erm).and_then(|erm_url| {
@@ -316,12 +323,17 @@ impl PageState {
         self.request_models(Ok(Request::LoadBundles { generation, files }));
     }
 
-    /// Starts a new generation of models: the old ones and their results are gone.
+    /// Starts a new generation of models: the old ones and their results are gone; images held
+    /// for models stay held.
     fn forget_models(&self) -> u64 {
         let generation = self.generation.get_value() + 1;
         self.generation.set_value(generation);
-        self.entries.set(Vec::new());
-        self.progress.set((0, 0));
+        let held: Vec<u64> = self
+            .held
+            .with_value(|held| held.iter().map(|i| i.id).collect());
+        self.entries
+            .update(|entries| entries.retain(|entry| held.contains(&entry.id)));
+        self.progress.set((0, held.len()));
         self.meta.set(None);
         generation
     }
@@ -336,11 +348,17 @@ impl PageState {
         }
     }
 
-    /// Queues files (picked, dropped or examples) for the worker to analyse.
+    /// Whether images can be given now: the models are ready, or loading (the images then wait).
+    pub fn accepts_images(&self) -> bool {
+        matches!(
+            self.models.get(),
+            ModelState::Loading { .. } | ModelState::Ready { .. }
+        )
+    }
+
+    /// Queues files (picked, dropped or examples) for the worker to analyse. Given while the
+    /// models load, they wait for them; given when there are no models, each says so.
     pub fn add_images(self, files: Vec<(String, web_sys::Blob)>) {
-        if !self.models_ready() {
-            return;
-        }
         let mut images = Vec::new();
         self.entries.update(|entries| {
             for (name, blob) in files {
@@ -363,6 +381,19 @@ impl PageState {
             }
             *total += images.len();
         });
+        match self.models.get_untracked() {
+            ModelState::Ready { .. } => self.analyse(images),
+            ModelState::Loading { .. } => self.held.update_value(|held| held.extend(images)),
+            ModelState::AwaitingFiles => self.fail_all(&images, NO_MODELS),
+            ModelState::Failed(message) => self.fail_all(&images, &models_failed(&message)),
+        }
+    }
+
+    /// Sends images to the worker for the current models.
+    fn analyse(&self, images: Vec<ImageFile>) {
+        if images.is_empty() {
+            return;
+        }
         let ids: Vec<u64> = images.iter().map(|image| image.id).collect();
         let request = Request::Analyse {
             generation: self.generation.get_value(),
@@ -372,6 +403,18 @@ impl PageState {
             for id in ids {
                 self.finish(id, Outcome::Failed(message.clone()));
             }
+        }
+    }
+
+    fn take_held(&self) -> Vec<ImageFile> {
+        self.held
+            .try_update_value(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn fail_all(&self, images: &[ImageFile], message: &str) {
+        for image in images {
+            self.finish(image.id, Outcome::Failed(message.to_string()));
         }
     }
 
@@ -408,11 +451,15 @@ impl PageState {
                     rehearse(self, shown);
                 }
                 self.models.set(ModelState::Ready { summary });
+                self.analyse(self.take_held());
             }
             Response::ModelsFailed {
                 generation,
                 message,
-            } if current(generation) => self.models.set(ModelState::Failed(message)),
+            } if current(generation) => {
+                self.fail_all(&self.take_held(), &models_failed(&message));
+                self.models.set(ModelState::Failed(message));
+            }
             Response::Analysed { id, result } => {
                 let outcome = match result {
                     Ok(image) => self
@@ -433,6 +480,7 @@ impl PageState {
 
     /// Nothing more will be computed: everything still waiting says so.
     fn worker_failed(&self, message: String) {
+        self.held.set_value(Vec::new());
         if matches!(self.backend.get_untracked(), BackendState::Starting) {
             self.backend.set(BackendState::Failed(message.clone()));
         }
@@ -514,4 +562,13 @@ fn closest_index(sorted: &[CoverageThreshold], coverage: f64) -> usize {
                 .total_cmp(&(b.1.target_coverage - coverage).abs())
         })
         .map_or(0, |(index, _)| index)
+}
+
+/// What an image given before the user chose their own models says.
+const NO_MODELS: &str = "not analysed: there are no models yet. Choose the two bundle files of \
+                         your run above, then give the image again.";
+
+/// What an image given for models that failed to load says.
+fn models_failed(message: &str) -> String {
+    format!("not analysed: the models did not load ({message})")
 }

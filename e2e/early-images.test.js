@@ -1,0 +1,95 @@
+// Images given before there are models to answer them: while the models download they wait and
+// are analysed once the models are ready; with no models (failed, or not chosen yet) each card
+// says why. None is silently lost.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serveDirectory } from "./support/server.js";
+import { launchChromium, collectConsole, pageUrl, dropFile } from "./support/browser.js";
+import { readCards } from "./support/cards.js";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
+const DIGIT = join(HERE, "..", "app", "assets", "examples", "digit-3.png");
+
+// The shipped bundles (.mtb) are held until `release(true)` serves them, or `release(false)`
+// answers "not found"; every other file is served at once.
+let server;
+let release;
+let bundlesReleased;
+before(async () => {
+  server = await serveDirectory(DIST, {
+    gate: async (path) => (path.endsWith(".mtb") ? bundlesReleased : true),
+  });
+});
+after(() => server?.close());
+
+function holdBundles() {
+  bundlesReleased = new Promise((resolve) => (release = resolve));
+}
+
+const cardsDone = (page, n) =>
+  page.waitForFunction(
+    (n) => document.querySelectorAll("article.result .decision, article.result .error").length === n,
+    n,
+    { timeout: 120_000 },
+  );
+
+test("images given while the models download wait for them, then are analysed", async () => {
+  holdBundles();
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage();
+    const consoleLines = collectConsole(page);
+    await page.goto(pageUrl(server.url, { fragment: "spurious-mnist" }));
+    await page.locator("#model-status[data-state='loading']").waitFor();
+    await page.setInputFiles("#file-input", [DIGIT]);
+    await dropFile(page, DIGIT, "dropped.png");
+    const waiting = page.locator("article.result .waiting");
+    await page.waitForFunction(() => document.querySelectorAll("article.result .waiting").length === 2);
+    assert.deepEqual(await waiting.allTextContents(), Array(2).fill("Waiting for the models…"));
+
+    release(true);
+    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 120_000 });
+    await cardsDone(page, 2);
+    const cards = await readCards(page);
+    assert.deepEqual(cards.map((c) => c.name).sort(), ["digit-3.png", "dropped.png"]);
+    for (const card of cards) {
+      assert.equal(card.error, null, `${card.name}: ${card.error}\n${consoleLines.join("\n")}`);
+      assert.ok(card.decision, `${card.name} has a decision`);
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
+test("images given when there are no models say why, on their card", async () => {
+  holdBundles();
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage();
+    await page.goto(pageUrl(server.url, { fragment: "spurious-mnist" }));
+    await page.locator("#model-status[data-state='loading']").waitFor();
+    // Given while loading, then the download fails.
+    await dropFile(page, DIGIT, "early.png");
+    release(false);
+    await page.locator("#model-status[data-state='failed']").waitFor({ timeout: 60_000 });
+    // Given after the failure.
+    await dropFile(page, DIGIT, "late.png");
+    await cardsDone(page, 2);
+    for (const card of await readCards(page)) {
+      assert.match(card.error ?? "", /^not analysed: the models did not load \(.+\)$/, card.name);
+    }
+
+    // The task of one's own models, before its bundle files are chosen.
+    await page.selectOption("#task", "own");
+    await page.locator("#model-status[data-state='awaiting']").waitFor();
+    await dropFile(page, DIGIT, "no-models.png");
+    await cardsDone(page, 1);
+    const [card] = await readCards(page);
+    assert.match(card.error ?? "", /there are no models yet\. Choose the two bundle files/);
+  } finally {
+    await browser.close();
+  }
+});
