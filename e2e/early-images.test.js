@@ -49,6 +49,7 @@ test("images given while the models download wait for them, then are analysed", 
     const waiting = page.locator("article.result .waiting");
     await page.waitForFunction(() => document.querySelectorAll("article.result .waiting").length === 2);
     assert.deepEqual(await waiting.allTextContents(), Array(2).fill("Waiting for the models…"));
+    assert.equal(await page.locator("#coverage-value").textContent(), "once the models are loaded");
 
     release(true);
     await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 120_000 });

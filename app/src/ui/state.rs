@@ -270,7 +270,8 @@ impl PageState {
                 t.target_coverage * 100.0,
                 t.threshold
             ),
-            None => "no thresholds in these models".into(),
+            None if self.models_ready() => "no thresholds in these models".into(),
+            None => "once the models are loaded".into(),
         }
     }
 
