@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
-import { launchChromium, screenshot, collectConsole, pageUrl, computeBackend, dropFile } from "./support/browser.js";
+import { launchChromium, screenshot, collectConsole, pageUrl, computeBackend, dropFiles } from "./support/browser.js";
 import { readCards, assertAgrees, trainerPredictions } from "./support/cards.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -82,7 +82,7 @@ async function analyseInPage(task, { webgpu }) {
     const paths = inputPaths(task);
     await page.setInputFiles("#file-input", paths);
     // Also the other two ways in: drag and drop, and an example button.
-    await dropFile(page, task.agree[0], "dropped.png");
+    await dropFiles(page, [task.agree[0]], { names: ["dropped.png"] });
     await page.locator("button.example").first().click();
     const total = paths.length + 2;
     await page.waitForFunction(

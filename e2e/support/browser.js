@@ -63,18 +63,29 @@ export async function computeBackend(page) {
   return status.getAttribute("data-backend");
 }
 
-// Drops the image file at `path` onto the page's drop zone as `name`, as a user dragging a file
-// would.
-export async function dropFile(page, path, name = basename(path)) {
-  const bytes = [...(await readFile(path))];
-  const dataTransfer = await page.evaluateHandle(
-    ([bytes, name]) => {
-      const transfer = new DataTransfer();
-      transfer.items.add(new File([new Uint8Array(bytes)], name, { type: "image/png" }));
-      return transfer;
-    },
-    [bytes, name],
+// Drops the files at `paths` on the element `target` (the image drop zone unless told), as a
+// user dragging files would; a file's name is its own unless `names` gives another. Returns
+// whether the page took the drop (cancelled it), which keeps the browser from opening the file
+// in place of the page.
+export async function dropFiles(page, paths, { target = ".picker.images", names = [] } = {}) {
+  const files = await Promise.all(
+    paths.map(async (path, i) => ({ name: names[i] ?? basename(path), bytes: [...(await readFile(path))] })),
   );
-  await page.dispatchEvent(".picker.images", "dragover", { dataTransfer });
-  await page.dispatchEvent(".picker.images", "drop", { dataTransfer });
+  return page.evaluate(
+    ([files, target]) => {
+      const transfer = new DataTransfer();
+      for (const { name, bytes } of files) {
+        // The type a browser gives a file by its extension (none for a bundle).
+        const type = name.endsWith(".png") ? "image/png" : "";
+        transfer.items.add(new File([new Uint8Array(bytes)], name, { type }));
+      }
+      const element = document.querySelector(target);
+      const init = { dataTransfer: transfer, bubbles: true, cancelable: true };
+      element.dispatchEvent(new DragEvent("dragover", init));
+      const drop = new DragEvent("drop", init);
+      element.dispatchEvent(drop);
+      return drop.defaultPrevented;
+    },
+    [files, target],
+  );
 }

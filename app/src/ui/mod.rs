@@ -9,6 +9,7 @@ mod drop_zone;
 mod image_picker;
 mod lab;
 mod line_chart;
+mod page_drop;
 mod pixels;
 mod result_card;
 mod selective_panel;
@@ -30,6 +31,7 @@ pub fn App() -> impl IntoView {
     let state = PageState::new();
     provide_context(state);
     state.start_worker();
+    page_drop::catch_page_drops(state);
 
     // (Re)load the task's models whenever the task changes, once the worker is ready.
     Effect::new(move |_| {

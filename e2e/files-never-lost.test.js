@@ -1,17 +1,20 @@
-// Images given before there are models to answer them: while the models download they wait and
-// are analysed once the models are ready; with no models (failed, or not chosen yet) each card
-// says why. None is silently lost.
+// Files given at awkward times or places are never silently lost. Images given while the models
+// download wait for them and are analysed once they are ready; with no models (failed, or not
+// chosen yet) each card says why. A file dropped outside the drop zones is taken by the page
+// (a browser would open it in place of the page, losing every result).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
-import { launchChromium, collectConsole, pageUrl, dropFile } from "./support/browser.js";
+import { launchChromium, collectConsole, pageUrl, dropFiles } from "./support/browser.js";
 import { readCards } from "./support/cards.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
-const DIGIT = join(HERE, "..", "app", "assets", "examples", "digit-3.png");
+const ASSETS = join(HERE, "..", "app", "assets");
+const DIGIT = join(ASSETS, "examples", "digit-3.png");
+const dropDigit = (page, name, target) => dropFiles(page, [DIGIT], { names: [name], target });
 
 // The shipped bundles (.mtb) are held until `release(true)` serves them, or `release(false)`
 // answers "not found"; every other file is served at once.
@@ -45,7 +48,7 @@ test("images given while the models download wait for them, then are analysed", 
     await page.goto(pageUrl(server.url, { fragment: "spurious-mnist" }));
     await page.locator("#model-status[data-state='loading']").waitFor();
     await page.setInputFiles("#file-input", [DIGIT]);
-    await dropFile(page, DIGIT, "dropped.png");
+    await dropDigit(page, "dropped.png");
     const waiting = page.locator("article.result .waiting");
     await page.waitForFunction(() => document.querySelectorAll("article.result .waiting").length === 2);
     assert.deepEqual(await waiting.allTextContents(), Array(2).fill("Waiting for the models…"));
@@ -73,11 +76,11 @@ test("images given when there are no models say why, on their card", async () =>
     await page.goto(pageUrl(server.url, { fragment: "spurious-mnist" }));
     await page.locator("#model-status[data-state='loading']").waitFor();
     // Given while loading, then the download fails.
-    await dropFile(page, DIGIT, "early.png");
+    await dropDigit(page, "early.png");
     release(false);
     await page.locator("#model-status[data-state='failed']").waitFor({ timeout: 60_000 });
     // Given after the failure.
-    await dropFile(page, DIGIT, "late.png");
+    await dropDigit(page, "late.png");
     await cardsDone(page, 2);
     for (const card of await readCards(page)) {
       assert.match(card.error ?? "", /^not analysed: the models did not load \(.+\)$/, card.name);
@@ -86,10 +89,42 @@ test("images given when there are no models say why, on their card", async () =>
     // The task of one's own models, before its bundle files are chosen.
     await page.selectOption("#task", "own");
     await page.locator("#model-status[data-state='awaiting']").waitFor();
-    await dropFile(page, DIGIT, "no-models.png");
+    await dropDigit(page, "no-models.png");
     await cardsDone(page, 1);
     const [card] = await readCards(page);
     assert.match(card.error ?? "", /there are no models yet\. Choose the two bundle files/);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("files dropped outside the drop zones are taken by the page, not opened in its place", async () => {
+  bundlesReleased = Promise.resolve(true);
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage();
+    const consoleLines = collectConsole(page);
+    await page.goto(pageUrl(server.url, { fragment: "spurious-mnist" }));
+    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 120_000 });
+    // On the analysis view an image dropped on the page's title is analysed.
+    assert.equal(await dropDigit(page, "on-title.png", "header h1"), true, "the page takes the drop");
+    await cardsDone(page, 1);
+    const [card] = await readCards(page);
+    assert.equal(card.name, "on-title.png");
+    assert.ok(card.decision, `${card.error}\n${consoleLines.join("\n")}`);
+
+    // "Your own models": two bundles dropped on the page load as the pair.
+    await page.selectOption("#task", "own");
+    await page.locator("#model-status[data-state='awaiting']").waitFor();
+    const models = ["erm", "masktune"].map((kind) => join(ASSETS, "models", `spurious-mnist-${kind}.mtb`));
+    assert.equal(await dropFiles(page, models, { target: ".story" }), true);
+    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 60_000 });
+
+    // The Lab takes no files: the drop is taken and the Lab stays as it was.
+    await page.click("#view-lab");
+    assert.equal(await dropDigit(page, "on-lab.png", "#lab"), true);
+    assert.equal(new URL(page.url()).hash, "#lab");
+    assert.equal(await page.locator("article.result[data-name='on-lab.png']").count(), 0);
   } finally {
     await browser.close();
   }

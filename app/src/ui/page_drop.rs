@@ -1,0 +1,51 @@
+//! Files dropped outside the drop zones. A browser opens such a file in place of the page, which
+//! would lose every result and any Lab run; the page takes the drop instead. On the analysis view
+//! the files are what its zones would take (the two bundles of "Your own models", else images);
+//! the Lab takes no files, so there the drop only leaves the page as it was.
+
+use leptos::ev;
+use leptos::prelude::*;
+
+use super::drop_zone::named_blobs;
+use super::state::{PageState, View};
+use crate::tasks::Models;
+
+/// Listens for drops on the whole window for as long as the page lives.
+pub fn catch_page_drops(state: PageState) {
+    // Cancelling dragover is what lets a drop land on the page at all.
+    let _ = window_event_listener(ev::dragover, |event| {
+        if carries_files(&event) {
+            event.prevent_default();
+        }
+    });
+    let _ = window_event_listener(ev::drop, move |event| {
+        // Text dragged into a field is the browser's to drop; a drop zone's drop is the zone's.
+        if !carries_files(&event) || event.default_prevented() {
+            return;
+        }
+        event.prevent_default();
+        if state.view.get_untracked() != View::Analyse {
+            return;
+        }
+        let files = named_blobs(event.data_transfer().and_then(|d| d.files()));
+        let own_models = state.task.with_untracked(|task| {
+            crate::tasks::find(task).is_some_and(|t| t.models == Models::Own)
+        });
+        if own_models && !files.is_empty() && files.iter().all(|(name, _)| is_bundle(name)) {
+            state.load_bundles(files);
+        } else {
+            state.add_images(files);
+        }
+    });
+}
+
+fn carries_files(event: &web_sys::DragEvent) -> bool {
+    event
+        .data_transfer()
+        .is_some_and(|transfer| transfer.types().includes(&"Files".into(), 0))
+}
+
+/// A bundle file by its name, as the bundle picker's `accept` lists them.
+fn is_bundle(name: &str) -> bool {
+    name.ends_with(".mtb") || name.ends_with(".bundle")
+}
