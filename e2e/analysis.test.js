@@ -6,7 +6,8 @@ import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole, pageUrl, computeBackend, dropFiles } from "./support/browser.js";
-import { readCards, assertAgrees, trainerPredictions } from "./support/cards.js";
+import { readCards, assertAgrees, assertReportAgrees, trainerPredictions } from "./support/cards.js";
+import { readFile } from "node:fs/promises";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
@@ -93,6 +94,9 @@ async function analyseInPage(task, { webgpu }) {
     const shot = `analysis-${task.id}-${webgpu ? "webgpu" : "cpu"}`;
     await screenshot(page, shot);
     const cards = await readCards(page);
+    // "Download the results", at the slider's first coverage (90 %, the trainer's default).
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-results")]);
+    const report = { fileName: download.suggestedFilename(), entries: JSON.parse(await readFile(await download.path(), "utf8")) };
     // The coverage slider works from the keyboard: End selects the largest coverage.
     await page.locator("#coverage").focus();
     await page.keyboard.press("End");
@@ -101,7 +105,7 @@ async function analyseInPage(task, { webgpu }) {
     await page.setViewportSize({ width: 380, height: 800 });
     await screenshot(page, `${shot}-narrow`);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    return { cards, coverageText, overflow, console: consoleLines.join("\n") };
+    return { cards, report, coverageText, overflow, console: consoleLines.join("\n") };
   } finally {
     await browser.close();
   }
@@ -122,6 +126,12 @@ for (const task of TASKS) {
       }
       for (const [name, message] of Object.entries(task.bad)) {
         assert.match(byName[name]?.error ?? "", message, `${name} gets a clear message`);
+        assert.match(result.report.entries[name]?.error ?? "", message, `${name}: its message in the results file`);
+      }
+      assert.equal(result.report.fileName, "masktune-results.json");
+      assert.equal(Object.keys(result.report.entries).length, result.cards.length, "one entry per card in the results file");
+      for (const name of task.agree.map((f) => basename(f))) {
+        assertReportAgrees(result.report.entries[name], expected[name], { name, side: task.side });
       }
       for (const name of task.unusual) {
         assert.equal(byName[name]?.error, null, `${name} (an unusual but valid image) is analysed`);

@@ -36,14 +36,31 @@ export async function readCards(page) {
 // (within 1 % of the image: pixels at the threshold may flip between engines). WebGPU masks with
 // the project's WGSL kernels, the CPU fallback with Burn tensor ops.
 export function assertAgrees(card, trainer, { name, side, webgpu }) {
-  assert.ok(trainer, `trainer-native has no prediction for ${name}`);
   assert.match(card.decision, /^(accept|abstain)$/);
   assert.deepEqual(card.images.length, 3, "input, heatmap and masked image are shown");
   assert.equal(card.maskingEngine, webgpu ? "WGSL kernels" : "Burn tensor ops", `${name}: masking engine`);
   assert.ok(card.images.every((w) => w > 0), `${name}: every image is drawn`);
-  assert.equal(card.ermClass, trainer.erm_class, `${name}: ERM class`);
-  assert.equal(card.masktuneClass, trainer.masktune_class, `${name}: MaskTune class`);
-  assert.ok(Math.abs(card.confidence - trainer.confidence) < 1e-3, `${name}: confidence ${card.confidence} vs ${trainer.confidence}`);
-  assert.ok(Math.abs(card.maskedPixels - trainer.masked_pixels) <= 0.01 * side * side,
-    `${name}: masked ${card.maskedPixels} px in the page, ${trainer.masked_pixels} px in the trainer`);
+  assertSameAnswer(card, trainer, { name, side });
+}
+
+// The page's "Download the results" file and `trainer-native predict --out` (the same format,
+// the same default coverage) agree on one image, as its card does, and on the decision.
+export function assertReportAgrees(report, trainer, { name, side }) {
+  assert.equal(report.error, undefined, `${name} failed in the page: ${report.error}`);
+  const answer = { ermClass: report.erm_class, masktuneClass: report.masktune_class, confidence: report.confidence, maskedPixels: report.masked_pixels };
+  assertSameAnswer(answer, trainer, { name, side });
+  assert.equal(report.combined_class, trainer.combined_class, `${name}: combined class`);
+  assert.deepEqual([report.threshold, report.target_coverage], [trainer.threshold, trainer.target_coverage], `${name}: threshold`);
+  if (Math.abs(trainer.confidence - trainer.threshold) > 1e-3) {
+    assert.equal(report.decision, trainer.decision, `${name}: decision`);
+  }
+}
+
+function assertSameAnswer(page, trainer, { name, side }) {
+  assert.ok(trainer, `trainer-native has no prediction for ${name}`);
+  assert.equal(page.ermClass, trainer.erm_class, `${name}: ERM class`);
+  assert.equal(page.masktuneClass, trainer.masktune_class, `${name}: MaskTune class`);
+  assert.ok(Math.abs(page.confidence - trainer.confidence) < 1e-3, `${name}: confidence ${page.confidence} vs ${trainer.confidence}`);
+  assert.ok(Math.abs(page.maskedPixels - trainer.masked_pixels) <= 0.01 * side * side,
+    `${name}: masked ${page.maskedPixels} px in the page, ${trainer.masked_pixels} px in the trainer`);
 }

@@ -11,6 +11,7 @@ pub mod data;
 pub mod engine;
 pub mod evaluation;
 pub mod heatmap;
+pub mod image_report;
 pub mod inference;
 pub mod masking;
 pub mod metrics;

@@ -137,6 +137,16 @@ pub enum Decision {
     Abstain,
 }
 
+impl Decision {
+    /// The decision as reports and the page's markup write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Accept => "accept",
+            Decision::Abstain => "abstain",
+        }
+    }
+}
+
 /// Accept when the confidence reaches the threshold; the one acceptance rule of this module.
 pub fn decide(confidence: f64, threshold: f64) -> Decision {
     if confidence >= threshold {

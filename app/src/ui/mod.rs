@@ -12,6 +12,7 @@ mod line_chart;
 mod page_drop;
 mod pixels;
 mod result_card;
+mod results_download;
 mod selective_panel;
 mod state;
 
@@ -23,6 +24,7 @@ use bundle_picker::BundlePicker;
 use image_picker::ImagePicker;
 use lab::LabView;
 use result_card::ResultCard;
+use results_download::ResultsDownload;
 use selective_panel::SelectivePanel;
 use state::{ModelState, PageState, View};
 
@@ -75,6 +77,7 @@ pub fn App() -> impl IntoView {
                 <Sliders />
             </section>
             <Progress />
+            <ResultsDownload />
             <section id="results" aria-label="Results" aria-live="polite">
                 <For each=move || state.entries.get() key=|entry| entry.key() let:entry>
                     <ResultCard entry />

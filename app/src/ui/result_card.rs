@@ -126,11 +126,7 @@ fn Analysis(shown: Arc<Shown>) -> impl IntoView {
             <Prediction title="ERM" id="erm" probabilities=a.erm_probabilities.clone() names=names.clone() />
             <Prediction title="MaskTune" id="masktune" probabilities=a.masktune_probabilities.clone() names=names.clone() />
         </div>
-        <p class="decision" data-decision=move || match decision() {
-                Some(Decision::Accept) => "accept",
-                Some(Decision::Abstain) => "abstain",
-                None => "none",
-            }
+        <p class="decision" data-decision=move || decision().map_or("none", Decision::as_str)
             data-erm-class=erm_name.clone() data-masktune-class=masktune_name.clone()
             data-confidence=format!("{confidence:.6}") data-masked-pixels=a.mask.masked_pixels
             data-masking-engine=times.masking_engine.clone()>

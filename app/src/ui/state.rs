@@ -5,7 +5,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use masktune::bundle::{BundleMetadata, CoverageThreshold, SelectiveSummary};
+use masktune::bundle::{BundleMetadata, CoverageThreshold, SelectiveSummary, closest_threshold};
+use masktune::image_report::{self, Answer, ImageReport};
 use masktune::selective::{Decision, confidence_range, decide};
 
 use super::backend_choice;
@@ -291,6 +292,51 @@ impl PageState {
         self.threshold().map(|t| decide(confidence, t.threshold))
     }
 
+    /// Whether some image has its answer or its error.
+    pub fn has_results(&self) -> bool {
+        self.entries.with(|entries| {
+            entries
+                .iter()
+                .any(|e| !matches!(e.outcome, Outcome::Waiting))
+        })
+    }
+
+    /// Every answered image's report at the selected coverage, as `trainer-native predict --out`
+    /// writes them (`masktune::image_report`); images still waiting are left out.
+    pub fn results_json(&self) -> Result<String, String> {
+        let threshold = self
+            .threshold()
+            .ok_or("these models hold no coverage thresholds to decide with")?;
+        // Entries are newest first; reports number repeated names in the order given.
+        let reports: Vec<(String, ImageReport)> = self.entries.with_untracked(|entries| {
+            entries
+                .iter()
+                .rev()
+                .filter_map(|entry| {
+                    let report = match &entry.outcome {
+                        Outcome::Waiting => return None,
+                        Outcome::Failed(message) => ImageReport::Failed {
+                            error: message.clone(),
+                        },
+                        Outcome::Done(shown) => {
+                            let a = &shown.image;
+                            let answer = Answer {
+                                erm_probabilities: &a.erm_probabilities,
+                                masktune_probabilities: &a.masktune_probabilities,
+                                combined: &a.combined,
+                                mask: &a.mask,
+                            };
+                            ImageReport::done(answer, &shown.class_names, threshold)
+                        }
+                    };
+                    Some((entry.name.clone(), report))
+                })
+                .collect()
+        });
+        serde_json::to_string_pretty(&image_report::by_name(reports))
+            .map_err(|error| format!("the results could not be written: {error}"))
+    }
+
     /// Asks the worker for the task's two shipped bundles, or waits for the user's own; what was
     /// shown for other models goes.
     pub fn load_models(self, task_id: String) {
@@ -444,7 +490,8 @@ impl PageState {
             } if current(generation) => {
                 // Start the slider at 90% coverage, or the closest the models offer.
                 let thresholds = sorted_by_coverage(&meta.selective_thresholds);
-                self.coverage_index.set(closest_index(&thresholds, 0.9));
+                self.coverage_index
+                    .set(closest_threshold(&thresholds, 0.9).map_or(0, |(index, _)| index));
                 self.meta.set(Some(Arc::new(*meta)));
                 // A picture that cannot be drawn here fails again, with its message, on the
                 // user's first image.
@@ -550,19 +597,6 @@ fn sorted_by_coverage(thresholds: &[CoverageThreshold]) -> Vec<CoverageThreshold
     let mut sorted = thresholds.to_vec();
     sorted.sort_by(|a, b| a.target_coverage.total_cmp(&b.target_coverage));
     sorted
-}
-
-/// Index of the threshold closest to `coverage` in `sorted` (by increasing coverage).
-fn closest_index(sorted: &[CoverageThreshold], coverage: f64) -> usize {
-    sorted
-        .iter()
-        .enumerate()
-        .min_by(|a, b| {
-            (a.1.target_coverage - coverage)
-                .abs()
-                .total_cmp(&(b.1.target_coverage - coverage).abs())
-        })
-        .map_or(0, |(index, _)| index)
 }
 
 /// What an image given before the user chose their own models says.

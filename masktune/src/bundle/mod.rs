@@ -89,6 +89,19 @@ pub struct CoverageThreshold {
     pub threshold: f64,
 }
 
+/// The index and value of the threshold in `thresholds` whose target coverage is closest to
+/// `coverage` (the first of equally close ones); `None` when there are none.
+pub fn closest_threshold(
+    thresholds: &[CoverageThreshold],
+    coverage: f64,
+) -> Option<(usize, CoverageThreshold)> {
+    thresholds.iter().copied().enumerate().min_by(|a, b| {
+        (a.1.target_coverage - coverage)
+            .abs()
+            .total_cmp(&(b.1.target_coverage - coverage).abs())
+    })
+}
+
 /// How the ERM + MaskTune pair did on a test set when allowed to abstain, for display.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SelectiveSummary {
@@ -362,4 +375,23 @@ fn le_array<const N: usize>(slice: &[u8]) -> [u8; N] {
     let mut out = [0; N];
     out.copy_from_slice(slice);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_closest_coverage_wins_and_ties_go_to_the_first() {
+        let at = |target_coverage| CoverageThreshold {
+            target_coverage,
+            threshold: target_coverage / 2.0,
+        };
+        let thresholds = [at(0.5), at(0.75), at(1.0)];
+        assert_eq!(closest_threshold(&thresholds, 0.7), Some((1, at(0.75))));
+        // Exactly between 0.75 and 1.0 (all three are exact in binary).
+        assert_eq!(closest_threshold(&thresholds, 0.875), Some((1, at(0.75))));
+        assert_eq!(closest_threshold(&thresholds, 2.0), Some((2, at(1.0))));
+        assert_eq!(closest_threshold(&[], 0.9), None);
+    }
 }
