@@ -94,6 +94,7 @@ async function analyseInPage(task, { webgpu }) {
     const shot = `analysis-${task.id}-${webgpu ? "webgpu" : "cpu"}`;
     await screenshot(page, shot);
     const cards = await readCards(page);
+    const counts = await page.locator("#results-counts").evaluate((p) => ({ text: p.textContent, ...p.dataset }));
     // "Download the results", at the slider's first coverage (90 %, the trainer's default).
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-results")]);
     const report = { fileName: download.suggestedFilename(), entries: JSON.parse(await readFile(await download.path(), "utf8")) };
@@ -105,7 +106,7 @@ async function analyseInPage(task, { webgpu }) {
     await page.setViewportSize({ width: 380, height: 800 });
     await screenshot(page, `${shot}-narrow`);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    return { cards, report, coverageText, overflow, console: consoleLines.join("\n") };
+    return { cards, counts, report, coverageText, overflow, console: consoleLines.join("\n") };
   } finally {
     await browser.close();
   }
@@ -128,6 +129,16 @@ for (const task of TASKS) {
         assert.match(byName[name]?.error ?? "", message, `${name} gets a clear message`);
         assert.match(result.report.entries[name]?.error ?? "", message, `${name}: its message in the results file`);
       }
+      // The summary over the cards: decisions at 90 % coverage, disagreements, failures.
+      const done = result.cards.filter((c) => c.error === null);
+      const count = (keep) => String(done.filter(keep).length);
+      assert.deepEqual(
+        [result.counts.images, result.counts.accepted, result.counts.abstained, result.counts.disagree, result.counts.failed],
+        [String(result.cards.length), count((c) => c.decision === "accept"), count((c) => c.decision === "abstain"),
+          count((c) => c.ermClass !== c.masktuneClass), String(result.cards.length - done.length)],
+        result.counts.text,
+      );
+      assert.match(result.counts.text, /^\d+ images at 90% coverage: the pair accepts \d+ and abstains on \d+/);
       assert.equal(result.report.fileName, "masktune-results.json");
       assert.equal(Object.keys(result.report.entries).length, result.cards.length, "one entry per card in the results file");
       for (const name of task.agree.map((f) => basename(f))) {

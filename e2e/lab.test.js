@@ -133,6 +133,20 @@ async function checkEvaluation(page) {
     const table = page.locator(`#lab-evaluation figure.summary[data-set='${set}'] tbody tr`);
     assert.equal(await table.count(), 5, `${set}: 80, 85, 90, 95 and 100 % coverage`);
   }
+
+  // The evaluation as a file (the format of `trainer-native evaluate --json`) holds the table's
+  // numbers and a threshold for every whole percent of coverage from 50 to 100.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#lab-download-evaluation")]);
+  assert.equal(download.suggestedFilename(), "masktune-lab-evaluation.json");
+  const report = JSON.parse(await readFile(await download.path(), "utf8"));
+  assert.equal(report.thresholds.length, 51);
+  for (const row of await rows.all()) {
+    const [set, model] = [await row.getAttribute("data-set"), await row.getAttribute("data-model")];
+    const groups = report.sets.find((s) => s.set === set)?.models.find((m) => m.model === model)?.groups?.groups;
+    assert.ok(groups, `${set} / ${model} is in the file`);
+    const shown = (await row.locator("td.group").allTextContents()).map((c) => c.match(/\((\d+) of (\d+)\)/).slice(1).join(" of "));
+    assert.deepEqual(groups.map((g) => `${g.correct} of ${g.count}`), shown, `${set} / ${model}`);
+  }
 }
 
 // The pair downloads as two bundles; trainer-native predict reads them and answers for the

@@ -6,13 +6,14 @@ mod backend_choice;
 mod bundle_picker;
 pub(crate) mod compute_worker;
 mod drop_zone;
+mod file_download;
 mod image_picker;
 mod lab;
 mod line_chart;
 mod page_drop;
 mod pixels;
 mod result_card;
-mod results_download;
+mod results_summary;
 mod selective_panel;
 mod state;
 
@@ -24,7 +25,7 @@ use bundle_picker::BundlePicker;
 use image_picker::ImagePicker;
 use lab::LabView;
 use result_card::ResultCard;
-use results_download::ResultsDownload;
+use results_summary::ResultsSummary;
 use selective_panel::SelectivePanel;
 use state::{ModelState, PageState, View};
 
@@ -77,7 +78,7 @@ pub fn App() -> impl IntoView {
                 <Sliders />
             </section>
             <Progress />
-            <ResultsDownload />
+            <ResultsSummary />
             <section id="results" aria-label="Results" aria-live="polite">
                 <For each=move || state.entries.get() key=|entry| entry.key() let:entry>
                     <ResultCard entry />

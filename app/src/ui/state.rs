@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use masktune::bundle::{BundleMetadata, CoverageThreshold, SelectiveSummary, closest_threshold};
-use masktune::image_report::{self, Answer, ImageReport};
 use masktune::selective::{Decision, confidence_range, decide};
 
 use super::backend_choice;
@@ -290,51 +289,6 @@ impl PageState {
 
     pub fn decision(&self, confidence: f64) -> Option<Decision> {
         self.threshold().map(|t| decide(confidence, t.threshold))
-    }
-
-    /// Whether some image has its answer or its error.
-    pub fn has_results(&self) -> bool {
-        self.entries.with(|entries| {
-            entries
-                .iter()
-                .any(|e| !matches!(e.outcome, Outcome::Waiting))
-        })
-    }
-
-    /// Every answered image's report at the selected coverage, as `trainer-native predict --out`
-    /// writes them (`masktune::image_report`); images still waiting are left out.
-    pub fn results_json(&self) -> Result<String, String> {
-        let threshold = self
-            .threshold()
-            .ok_or("these models hold no coverage thresholds to decide with")?;
-        // Entries are newest first; reports number repeated names in the order given.
-        let reports: Vec<(String, ImageReport)> = self.entries.with_untracked(|entries| {
-            entries
-                .iter()
-                .rev()
-                .filter_map(|entry| {
-                    let report = match &entry.outcome {
-                        Outcome::Waiting => return None,
-                        Outcome::Failed(message) => ImageReport::Failed {
-                            error: message.clone(),
-                        },
-                        Outcome::Done(shown) => {
-                            let a = &shown.image;
-                            let answer = Answer {
-                                erm_probabilities: &a.erm_probabilities,
-                                masktune_probabilities: &a.masktune_probabilities,
-                                combined: &a.combined,
-                                mask: &a.mask,
-                            };
-                            ImageReport::done(answer, &shown.class_names, threshold)
-                        }
-                    };
-                    Some((entry.name.clone(), report))
-                })
-                .collect()
-        });
-        serde_json::to_string_pretty(&image_report::by_name(reports))
-            .map_err(|error| format!("the results could not be written: {error}"))
     }
 
     /// Asks the worker for the task's two shipped bundles, or waits for the user's own; what was

@@ -2,10 +2,13 @@
 //! both test sets, the selective table with thresholds from validation), and the pair itself to
 //! download or to try on the user's own digits.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use masktune::evaluation::{EvaluationReport, SetEvaluation};
 
 use super::state::Download;
+use crate::ui::file_download;
 use crate::ui::selective_panel::Summary;
 use crate::ui::state::PageState;
 
@@ -31,15 +34,44 @@ pub fn EvaluationView() -> impl IntoView {
                     <div class="summaries">
                         {report.selective_summaries().into_iter().map(|summary| view! { <Summary summary /> }).collect_view()}
                     </div>
+                    <EvaluationDownload report />
                 </section>
             }
         })
     }
 }
 
+/// The evaluation as a file, in the format `trainer-native evaluate --json` writes.
+#[component]
+fn EvaluationDownload(report: Arc<EvaluationReport>) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    let save = move |_| {
+        let saved = serde_json::to_vec_pretty(&*report)
+            .map_err(|e| format!("the evaluation could not be written: {e}"))
+            .and_then(|json| file_download::save(FILE_NAME, &json, "application/json"));
+        error.set(saved.err());
+    };
+    view! {
+        <p>
+            <button id="lab-download-evaluation" type="button" on:click=save>
+                "Download the evaluation (JSON)"
+            </button>
+            " "
+            <span class="fine-print">
+                "Every number above and the thresholds for each coverage, in the format of "
+                <code>"trainer-native evaluate --json"</code> "."
+            </span>
+        </p>
+        {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+    }
+}
+
+/// The name the browser saves the Lab's evaluation under.
+const FILE_NAME: &str = "masktune-lab-evaluation.json";
+
 /// One row per test set and model: overall, each group's accuracy, the worst group.
 #[component]
-fn GroupTable(report: std::sync::Arc<EvaluationReport>) -> impl IntoView {
+fn GroupTable(report: Arc<EvaluationReport>) -> impl IntoView {
     let tests: Vec<SetEvaluation> = report.sets.iter().skip(1).cloned().collect();
     let group_names: Vec<String> = tests
         .first()

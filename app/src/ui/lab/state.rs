@@ -11,6 +11,7 @@ use crate::protocol::BackendKind;
 use crate::protocol::lab::{
     EpochPoint, LabBundles, LabEvent, LabModel, LabSettings, LabStep, MaskExample, WorkerMemory,
 };
+use crate::ui::file_download;
 use crate::ui::pixels::{rgb_data_url, rgba_data_url};
 
 /// Where the current (or last) run stands.
@@ -77,14 +78,10 @@ impl Downloads {
     fn new(bundles: &LabBundles) -> Result<Self, String> {
         let link = |bytes: &[u8], model: &str| -> Result<Download, String> {
             let failed = |e| format!("the {model} bundle could not be offered for download: {e:?}");
-            let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
-            let options = web_sys::BlobPropertyBag::new();
-            options.set_type("application/octet-stream");
-            let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
-                .map_err(failed)?;
             Ok(Download {
                 file_name: format!("lab-seed{}-{model}.mtb", bundles.seed),
-                url: web_sys::Url::create_object_url_with_blob(&blob).map_err(failed)?,
+                url: file_download::object_url(bytes, "application/octet-stream")
+                    .map_err(failed)?,
                 bytes: bytes.len(),
             })
         };

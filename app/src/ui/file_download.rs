@@ -1,0 +1,32 @@
+//! Files the page offers for download, made in memory: a Blob, handed to the browser through an
+//! object URL.
+
+use wasm_bindgen::{JsCast, JsValue};
+
+/// An object URL for a file of `bytes` of the type `mime`; revoke it when it is no longer linked.
+pub fn object_url(bytes: &[u8], mime: &str) -> Result<String, JsValue> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)?;
+    web_sys::Url::create_object_url_with_blob(&blob)
+}
+
+/// Starts the download of a file of `bytes` named `file_name`, as a click on a link would.
+pub fn save(file_name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
+    let failed = |error| format!("{file_name} could not be offered for download: {error:?}");
+    let url = object_url(bytes, mime).map_err(failed)?;
+    let link: web_sys::HtmlAnchorElement = leptos::prelude::document()
+        .create_element("a")
+        .map_err(failed)?
+        .unchecked_into();
+    link.set_href(&url);
+    link.set_download(file_name);
+    link.click();
+    // Some browsers read the file after the click returns: free it a minute later.
+    gloo_timers::callback::Timeout::new(60_000, move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    })
+    .forget();
+    Ok(())
+}
