@@ -94,7 +94,19 @@ async function analyseInPage(task, { webgpu }) {
     const shot = `analysis-${task.id}-${webgpu ? "webgpu" : "cpu"}`;
     await screenshot(page, shot);
     const cards = await readCards(page);
-    const counts = await page.locator("#results-counts").evaluate((p) => ({ text: p.textContent, ...p.dataset }));
+    const counts = { text: await page.locator("#results-counts").textContent() };
+    for (const label of await page.locator(".card-filter label").all()) {
+      counts[await label.getAttribute("data-filter")] = await label.getAttribute("data-count");
+    }
+    // Each filter shows the cards it counts.
+    for (const filter of ["abstained", "failed", "all"]) {
+      await page.check(`.card-filter input[value='${filter}']`);
+      await page.waitForFunction(
+        ([n, filter]) => document.querySelectorAll("article.result").length === n
+          && (filter !== "abstained" || [...document.querySelectorAll("article.result .decision")].every((d) => d.dataset.decision === "abstain")),
+        [Number(counts[filter]), filter],
+      );
+    }
     // "Download the results", at the slider's first coverage (90 %, the trainer's default).
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-results")]);
     const report = { fileName: download.suggestedFilename(), entries: JSON.parse(await readFile(await download.path(), "utf8")) };
@@ -133,7 +145,7 @@ for (const task of TASKS) {
       const done = result.cards.filter((c) => c.error === null);
       const count = (keep) => String(done.filter(keep).length);
       assert.deepEqual(
-        [result.counts.images, result.counts.accepted, result.counts.abstained, result.counts.disagree, result.counts.failed],
+        [result.counts.all, result.counts.accepted, result.counts.abstained, result.counts.disagree, result.counts.failed],
         [String(result.cards.length), count((c) => c.decision === "accept"), count((c) => c.decision === "abstain"),
           count((c) => c.ermClass !== c.masktuneClass), String(result.cards.length - done.length)],
         result.counts.text,

@@ -4,6 +4,7 @@
 mod backend_badge;
 mod backend_choice;
 mod bundle_picker;
+mod card_filter;
 pub(crate) mod compute_worker;
 mod drop_zone;
 mod file_download;
@@ -80,7 +81,7 @@ pub fn App() -> impl IntoView {
             <Progress />
             <ResultsSummary />
             <section id="results" aria-label="Results" aria-live="polite">
-                <For each=move || state.entries.get() key=|entry| entry.key() let:entry>
+                <For each=move || state.shown_entries() key=|entry| entry.key() let:entry>
                     <ResultCard entry />
                 </For>
             </section>

@@ -1,12 +1,13 @@
 //! The results as a whole: how many images the pair accepts and abstains on at the selected
-//! coverage, where the two models disagree, and the download of every answer as JSON in the
+//! coverage and where the two models disagree (each a filter of the cards shown), and the
+//! download of every answer as JSON in the
 //! format `trainer-native predict --out` writes (`masktune::image_report`), so that a person can
 //! keep what the page found, or compare it with the trainer's answers.
 
 use leptos::prelude::*;
 use masktune::image_report::{self, Answer, ImageReport};
-use masktune::selective::Decision;
 
+use super::card_filter::{CardFacts, CardFilter};
 use super::file_download;
 use super::state::{Outcome, PageState};
 
@@ -17,18 +18,31 @@ const FILE_NAME: &str = "masktune-results.json";
 pub fn ResultsSummary() -> impl IntoView {
     let state = expect_context::<PageState>();
     let error = RwSignal::new(None::<String>);
-    let counts = move || {
-        let target = state.threshold()?.target_coverage;
-        let counts = Counts::of(&reports(state).ok()?);
-        (counts.images > 0).then_some((counts, target))
-    };
+    // A memo, so that the controls stay the same elements while results come in.
+    let summary = Memo::new(move |_| {
+        let threshold = state.threshold()?;
+        let counts = Counts::of(state, threshold.threshold);
+        (counts.of_filter(CardFilter::All) > 0).then_some((counts, threshold.target_coverage))
+    });
+    let count = move |filter| summary.get().map_or(0, |(c, _)| c.of_filter(filter));
     view! {
-        {move || counts().map(|(c, target)| view! {
+        <Show when=move || summary.get().is_some()>
             <section id="results-summary" aria-label="All results">
-                <p id="results-counts" data-images=c.images data-accepted=c.accepted
-                    data-abstained=c.abstained data-disagree=c.disagree data-failed=c.failed>
-                    {c.sentence(target)}
+                <p id="results-counts">
+                    {move || summary.get().map(|(c, target)| c.sentence(target))}
                 </p>
+                <fieldset class="card-filter">
+                    <legend>"Show"</legend>
+                    {CardFilter::ALL.map(|filter| view! {
+                        <label data-filter=filter.id() data-count=move || count(filter)>
+                            <input type="radio" name="card-filter" value=filter.id()
+                                prop:checked=move || state.card_filter.get() == filter
+                                on:change=move |_| state.card_filter.set(filter) />
+                            {format!("{} ", filter.label())}
+                            {move || format!("({})", count(filter))}
+                        </label>
+                    })}
+                </fieldset>
                 <p>
                     <button id="download-results" type="button"
                         on:click=move |_| error.set(save(state).err())>
@@ -41,45 +55,34 @@ pub fn ResultsSummary() -> impl IntoView {
                     </span>
                 </p>
             </section>
-        })}
+        </Show>
         {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
     }
 }
 
-/// How the answered images split.
-#[derive(Default)]
-struct Counts {
-    images: usize,
-    accepted: usize,
-    abstained: usize,
-    /// Images where ERM and MaskTune predict different classes.
-    disagree: usize,
-    failed: usize,
-}
+/// How many answered cards each filter keeps, at one threshold.
+#[derive(Clone, Copy, PartialEq)]
+struct Counts([usize; CardFilter::ALL.len()]);
 
 impl Counts {
-    fn of(reports: &[(String, ImageReport)]) -> Self {
-        let mut counts = Counts::default();
-        for (_, report) in reports {
-            counts.images += 1;
-            match report {
-                ImageReport::Done {
-                    decision,
-                    erm_class,
-                    masktune_class,
-                    ..
-                } => {
-                    if decision == Decision::Accept.as_str() {
-                        counts.accepted += 1;
-                    } else {
-                        counts.abstained += 1;
-                    }
-                    counts.disagree += usize::from(erm_class != masktune_class);
+    fn of(state: PageState, threshold: f64) -> Self {
+        let mut counts = [0; CardFilter::ALL.len()];
+        state.entries.with(|entries| {
+            for facts in entries.iter().map(|entry| CardFacts::of(entry, threshold)) {
+                if facts == CardFacts::Waiting {
+                    continue;
                 }
-                ImageReport::Failed { .. } => counts.failed += 1,
+                for (count, filter) in counts.iter_mut().zip(CardFilter::ALL) {
+                    *count += usize::from(filter.keeps(facts));
+                }
             }
-        }
-        counts
+        });
+        Counts(counts)
+    }
+
+    fn of_filter(&self, filter: CardFilter) -> usize {
+        let index = CardFilter::ALL.iter().position(|f| *f == filter);
+        index.map_or(0, |i| self.0[i])
     }
 
     fn sentence(&self, target_coverage: f64) -> String {
@@ -87,14 +90,15 @@ impl Counts {
         let mut text = format!(
             "{} at {:.0}% coverage: the pair accepts {} and abstains on {}; ERM and MaskTune \
              disagree on {}.",
-            images(self.images),
+            images(self.of_filter(CardFilter::All)),
             target_coverage * 100.0,
-            self.accepted,
-            self.abstained,
-            self.disagree,
+            self.of_filter(CardFilter::Accepted),
+            self.of_filter(CardFilter::Abstained),
+            self.of_filter(CardFilter::Disagree),
         );
-        if self.failed > 0 {
-            text.push_str(&format!(" {} could not be analysed.", images(self.failed)));
+        let failed = self.of_filter(CardFilter::Failed);
+        if failed > 0 {
+            text.push_str(&format!(" {} could not be analysed.", images(failed)));
         }
         text
     }

@@ -9,6 +9,7 @@ use masktune::bundle::{BundleMetadata, CoverageThreshold, SelectiveSummary, clos
 use masktune::selective::{Decision, confidence_range, decide};
 
 use super::backend_choice;
+use super::card_filter::{CardFacts, CardFilter};
 use super::compute_worker::ComputeWorker;
 use super::lab::LabState;
 use super::pixels::{rgb_data_url, rgba_data_url};
@@ -108,6 +109,8 @@ pub struct PageState {
     pub entries: RwSignal<Vec<Entry>, LocalStorage>,
     /// Index into the sorted coverage thresholds of the loaded models.
     pub coverage_index: RwSignal<usize>,
+    /// Which result cards show.
+    pub card_filter: RwSignal<CardFilter>,
     /// Heatmap opacity in percent.
     pub opacity: RwSignal<u32>,
     /// (images finished, images given) of the current work.
@@ -142,6 +145,7 @@ impl PageState {
             worker: StoredValue::new_local(None),
             entries: RwSignal::new_local(Vec::new()),
             coverage_index: RwSignal::new(0),
+            card_filter: RwSignal::new(CardFilter::All),
             opacity: RwSignal::new(50),
             progress: RwSignal::new((0, 0)),
             next_id: StoredValue::new(0),
@@ -287,6 +291,22 @@ impl PageState {
         ))
     }
 
+    /// The entries the card filter keeps, newest first (all of them while the models have no
+    /// thresholds to decide with).
+    pub fn shown_entries(&self) -> Vec<Entry> {
+        let filter = self.card_filter.get();
+        let threshold = self.threshold();
+        self.entries.with(|entries| {
+            entries
+                .iter()
+                .filter(|entry| {
+                    threshold.is_none_or(|t| filter.keeps(CardFacts::of(entry, t.threshold)))
+                })
+                .cloned()
+                .collect()
+        })
+    }
+
     pub fn decision(&self, confidence: f64) -> Option<Decision> {
         self.threshold().map(|t| decide(confidence, t.threshold))
     }
@@ -335,6 +355,7 @@ impl PageState {
         self.entries
             .update(|entries| entries.retain(|entry| held.contains(&entry.id)));
         self.progress.set((0, held.len()));
+        self.card_filter.set(CardFilter::All);
         self.meta.set(None);
         generation
     }
