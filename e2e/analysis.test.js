@@ -110,6 +110,12 @@ async function analyseInPage(task, { webgpu }) {
     // "Download the results", at the slider's first coverage (90 %, the trainer's default).
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-results")]);
     const report = { fileName: download.suggestedFilename(), entries: JSON.parse(await readFile(await download.path(), "utf8")) };
+    // Clearing removes the cards and their summary; an image given then starts a new summary.
+    await page.click("#clear-results");
+    await page.locator("#results-summary").waitFor({ state: "detached" });
+    assert.equal(await page.locator("article.result").count(), 0, "no cards after clearing");
+    await page.locator("button.example").first().click();
+    await page.locator("#results-counts", { hasText: /^1 image at/ }).waitFor();
     // The coverage slider works from the keyboard: End selects the largest coverage.
     await page.locator("#coverage").focus();
     await page.keyboard.press("End");

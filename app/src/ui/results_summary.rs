@@ -1,8 +1,8 @@
 //! The results as a whole: how many images the pair accepts and abstains on at the selected
-//! coverage and where the two models disagree (each a filter of the cards shown), and the
-//! download of every answer as JSON in the
-//! format `trainer-native predict --out` writes (`masktune::image_report`), so that a person can
-//! keep what the page found, or compare it with the trainer's answers.
+//! coverage and where the two models disagree (each a filter of the cards shown); the download
+//! of every answer as JSON in the format `trainer-native predict --out` writes
+//! (`masktune::image_report`), so that a person can keep what the page found or compare it with
+//! the trainer's answers; and clearing the cards to start again.
 
 use leptos::prelude::*;
 use masktune::image_report::{self, Answer, ImageReport};
@@ -47,6 +47,10 @@ pub fn ResultsSummary() -> impl IntoView {
                     <button id="download-results" type="button"
                         on:click=move |_| error.set(save(state).err())>
                         "Download the results (JSON)"
+                    </button>
+                    " "
+                    <button id="clear-results" type="button" on:click=move |_| state.clear_results()>
+                        "Clear the results"
                     </button>
                     " "
                     <span class="fine-print">

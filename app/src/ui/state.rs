@@ -525,6 +525,20 @@ impl PageState {
         }
     }
 
+    /// Removes the cards that have their answer or error; images still waiting stay.
+    pub fn clear_results(&self) {
+        let mut cleared = 0;
+        self.entries.update(|entries| {
+            let before = entries.len();
+            entries.retain(|e| matches!(e.outcome, Outcome::Waiting));
+            cleared = before - entries.len();
+        });
+        self.progress.update(|(done, total)| {
+            *done -= cleared.min(*done);
+            *total -= cleared.min(*total);
+        });
+    }
+
     fn finish(&self, id: u64, outcome: Outcome) {
         let mut found = false;
         self.entries.update(|entries| {
