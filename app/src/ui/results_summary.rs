@@ -8,16 +8,12 @@ use leptos::prelude::*;
 use masktune::image_report::{self, Answer, ImageReport};
 
 use super::card_filter::{CardFacts, CardFilter};
-use super::file_download;
+use super::file_download::JsonDownload;
 use super::state::{Outcome, PageState};
-
-/// The name the browser saves the file under.
-const FILE_NAME: &str = "masktune-results.json";
 
 #[component]
 pub fn ResultsSummary() -> impl IntoView {
     let state = expect_context::<PageState>();
-    let error = RwSignal::new(None::<String>);
     // A memo, so that the controls stay the same elements while results come in.
     let summary = Memo::new(move |_| {
         let threshold = state.threshold()?;
@@ -43,24 +39,18 @@ pub fn ResultsSummary() -> impl IntoView {
                         </label>
                     })}
                 </fieldset>
+                <JsonDownload id="download-results" label="Download the results (JSON)"
+                    file_name="masktune-results.json" contents=move || results_json(state)>
+                    "Every image's answer at this coverage, in the format of "
+                    <code>"trainer-native predict --out"</code> "."
+                </JsonDownload>
                 <p>
-                    <button id="download-results" type="button"
-                        on:click=move |_| error.set(save(state).err())>
-                        "Download the results (JSON)"
-                    </button>
-                    " "
                     <button id="clear-results" type="button" on:click=move |_| state.clear_results()>
                         "Clear the results"
                     </button>
-                    " "
-                    <span class="fine-print">
-                        "Every image's answer at this coverage, in the format of "
-                        <code>"trainer-native predict --out"</code> "."
-                    </span>
                 </p>
             </section>
         </Show>
-        {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
     }
 }
 
@@ -108,11 +98,10 @@ impl Counts {
     }
 }
 
-/// Hands the results to the browser as a file download.
-fn save(state: PageState) -> Result<(), String> {
-    let json = serde_json::to_string_pretty(&image_report::by_name(reports(state)?))
-        .map_err(|error| format!("the results could not be written: {error}"))?;
-    file_download::save(FILE_NAME, json.as_bytes(), "application/json")
+/// Every answered image's report as the file holds them.
+fn results_json(state: PageState) -> Result<String, String> {
+    serde_json::to_string_pretty(&image_report::by_name(reports(state)?))
+        .map_err(|error| format!("the results could not be written: {error}"))
 }
 
 /// Every answered image's report at the selected coverage, in the order given; images still

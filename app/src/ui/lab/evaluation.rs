@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use masktune::evaluation::{EvaluationReport, SetEvaluation};
 
 use super::state::Download;
-use crate::ui::file_download;
+use crate::ui::file_download::JsonDownload;
 use crate::ui::selective_panel::Summary;
 use crate::ui::state::PageState;
 
@@ -44,30 +44,18 @@ pub fn EvaluationView() -> impl IntoView {
 /// The evaluation as a file, in the format `trainer-native evaluate --json` writes.
 #[component]
 fn EvaluationDownload(report: Arc<EvaluationReport>) -> impl IntoView {
-    let error = RwSignal::new(None::<String>);
-    let save = move |_| {
-        let saved = serde_json::to_vec_pretty(&*report)
+    let contents = move || {
+        serde_json::to_string_pretty(&*report)
             .map_err(|e| format!("the evaluation could not be written: {e}"))
-            .and_then(|json| file_download::save(FILE_NAME, &json, "application/json"));
-        error.set(saved.err());
     };
     view! {
-        <p>
-            <button id="lab-download-evaluation" type="button" on:click=save>
-                "Download the evaluation (JSON)"
-            </button>
-            " "
-            <span class="fine-print">
-                "Every number above and the thresholds for each coverage, in the format of "
-                <code>"trainer-native evaluate --json"</code> "."
-            </span>
-        </p>
-        {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        <JsonDownload id="lab-download-evaluation" label="Download the evaluation (JSON)"
+            file_name="masktune-lab-evaluation.json" contents>
+            "Every number above and the thresholds for each coverage, in the format of "
+            <code>"trainer-native evaluate --json"</code> "."
+        </JsonDownload>
     }
 }
-
-/// The name the browser saves the Lab's evaluation under.
-const FILE_NAME: &str = "masktune-lab-evaluation.json";
 
 /// One row per test set and model: overall, each group's accuracy, the worst group.
 #[component]
