@@ -98,7 +98,7 @@ test("images given when there are no models say why, on their card", async () =>
   }
 });
 
-test("files dropped outside the drop zones are taken by the page, not opened in its place", async () => {
+test("files dropped anywhere are taken by the page, not opened in its place; bundles load as a pair", async () => {
   bundlesReleased = Promise.resolve(true);
   const browser = await launchChromium({ webgpu: false });
   try {
@@ -113,11 +113,11 @@ test("files dropped outside the drop zones are taken by the page, not opened in 
     assert.equal(card.name, "on-title.png");
     assert.ok(card.decision, `${card.error}\n${consoleLines.join("\n")}`);
 
-    // "Your own models": two bundles dropped on the page load as the pair.
+    // "Your own models": two bundles dropped on the image zone load as the pair.
     await page.selectOption("#task", "own");
     await page.locator("#model-status[data-state='awaiting']").waitFor();
     const models = ["erm", "masktune"].map((kind) => join(ASSETS, "models", `spurious-mnist-${kind}.mtb`));
-    assert.equal(await dropFiles(page, models, { target: ".story" }), true);
+    assert.equal(await dropFiles(page, models), true);
     await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 60_000 });
 
     // The Lab takes no files: the drop is taken and the Lab stays as it was.

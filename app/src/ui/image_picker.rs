@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
 use super::drop_zone::{DropZone, named_blobs};
+use super::page_drop::give_files;
 use super::state::PageState;
 use crate::assets;
 
@@ -11,7 +12,7 @@ use crate::assets;
 pub fn ImagePicker() -> impl IntoView {
     let state = expect_context::<PageState>();
     let example_error = RwSignal::new(None::<String>);
-    let on_files = move |files| state.add_images(named_blobs(files));
+    let on_files = move |files| give_files(state, named_blobs(files));
 
     view! {
         <DropZone class="images" on_files>

@@ -27,16 +27,24 @@ pub fn catch_page_drops(state: PageState) {
         if state.view.get_untracked() != View::Analyse {
             return;
         }
-        let files = named_blobs(event.data_transfer().and_then(|d| d.files()));
-        let own_models = state.task.with_untracked(|task| {
-            crate::tasks::find(task).is_some_and(|t| t.models == Models::Own)
-        });
-        if own_models && !files.is_empty() && files.iter().all(|(name, _)| is_bundle(name)) {
-            state.load_bundles(files);
-        } else {
-            state.add_images(files);
-        }
+        give_files(
+            state,
+            named_blobs(event.data_transfer().and_then(|d| d.files())),
+        );
     });
+}
+
+/// Files dropped on the analysis view, on its image zone or anywhere else: the two bundles of
+/// "Your own models" when that is the task, else images.
+pub fn give_files(state: PageState, files: Vec<(String, web_sys::Blob)>) {
+    let own_models = state
+        .task
+        .with_untracked(|task| crate::tasks::find(task).is_some_and(|t| t.models == Models::Own));
+    if own_models && !files.is_empty() && files.iter().all(|(name, _)| is_bundle(name)) {
+        state.load_bundles(files);
+    } else {
+        state.add_images(files);
+    }
 }
 
 fn carries_files(event: &web_sys::DragEvent) -> bool {
