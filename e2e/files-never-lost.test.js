@@ -4,6 +4,7 @@
 // (a browser would open it in place of the page, losing every result).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
@@ -13,6 +14,7 @@ import { readCards } from "./support/cards.js";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
 const ASSETS = join(HERE, "..", "app", "assets");
+const FIXTURES = join(HERE, "fixtures");
 const DIGIT = join(ASSETS, "examples", "digit-3.png");
 const dropDigit = (page, name, target) => dropFiles(page, [DIGIT], { names: [name], target });
 
@@ -125,6 +127,31 @@ test("files dropped anywhere are taken by the page, not opened in its place; bun
     assert.equal(await dropDigit(page, "on-lab.png", "#lab"), true);
     assert.equal(new URL(page.url()).hash, "#lab");
     assert.equal(await page.locator("article.result[data-name='on-lab.png']").count(), 0);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a chosen folder gives every image in it, named by its path; the other files are named as left out", async () => {
+  bundlesReleased = Promise.resolve(true);
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage();
+    await page.goto(pageUrl(server.url, { fragment: "spurious-mnist" }));
+    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 120_000 });
+    await page.setInputFiles("#folder-input", FIXTURES);
+    const entries = await readdir(FIXTURES);
+    const images = entries.filter((f) => /\.(png|jpg)$/.test(f));
+    await cardsDone(page, images.length);
+    const cards = Object.fromEntries((await readCards(page)).map((c) => [c.name, c]));
+    assert.deepEqual(Object.keys(cards).sort(), images.map((f) => `fixtures/${f}`).sort());
+    assert.match(cards["fixtures/corrupt.png"].error, /could not be decoded/);
+    assert.ok(cards["fixtures/gray.png"].decision, "a good image of the folder is analysed");
+    const others = entries.filter((f) => !images.includes(f)).map((f) => `fixtures/${f}`).sort();
+    assert.equal(
+      await page.locator("#folder-note").textContent(),
+      `Left out ${others.length} files of the folder that are not images: ${others.join(", ")}.`,
+    );
   } finally {
     await browser.close();
   }
