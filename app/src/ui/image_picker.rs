@@ -71,7 +71,7 @@ fn folder_images(files: Option<web_sys::FileList>) -> (Vec<(String, web_sys::Blo
         return (images, left_out);
     };
     for file in (0..files.length()).filter_map(|i| files.get(i)) {
-        // web-sys has no binding for it: every browser has had it for years.
+        // The file's path in the chosen folder (web-sys binds no getter for it).
         let path = js_sys::Reflect::get(&file, &"webkitRelativePath".into())
             .ok()
             .and_then(|path| path.as_string())
