@@ -112,7 +112,7 @@ async function analyseInPage(task, { webgpu }) {
     const report = { fileName: download.suggestedFilename(), entries: JSON.parse(await readFile(await download.path(), "utf8")) };
     // Clearing removes the cards and their summary; an image given then starts a new summary.
     await page.click("#clear-results");
-    await page.locator("#results-summary").waitFor({ state: "detached" });
+    await page.locator("#results-summary").waitFor({ state: "hidden" });
     assert.equal(await page.locator("article.result").count(), 0, "no cards after clearing");
     await page.locator("button.example").first().click();
     await page.locator("#results-counts", { hasText: /^1 image at/ }).waitFor();

@@ -14,7 +14,7 @@ use super::state::{Outcome, PageState};
 #[component]
 pub fn ResultsSummary() -> impl IntoView {
     let state = expect_context::<PageState>();
-    // A memo, so that the controls stay the same elements while results come in.
+    // Counted once per change of the cards or the threshold, for the sentence and the filters.
     let summary = Memo::new(move |_| {
         let threshold = state.threshold()?;
         let counts = Counts::of(state, threshold.threshold);
@@ -22,35 +22,35 @@ pub fn ResultsSummary() -> impl IntoView {
     });
     let count = move |filter| summary.get().map_or(0, |(c, _)| c.of_filter(filter));
     view! {
-        <Show when=move || summary.get().is_some()>
-            <section id="results-summary" aria-label="All results">
-                <p id="results-counts">
-                    {move || summary.get().map(|(c, target)| c.sentence(target))}
-                </p>
-                <fieldset class="card-filter">
-                    <legend>"Show"</legend>
-                    {CardFilter::ALL.map(|filter| view! {
-                        <label data-filter=filter.id() data-count=move || count(filter)>
-                            <input type="radio" name="card-filter" value=filter.id()
-                                prop:checked=move || state.card_filter.get() == filter
-                                on:change=move |_| state.card_filter.set(filter) />
-                            {format!("{} ", filter.label())}
-                            {move || format!("({})", count(filter))}
-                        </label>
-                    })}
-                </fieldset>
-                <JsonDownload id="download-results" label="Download the results (JSON)"
-                    file_name="masktune-results.json" contents=move || results_json(state)>
-                    "Every image's answer at this coverage, in the format of "
-                    <code>"trainer-native predict --out"</code> "."
-                </JsonDownload>
-                <p>
-                    <button id="clear-results" type="button" on:click=move |_| state.clear_results()>
-                        "Clear the results"
-                    </button>
-                </p>
-            </section>
-        </Show>
+        // Made with the page and shown once there are results: the first result then only
+        // fills it in, which keeps the first image as quick as the next.
+        <section id="results-summary" aria-label="All results" hidden=move || summary.get().is_none()>
+            <p id="results-counts">
+                {move || summary.get().map(|(c, target)| c.sentence(target))}
+            </p>
+            <fieldset class="card-filter">
+                <legend>"Show"</legend>
+                {CardFilter::ALL.map(|filter| view! {
+                    <label data-filter=filter.id() data-count=move || count(filter)>
+                        <input type="radio" name="card-filter" value=filter.id()
+                            prop:checked=move || state.card_filter.get() == filter
+                            on:change=move |_| state.card_filter.set(filter) />
+                        {format!("{} ", filter.label())}
+                        {move || format!("({})", count(filter))}
+                    </label>
+                })}
+            </fieldset>
+            <JsonDownload id="download-results" label="Download the results (JSON)"
+                file_name="masktune-results.json" contents=move || results_json(state)>
+                "Every image's answer at this coverage, in the format of "
+                <code>"trainer-native predict --out"</code> "."
+            </JsonDownload>
+            <p>
+                <button id="clear-results" type="button" on:click=move |_| state.clear_results()>
+                    "Clear the results"
+                </button>
+            </p>
+        </section>
     }
 }
 
