@@ -40,7 +40,7 @@ pub fn object_url(bytes: &[u8], mime: &str) -> Result<String, JsValue> {
 }
 
 /// Starts the download of a file of `bytes` named `file_name`, as a click on a link would.
-pub fn save(file_name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
+fn save(file_name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
     let failed = |error| format!("{file_name} could not be offered for download: {error:?}");
     let url = object_url(bytes, mime).map_err(failed)?;
     let link: web_sys::HtmlAnchorElement = document()
