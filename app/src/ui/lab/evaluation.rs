@@ -1,6 +1,6 @@
 //! The end of a Lab run: the trainer's evaluation of the pair (accuracy per group with counts on
-//! both test sets, the selective table with thresholds from validation), and the pair itself to
-//! download or to try on the user's own digits.
+//! both test sets, the selective table with thresholds from validation, all of it as a file), and
+//! the pair itself to download or to try on the user's own digits.
 
 use std::sync::Arc;
 
