@@ -34,6 +34,17 @@ function holdBundles() {
   bundlesReleased = new Promise((resolve) => (release = resolve));
 }
 
+// Opens spurious MNIST's page in `browser` and waits until its models are `state` ("loading", as
+// the page starts, or "ready", which may take a download and a warm-up); the console is
+// collected from the start.
+async function openMnist(browser, state) {
+  const page = await browser.newPage();
+  const consoleLines = collectConsole(page);
+  await page.goto(pageUrl(server.url, { fragment: "spurious-mnist" }));
+  await page.locator(`#model-status[data-state='${state}']`).waitFor(state === "ready" ? { timeout: 120_000 } : {});
+  return { page, consoleLines };
+}
+
 const cardsDone = (page, n) =>
   page.waitForFunction(
     (n) => document.querySelectorAll("article.result .decision, article.result .error").length === n,
@@ -45,10 +56,7 @@ test("images given while the models download wait for them, then are analysed", 
   holdBundles();
   const browser = await launchChromium({ webgpu: false });
   try {
-    const page = await browser.newPage();
-    const consoleLines = collectConsole(page);
-    await page.goto(pageUrl(server.url, { fragment: "spurious-mnist" }));
-    await page.locator("#model-status[data-state='loading']").waitFor();
+    const { page, consoleLines } = await openMnist(browser, "loading");
     await page.setInputFiles("#file-input", [DIGIT]);
     await dropDigit(page, "dropped.png");
     const waiting = page.locator("article.result .waiting");
@@ -74,9 +82,7 @@ test("images given when there are no models say why, on their card", async () =>
   holdBundles();
   const browser = await launchChromium({ webgpu: false });
   try {
-    const page = await browser.newPage();
-    await page.goto(pageUrl(server.url, { fragment: "spurious-mnist" }));
-    await page.locator("#model-status[data-state='loading']").waitFor();
+    const { page } = await openMnist(browser, "loading");
     // Given while loading, then the download fails.
     await dropDigit(page, "early.png");
     release(false);
@@ -104,10 +110,7 @@ test("files dropped anywhere are taken by the page, not opened in its place; bun
   bundlesReleased = Promise.resolve(true);
   const browser = await launchChromium({ webgpu: false });
   try {
-    const page = await browser.newPage();
-    const consoleLines = collectConsole(page);
-    await page.goto(pageUrl(server.url, { fragment: "spurious-mnist" }));
-    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 120_000 });
+    const { page, consoleLines } = await openMnist(browser, "ready");
     // On the analysis view an image dropped on the page's title is analysed.
     assert.equal(await dropDigit(page, "on-title.png", "header h1"), true, "the page takes the drop");
     await cardsDone(page, 1);
@@ -136,9 +139,7 @@ test("a chosen folder gives every image in it, named by its path; the other file
   bundlesReleased = Promise.resolve(true);
   const browser = await launchChromium({ webgpu: false });
   try {
-    const page = await browser.newPage();
-    await page.goto(pageUrl(server.url, { fragment: "spurious-mnist" }));
-    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 120_000 });
+    const { page } = await openMnist(browser, "ready");
     await page.setInputFiles("#folder-input", FIXTURES);
     const entries = await readdir(FIXTURES);
     const images = entries.filter((f) => /\.(png|jpg)$/.test(f));

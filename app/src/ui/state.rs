@@ -320,7 +320,7 @@ impl PageState {
             Models::Shipped { erm, masktune } => (erm, masktune),
             Models::Own => {
                 self.models.set(ModelState::AwaitingFiles);
-                return self.fail_all(&self.take_held(), NO_MODELS);
+                return self.fail_held(NO_MODELS);
             }
             Models::Lab => return self.request_models(Ok(Request::LoadLabModels { generation })),
         };
@@ -406,8 +406,8 @@ impl PageState {
         match self.models.get_untracked() {
             ModelState::Ready { .. } => self.analyse(images),
             ModelState::Loading { .. } => self.held.update_value(|held| held.extend(images)),
-            ModelState::AwaitingFiles => self.fail_all(&images, NO_MODELS),
-            ModelState::Failed(message) => self.fail_all(&images, &models_failed(&message)),
+            ModelState::AwaitingFiles => self.fail_all(ids_of(&images), NO_MODELS),
+            ModelState::Failed(message) => self.fail_all(ids_of(&images), &models_failed(&message)),
         }
     }
 
@@ -416,15 +416,13 @@ impl PageState {
         if images.is_empty() {
             return;
         }
-        let ids: Vec<u64> = images.iter().map(|image| image.id).collect();
+        let ids: Vec<u64> = ids_of(&images).collect();
         let request = Request::Analyse {
             generation: self.generation.get_value(),
             images,
         };
         if let Err(message) = self.send(&request) {
-            for id in ids {
-                self.finish(id, Outcome::Failed(message.clone()));
-            }
+            self.fail_all(ids, &message);
         }
     }
 
@@ -434,10 +432,16 @@ impl PageState {
             .unwrap_or_default()
     }
 
-    fn fail_all(&self, images: &[ImageFile], message: &str) {
-        for image in images {
-            self.finish(image.id, Outcome::Failed(message.to_string()));
+    /// Ends the images `ids` with `message` as their error.
+    fn fail_all(&self, ids: impl IntoIterator<Item = u64>, message: &str) {
+        for id in ids {
+            self.finish(id, Outcome::Failed(message.to_string()));
         }
+    }
+
+    /// Ends the images held for models with `message` as their error.
+    fn fail_held(&self, message: &str) {
+        self.fail_all(ids_of(&self.take_held()), message);
     }
 
     fn send(&self, request: &Request) -> Result<(), String> {
@@ -480,7 +484,7 @@ impl PageState {
                 generation,
                 message,
             } if current(generation) => {
-                self.fail_all(&self.take_held(), &models_failed(&message));
+                self.fail_held(&models_failed(&message));
                 self.models.set(ModelState::Failed(message));
             }
             Response::Analysed { id, result } => {
@@ -520,9 +524,7 @@ impl PageState {
                 .map(|e| e.id)
                 .collect()
         });
-        for id in waiting {
-            self.finish(id, Outcome::Failed(message.clone()));
-        }
+        self.fail_all(waiting, &message);
     }
 
     /// Removes the cards that have their answer or error; images still waiting stay.
@@ -595,4 +597,8 @@ const NO_MODELS: &str = "not analysed: there are no models yet. Choose the two b
 /// What an image given for models that failed to load says.
 fn models_failed(message: &str) -> String {
     format!("not analysed: the models did not load ({message})")
+}
+
+fn ids_of(images: &[ImageFile]) -> impl Iterator<Item = u64> + '_ {
+    images.iter().map(|image| image.id)
 }
