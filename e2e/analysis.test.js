@@ -42,7 +42,7 @@ const TASKS = [
     id: "celeba",
     side: 64,
     agree: [
-      ...["face-astronaut-64.png", "face-camera-64.png"].map((f) => join(FIXTURES, f)),
+      ...["face-astronaut-64.png", "face-camera-64.png", "face-astronaut-turned.jpg"].map((f) => join(FIXTURES, f)),
       join(EXAMPLES, "face-astronaut.png"),
     ],
     bad: {},
@@ -181,3 +181,29 @@ for (const task of TASKS) {
 function inputPaths(task) {
   return [...task.agree, ...[...Object.keys(task.bad), ...task.unusual].map((f) => join(FIXTURES, f))];
 }
+
+// A folder of many images: the cards come a page at a time, in the order the files were given,
+// while the summary and the download count every image.
+test("many images at once: the first 48 cards, then more on request (CPU fallback)", async () => {
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await openTask(page, TASKS[0], false);
+    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 });
+    const count = 60;
+    const names = Array.from({ length: count }, (_, i) => `image-${String(i).padStart(2, "0")}.png`);
+    await dropFiles(page, names.map(() => TASKS[0].agree[0]), { names });
+    await page.locator("#results-counts", { hasText: new RegExp(`^${count} images at`) }).waitFor({ timeout: 120_000 });
+    const shown = () => page.locator("article.result").evaluateAll((cards) => cards.map((c) => c.dataset.name));
+    assert.deepEqual(await shown(), names.slice(0, 48), "the first 48 files' cards, in the order given");
+    assert.match(await page.locator("#more-cards").textContent(), /^12 more cards are not shown\. Show 12 more$/);
+    await page.click("#more-cards button");
+    await page.locator("#more-cards").waitFor({ state: "detached" });
+    assert.deepEqual(await shown(), names, "every card once asked for");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-results")]);
+    const entries = JSON.parse(await readFile(await download.path(), "utf8"));
+    assert.deepEqual(Object.keys(entries).sort(), names, "the download has every image, shown or not");
+  } finally {
+    await browser.close();
+  }
+});

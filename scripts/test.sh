@@ -40,7 +40,7 @@ predict() { # task, images...
 }
 predict spurious-mnist app/assets/examples/digit-*.png
 predict cifar10 e2e/fixtures/cat-chelsea-32.png e2e/fixtures/rocket-32*.png app/assets/examples/cat-chelsea.png
-predict celeba e2e/fixtures/face-*-64.png app/assets/examples/face-astronaut.png
+predict celeba e2e/fixtures/face-*-64.png app/assets/examples/face-astronaut.png e2e/fixtures/face-astronaut-turned.jpg
 
 step "A run on an image folder, as README's \"MaskTune on your own images\" does (the page loads its bundles)"
 own=target/e2e/own

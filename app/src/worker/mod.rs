@@ -316,9 +316,14 @@ async fn read_pair(files: &[BundleFile], backend: &ComputeBackend) -> Result<Mod
 }
 
 async fn read_blob(file: &BundleFile) -> Result<Vec<u8>, String> {
-    let buffer = JsFuture::from(file.blob.array_buffer())
+    blob_bytes(&file.blob)
         .await
-        .map_err(|error| format!("{} could not be read: {error:?}", file.name))?;
+        .map_err(|error| format!("{} could not be read: {error:?}", file.name))
+}
+
+/// A file's bytes, copied into the module's memory.
+async fn blob_bytes(blob: &web_sys::Blob) -> Result<Vec<u8>, wasm_bindgen::JsValue> {
+    let buffer = JsFuture::from(blob.array_buffer()).await?;
     Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 

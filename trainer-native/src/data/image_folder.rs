@@ -150,23 +150,16 @@ pub fn decode_all(paths: &[&Path], size: u32, label: &str) -> Result<Vec<Vec<u8>
     decoded
 }
 
-/// Decodes any supported image file and makes it the model's `size` x `size` RGB input with
-/// [`masktune::square_image`] (transparency over white, centre square, antialiased resize), exactly
-/// as the page does after the browser decodes. Returns HWC bytes.
+/// Decodes an image file and makes it the model's `size` x `size` RGB input with
+/// [`masktune::square_image`] (upright, transparency over white, centre square, antialiased
+/// resize), exactly as the page does. Returns HWC bytes.
 pub fn decode_resized(path: &Path, size: u32) -> Result<Vec<u8>> {
-    let image = image::ImageReader::open(path)
-        .and_then(|r| r.with_guessed_format())
-        .map_err(DataError::io(path))?
-        .decode()
+    let bytes = std::fs::read(path).map_err(DataError::io(path))?;
+    let image = square_image::decoder(&bytes)
+        .and_then(square_image::upright)
         .map_err(|source| DataError::Image {
             path: path.to_path_buf(),
             source,
         })?;
-    let (w, h) = (image.width(), image.height());
-    let rgb = if image.color().has_alpha() {
-        square_image::rgba_over_white(image.to_rgba8().as_raw())
-    } else {
-        image.to_rgb8().into_raw()
-    };
-    Ok(square_image::center_crop_resize(rgb, w, h, size))
+    Ok(square_image::square_input(&image, size))
 }
