@@ -69,13 +69,13 @@ const ms = (v) => v.toFixed(1);
 const of = (rows, field) => median(rows.map((r) => r[field]));
 const build = dists.length > 1 ? "build | " : "";
 console.log(`\nMedians over ${options.loads} page load(s) of ${repeats} images after the first:\n`);
-console.log(`| ${build}task | compute | masking | pause before the first (ms) | first image (ms) | end to end (ms) | first / end to end | decode: first / median | ERM | XGradCAM + mask | MaskTune |`);
+console.log(`| ${build}task | compute | masking | pause before the first (ms) | first image (ms) | end to end (ms) | first / end to end | decode: first / median | models: first / median | the rest: first / median | ERM | XGradCAM + mask | MaskTune |`);
 console.log(`|${build ? "---|" : ""}---|---|---|---|---|---|---|---|---|---|---|`);
 for (const [key, rows] of loads) {
   const [dist] = JSON.parse(key);
   const r = rows[0];
   const ratio = median(rows.map((row) => row.first_ms / row.end_to_end_ms));
   console.log(
-    `| ${build ? `${dist} | ` : ""}${r.task} | ${r.compute} | ${r.engine} | ${r.pause_ms} | ${ms(of(rows, "first_ms"))} | ${ms(of(rows, "end_to_end_ms"))} | ${ratio.toFixed(2)} | ${ms(of(rows, "first_decode_ms"))} / ${ms(of(rows, "decode_ms"))} | ${ms(of(rows, "erm_ms"))} | ${ms(of(rows, "saliency_and_masking_ms"))} | ${ms(of(rows, "masktune_ms"))} |`,
+    `| ${build ? `${dist} | ` : ""}${r.task} | ${r.compute} | ${r.engine} | ${r.pause_ms} | ${ms(of(rows, "first_ms"))} | ${ms(of(rows, "end_to_end_ms"))} | ${ratio.toFixed(2)} | ${ms(of(rows, "first_decode_ms"))} / ${ms(of(rows, "decode_ms"))} | ${ms(of(rows, "first_models_ms"))} / ${ms(of(rows, "models_ms"))} | ${ms(of(rows, "first_rest_ms"))} / ${ms(of(rows, "rest_ms"))} | ${ms(of(rows, "erm_ms"))} | ${ms(of(rows, "saliency_and_masking_ms"))} | ${ms(of(rows, "masktune_ms"))} |`,
   );
 }

@@ -5,6 +5,7 @@ mod backend_badge;
 mod backend_choice;
 mod bundle_picker;
 mod card_filter;
+mod card_list;
 pub(crate) mod compute_worker;
 mod drop_zone;
 mod file_download;
@@ -23,9 +24,9 @@ use leptos::prelude::*;
 use crate::tasks::{Models, TASKS};
 use backend_badge::BackendBadge;
 use bundle_picker::BundlePicker;
+use card_list::CardList;
 use image_picker::ImagePicker;
 use lab::LabView;
-use result_card::ResultCard;
 use results_summary::ResultsSummary;
 use selective_panel::SelectivePanel;
 use state::{ModelState, PageState, View};
@@ -80,11 +81,7 @@ pub fn App() -> impl IntoView {
             </section>
             <Progress />
             <ResultsSummary />
-            <section id="results" aria-label="Results" aria-live="polite">
-                <For each=move || state.shown_entries() key=|entry| entry.key() let:entry>
-                    <ResultCard entry />
-                </For>
-            </section>
+            <CardList />
             <SelectivePanel />
         </main>
     }

@@ -291,20 +291,32 @@ impl PageState {
         ))
     }
 
-    /// The entries the card filter keeps, newest first (all of them while the models have no
-    /// thresholds to decide with).
-    pub fn shown_entries(&self) -> Vec<Entry> {
-        let filter = self.card_filter.get();
-        let threshold = self.threshold();
+    /// The first `limit` of the entries the card filter keeps, the newest images first.
+    pub fn shown_entries(&self, limit: usize) -> Vec<Entry> {
+        let keeps = self.card_filter_keeps();
         self.entries.with(|entries| {
             entries
                 .iter()
-                .filter(|entry| {
-                    threshold.is_none_or(|t| filter.keeps(CardFacts::of(entry, t.threshold)))
-                })
+                .filter(|entry| keeps(entry))
+                .take(limit)
                 .cloned()
                 .collect()
         })
+    }
+
+    /// How many entries the card filter keeps.
+    pub fn shown_count(&self) -> usize {
+        let keeps = self.card_filter_keeps();
+        self.entries
+            .with(|entries| entries.iter().filter(|entry| keeps(entry)).count())
+    }
+
+    /// Whether the card filter keeps an entry (all of them while the models have no thresholds
+    /// to decide with).
+    fn card_filter_keeps(&self) -> impl Fn(&Entry) -> bool {
+        let filter = self.card_filter.get();
+        let threshold = self.threshold();
+        move |entry| threshold.is_none_or(|t| filter.keeps(CardFacts::of(entry, t.threshold)))
     }
 
     pub fn decision(&self, confidence: f64) -> Option<Decision> {
@@ -382,20 +394,21 @@ impl PageState {
     /// models load, they wait for them; given when there are no models, each says so.
     pub fn add_images(self, files: Vec<(String, web_sys::Blob)>) {
         let mut images = Vec::new();
+        let mut added = Vec::new();
+        for (name, blob) in files {
+            let id = self.next_id.get_value();
+            self.next_id.set_value(id + 1);
+            added.push(Entry {
+                id,
+                name: name.clone(),
+                outcome: Outcome::Waiting,
+            });
+            images.push(ImageFile { id, name, blob });
+        }
+        // The newest files first, each batch in the order given (and analysed), so that a
+        // folder's cards fill in from the top.
         self.entries.update(|entries| {
-            for (name, blob) in files {
-                let id = self.next_id.get_value();
-                self.next_id.set_value(id + 1);
-                entries.insert(
-                    0,
-                    Entry {
-                        id,
-                        name: name.clone(),
-                        outcome: Outcome::Waiting,
-                    },
-                );
-                images.push(ImageFile { id, name, blob });
-            }
+            entries.splice(0..0, added);
         });
         self.progress.update(|(done, total)| {
             if *done >= *total {

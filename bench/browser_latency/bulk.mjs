@@ -1,0 +1,104 @@
+// How quickly the built page gets through many images given at once (a folder, say): the time
+// until every card shows its decision, per 50 images as the list grows, and the main thread's
+// long tasks meanwhile. In Debian's headless Chromium, by hand (not in the tests). Several
+// `--dist` folders are measured in turn within each round, so that a busy machine slows them
+// alike.
+//
+//     node bench/browser_latency/bulk.mjs [--dist dist[,other-dist...]] [--count 500]
+//         [--rounds 2] [--tasks spurious-mnist,cifar10,celeba] [--webgpu]
+import { parseArgs } from "node:util";
+import { readFile } from "node:fs/promises";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serveDirectory } from "../../e2e/support/server.js";
+import { launchChromium, pageUrl } from "../../e2e/support/browser.js";
+import { IMAGES, median } from "./page_timings.mjs";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const { values: options } = parseArgs({
+  options: {
+    dist: { type: "string", default: join(ROOT, "dist") },
+    count: { type: "string", default: "500" },
+    rounds: { type: "string", default: "2" },
+    tasks: { type: "string", default: "spurious-mnist,cifar10,celeba" },
+    webgpu: { type: "boolean", default: false },
+  },
+});
+const count = Number(options.count);
+
+// Gives the page `count` copies of the task's example image in one go, as a picked folder
+// reaches it, and times them by the page's clock.
+async function measure(server, task) {
+  const browser = await launchChromium({ webgpu: options.webgpu });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.goto(pageUrl(server.url, { webgpu: options.webgpu, fragment: task }));
+    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 });
+    const bytes = (await readFile(IMAGES[task])).toString("base64");
+    return await page.evaluate(
+      ([bytes, count]) =>
+        new Promise((resolve, reject) => {
+          const timeout = setTimeout(() => reject(new Error(`not done within 10 minutes`)), 600_000);
+          const data = Uint8Array.from(atob(bytes), (c) => c.charCodeAt(0));
+          const longTasks = [];
+          new PerformanceObserver((list) => longTasks.push(...list.getEntries().map((e) => e.duration))).observe({
+            type: "longtask",
+          });
+          const files = new DataTransfer();
+          for (let i = 0; i < count; i++) files.items.add(new File([data], `image-${i}.png`, { type: "image/png" }));
+          const shown = () => document.querySelectorAll("article.result .decision, article.result .error").length;
+          const per50 = [];
+          const start = performance.now();
+          const observer = new MutationObserver(() => {
+            const done = shown();
+            while (per50.length < Math.floor(done / 50)) per50.push(performance.now() - start);
+            if (done >= count) {
+              observer.disconnect();
+              clearTimeout(timeout);
+              resolve({ total: performance.now() - start, per50, longTasks });
+            }
+          });
+          observer.observe(document.body, { subtree: true, childList: true });
+          const input = document.querySelector("#file-input");
+          input.files = files.files;
+          input.dispatchEvent(new Event("change", { bubbles: true }));
+        }),
+      [bytes, count],
+    );
+  } finally {
+    await browser.close();
+  }
+}
+
+const dists = options.dist.split(",");
+const tasks = options.tasks.split(",");
+const servers = await Promise.all(dists.map((dist) => serveDirectory(dist)));
+const runs = new Map();
+try {
+  for (let round = 0; round < Number(options.rounds); round++) {
+    for (const task of tasks) {
+      for (const [i, server] of servers.entries()) {
+        const run = await measure(server, task);
+        const key = JSON.stringify([dists[i], task]);
+        runs.set(key, [...(runs.get(key) ?? []), run]);
+        console.log(JSON.stringify({ dist: dists[i], task, total_ms: Math.round(run.total), long_tasks: run.longTasks.length }));
+      }
+    }
+  }
+} finally {
+  for (const server of servers) server.close();
+}
+
+const ms = (v) => v.toFixed(1);
+console.log(`\n${count} images given at once, ${options.webgpu ? "WebGPU" : "CPU"}; medians over ${options.rounds} page load(s):\n`);
+console.log("| build | task | all done (s) | per image (ms) | per image, first 50 / last 50 (ms) | long tasks over 50 ms (longest, ms) |");
+console.log("|---|---|---:|---:|---:|---|");
+for (const [key, rows] of runs) {
+  const [dist, task] = JSON.parse(key);
+  const total = median(rows.map((r) => r.total));
+  const first = median(rows.map((r) => r.per50[0] / 50));
+  const last = median(rows.map((r) => (r.per50.at(-1) - r.per50.at(-2)) / 50));
+  const longTasks = median(rows.map((r) => r.longTasks.length));
+  const longest = Math.max(0, ...rows.flatMap((r) => r.longTasks));
+  console.log(`| ${dist} | ${task} | ${(total / 1000).toFixed(1)} | ${ms(total / count)} | ${ms(first)} / ${ms(last)} | ${longTasks} (${Math.round(longest)}) |`);
+}
