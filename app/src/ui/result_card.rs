@@ -26,7 +26,7 @@ pub fn rehearse(state: PageState, shown: Shown) {
     // Both states a user's card goes through.
     let entry = |outcome| Entry {
         id: u64::MAX,
-        name: "a blank picture".into(),
+        name: "a warm-up picture".into(),
         outcome,
     };
     let (waiting, done) = (

@@ -8,7 +8,7 @@
 use masktune::square_image::{self, ImageDecoder as _};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ImageBitmap, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
+use web_sys::{ImageBitmap, ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 
 /// Files above this are refused before decoding: a photo is far smaller, and decoding a huge file
 /// would stall the page.
@@ -179,13 +179,33 @@ fn crop_resize(bitmap: &ImageBitmap, name: &str, side: usize) -> Result<Vec<u8>,
     ))
 }
 
-/// A blank (transparent) PNG of `side`×`side` pixels: the warm-up runs it through [`decode`] as
-/// if a user had given it.
-pub async fn blank_png(side: usize) -> Result<web_sys::Blob, JsValue> {
-    let (canvas, _context) = canvas(side, side)?;
-    Ok(JsFuture::from(canvas.convert_to_blob()?)
-        .await?
-        .unchecked_into())
+/// A picture of noise `side`×`side` pixels, as a file of `mime_type` (`image/png`, `image/jpeg`):
+/// the warm-up runs it through [`decode`] as if a user had given it. Noise, not a blank, so that
+/// the decoders' code for real photos runs (and the browser compiles it) before a user's first.
+pub async fn noise_picture(side: usize, mime_type: &str) -> Result<web_sys::Blob, JsValue> {
+    let (canvas, context) = canvas(side, side)?;
+    let mut state = 0x9e37_79b9_u32;
+    let rgba: Vec<u8> = (0..side * side * 4)
+        .map(|i| {
+            // A small linear congruential generator; the alpha channel stays opaque.
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            if i % 4 == 3 { 255 } else { (state >> 24) as u8 }
+        })
+        .collect();
+    // A copy outside the module's memory: ImageData refuses views of shared memory, which the
+    // threaded build has.
+    let pixels = js_sys::Uint8ClampedArray::new_with_length(rgba.len() as u32);
+    pixels.copy_from(&rgba);
+    let data = ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, side as u32, side as u32)?;
+    context.put_image_data(&data, 0.0, 0.0)?;
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"type".into(), &mime_type.into())?;
+    let convert: js_sys::Function =
+        js_sys::Reflect::get(&canvas, &"convertToBlob".into())?.dyn_into()?;
+    let blob = convert
+        .call1(&canvas, &options)?
+        .dyn_into::<js_sys::Promise>()?;
+    Ok(JsFuture::from(blob).await?.unchecked_into())
 }
 
 /// An offscreen canvas of the given size with its 2D context (workers have no document).

@@ -358,20 +358,20 @@ fn warm_up_runs(engine: &Engine) -> usize {
     }
 }
 
-/// Analyses a blank picture the way a user's image goes (decoding included), so that shaders
-/// are compiled, buffers allocated and the code that answers run before the user's first image
-/// ([`warm_up_runs`]). The page draws the answer once, unseen, for the same reason on its side.
+/// The side of the warm-up's pictures: that of the example photos, and at least twice the model's
+/// input, so that they are cropped and resized as a photo is.
+const WARM_UP_PICTURE_SIDE: usize = 256;
+
+/// Analyses a picture the way a user's image goes (decoding included), so that shaders are
+/// compiled, buffers allocated and the code that decodes and answers run before the user's first
+/// image ([`warm_up_runs`]). The page draws the answer once, unseen, for the same reason on its
+/// side.
 async fn warm_up(pair: &ModelPair, backend: &ComputeBackend) -> Result<AnalysedImage, String> {
     let failed = |message: String| format!("the models failed their first run: {message}");
     let side = pair.input_side();
-    let blank = image_input::blank_png(2 * side)
-        .await
-        .map_err(|error| failed(format!("{error:?}")))?;
-    let start = now_ms();
-    let image = image_input::decode(&blank, "a blank picture", side)
-        .await
-        .map_err(|error| failed(error.to_string()))?;
-    let decode_ms = now_ms() - start;
+    // A JPEG (most photos are) and a PNG, whose analysis is the answer.
+    warm_up_decode("image/jpeg", side).await.map_err(failed)?;
+    let (image, decode_ms) = warm_up_decode("image/png", side).await.map_err(failed)?;
     for _ in 1..warm_up_runs(&backend.engine) {
         run_analysis(backend, pair, &[&image.rgb])
             .await
@@ -385,6 +385,20 @@ async fn warm_up(pair: &ModelPair, backend: &ComputeBackend) -> Result<AnalysedI
         .next()
         .ok_or_else(|| failed("no result".into()))?;
     Ok(analysed(image, analysis, (decode_ms, &times, 1)))
+}
+
+/// A warm-up picture as a file of `mime_type`, decoded for a model of input `side`, and how long
+/// the decoding took.
+async fn warm_up_decode(mime_type: &str, side: usize) -> Result<(DecodedImage, f64), String> {
+    let picture_side = (2 * side).max(WARM_UP_PICTURE_SIDE);
+    let picture = image_input::noise_picture(picture_side, mime_type)
+        .await
+        .map_err(|error| format!("{error:?}"))?;
+    let start = now_ms();
+    let image = image_input::decode(&picture, "a warm-up picture", side)
+        .await
+        .map_err(|error| error.to_string())?;
+    Ok((image, now_ms() - start))
 }
 
 /// The message for one analysed image; `times` are its decoding's, its batch's steps' and the
