@@ -117,8 +117,9 @@ async fn decode_in_browser(
 
 /// `createImageBitmap(blob, { colorSpaceConversion: "none" })`: the pixel values as stored, with
 /// no colour management, as `masktune::square_image` decodes (an embedded colour profile would
-/// otherwise change the numbers), turned upright by the file's orientation as it does. Through `Reflect`: web-sys's `ImageBitmapOptions` binding
-/// sits behind a cargo feature nothing else here needs.
+/// otherwise change the numbers), and turned upright by the file's orientation as it does (the
+/// browser's default). Through `Reflect`: web-sys's `ImageBitmapOptions` binding sits behind a
+/// cargo feature nothing else here needs.
 fn create_raw_bitmap(blob: &web_sys::Blob) -> Result<js_sys::Promise, JsValue> {
     let global = js_sys::global();
     let options = js_sys::Object::new();
@@ -198,6 +199,7 @@ pub async fn noise_picture(side: usize, mime_type: &str) -> Result<web_sys::Blob
     pixels.copy_from(&rgba);
     let data = ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, side as u32, side as u32)?;
     context.put_image_data(&data, 0.0, 0.0)?;
+    // `convertToBlob({ type })`, through `Reflect` for the same reason as `create_raw_bitmap`.
     let options = js_sys::Object::new();
     js_sys::Reflect::set(&options, &"type".into(), &mime_type.into())?;
     let convert: js_sys::Function =
