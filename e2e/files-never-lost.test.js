@@ -8,7 +8,7 @@ import { readdir } from "node:fs/promises";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
-import { launchChromium, collectConsole, pageUrl, dropFiles } from "./support/browser.js";
+import { launchChromium, collectConsole, pageUrl, dropFiles, dropFolder } from "./support/browser.js";
 import { readCards } from "./support/cards.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -135,25 +135,34 @@ test("files dropped anywhere are taken by the page, not opened in its place; bun
   }
 });
 
-test("a chosen folder gives every image in it, named by its path; the other files are named as left out", async () => {
-  bundlesReleased = Promise.resolve(true);
-  const browser = await launchChromium({ webgpu: false });
-  try {
-    const { page } = await openMnist(browser, "ready");
-    await page.setInputFiles("#folder-input", FIXTURES);
-    const entries = await readdir(FIXTURES);
-    const images = entries.filter((f) => /\.(png|jpg)$/.test(f));
-    await cardsDone(page, images.length);
-    const cards = Object.fromEntries((await readCards(page)).map((c) => [c.name, c]));
-    assert.deepEqual(Object.keys(cards).sort(), images.map((f) => `fixtures/${f}`).sort());
-    assert.match(cards["fixtures/corrupt.png"].error, /could not be decoded/);
-    assert.ok(cards["fixtures/gray.png"].decision, "a good image of the folder is analysed");
-    const others = entries.filter((f) => !images.includes(f)).map((f) => `fixtures/${f}`).sort();
-    assert.equal(
-      await page.locator("#folder-note").textContent(),
-      `Left out ${others.length} files of the folder that are not images: ${others.join(", ")}.`,
-    );
-  } finally {
-    await browser.close();
-  }
-});
+// Chosen with "or a folder", dropped on the image zone, or dropped anywhere else on the page.
+const GIVE_FOLDER = {
+  chosen: (page) => page.setInputFiles("#folder-input", FIXTURES),
+  "dropped on the image zone": (page) => dropFolder(page, FIXTURES),
+  "dropped outside the zone": (page) => dropFolder(page, FIXTURES, { target: "header" }),
+};
+
+for (const [how, giveFolder] of Object.entries(GIVE_FOLDER)) {
+  test(`a folder ${how} gives every image in it, named by its path; the other files are named as left out`, async () => {
+    bundlesReleased = Promise.resolve(true);
+    const browser = await launchChromium({ webgpu: false });
+    try {
+      const { page } = await openMnist(browser, "ready");
+      await giveFolder(page);
+      const entries = await readdir(FIXTURES);
+      const images = entries.filter((f) => /\.(png|jpg)$/.test(f));
+      await cardsDone(page, images.length);
+      const cards = Object.fromEntries((await readCards(page)).map((c) => [c.name, c]));
+      assert.deepEqual(Object.keys(cards).sort(), images.map((f) => `fixtures/${f}`).sort());
+      assert.match(cards["fixtures/corrupt.png"].error, /could not be decoded/);
+      assert.ok(cards["fixtures/gray.png"].decision, "a good image of the folder is analysed");
+      const others = entries.filter((f) => !images.includes(f)).map((f) => `fixtures/${f}`).sort();
+      assert.equal(
+        await page.locator("#folder-note").textContent(),
+        `Left out ${others.length} files of the folder that are not images: ${others.join(", ")}.`,
+      );
+    } finally {
+      await browser.close();
+    }
+  });
+}

@@ -89,3 +89,17 @@ export async function dropFiles(page, paths, { target = ".picker.images", names 
     [files, target],
   );
 }
+
+// Drops the folder at `path` (a real one: the page reads it through the browser's file system
+// entries) on the middle of the element `target`, as a user dragging it from their files would.
+// Only the browser's own input can carry a folder: Chromium's Input.dispatchDragEvent (CDP).
+export async function dropFolder(page, path, { target = ".picker.images" } = {}) {
+  const box = await page.locator(target).boundingBox();
+  const at = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  const cdp = await page.context().newCDPSession(page);
+  const data = { items: [], files: [path], dragOperationsMask: 1 };
+  for (const type of ["dragEnter", "dragOver", "drop"]) {
+    await cdp.send("Input.dispatchDragEvent", { type, ...at, data });
+  }
+  await cdp.detach();
+}

@@ -11,7 +11,7 @@ pub fn BundlePicker() -> impl IntoView {
     let state = expect_context::<PageState>();
     let on_files = move |files| state.load_bundles(named_blobs(files));
     view! {
-        <DropZone class="bundles" on_files>
+        <DropZone class="bundles" on_drop=move |transfer: web_sys::DataTransfer| on_files(transfer.files())>
             <label for="bundle-input">
                 "Drop the two bundles of one run here (the ERM and the MaskTune bundle, e.g. "
                 <code>"runs/<name>/bundles/*.bundle"</code> "), or choose them: "

@@ -6,8 +6,8 @@ use leptos::prelude::*;
 pub fn DropZone(
     /// Extra CSS classes besides `picker`.
     class: &'static str,
-    /// Called with the dropped files.
-    on_files: impl Fn(Option<web_sys::FileList>) + Copy + 'static,
+    /// Called with what was dropped.
+    on_drop: impl Fn(web_sys::DataTransfer) + Copy + 'static,
     children: Children,
 ) -> impl IntoView {
     let dragging = RwSignal::new(false);
@@ -18,7 +18,9 @@ pub fn DropZone(
             on:drop=move |ev: web_sys::DragEvent| {
                 ev.prevent_default();
                 dragging.set(false);
-                on_files(ev.data_transfer().and_then(|d| d.files()));
+                if let Some(transfer) = ev.data_transfer() {
+                    on_drop(transfer);
+                }
             }>
             {children()}
         </div>

@@ -5,8 +5,9 @@
 
 use leptos::ev;
 use leptos::prelude::*;
+use wasm_bindgen_futures::spawn_local;
 
-use super::drop_zone::named_blobs;
+use super::folders::{self, Dropped};
 use super::state::{PageState, View};
 use crate::tasks::Models;
 
@@ -27,10 +28,29 @@ pub fn catch_page_drops(state: PageState) {
         if state.view.get_untracked() != View::Analyse {
             return;
         }
-        give_files(
-            state,
-            named_blobs(event.data_transfer().and_then(|d| d.files())),
-        );
+        if let Some(transfer) = event.data_transfer() {
+            give_drop(state, &transfer);
+        }
+    });
+}
+
+/// A drop on the analysis view, on its image zone or anywhere else: its files, and the images
+/// in the folders dropped (read after the event, as the browser lists a folder on request).
+pub fn give_drop(state: PageState, transfer: &web_sys::DataTransfer) {
+    let dropped = match Dropped::take(transfer).files_only() {
+        Ok(files) => return give_files(state, files),
+        Err(with_folders) => with_folders,
+    };
+    spawn_local(async move {
+        match dropped.read().await {
+            Ok((files, left_out)) => {
+                state.folder_note.set(folders::left_out_note(&left_out));
+                give_files(state, files);
+            }
+            Err(error) => state.folder_note.set(Some(format!(
+                "The dropped folder could not be read ({error:?}): choose it with \"or a folder\" instead."
+            ))),
+        }
     });
 }
 

@@ -115,6 +115,9 @@ pub struct PageState {
     pub opacity: RwSignal<u32>,
     /// (images finished, images given) of the current work.
     pub progress: RwSignal<(usize, usize)>,
+    /// What the page says of the files the last folder (chosen or dropped) held that are not
+    /// images, or why it could not be read.
+    pub folder_note: RwSignal<Option<String>>,
     next_id: StoredValue<u64>,
     /// Images given while models load: they go to the worker once models are ready, whichever
     /// the user settles on (the first load starts before the page has its worker).
@@ -148,6 +151,7 @@ impl PageState {
             card_filter: RwSignal::new(CardFilter::All),
             opacity: RwSignal::new(50),
             progress: RwSignal::new((0, 0)),
+            folder_note: RwSignal::new(None),
             next_id: StoredValue::new(0),
             held: StoredValue::new_local(Vec::new()),
             generation: StoredValue::new(0),
