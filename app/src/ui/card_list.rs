@@ -15,7 +15,9 @@ const PAGE: usize = 48;
 pub fn CardList() -> impl IntoView {
     let state = expect_context::<PageState>();
     let limit = RwSignal::new(PAGE);
-    let hidden = move || state.shown_count().saturating_sub(limit.get());
+    // Counted once per change of the cards, for the three places that say how many are hidden.
+    let count = Memo::new(move |_| state.shown_count());
+    let hidden = move || count.get().saturating_sub(limit.get());
     view! {
         <section id="results" aria-label="Results" aria-live="polite">
             <For each=move || state.shown_entries(limit.get()) key=|entry| entry.key() let:entry>

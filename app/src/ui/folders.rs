@@ -29,7 +29,9 @@ pub fn chosen(files: Option<web_sys::FileList>) -> Sorted {
                 .unwrap_or_else(|| file.name());
             (path, file)
         });
-    images_and_left_out(named)
+    let (images, mut left_out) = images_and_left_out(named);
+    left_out.sort();
+    (images, left_out)
 }
 
 /// What a drop holds, taken while its event lasts (the browser empties the drop's data after):
@@ -101,7 +103,7 @@ pub fn left_out_note(left_out: &[String]) -> Option<String> {
     })
 }
 
-/// Splits a folder's files (path, file) into its images and the paths of the rest, sorted.
+/// Splits a folder's files (path, file) into its images and the paths of the rest.
 fn images_and_left_out(files: impl Iterator<Item = (String, File)>) -> Sorted {
     let (mut images, mut left_out) = (Vec::new(), Vec::new());
     for (path, file) in files {
@@ -111,7 +113,6 @@ fn images_and_left_out(files: impl Iterator<Item = (String, File)>) -> Sorted {
             left_out.push(path);
         }
     }
-    left_out.sort();
     (images, left_out)
 }
 
