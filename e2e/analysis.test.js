@@ -110,10 +110,19 @@ async function analyseInPage(task, { webgpu }) {
     // "Download the results", at the slider's first coverage (90 %, the trainer's default).
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-results")]);
     const report = { fileName: download.suggestedFilename(), entries: JSON.parse(await readFile(await download.path(), "utf8")) };
+    // The cards' pictures are files the worker made, which the page links and lets go of with
+    // the cards (it keeps no pixels of its own, however many images it is given).
+    const pictures = await page.locator("article.result img").evaluateAll((imgs) => imgs.map((img) => img.src));
+    const readable = (urls) => page.evaluate(
+      (urls) => Promise.all(urls.map((url) => fetch(url).then(() => url, () => null))).then((read) => read.filter(Boolean)),
+      urls,
+    );
+    const picturesShown = await readable(pictures);
     // Clearing removes the cards and their summary; an image given then starts a new summary.
     await page.click("#clear-results");
     await page.locator("#results-summary").waitFor({ state: "hidden" });
     assert.equal(await page.locator("article.result").count(), 0, "no cards after clearing");
+    const picturesKept = await readable(pictures);
     await page.locator("button.example").first().click();
     await page.locator("#results-counts", { hasText: /^1 image at/ }).waitFor();
     // The coverage slider works from the keyboard: End selects the largest coverage.
@@ -124,7 +133,7 @@ async function analyseInPage(task, { webgpu }) {
     await page.setViewportSize({ width: 380, height: 800 });
     await screenshot(page, `${shot}-narrow`);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    return { cards, counts, report, coverageText, overflow, console: consoleLines.join("\n") };
+    return { cards, counts, report, pictures, picturesShown, picturesKept, coverageText, overflow, console: consoleLines.join("\n") };
   } finally {
     await browser.close();
   }
@@ -171,6 +180,10 @@ for (const task of TASKS) {
       const given = ["dropped.png", ...inputPaths(task).map((p) => basename(p))];
       const example = result.cards.find((c) => !given.includes(c.name));
       assert.ok(example && example.error === null && example.decision, "an example button gives a result");
+      assert.ok(result.pictures.length >= 3 * done.length, `${result.pictures.length} pictures on ${done.length} cards`);
+      assert.deepEqual(result.pictures.filter((url) => !url.startsWith("blob:")), [], "every picture is a file the page links");
+      assert.deepEqual(result.picturesShown, result.pictures, "the pictures of the cards shown can be read");
+      assert.deepEqual(result.picturesKept, [], "the pictures of cleared cards are let go of");
       assert.match(result.coverageText, /^100%/, "End moves the coverage slider to 100%");
       assert.ok(result.overflow <= 0, `the narrow layout overflows by ${result.overflow}px`);
     });

@@ -99,6 +99,8 @@ for (const webgpu of [false, true]) {
       for (const group of ["0-4, no square", "0-4, square", "5-9, no square", "5-9, square"]) {
         assert.ok(await page.locator(`figure.mask-example[data-group='${group}']`).count() >= 1, group);
       }
+      // The pictures are the worker's PNG files, which load after the grid shows.
+      await page.waitForFunction(() => [...document.querySelectorAll("#lab-masking img")].every((img) => img.complete));
       const decoded = await examples.locator("img").evaluateAll((imgs) => imgs.filter((i) => i.naturalWidth === 28).length);
       assert.equal(decoded, 8 * 4);
 

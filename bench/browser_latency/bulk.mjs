@@ -1,16 +1,18 @@
 // How quickly the built page gets through many images given at once (a folder, say): the time
 // until the summary counts every answer, per 50 images as the list grows, and the main thread's
-// long tasks meanwhile. In Debian's headless Chromium, by hand (not in the tests). Several
+// long tasks meanwhile, and how large the page's own WebAssembly memory has grown by then (what
+// the page keeps per answer; the threaded build's memory cannot grow past 1 GiB). In Debian's
+// headless Chromium, by hand (not in the tests). Several
 // `--dist` folders are measured in turn within each round, so that a busy machine slows them
 // alike.
 //
 //     node bench/browser_latency/bulk.mjs [--dist dist[,other-dist...]] [--count 500]
-//         [--rounds 2] [--tasks spurious-mnist,cifar10,celeba] [--webgpu]
+//         [--rounds 2] [--tasks spurious-mnist,cifar10,celeba] [--webgpu] [--isolated]
 import { parseArgs } from "node:util";
 import { readFile } from "node:fs/promises";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { serveDirectory } from "../../e2e/support/server.js";
+import { serveDirectory, ISOLATION_HEADERS } from "../../e2e/support/server.js";
 import { launchChromium, pageUrl } from "../../e2e/support/browser.js";
 import { IMAGES, median } from "./page_timings.mjs";
 
@@ -22,6 +24,8 @@ const { values: options } = parseArgs({
     rounds: { type: "string", default: "2" },
     tasks: { type: "string", default: "spurious-mnist,cifar10,celeba" },
     webgpu: { type: "boolean", default: false },
+    // Serve the page cross-origin isolated, so that it runs the threaded build.
+    isolated: { type: "boolean", default: false },
   },
 });
 const count = Number(options.count);
@@ -45,7 +49,7 @@ async function measure(server, task) {
       },
       [bytes, count],
     );
-    return await page.evaluate(
+    const run = await page.evaluate(
       (count) =>
         new Promise((resolve, reject) => {
           const timeout = setTimeout(() => reject(new Error(`not done within 10 minutes`)), 600_000);
@@ -74,14 +78,29 @@ async function measure(server, task) {
         }),
       count,
     );
+    return { ...run, memory: await pageMemory(page) };
   } finally {
     await browser.close();
   }
 }
 
+// The size of the page's WebAssembly memory: its glue module, imported again, is the same
+// instance, and its init function gives the instance's exports.
+async function pageMemory(page) {
+  return page.evaluate(async () => {
+    const glue = performance
+      .getEntriesByType("resource")
+      .map((entry) => entry.name)
+      .find((name) => /\/(app-[0-9a-f]+|threads\/app)\.js$/.test(name));
+    const exports = await (await import(glue)).default();
+    return exports.memory.buffer.byteLength;
+  });
+}
+
 const dists = options.dist.split(",");
 const tasks = options.tasks.split(",");
-const servers = await Promise.all(dists.map((dist) => serveDirectory(dist)));
+const headers = options.isolated ? ISOLATION_HEADERS : {};
+const servers = await Promise.all(dists.map((dist) => serveDirectory(dist, { headers })));
 const runs = new Map();
 try {
   for (let round = 0; round < Number(options.rounds); round++) {
@@ -90,7 +109,7 @@ try {
         const run = await measure(server, task);
         const key = JSON.stringify([dists[i], task]);
         runs.set(key, [...(runs.get(key) ?? []), run]);
-        console.log(JSON.stringify({ dist: dists[i], task, total_ms: Math.round(run.total), long_tasks: run.longTasks.length }));
+        console.log(JSON.stringify({ dist: dists[i], task, total_ms: Math.round(run.total), long_tasks: run.longTasks.length, page_memory_mb: mb(run.memory) }));
       }
     }
   }
@@ -99,9 +118,12 @@ try {
 }
 
 const ms = (v) => v.toFixed(1);
+function mb(bytes) {
+  return Math.round(bytes / 2 ** 20);
+}
 console.log(`\n${count} images given at once, ${options.webgpu ? "WebGPU" : "CPU"}; medians over ${options.rounds} page load(s):\n`);
-console.log("| build | task | all done (s) | per image (ms) | per image, first 50 / last 50 (ms) | long tasks over 50 ms (longest, ms) |");
-console.log("|---|---|---:|---:|---:|---|");
+console.log("| build | task | all done (s) | per image (ms) | per image, first 50 / last 50 (ms) | long tasks over 50 ms (longest, ms) | page's wasm memory (MiB) |");
+console.log("|---|---|---:|---:|---:|---|---:|");
 for (const [key, rows] of runs) {
   const [dist, task] = JSON.parse(key);
   const total = median(rows.map((r) => r.total));
@@ -109,5 +131,6 @@ for (const [key, rows] of runs) {
   const last = median(rows.map((r) => (r.per50.at(-1) - r.per50.at(-2)) / 50));
   const longTasks = median(rows.map((r) => r.longTasks.length));
   const longest = Math.max(0, ...rows.flatMap((r) => r.longTasks));
-  console.log(`| ${dist} | ${task} | ${(total / 1000).toFixed(1)} | ${ms(total / count)} | ${ms(first)} / ${ms(last)} | ${longTasks} (${Math.round(longest)}) |`);
+  const memory = median(rows.map((r) => r.memory));
+  console.log(`| ${dist} | ${task} | ${(total / 1000).toFixed(1)} | ${ms(total / count)} | ${ms(first)} / ${ms(last)} | ${longTasks} (${Math.round(longest)}) | ${mb(memory)} |`);
 }

@@ -14,6 +14,8 @@ export async function trainerPredictions(id) {
 }
 
 export async function readCards(page) {
+  // The pictures load after their card shows (the browser reads the worker's files).
+  await page.waitForFunction(() => [...document.querySelectorAll("article.result img")].every((img) => img.complete));
   return page.locator("article.result").evaluateAll((articles) =>
     articles.map((a) => {
       const d = a.querySelector(".decision");

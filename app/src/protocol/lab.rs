@@ -6,7 +6,7 @@ use masktune::training::masking_pass::GroupMasking;
 use masktune::training::{OptimizerSettings, Recipe};
 use serde::{Deserialize, Serialize};
 
-use super::BackendKind;
+use super::{BackendKind, Pictures};
 
 /// What the user can change about a Lab run; the rest is the trainer's spurious-MNIST recipe
 /// ([`Recipe::mnist`]), so that `trainer-native pipeline --experiment spurious-mnist` with the
@@ -87,17 +87,11 @@ pub enum LabModel {
 }
 
 /// One training image through the masking: as trained on, the ERM model's XGradCAM map, and
-/// masked. Pictures are `side * side` pixels.
+/// masked.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MaskExample {
     pub group: String,
-    #[serde(with = "serde_bytes")]
-    pub original_rgb: Vec<u8>,
-    /// The map as a coloured heatmap, RGBA.
-    #[serde(with = "serde_bytes")]
-    pub heatmap_rgba: Vec<u8>,
-    #[serde(with = "serde_bytes")]
-    pub masked_rgb: Vec<u8>,
+    pub pictures: Pictures,
     pub masked_fraction: f64,
 }
 
@@ -132,7 +126,6 @@ pub enum LabEvent {
     Epoch(EpochPoint),
     /// The masking pass finished: examples of each group, and how much it hid per group.
     Masked {
-        side: usize,
         /// ERM epoch (1-based) of the best model, which made the maps.
         source_epoch: usize,
         examples: Vec<MaskExample>,

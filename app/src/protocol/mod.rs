@@ -1,7 +1,8 @@
 //! The one message protocol between the page (`ui`, the DOM side) and the compute worker
 //! (`worker`, which holds the models): typed requests and responses, carried by `postMessage` as
-//! plain JavaScript values (serde-wasm-bindgen). Files travel as `Blob`s (the browser shares them
-//! without copying) and pixel buffers as `Uint8Array`s whose memory is transferred, not copied.
+//! plain JavaScript values (serde-wasm-bindgen). Files and pictures travel as `Blob`s (the browser
+//! shares them without copying), other bytes as `Uint8Array`s whose memory is transferred, not
+//! copied.
 
 pub mod lab;
 
@@ -80,8 +81,8 @@ pub enum Response {
         meta: Box<BundleMetadata>,
         /// One sentence naming the models, for the status line.
         summary: String,
-        /// The warm-up's analysis of a blank picture: the page draws it once, unseen, so that
-        /// its first real image draws as fast as the rest.
+        /// The warm-up's analysis of a picture of noise: the page draws it once, unseen, so
+        /// that its first real image draws as fast as the rest.
         warm_up: Box<AnalysedImage>,
     },
     ModelsFailed {
@@ -140,20 +141,18 @@ impl BackendKind {
     }
 }
 
-/// One image's analysis, ready to draw: the pictures as pixels, the numbers for the text.
+/// One image's analysis, ready to draw.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AnalysedImage {
+    pub pictures: Pictures,
+    pub numbers: AnalysisNumbers,
+}
+
+/// What one image's analysis found, and what it took.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AnalysisNumbers {
     /// Side of the square model input the pictures have.
     pub side: usize,
-    /// The model's input, `side * side * 3` RGB bytes.
-    #[serde(with = "serde_bytes")]
-    pub input_rgb: Vec<u8>,
-    /// The ERM model's XGradCAM map as a coloured, translucent heatmap, `side * side * 4` RGBA.
-    #[serde(with = "serde_bytes")]
-    pub heatmap_rgba: Vec<u8>,
-    /// The input with the pixels ERM relied on hidden, `side * side * 3` RGB bytes.
-    #[serde(with = "serde_bytes")]
-    pub masked_rgb: Vec<u8>,
     pub mask: MaskStats,
     pub erm_probabilities: Vec<f32>,
     pub masktune_probabilities: Vec<f32>,
@@ -165,6 +164,22 @@ pub struct AnalysedImage {
     pub batch_size: usize,
     /// Size of the file the user gave, before cropping and resizing.
     pub source_size: (u32, u32),
+}
+
+/// One image's three pictures, `side`×`side` PNG files made in the worker. The page links them
+/// (`blob:` addresses) and so keeps none of their pixels in its own memory, however many images
+/// it has shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pictures {
+    /// The model's input.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    pub input: web_sys::Blob,
+    /// The ERM model's XGradCAM map as a coloured, translucent heatmap.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    pub heatmap: web_sys::Blob,
+    /// The input with the pixels ERM relied on hidden.
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    pub masked: web_sys::Blob,
 }
 
 /// Why a message could not be carried; a bug, not something a user caused.
@@ -220,12 +235,9 @@ mod tests {
     use super::*;
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    fn analysed() -> AnalysedImage {
-        AnalysedImage {
+    fn analysed(pictures: Pictures) -> AnalysedImage {
+        let numbers = AnalysisNumbers {
             side: 2,
-            input_rgb: vec![1; 12],
-            heatmap_rgba: vec![2; 16],
-            masked_rgb: vec![3; 12],
             mask: MaskStats {
                 threshold: 0.5,
                 masked_pixels: 1,
@@ -237,28 +249,56 @@ mod tests {
             times: StepTimes::default(),
             batch_size: 1,
             source_size: (10, 20),
-        }
+        };
+        AnalysedImage { pictures, numbers }
     }
 
     #[wasm_bindgen_test]
-    fn a_response_comes_back_as_sent_with_its_three_pixel_buffers_listed_for_transfer() {
+    fn an_analysis_comes_back_as_sent_with_its_pictures_as_the_same_files() {
+        let blob = || web_sys::Blob::new().unwrap();
+        let pictures = Pictures {
+            input: blob(),
+            heatmap: blob(),
+            masked: blob(),
+        };
         let response = Response::Analysed {
             id: 7,
-            result: Ok(Box::new(analysed())),
+            result: Ok(Box::new(analysed(pictures.clone()))),
         };
         let encoded = encode(&response).unwrap();
-        assert_eq!(encoded.transfer.length(), 3);
+        assert_eq!(encoded.transfer.length(), 0);
         let Response::Analysed { id, result } = decode(encoded.value).unwrap() else {
             panic!("decoded into another variant");
         };
         let image = result.unwrap();
         assert_eq!(id, 7);
-        assert_eq!(
-            (image.input_rgb, image.heatmap_rgba, image.masked_rgb),
-            (vec![1; 12], vec![2; 16], vec![3; 12])
-        );
-        assert_eq!(image.source_size, (10, 20));
-        assert_eq!(image.erm_probabilities, vec![0.25, 0.75]);
+        assert_eq!(image.pictures, pictures);
+        assert_ne!(image.pictures.input, image.pictures.heatmap);
+        assert_eq!(image.numbers.source_size, (10, 20));
+        assert_eq!(image.numbers.erm_probabilities, vec![0.25, 0.75]);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_lab_runs_bundles_come_back_as_sent_with_their_bytes_listed_for_transfer() {
+        let bundles = lab::LabBundles {
+            seed: 3,
+            erm: vec![1; 12],
+            masktune: vec![2; 16],
+        };
+        let response = Response::Lab {
+            run: 1,
+            event: LabEvent::Bundles(Box::new(bundles.clone())),
+        };
+        let encoded = encode(&response).unwrap();
+        assert_eq!(encoded.transfer.length(), 2);
+        let Response::Lab {
+            event: LabEvent::Bundles(back),
+            ..
+        } = decode(encoded.value).unwrap()
+        else {
+            panic!("decoded into another variant");
+        };
+        assert_eq!(*back, bundles);
     }
 
     #[wasm_bindgen_test]

@@ -34,7 +34,7 @@ impl CardFacts {
             Outcome::Waiting => CardFacts::Waiting,
             Outcome::Failed(_) => CardFacts::Failed,
             Outcome::Done(shown) => {
-                let a = &shown.image;
+                let a = &shown.numbers;
                 CardFacts::Done {
                     decision: decide(a.combined.confidence, threshold),
                     disagree: argmax(&a.erm_probabilities) != argmax(&a.masktune_probabilities),

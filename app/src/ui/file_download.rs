@@ -2,7 +2,9 @@
 //! object URL.
 
 use leptos::prelude::*;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
+
+use super::object_url::ObjectUrl;
 
 /// A button that saves the JSON `contents` makes as `file_name`, the `children` (what the file
 /// holds) beside it, and the message if the file could not be made.
@@ -30,30 +32,18 @@ pub fn JsonDownload(
     }
 }
 
-/// An object URL for a file of `bytes` of the type `mime`; revoke it when it is no longer linked.
-pub fn object_url(bytes: &[u8], mime: &str) -> Result<String, JsValue> {
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type(mime);
-    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)?;
-    web_sys::Url::create_object_url_with_blob(&blob)
-}
-
 /// Starts the download of a file of `bytes` named `file_name`, as a click on a link would.
 fn save(file_name: &str, bytes: &[u8], mime: &str) -> Result<(), String> {
     let failed = |error| format!("{file_name} could not be offered for download: {error:?}");
-    let url = object_url(bytes, mime).map_err(failed)?;
+    let url = ObjectUrl::of_bytes(bytes, mime).map_err(failed)?;
     let link: web_sys::HtmlAnchorElement = document()
         .create_element("a")
         .map_err(failed)?
         .unchecked_into();
-    link.set_href(&url);
+    link.set_href(url.as_str());
     link.set_download(file_name);
     link.click();
     // Some browsers read the file after the click returns: free it a minute later.
-    gloo_timers::callback::Timeout::new(60_000, move || {
-        let _ = web_sys::Url::revoke_object_url(&url);
-    })
-    .forget();
+    gloo_timers::callback::Timeout::new(60_000, move || drop(url)).forget();
     Ok(())
 }

@@ -13,9 +13,8 @@ use super::state::{Entry, Outcome, PageState, Shown};
 const TOP: usize = 3;
 
 /// Draws a card for `shown` once, into an element that is never shown, and drops it. The page's
-/// first card costs several times a later one (its code's first run, the first canvases and PNG
-/// encodings); the warm-up's picture pays that while the models load instead of the user's first
-/// image.
+/// first card costs several times a later one (its code's first run); the warm-up's picture pays
+/// that while the models load instead of the user's first image.
 pub fn rehearse(state: PageState, shown: Shown) {
     let Some(host) = web_sys::window()
         .and_then(|w| w.document())
@@ -69,7 +68,7 @@ pub fn ResultCard(entry: Entry) -> impl IntoView {
 #[component]
 fn Analysis(shown: Arc<Shown>) -> impl IntoView {
     let state = expect_context::<PageState>();
-    let a = &shown.image;
+    let a = &shown.numbers;
     let names = shown.class_names.clone();
     let erm_class = argmax(&a.erm_probabilities);
     let masktune_class = argmax(&a.masktune_probabilities);
@@ -111,14 +110,14 @@ fn Analysis(shown: Arc<Shown>) -> impl IntoView {
         <div class="panels">
             <figure>
                 <div class="overlay">
-                    <img src=shown.original_url.clone() alt="the input image" />
-                    <img class="heat" src=shown.heatmap_url.clone() alt="XGradCAM heatmap of the ERM model"
+                    <img src=shown.pictures.input.as_str().to_owned() alt="the input image" />
+                    <img class="heat" src=shown.pictures.heatmap.as_str().to_owned() alt="XGradCAM heatmap of the ERM model"
                         style:opacity=move || format!("{}", f64::from(state.opacity.get()) / 100.0) />
                 </div>
                 <figcaption>"What ERM looked at (XGradCAM)"</figcaption>
             </figure>
             <figure>
-                <img src=shown.masked_url.clone() alt="the image with the salient pixels hidden" class="masked" />
+                <img src=shown.pictures.masked.as_str().to_owned() alt="the image with the salient pixels hidden" class="masked" />
                 <figcaption>{format!("Masked: {masked_share:.1}% of pixels hidden")}</figcaption>
             </figure>
         </div>

@@ -122,7 +122,7 @@ fn reports(state: PageState) -> Result<Vec<(String, ImageReport)>, String> {
                         error: message.clone(),
                     },
                     Outcome::Done(shown) => {
-                        let a = &shown.image;
+                        let a = &shown.numbers;
                         let answer = Answer {
                             erm_probabilities: &a.erm_probabilities,
                             masktune_probabilities: &a.masktune_probabilities,

@@ -12,10 +12,11 @@ use super::backend_choice;
 use super::card_filter::{CardFacts, CardFilter};
 use super::compute_worker::ComputeWorker;
 use super::lab::LabState;
-use super::pixels::{rgb_data_url, rgba_data_url};
+use super::pictures::PictureUrls;
 use super::result_card::rehearse;
 use crate::protocol::{
-    AnalysedImage, BackendKind, BackendReport, BundleFile, ImageFile, Request, Response,
+    AnalysedImage, AnalysisNumbers, BackendKind, BackendReport, BundleFile, ImageFile, Request,
+    Response,
 };
 use crate::tasks::{self, Models, TASKS, Task};
 
@@ -68,12 +69,10 @@ impl Entry {
     }
 }
 
-/// An analysis ready to draw: the worker's pictures as data URLs, its numbers for the text.
+/// An analysis ready to draw: the worker's pictures linked, its numbers for the text.
 pub struct Shown {
-    pub original_url: String,
-    pub heatmap_url: String,
-    pub masked_url: String,
-    pub image: AnalysedImage,
+    pub pictures: PictureUrls,
+    pub numbers: AnalysisNumbers,
     pub class_names: Arc<Vec<String>>,
 }
 
@@ -489,7 +488,7 @@ impl PageState {
                 self.coverage_index
                     .set(closest_threshold(&thresholds, 0.9).map_or(0, |(index, _)| index));
                 self.meta.set(Some(Arc::new(*meta)));
-                // A picture that cannot be drawn here fails again, with its message, on the
+                // Pictures that cannot be linked here fail again, with their message, on the
                 // user's first image.
                 if let Ok(shown) = self.show(*warm_up) {
                     rehearse(self, shown);
@@ -576,13 +575,11 @@ impl PageState {
             .meta
             .with_untracked(|meta| meta.as_ref().map(|m| Arc::new(m.class_names.clone())))
             .ok_or("the models changed before this image could be shown")?;
-        let side = image.side;
-        let url_error = |e: wasm_bindgen::JsValue| format!("could not draw the result: {e:?}");
+        let pictures = PictureUrls::new(&image.pictures)
+            .map_err(|e| format!("could not show the result's pictures: {e:?}"))?;
         Ok(Shown {
-            original_url: rgb_data_url(&image.input_rgb, side, side).map_err(url_error)?,
-            heatmap_url: rgba_data_url(&image.heatmap_rgba, side, side).map_err(url_error)?,
-            masked_url: rgb_data_url(&image.masked_rgb, side, side).map_err(url_error)?,
-            image,
+            pictures,
+            numbers: image.numbers,
             class_names,
         })
     }

@@ -8,7 +8,9 @@
 use masktune::square_image::{self, ImageDecoder as _};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ImageBitmap, ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
+use web_sys::ImageBitmap;
+
+use super::canvas;
 
 /// Files above this are refused before decoding: a photo is far smaller, and decoding a huge file
 /// would stall the page.
@@ -155,7 +157,8 @@ fn crop_resize(bitmap: &ImageBitmap, name: &str, side: usize) -> Result<Vec<u8>,
         detail: format!("{error:?}"),
     };
     let (width, height) = (bitmap.width(), bitmap.height());
-    let (canvas, context) = canvas(width as usize, height as usize).map_err(canvas_error)?;
+    let (canvas, context) =
+        canvas::offscreen(width as usize, height as usize).map_err(canvas_error)?;
     context
         .draw_image_with_image_bitmap(bitmap, 0.0, 0.0)
         .map_err(canvas_error)?;
@@ -184,7 +187,6 @@ fn crop_resize(bitmap: &ImageBitmap, name: &str, side: usize) -> Result<Vec<u8>,
 /// the warm-up runs it through [`decode`] as if a user had given it. Noise, not a blank, so that
 /// the decoders' code for real photos runs (and the browser compiles it) before a user's first.
 pub async fn noise_picture(side: usize, mime_type: &str) -> Result<web_sys::Blob, JsValue> {
-    let (canvas, context) = canvas(side, side)?;
     let mut state = 0x9e37_79b9_u32;
     let rgba: Vec<u8> = (0..side * side * 4)
         .map(|i| {
@@ -193,32 +195,5 @@ pub async fn noise_picture(side: usize, mime_type: &str) -> Result<web_sys::Blob
             if i % 4 == 3 { 255 } else { (state >> 24) as u8 }
         })
         .collect();
-    // A copy outside the module's memory: ImageData refuses views of shared memory, which the
-    // threaded build has.
-    let pixels = js_sys::Uint8ClampedArray::new_with_length(rgba.len() as u32);
-    pixels.copy_from(&rgba);
-    let data = ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, side as u32, side as u32)?;
-    context.put_image_data(&data, 0.0, 0.0)?;
-    // `convertToBlob({ type })`, through `Reflect` for the same reason as `create_raw_bitmap`.
-    let options = js_sys::Object::new();
-    js_sys::Reflect::set(&options, &"type".into(), &mime_type.into())?;
-    let convert: js_sys::Function =
-        js_sys::Reflect::get(&canvas, &"convertToBlob".into())?.dyn_into()?;
-    let blob = convert
-        .call1(&canvas, &options)?
-        .dyn_into::<js_sys::Promise>()?;
-    Ok(JsFuture::from(blob).await?.unchecked_into())
-}
-
-/// An offscreen canvas of the given size with its 2D context (workers have no document).
-fn canvas(
-    width: usize,
-    height: usize,
-) -> Result<(OffscreenCanvas, OffscreenCanvasRenderingContext2d), JsValue> {
-    let canvas = OffscreenCanvas::new(width as u32, height as u32)?;
-    let context = canvas
-        .get_context("2d")?
-        .ok_or("no 2d context")?
-        .unchecked_into::<OffscreenCanvasRenderingContext2d>();
-    Ok((canvas, context))
+    canvas::encode(&rgba, side, side, mime_type).await
 }

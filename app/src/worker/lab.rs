@@ -23,6 +23,7 @@ use masktune::training::{
 use rand_chacha::ChaCha8Rng;
 
 use super::backend::{ComputeBackend, now_ms};
+use super::canvas;
 use crate::assets;
 use crate::protocol::lab::{
     EpochPoint, LabBundles, LabEvent, LabModel, LabSettings, LabStep, MaskExample,
@@ -238,20 +239,28 @@ async fn mask_train(
         let group = train.groups.as_ref().map_or(0, |g| g[i] as usize);
         train.group_names.get(group).cloned().unwrap_or_default()
     };
-    let shown = examples
-        .iter()
-        .zip(&done.example_maps)
-        .map(|(&i, map)| MaskExample {
+    let mut shown = Vec::with_capacity(examples.len());
+    for (&i, map) in examples.iter().zip(&done.example_maps) {
+        let pictures = canvas::png_pictures(
+            train.width,
+            train.image(i),
+            &heatmap_rgba(map),
+            done.masked.image(i),
+        )
+        .await
+        .map_err(|error| {
+            Ended::Failed(format!(
+                "the masking examples could not be drawn: {error:?}"
+            ))
+        })?;
+        shown.push(MaskExample {
             group: group_of(i),
-            original_rgb: train.image(i).to_vec(),
-            heatmap_rgba: heatmap_rgba(map),
-            masked_rgb: done.masked.image(i).to_vec(),
+            pictures,
             masked_fraction: done.masked_fraction[i],
-        })
-        .collect();
+        });
+    }
     let (all, groups) = done.groups();
     (lab.report)(LabEvent::Masked {
-        side: train.width,
         source_epoch: erm.best_epoch,
         examples: shown,
         groups: std::iter::once(all)

@@ -3,6 +3,7 @@
 //! that no model work ever runs on the page's thread.
 
 mod backend;
+mod canvas;
 mod image_input;
 mod lab;
 mod memory;
@@ -22,7 +23,9 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::assets;
 use crate::protocol::lab::{LabBundles, LabEvent, LabSettings};
-use crate::protocol::{self, AnalysedImage, BundleFile, ImageFile, Request, Response};
+use crate::protocol::{
+    self, AnalysedImage, AnalysisNumbers, BundleFile, ImageFile, Request, Response,
+};
 use backend::{ComputeBackend, now_ms};
 use image_input::DecodedImage;
 
@@ -257,7 +260,7 @@ impl ComputeWorker {
                     let batch_size = decoded.len();
                     for ((id, image, decode_ms), analysis) in decoded.into_iter().zip(analyses) {
                         let times = (decode_ms, &times, batch_size);
-                        let result = Ok(Box::new(analysed(image, analysis, times)));
+                        let result = analysed(image, analysis, times).await.map(Box::new);
                         self.send(&Response::Analysed { id, result });
                     }
                 }
@@ -384,7 +387,9 @@ async fn warm_up(pair: &ModelPair, backend: &ComputeBackend) -> Result<AnalysedI
         .into_iter()
         .next()
         .ok_or_else(|| failed("no result".into()))?;
-    Ok(analysed(image, analysis, (decode_ms, &times, 1)))
+    analysed(image, analysis, (decode_ms, &times, 1))
+        .await
+        .map_err(failed)
 }
 
 /// A warm-up picture as a file of `mime_type`, decoded for a model of input `side`, and how long
@@ -401,18 +406,23 @@ async fn warm_up_decode(mime_type: &str, side: usize) -> Result<(DecodedImage, f
     Ok((image, now_ms() - start))
 }
 
-/// The message for one analysed image; `times` are its decoding's, its batch's steps' and the
-/// batch's size.
-fn analysed(
+/// The message for one analysed image, its pictures encoded; `times` are its decoding's, its
+/// batch's steps' and the batch's size.
+async fn analysed(
     image: DecodedImage,
     analysis: ImageAnalysis,
     (decode_ms, times, batch_size): (f64, &StepTimes, usize),
-) -> AnalysedImage {
-    AnalysedImage {
+) -> Result<AnalysedImage, String> {
+    let pictures = canvas::png_pictures(
+        image.side,
+        &image.rgb,
+        &heatmap_rgba(&analysis.map),
+        &analysis.masked_rgb,
+    )
+    .await
+    .map_err(|error| format!("its pictures could not be drawn: {error:?}"))?;
+    let numbers = AnalysisNumbers {
         side: image.side,
-        heatmap_rgba: heatmap_rgba(&analysis.map),
-        input_rgb: image.rgb,
-        masked_rgb: analysis.masked_rgb,
         mask: analysis.mask,
         erm_probabilities: analysis.erm_probabilities,
         masktune_probabilities: analysis.masktune_probabilities,
@@ -421,7 +431,8 @@ fn analysed(
         times: times.clone(),
         batch_size,
         source_size: (image.source_width, image.source_height),
-    }
+    };
+    Ok(AnalysedImage { pictures, numbers })
 }
 
 fn summary(pair: &ModelPair) -> String {

@@ -116,8 +116,8 @@ pub fn ModelsView() -> impl IntoView {
     let lab = page.lab;
     move || {
         lab.downloads.get().map(|downloads| {
-            let link = |d: Download, id: &'static str| view! {
-                <a id=id href=d.url download=d.file_name.clone()>
+            let link = |d: &Download, id: &'static str| view! {
+                <a id=id href=d.url.as_str().to_owned() download=d.file_name.clone()>
                     {format!("{} ({:.0} kB)", d.file_name, d.bytes as f64 / 1e3)}
                 </a>
             };
@@ -141,8 +141,8 @@ pub fn ModelsView() -> impl IntoView {
                         <button id="lab-analyse" on:click=move |_| page.analyse_lab_models()>
                             "Analyse images with these models"
                         </button>
-                        " or download the bundles: " {link(downloads.erm, "lab-download-erm")} " · "
-                        {link(downloads.masktune, "lab-download-masktune")}
+                        " or download the bundles: " {link(&downloads.erm, "lab-download-erm")} " · "
+                        {link(&downloads.masktune, "lab-download-masktune")}
                     </p>
                     <p class="fine-print">
                         "trainer-native predict --erm <ERM bundle> --masktune <MaskTune bundle> IMAGES… answers "

@@ -317,14 +317,14 @@ fn MaskGrid() -> impl IntoView {
                     <h3>{format!("What the epoch-{} ERM model looks at, and the masks", masked.source_epoch)}</h3>
                     <p class="fine-print">{groups}</p>
                     <div class="mask-grid">
-                        {masked.examples.into_iter().map(|e| view! {
+                        {masked.examples.iter().map(|e| view! {
                             <figure class="mask-example" data-group=e.group.clone()>
-                                <img src=e.original_url.clone() alt="training image" />
+                                <img src=e.pictures.input.as_str().to_owned() alt="training image" />
                                 <div class="overlay small">
-                                    <img src=e.original_url alt="" aria-hidden="true" />
-                                    <img class="heat" src=e.heatmap_url alt="XGradCAM heatmap over the image" />
+                                    <img src=e.pictures.input.as_str().to_owned() alt="" aria-hidden="true" />
+                                    <img class="heat" src=e.pictures.heatmap.as_str().to_owned() alt="XGradCAM heatmap over the image" />
                                 </div>
-                                <img src=e.masked_url alt="masked image" />
+                                <img src=e.pictures.masked.as_str().to_owned() alt="masked image" />
                                 <figcaption>{format!("{}: {:.1} % hidden", e.group, e.masked_fraction * 100.0)}</figcaption>
                             </figure>
                         }).collect_view()}

@@ -11,8 +11,8 @@ use crate::protocol::BackendKind;
 use crate::protocol::lab::{
     EpochPoint, LabBundles, LabEvent, LabModel, LabSettings, LabStep, MaskExample, WorkerMemory,
 };
-use crate::ui::file_download;
-use crate::ui::pixels::{rgb_data_url, rgba_data_url};
+use crate::ui::object_url::ObjectUrl;
+use crate::ui::pictures::PictureUrls;
 
 /// Where the current (or last) run stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,20 +35,17 @@ pub struct DataSummary {
 }
 
 /// The masking pass's examples, ready to draw, and what it hid per group.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct MaskedView {
     pub source_epoch: usize,
-    /// (group, original, heatmap, masked as data URLs, masked share).
     pub examples: Vec<ShownExample>,
     pub groups: Vec<GroupMasking>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct ShownExample {
     pub group: String,
-    pub original_url: String,
-    pub heatmap_url: String,
-    pub masked_url: String,
+    pub pictures: PictureUrls,
     pub masked_fraction: f64,
 }
 
@@ -61,16 +58,16 @@ pub struct StepProgress {
 }
 
 /// A finished run's two bundles as object URLs the page's download links point at.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Downloads {
     pub erm: Download,
     pub masktune: Download,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Download {
     pub file_name: String,
-    pub url: String,
+    pub url: ObjectUrl,
     pub bytes: usize,
 }
 
@@ -80,8 +77,7 @@ impl Downloads {
             let failed = |e| format!("the {model} bundle could not be offered for download: {e:?}");
             Ok(Download {
                 file_name: format!("lab-seed{}-{model}.mtb", bundles.seed),
-                url: file_download::object_url(bytes, "application/octet-stream")
-                    .map_err(failed)?,
+                url: ObjectUrl::of_bytes(bytes, "application/octet-stream").map_err(failed)?,
                 bytes: bytes.len(),
             })
         };
@@ -89,13 +85,6 @@ impl Downloads {
             erm: link(&bundles.erm, "erm")?,
             masktune: link(&bundles.masktune, "masktune")?,
         })
-    }
-
-    /// Lets the browser free the files.
-    fn revoke(&self) {
-        for download in [&self.erm, &self.masktune] {
-            let _ = web_sys::Url::revoke_object_url(&download.url);
-        }
     }
 }
 
@@ -111,9 +100,10 @@ pub struct LabState {
     /// fine-tuning epoch.
     pub loss_trace: RwSignal<Vec<(LabModel, [f64; 2])>>,
     pub epochs: RwSignal<Vec<EpochPoint>>,
-    pub masked: RwSignal<Option<MaskedView>>,
+    pub masked: RwSignal<Option<Arc<MaskedView>>>,
     pub evaluation: RwSignal<Option<Arc<EvaluationReport>>>,
-    pub downloads: RwSignal<Option<Downloads>>,
+    /// The run's bundles, offered while this holds them (a new run lets the browser free them).
+    pub downloads: RwSignal<Option<Arc<Downloads>>>,
     /// The worker's memory when the last run finished.
     pub worker_memory: RwSignal<Option<WorkerMemory>>,
     /// Number of the current run; answers for older runs are ignored.
@@ -154,15 +144,8 @@ impl LabState {
         self.epochs.set(Vec::new());
         self.masked.set(None);
         self.evaluation.set(None);
-        self.forget_downloads();
-        run
-    }
-
-    fn forget_downloads(&self) {
-        if let Some(old) = self.downloads.get_untracked() {
-            old.revoke();
-        }
         self.downloads.set(None);
+        run
     }
 
     /// The run to stop, if one is going.
@@ -220,24 +203,20 @@ impl LabState {
             })),
             LabEvent::Epoch(point) => self.epochs.update(|points| points.push(point)),
             LabEvent::Masked {
-                side,
                 source_epoch,
                 examples,
                 groups,
-            } => match shown_examples(&examples, side) {
-                Ok(examples) => self.masked.set(Some(MaskedView {
+            } => match shown_examples(&examples) {
+                Ok(examples) => self.masked.set(Some(Arc::new(MaskedView {
                     source_epoch,
                     examples,
                     groups,
-                })),
+                }))),
                 Err(message) => self.failed(message),
             },
             LabEvent::Evaluated(report) => self.evaluation.set(Some(Arc::from(report))),
             LabEvent::Bundles(bundles) => match Downloads::new(&bundles) {
-                Ok(downloads) => {
-                    self.forget_downloads();
-                    self.downloads.set(Some(downloads));
-                }
+                Ok(downloads) => self.downloads.set(Some(Arc::new(downloads))),
                 Err(message) => self.failed(message),
             },
             LabEvent::Stopped => self.end(RunState::Stopped),
@@ -263,16 +242,14 @@ impl LabState {
     }
 }
 
-fn shown_examples(examples: &[MaskExample], side: usize) -> Result<Vec<ShownExample>, String> {
-    let failed = |e: wasm_bindgen::JsValue| format!("could not draw the masking examples: {e:?}");
+fn shown_examples(examples: &[MaskExample]) -> Result<Vec<ShownExample>, String> {
     examples
         .iter()
         .map(|e| {
             Ok(ShownExample {
                 group: e.group.clone(),
-                original_url: rgb_data_url(&e.original_rgb, side, side).map_err(failed)?,
-                heatmap_url: rgba_data_url(&e.heatmap_rgba, side, side).map_err(failed)?,
-                masked_url: rgb_data_url(&e.masked_rgb, side, side).map_err(failed)?,
+                pictures: PictureUrls::new(&e.pictures)
+                    .map_err(|e| format!("could not show the masking examples: {e:?}"))?,
                 masked_fraction: e.masked_fraction,
             })
         })

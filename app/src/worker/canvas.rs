@@ -1,0 +1,136 @@
+//! Offscreen canvases, the worker's way to the browser's image encoders: the pictures the page
+//! shows leave the worker as PNG files, so that the page's thread does no pixel work and keeps
+//! no pixels in its own memory (a `blob:` address per picture, however many images it shows).
+
+use js_sys::{Function, Object, Promise, Reflect, Uint8ClampedArray};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
+
+use crate::protocol::Pictures;
+
+/// An offscreen canvas of the given size with its 2D context (workers have no document).
+pub fn offscreen(
+    width: usize,
+    height: usize,
+) -> Result<(OffscreenCanvas, OffscreenCanvasRenderingContext2d), JsValue> {
+    let canvas = OffscreenCanvas::new(width as u32, height as u32)?;
+    let context = canvas
+        .get_context("2d")?
+        .ok_or("no 2d context")?
+        .unchecked_into::<OffscreenCanvasRenderingContext2d>();
+    Ok((canvas, context))
+}
+
+/// Encodes `rgba` (`width * height * 4` bytes) as a file of `mime_type` (`image/png`,
+/// `image/jpeg`).
+pub async fn encode(
+    rgba: &[u8],
+    width: usize,
+    height: usize,
+    mime_type: &str,
+) -> Result<Blob, JsValue> {
+    finished(start_encoding(rgba, width, height, mime_type)?).await
+}
+
+/// The three pictures of an analysis (or of a Lab example), `side`×`side` each, as PNG files,
+/// encoded side by side.
+pub async fn png_pictures(
+    side: usize,
+    input_rgb: &[u8],
+    heatmap_rgba: &[u8],
+    masked_rgb: &[u8],
+) -> Result<Pictures, JsValue> {
+    let png = |rgba: &[u8]| start_encoding(rgba, side, side, "image/png");
+    let input = png(&rgba_of_rgb(input_rgb))?;
+    let heatmap = png(heatmap_rgba)?;
+    let masked = png(&rgba_of_rgb(masked_rgb))?;
+    Ok(Pictures {
+        input: finished(input).await?,
+        heatmap: finished(heatmap).await?,
+        masked: finished(masked).await?,
+    })
+}
+
+/// Draws `rgba` on a canvas of its own and starts its encoding; the promise gives the `Blob`.
+fn start_encoding(
+    rgba: &[u8],
+    width: usize,
+    height: usize,
+    mime_type: &str,
+) -> Result<Promise, JsValue> {
+    let (canvas, context) = offscreen(width, height)?;
+    // A copy outside the module's memory: ImageData refuses views of shared memory, which the
+    // threaded build has.
+    let pixels = Uint8ClampedArray::new_with_length(rgba.len() as u32);
+    pixels.copy_from(rgba);
+    let data =
+        ImageData::new_with_js_u8_clamped_array_and_sh(&pixels, width as u32, height as u32)?;
+    context.put_image_data(&data, 0.0, 0.0)?;
+    // `convertToBlob({ type })`, through `Reflect`: web-sys's binding of its options sits behind
+    // a cargo feature nothing else here needs.
+    let options = Object::new();
+    Reflect::set(&options, &"type".into(), &mime_type.into())?;
+    let convert: Function = Reflect::get(&canvas, &"convertToBlob".into())?.dyn_into()?;
+    convert.call1(&canvas, &options)?.dyn_into()
+}
+
+async fn finished(encoding: Promise) -> Result<Blob, JsValue> {
+    Ok(JsFuture::from(encoding).await?.unchecked_into())
+}
+
+/// Opaque RGBA pixels of RGB ones.
+fn rgba_of_rgb(rgb: &[u8]) -> Vec<u8> {
+    rgb.chunks_exact(3)
+        .flat_map(|p| [p[0], p[1], p[2], 255])
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use masktune::square_image;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    /// The pixels of a PNG file, RGBA, as the trainer's decoder reads them.
+    async fn decoded(file: &Blob) -> Vec<u8> {
+        assert_eq!(file.type_(), "image/png");
+        let bytes = crate::worker::blob_bytes(file).await.unwrap();
+        let decoder = square_image::decoder(&bytes).unwrap();
+        square_image::upright(decoder)
+            .unwrap()
+            .to_rgba8()
+            .into_raw()
+    }
+
+    #[wasm_bindgen_test]
+    async fn the_pictures_come_out_as_png_files_of_the_same_pixels() {
+        let side = 3;
+        let rgb: Vec<u8> = (0..side * side * 3).map(|i| (i * 9) as u8).collect();
+        let masked: Vec<u8> = rgb.iter().map(|v| v / 2).collect();
+        // Translucent, as the heatmap is: the canvas keeps colours premultiplied by their
+        // opacity, so at the heatmap's opacities they may come back a level off.
+        let heatmap: Vec<u8> = (0..side * side)
+            .flat_map(|i| {
+                [
+                    (i * 28) as u8,
+                    200,
+                    255 - (i * 28) as u8,
+                    128 + (i * 14) as u8,
+                ]
+            })
+            .collect();
+        let pictures = png_pictures(side, &rgb, &heatmap, &masked).await.unwrap();
+
+        assert_eq!(decoded(&pictures.input).await, rgba_of_rgb(&rgb));
+        assert_eq!(decoded(&pictures.masked).await, rgba_of_rgb(&masked));
+        let heatmap_back = decoded(&pictures.heatmap).await;
+        for (back, given) in heatmap_back.iter().zip(&heatmap) {
+            assert!(
+                back.abs_diff(*given) <= 1,
+                "{heatmap_back:?} is not {heatmap:?}"
+            );
+        }
+    }
+}
