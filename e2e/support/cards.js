@@ -14,8 +14,9 @@ export async function trainerPredictions(id) {
 }
 
 export async function readCards(page) {
-  // The pictures load after their card shows (the browser reads the worker's files).
-  await page.waitForFunction(() => [...document.querySelectorAll("article.result img")].every((img) => img.complete));
+  // The pictures come after their card's answer (the worker's PNG files), and then load.
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll("article.result img")].every((img) => img.getAttribute("src") && img.complete));
   return page.locator("article.result").evaluateAll((articles) =>
     articles.map((a) => {
       const d = a.querySelector(".decision");

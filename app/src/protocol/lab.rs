@@ -88,7 +88,7 @@ pub enum LabModel {
 
 /// One training image through the masking: as trained on, the ERM model's XGradCAM map, and
 /// masked.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct MaskExample {
     pub group: String,
     pub pictures: Pictures,
@@ -96,7 +96,7 @@ pub struct MaskExample {
 }
 
 /// One thing that happened in a Lab run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub enum LabEvent {
     /// Work within a step: images (bytes while downloading) done of the step's total, and
     /// while training the last batch's loss and the epoch's accuracy so far.

@@ -1,8 +1,8 @@
 //! The one message protocol between the page (`ui`, the DOM side) and the compute worker
 //! (`worker`, which holds the models): typed requests and responses, carried by `postMessage` as
-//! plain JavaScript values (serde-wasm-bindgen). Files and pictures travel as `Blob`s (the browser
-//! shares them without copying), other bytes as `Uint8Array`s whose memory is transferred, not
-//! copied.
+//! plain JavaScript values (serde-wasm-bindgen). Files travel as `Blob`s (the browser shares them
+//! without copying), pictures as object URLs of PNG files, other bytes as `Uint8Array`s whose
+//! memory is transferred, not copied.
 
 pub mod lab;
 
@@ -81,9 +81,10 @@ pub enum Response {
         meta: Box<BundleMetadata>,
         /// One sentence naming the models, for the status line.
         summary: String,
-        /// The warm-up's analysis of a picture of noise: the page draws it once, unseen, so
-        /// that its first real image draws as fast as the rest.
+        /// The warm-up's analysis of a picture of noise, and its pictures: the page draws them
+        /// once, unseen, so that its first real image draws as fast as the rest.
         warm_up: Box<AnalysedImage>,
+        warm_up_pictures: Pictures,
     },
     ModelsFailed {
         generation: u64,
@@ -93,6 +94,12 @@ pub enum Response {
     Analysed {
         id: u64,
         result: Result<Box<AnalysedImage>, String>,
+    },
+    /// The pictures of an image answered by `Analysed`, sent after it: the browser encodes them
+    /// while the page already shows the answer.
+    Drawn {
+        id: u64,
+        pictures: Result<Pictures, String>,
     },
     /// What Lab run `run` did.
     Lab {
@@ -141,16 +148,9 @@ impl BackendKind {
     }
 }
 
-/// One image's analysis, ready to draw.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AnalysedImage {
-    pub pictures: Pictures,
-    pub numbers: AnalysisNumbers,
-}
-
-/// What one image's analysis found, and what it took.
+/// What one image's analysis found, and what it took (its pictures come in `Response::Drawn`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AnalysisNumbers {
+pub struct AnalysedImage {
     /// Side of the square model input the pictures have.
     pub side: usize,
     pub mask: MaskStats,
@@ -166,20 +166,49 @@ pub struct AnalysisNumbers {
     pub source_size: (u32, u32),
 }
 
-/// One image's three pictures, `side`×`side` PNG files made in the worker. The page links them
-/// (`blob:` addresses) and so keeps none of their pixels in its own memory, however many images
-/// it has shown.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One image's three pictures, `side`×`side` PNG files that the worker made, as object URLs
+/// (`blob:` addresses) the page only links. The copy a message brings owns them and revokes them
+/// when dropped, so they live as long as the page keeps the answer, and the page holds none of
+/// their pixels in its own memory, however many images it is given.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Pictures {
     /// The model's input.
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    pub input: web_sys::Blob,
+    pub input: String,
     /// The ERM model's XGradCAM map as a coloured, translucent heatmap.
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    pub heatmap: web_sys::Blob,
+    pub heatmap: String,
     /// The input with the pixels ERM relied on hidden.
-    #[serde(with = "serde_wasm_bindgen::preserve")]
-    pub masked: web_sys::Blob,
+    pub masked: String,
+    /// Whether dropping this revokes the URLs: the worker's copy hands them over, the copy a
+    /// message brings owns them.
+    #[serde(skip, default = "owned_when_received")]
+    owns_urls: bool,
+}
+
+fn owned_when_received() -> bool {
+    true
+}
+
+impl Pictures {
+    /// Pictures to send: the receiver will own the URLs.
+    pub fn handed_over(input: String, heatmap: String, masked: String) -> Self {
+        Self {
+            input,
+            heatmap,
+            masked,
+            owns_urls: false,
+        }
+    }
+}
+
+impl Drop for Pictures {
+    fn drop(&mut self) {
+        if self.owns_urls {
+            for url in [&self.input, &self.heatmap, &self.masked] {
+                // Revoking fails only for an address that is not an object URL.
+                let _ = web_sys::Url::revoke_object_url(url);
+            }
+        }
+    }
 }
 
 /// Why a message could not be carried; a bug, not something a user caused.
@@ -235,8 +264,18 @@ mod tests {
     use super::*;
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    fn analysed(pictures: Pictures) -> AnalysedImage {
-        let numbers = AnalysisNumbers {
+    /// Whether `url` still names a file: a revoked object URL no longer does. (The tests run in
+    /// a worker.)
+    async fn object_url_works(url: &str) -> bool {
+        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        wasm_bindgen_futures::JsFuture::from(scope.fetch_with_str(url))
+            .await
+            .is_ok()
+    }
+
+    #[wasm_bindgen_test]
+    fn an_analysis_comes_back_as_sent() {
+        let analysed = AnalysedImage {
             side: 2,
             mask: MaskStats {
                 threshold: 0.5,
@@ -250,20 +289,9 @@ mod tests {
             batch_size: 1,
             source_size: (10, 20),
         };
-        AnalysedImage { pictures, numbers }
-    }
-
-    #[wasm_bindgen_test]
-    fn an_analysis_comes_back_as_sent_with_its_pictures_as_the_same_files() {
-        let blob = || web_sys::Blob::new().unwrap();
-        let pictures = Pictures {
-            input: blob(),
-            heatmap: blob(),
-            masked: blob(),
-        };
         let response = Response::Analysed {
             id: 7,
-            result: Ok(Box::new(analysed(pictures.clone()))),
+            result: Ok(Box::new(analysed)),
         };
         let encoded = encode(&response).unwrap();
         assert_eq!(encoded.transfer.length(), 0);
@@ -272,10 +300,42 @@ mod tests {
         };
         let image = result.unwrap();
         assert_eq!(id, 7);
-        assert_eq!(image.pictures, pictures);
-        assert_ne!(image.pictures.input, image.pictures.heatmap);
-        assert_eq!(image.numbers.source_size, (10, 20));
-        assert_eq!(image.numbers.erm_probabilities, vec![0.25, 0.75]);
+        assert_eq!(image.source_size, (10, 20));
+        assert_eq!(image.erm_probabilities, vec![0.25, 0.75]);
+    }
+
+    #[wasm_bindgen_test]
+    async fn pictures_come_back_as_sent_and_owned_by_their_receiver() {
+        let url =
+            || web_sys::Url::create_object_url_with_blob(&web_sys::Blob::new().unwrap()).unwrap();
+        let urls = [url(), url(), url()];
+        let [input, heatmap, masked] = urls.clone();
+        let response = Response::Drawn {
+            id: 7,
+            pictures: Ok(Pictures::handed_over(input, heatmap, masked)),
+        };
+        let encoded = encode(&response).unwrap();
+        drop(response);
+        let Response::Drawn { id, pictures } = decode(encoded.value).unwrap() else {
+            panic!("decoded into another variant");
+        };
+        let pictures = pictures.unwrap();
+        assert_eq!(id, 7);
+        assert_eq!(
+            [&pictures.input, &pictures.heatmap, &pictures.masked],
+            urls.each_ref()
+        );
+        // The sender's copy let go of the URLs without revoking them; the received one revokes.
+        for url in &urls {
+            assert!(
+                object_url_works(url).await,
+                "{url} was revoked by its sender"
+            );
+        }
+        drop(pictures);
+        for url in &urls {
+            assert!(!object_url_works(url).await, "{url} outlived its pictures");
+        }
     }
 
     #[wasm_bindgen_test]

@@ -15,7 +15,6 @@ mod lab;
 mod line_chart;
 mod object_url;
 mod page_drop;
-mod pictures;
 mod result_card;
 mod results_summary;
 mod selective_panel;

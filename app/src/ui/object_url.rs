@@ -1,5 +1,5 @@
-//! Object URLs: a file the page holds (a picture from the worker, a download) under a short
-//! `blob:` address, let go of when the page no longer links it.
+//! Object URLs: a file the page makes (a download) under a short `blob:` address, let go of when
+//! the page no longer links it.
 
 use wasm_bindgen::JsValue;
 use web_sys::{Blob, BlobPropertyBag, Url};
@@ -9,18 +9,13 @@ use web_sys::{Blob, BlobPropertyBag, Url};
 pub struct ObjectUrl(String);
 
 impl ObjectUrl {
-    pub fn of_blob(blob: &Blob) -> Result<Self, JsValue> {
-        Url::create_object_url_with_blob(blob).map(Self)
-    }
-
     /// A file of `bytes` of the type `mime`.
     pub fn of_bytes(bytes: &[u8], mime: &str) -> Result<Self, JsValue> {
         let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
         let options = BlobPropertyBag::new();
         options.set_type(mime);
-        Self::of_blob(&Blob::new_with_u8_array_sequence_and_options(
-            &parts, &options,
-        )?)
+        let file = Blob::new_with_u8_array_sequence_and_options(&parts, &options)?;
+        Url::create_object_url_with_blob(&file).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

@@ -8,6 +8,7 @@ use masktune::selective::Decision;
 use wasm_bindgen::JsCast;
 
 use super::state::{Entry, Outcome, PageState, Shown};
+use crate::protocol::Pictures;
 
 /// How many classes the probability lists show.
 const TOP: usize = 3;
@@ -105,22 +106,39 @@ fn Analysis(shown: Arc<Shown>) -> impl IntoView {
         }
     };
     let times = a.times.clone();
+    // A picture's address once the worker has sent them (`src` stays unset until then).
+    let picture = |which: fn(&Pictures) -> &String| {
+        let pictures = shown.pictures.clone();
+        move || pictures.with(|p| p.as_ref()?.as_ref().ok().map(|p| which(p).clone()))
+    };
+    let not_drawn = {
+        let pictures = shown.pictures.clone();
+        move || {
+            pictures.with(|p| match p {
+                Some(Err(message)) => {
+                    Some(view! { <p class="error" role="alert">{message.clone()}</p> })
+                }
+                _ => None,
+            })
+        }
+    };
 
     view! {
         <div class="panels">
             <figure>
                 <div class="overlay">
-                    <img src=shown.pictures.input.as_str().to_owned() alt="the input image" />
-                    <img class="heat" src=shown.pictures.heatmap.as_str().to_owned() alt="XGradCAM heatmap of the ERM model"
+                    <img src=picture(|p| &p.input) alt="the input image" />
+                    <img class="heat" src=picture(|p| &p.heatmap) alt="XGradCAM heatmap of the ERM model"
                         style:opacity=move || format!("{}", f64::from(state.opacity.get()) / 100.0) />
                 </div>
                 <figcaption>"What ERM looked at (XGradCAM)"</figcaption>
             </figure>
             <figure>
-                <img src=shown.pictures.masked.as_str().to_owned() alt="the image with the salient pixels hidden" class="masked" />
+                <img src=picture(|p| &p.masked) alt="the image with the salient pixels hidden" class="masked" />
                 <figcaption>{format!("Masked: {masked_share:.1}% of pixels hidden")}</figcaption>
             </figure>
         </div>
+        {not_drawn}
         <div class="predictions">
             <Prediction title="ERM" id="erm" probabilities=a.erm_probabilities.clone() names=names.clone() />
             <Prediction title="MaskTune" id="masktune" probabilities=a.masktune_probabilities.clone() names=names.clone() />

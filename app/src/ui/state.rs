@@ -12,11 +12,9 @@ use super::backend_choice;
 use super::card_filter::{CardFacts, CardFilter};
 use super::compute_worker::ComputeWorker;
 use super::lab::LabState;
-use super::pictures::PictureUrls;
 use super::result_card::rehearse;
 use crate::protocol::{
-    AnalysedImage, AnalysisNumbers, BackendKind, BackendReport, BundleFile, ImageFile, Request,
-    Response,
+    AnalysedImage, BackendKind, BackendReport, BundleFile, ImageFile, Pictures, Request, Response,
 };
 use crate::tasks::{self, Models, TASKS, Task};
 
@@ -69,10 +67,11 @@ impl Entry {
     }
 }
 
-/// An analysis ready to draw: the worker's pictures linked, its numbers for the text.
+/// An analysis ready to draw: its numbers for the text, and the worker's pictures once they come
+/// (linked as long as this lives) or why they could not be drawn.
 pub struct Shown {
-    pub pictures: PictureUrls,
-    pub numbers: AnalysisNumbers,
+    pub numbers: AnalysedImage,
+    pub pictures: ArcRwSignal<Option<Result<Pictures, String>>>,
     pub class_names: Arc<Vec<String>>,
 }
 
@@ -482,15 +481,15 @@ impl PageState {
                 meta,
                 summary,
                 warm_up,
+                warm_up_pictures,
             } if current(generation) => {
                 // Start the slider at 90% coverage, or the closest the models offer.
                 let thresholds = sorted_by_coverage(&meta.selective_thresholds);
                 self.coverage_index
                     .set(closest_threshold(&thresholds, 0.9).map_or(0, |(index, _)| index));
                 self.meta.set(Some(Arc::new(*meta)));
-                // Pictures that cannot be linked here fail again, with their message, on the
-                // user's first image.
                 if let Ok(shown) = self.show(*warm_up) {
+                    shown.pictures.set(Some(Ok(warm_up_pictures)));
                     rehearse(self, shown);
                 }
                 self.models.set(ModelState::Ready { summary });
@@ -512,6 +511,7 @@ impl PageState {
                 };
                 self.finish(id, outcome);
             }
+            Response::Drawn { id, pictures } => self.draw(id, pictures),
             Response::Lab { run, event } => self.lab.receive(run, event),
             Response::WorkerFailed(message) => self.worker_failed(message),
             // Answers about models the page has since replaced.
@@ -570,16 +570,27 @@ impl PageState {
         }
     }
 
+    /// Gives the answer for image `id` its pictures; those of an image no longer shown are let go.
+    fn draw(&self, id: u64, pictures: Result<Pictures, String>) {
+        self.entries.with_untracked(|entries| {
+            let shown = entries.iter().find_map(|entry| match &entry.outcome {
+                Outcome::Done(shown) if entry.id == id => Some(shown),
+                _ => None,
+            });
+            if let Some(shown) = shown {
+                shown.pictures.set(Some(pictures));
+            }
+        });
+    }
+
     fn show(&self, image: AnalysedImage) -> Result<Shown, String> {
         let class_names = self
             .meta
             .with_untracked(|meta| meta.as_ref().map(|m| Arc::new(m.class_names.clone())))
             .ok_or("the models changed before this image could be shown")?;
-        let pictures = PictureUrls::new(&image.pictures)
-            .map_err(|e| format!("could not show the result's pictures: {e:?}"))?;
         Ok(Shown {
-            pictures,
-            numbers: image.numbers,
+            numbers: image,
+            pictures: ArcRwSignal::new(None),
             class_names,
         })
     }

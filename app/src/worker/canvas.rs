@@ -1,22 +1,28 @@
 //! Offscreen canvases, the worker's way to the browser's image encoders: the pictures the page
-//! shows leave the worker as PNG files, so that the page's thread does no pixel work and keeps
-//! no pixels in its own memory (a `blob:` address per picture, however many images it shows).
+//! shows leave the worker as PNG files under object URLs, so that the page's thread does no pixel
+//! work and keeps no pixels in its own memory (a `blob:` address per picture, however many images
+//! it shows).
+
+use std::cell::RefCell;
 
 use js_sys::{Function, Object, Promise, Reflect, Uint8ClampedArray};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
+use web_sys::{Blob, ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d, Url};
 
 use crate::protocol::Pictures;
 
-/// An offscreen canvas of the given size with its 2D context (workers have no document).
+/// An offscreen canvas of the given size with its 2D context (workers have no document), kept in
+/// the worker's memory: every canvas here is read back (its pixels, or a file of them).
 pub fn offscreen(
     width: usize,
     height: usize,
 ) -> Result<(OffscreenCanvas, OffscreenCanvasRenderingContext2d), JsValue> {
     let canvas = OffscreenCanvas::new(width as u32, height as u32)?;
+    let options = Object::new();
+    Reflect::set(&options, &"willReadFrequently".into(), &true.into())?;
     let context = canvas
-        .get_context("2d")?
+        .get_context_with_context_options("2d", &options)?
         .ok_or("no 2d context")?
         .unchecked_into::<OffscreenCanvasRenderingContext2d>();
     Ok((canvas, context))
@@ -33,8 +39,8 @@ pub async fn encode(
     finished(start_encoding(rgba, width, height, mime_type)?).await
 }
 
-/// The three pictures of an analysis (or of a Lab example), `side`×`side` each, as PNG files,
-/// encoded side by side.
+/// The three pictures of an analysis (or of a Lab example), `side`×`side` each, as PNG files
+/// encoded side by side, handed over to the page as object URLs.
 pub async fn png_pictures(
     side: usize,
     input_rgb: &[u8],
@@ -45,21 +51,47 @@ pub async fn png_pictures(
     let input = png(&rgba_of_rgb(input_rgb))?;
     let heatmap = png(heatmap_rgba)?;
     let masked = png(&rgba_of_rgb(masked_rgb))?;
-    Ok(Pictures {
-        input: finished(input).await?,
-        heatmap: finished(heatmap).await?,
-        masked: finished(masked).await?,
+    let url = |file: Blob| Url::create_object_url_with_blob(&file);
+    Ok(Pictures::handed_over(
+        url(finished(input).await?)?,
+        url(finished(heatmap).await?)?,
+        url(finished(masked).await?)?,
+    ))
+}
+
+thread_local! {
+    /// The canvas pictures are encoded on, kept from one picture to the next: a new canvas's
+    /// first drawing costs the browser more than the rest of the encoding (in Chromium's worker,
+    /// 1.5 ms to put a 28×28 picture on a new canvas).
+    static ENCODING_CANVAS: RefCell<Option<(OffscreenCanvas, OffscreenCanvasRenderingContext2d)>> =
+        const { RefCell::new(None) };
+}
+
+/// The encoding canvas, at `width`×`height`.
+fn encoding_canvas(
+    width: usize,
+    height: usize,
+) -> Result<(OffscreenCanvas, OffscreenCanvasRenderingContext2d), JsValue> {
+    ENCODING_CANVAS.with_borrow_mut(|kept| {
+        let fits = |(canvas, _): &(OffscreenCanvas, _)| {
+            (canvas.width(), canvas.height()) == (width as u32, height as u32)
+        };
+        match kept.as_ref().filter(|kept| fits(kept)) {
+            Some(canvas) => Ok(canvas.clone()),
+            None => Ok(kept.insert(offscreen(width, height)?).clone()),
+        }
     })
 }
 
-/// Draws `rgba` on a canvas of its own and starts its encoding; the promise gives the `Blob`.
+/// Draws `rgba` on the encoding canvas and starts its encoding; the promise gives the `Blob`.
+/// The canvas can take the next picture at once: the encoding is of a copy, taken here.
 fn start_encoding(
     rgba: &[u8],
     width: usize,
     height: usize,
     mime_type: &str,
 ) -> Result<Promise, JsValue> {
-    let (canvas, context) = offscreen(width, height)?;
+    let (canvas, context) = encoding_canvas(width, height)?;
     // A copy outside the module's memory: ImageData refuses views of shared memory, which the
     // threaded build has.
     let pixels = Uint8ClampedArray::new_with_length(rgba.len() as u32);
@@ -93,10 +125,19 @@ mod tests {
 
     use super::*;
 
-    /// The pixels of a PNG file, RGBA, as the trainer's decoder reads them.
-    async fn decoded(file: &Blob) -> Vec<u8> {
+    /// The pixels of the PNG file at `url`, RGBA, as the trainer's decoder reads them.
+    async fn decoded(url: &str) -> Vec<u8> {
+        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let response: web_sys::Response = JsFuture::from(scope.fetch_with_str(url))
+            .await
+            .unwrap()
+            .unchecked_into();
+        let file: Blob = JsFuture::from(response.blob().unwrap())
+            .await
+            .unwrap()
+            .unchecked_into();
         assert_eq!(file.type_(), "image/png");
-        let bytes = crate::worker::blob_bytes(file).await.unwrap();
+        let bytes = crate::worker::blob_bytes(&file).await.unwrap();
         let decoder = square_image::decoder(&bytes).unwrap();
         square_image::upright(decoder)
             .unwrap()

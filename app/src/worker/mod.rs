@@ -23,9 +23,7 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::assets;
 use crate::protocol::lab::{LabBundles, LabEvent, LabSettings};
-use crate::protocol::{
-    self, AnalysedImage, AnalysisNumbers, BundleFile, ImageFile, Request, Response,
-};
+use crate::protocol::{self, AnalysedImage, BundleFile, ImageFile, Pictures, Request, Response};
 use backend::{ComputeBackend, now_ms};
 use image_input::DecodedImage;
 
@@ -128,7 +126,7 @@ impl ComputeWorker {
         self.generation.get() == generation
     }
 
-    async fn handle(&self, request: Request) {
+    async fn handle(&'static self, request: Request) {
         match request {
             Request::LoadModels {
                 generation,
@@ -204,14 +202,14 @@ impl ComputeWorker {
         let ready = match loaded {
             Ok(pair) => warm_up(&pair, &self.backend)
                 .await
-                .map(|warm_up| (pair, warm_up)),
+                .map(|answer| (pair, answer)),
             Err(message) => Err(message),
         };
         if !self.current(generation) {
             return;
         }
         match ready {
-            Ok((pair, warm_up)) => {
+            Ok((pair, (warm_up, warm_up_pictures))) => {
                 let meta = Box::new(pair.meta.clone());
                 let summary = summary(&pair);
                 self.pair.replace(Some(Rc::new(pair)));
@@ -220,6 +218,7 @@ impl ComputeWorker {
                     meta,
                     summary,
                     warm_up: Box::new(warm_up),
+                    warm_up_pictures,
                 });
             }
             Err(message) => self.send(&Response::ModelsFailed {
@@ -230,7 +229,7 @@ impl ComputeWorker {
     }
 
     /// Decodes and analyses the images in batches, answering each image as its batch finishes.
-    async fn analyse(&self, generation: u64, images: Vec<ImageFile>) {
+    async fn analyse(&'static self, generation: u64, images: Vec<ImageFile>) {
         let pair = self.pair.borrow().clone();
         let Some(pair) = pair.filter(|_| self.current(generation)) else {
             // The page changed models meanwhile: it no longer shows these images.
@@ -259,9 +258,15 @@ impl ComputeWorker {
                 Ok((analyses, times)) => {
                     let batch_size = decoded.len();
                     for ((id, image, decode_ms), analysis) in decoded.into_iter().zip(analyses) {
-                        let times = (decode_ms, &times, batch_size);
-                        let result = analysed(image, analysis, times).await.map(Box::new);
+                        let times = (decode_ms, times.clone(), batch_size);
+                        let result = Ok(Box::new(analysed(&image, &analysis, times)));
                         self.send(&Response::Analysed { id, result });
+                        // The browser encodes the pictures while the page shows the answer and
+                        // the next image is analysed.
+                        spawn_local(async move {
+                            let pictures = pictures(image, analysis).await;
+                            self.send(&Response::Drawn { id, pictures });
+                        });
                     }
                 }
                 Err(message) => {
@@ -367,9 +372,12 @@ const WARM_UP_PICTURE_SIDE: usize = 256;
 
 /// Analyses a picture the way a user's image goes (decoding included), so that shaders are
 /// compiled, buffers allocated and the code that decodes and answers run before the user's first
-/// image ([`warm_up_runs`]). The page draws the answer once, unseen, for the same reason on its
-/// side.
-async fn warm_up(pair: &ModelPair, backend: &ComputeBackend) -> Result<AnalysedImage, String> {
+/// image ([`warm_up_runs`]). The page draws the answer and its pictures once, unseen, for the
+/// same reason on its side.
+async fn warm_up(
+    pair: &ModelPair,
+    backend: &ComputeBackend,
+) -> Result<(AnalysedImage, Pictures), String> {
     let failed = |message: String| format!("the models failed their first run: {message}");
     let side = pair.input_side();
     // A JPEG (most photos are) and a PNG, whose analysis is the answer.
@@ -387,9 +395,8 @@ async fn warm_up(pair: &ModelPair, backend: &ComputeBackend) -> Result<AnalysedI
         .into_iter()
         .next()
         .ok_or_else(|| failed("no result".into()))?;
-    analysed(image, analysis, (decode_ms, &times, 1))
-        .await
-        .map_err(failed)
+    let answer = analysed(&image, &analysis, (decode_ms, times, 1));
+    Ok((answer, pictures(image, analysis).await.map_err(failed)?))
 }
 
 /// A warm-up picture as a file of `mime_type`, decoded for a model of input `side`, and how long
@@ -406,33 +413,36 @@ async fn warm_up_decode(mime_type: &str, side: usize) -> Result<(DecodedImage, f
     Ok((image, now_ms() - start))
 }
 
-/// The message for one analysed image, its pictures encoded; `times` are its decoding's, its
-/// batch's steps' and the batch's size.
-async fn analysed(
-    image: DecodedImage,
-    analysis: ImageAnalysis,
-    (decode_ms, times, batch_size): (f64, &StepTimes, usize),
-) -> Result<AnalysedImage, String> {
-    let pictures = canvas::png_pictures(
+/// The answer for one analysed image; `times` are its decoding's, its batch's steps' and the
+/// batch's size.
+fn analysed(
+    image: &DecodedImage,
+    analysis: &ImageAnalysis,
+    (decode_ms, times, batch_size): (f64, StepTimes, usize),
+) -> AnalysedImage {
+    AnalysedImage {
+        side: image.side,
+        mask: analysis.mask,
+        erm_probabilities: analysis.erm_probabilities.clone(),
+        masktune_probabilities: analysis.masktune_probabilities.clone(),
+        combined: analysis.combined,
+        decode_ms,
+        times,
+        batch_size,
+        source_size: (image.source_width, image.source_height),
+    }
+}
+
+/// An analysed image's three pictures, encoded as PNG files for the page.
+async fn pictures(image: DecodedImage, analysis: ImageAnalysis) -> Result<Pictures, String> {
+    canvas::png_pictures(
         image.side,
         &image.rgb,
         &heatmap_rgba(&analysis.map),
         &analysis.masked_rgb,
     )
     .await
-    .map_err(|error| format!("its pictures could not be drawn: {error:?}"))?;
-    let numbers = AnalysisNumbers {
-        side: image.side,
-        mask: analysis.mask,
-        erm_probabilities: analysis.erm_probabilities,
-        masktune_probabilities: analysis.masktune_probabilities,
-        combined: analysis.combined,
-        decode_ms,
-        times: times.clone(),
-        batch_size,
-        source_size: (image.source_width, image.source_height),
-    };
-    Ok(AnalysedImage { pictures, numbers })
+    .map_err(|error| format!("its pictures could not be drawn: {error:?}"))
 }
 
 fn summary(pair: &ModelPair) -> String {

@@ -12,7 +12,6 @@ use crate::protocol::lab::{
     EpochPoint, LabBundles, LabEvent, LabModel, LabSettings, LabStep, MaskExample, WorkerMemory,
 };
 use crate::ui::object_url::ObjectUrl;
-use crate::ui::pictures::PictureUrls;
 
 /// Where the current (or last) run stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,19 +33,13 @@ pub struct DataSummary {
     pub train_groups: Vec<(String, usize)>,
 }
 
-/// The masking pass's examples, ready to draw, and what it hid per group.
-#[derive(Debug, PartialEq)]
+/// The masking pass's examples, their pictures the page's while this lives, and what it hid per
+/// group.
+#[derive(Debug)]
 pub struct MaskedView {
     pub source_epoch: usize,
-    pub examples: Vec<ShownExample>,
+    pub examples: Vec<MaskExample>,
     pub groups: Vec<GroupMasking>,
-}
-
-#[derive(Debug, PartialEq)]
-pub struct ShownExample {
-    pub group: String,
-    pub pictures: PictureUrls,
-    pub masked_fraction: f64,
 }
 
 /// The step in progress and how far it is.
@@ -206,14 +199,11 @@ impl LabState {
                 source_epoch,
                 examples,
                 groups,
-            } => match shown_examples(&examples) {
-                Ok(examples) => self.masked.set(Some(Arc::new(MaskedView {
-                    source_epoch,
-                    examples,
-                    groups,
-                }))),
-                Err(message) => self.failed(message),
-            },
+            } => self.masked.set(Some(Arc::new(MaskedView {
+                source_epoch,
+                examples,
+                groups,
+            }))),
             LabEvent::Evaluated(report) => self.evaluation.set(Some(Arc::from(report))),
             LabEvent::Bundles(bundles) => match Downloads::new(&bundles) {
                 Ok(downloads) => self.downloads.set(Some(Arc::new(downloads))),
@@ -240,18 +230,4 @@ impl LabState {
         self.step.set(None);
         self.run_state.set(state);
     }
-}
-
-fn shown_examples(examples: &[MaskExample]) -> Result<Vec<ShownExample>, String> {
-    examples
-        .iter()
-        .map(|e| {
-            Ok(ShownExample {
-                group: e.group.clone(),
-                pictures: PictureUrls::new(&e.pictures)
-                    .map_err(|e| format!("could not show the masking examples: {e:?}"))?,
-                masked_fraction: e.masked_fraction,
-            })
-        })
-        .collect()
 }
