@@ -12,8 +12,9 @@ use web_sys::{Blob, ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2
 
 use crate::protocol::Pictures;
 
-/// An offscreen canvas of the given size with its 2D context (workers have no document), kept in
-/// the worker's memory: every canvas here is read back (its pixels, or a file of them).
+/// An offscreen canvas of the given size with its 2D context (workers have no document), drawn
+/// in memory rather than on the GPU (`willReadFrequently`): every canvas here is read back, its
+/// pixels or a file of them.
 pub fn offscreen(
     width: usize,
     height: usize,
