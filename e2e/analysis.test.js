@@ -118,6 +118,8 @@ async function analyseInPage(task, { webgpu }) {
       urls,
     );
     const picturesShown = await readable(pictures);
+    // No picture of the page's (its cards', or its warm-up's unseen rehearsal) failed to load.
+    const failedLoads = consoleLines.filter((line) => line.includes("Failed to load resource"));
     // Clearing removes the cards and their summary; an image given then starts a new summary.
     await page.click("#clear-results");
     await page.locator("#results-summary").waitFor({ state: "hidden" });
@@ -133,7 +135,7 @@ async function analyseInPage(task, { webgpu }) {
     await page.setViewportSize({ width: 380, height: 800 });
     await screenshot(page, `${shot}-narrow`);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    return { cards, counts, report, pictures, picturesShown, picturesKept, coverageText, overflow, console: consoleLines.join("\n") };
+    return { cards, counts, report, pictures, picturesShown, picturesKept, failedLoads, coverageText, overflow, console: consoleLines.join("\n") };
   } finally {
     await browser.close();
   }
@@ -184,6 +186,7 @@ for (const task of TASKS) {
       assert.deepEqual(result.pictures.filter((url) => !url.startsWith("blob:")), [], "every picture is a file the page links");
       assert.deepEqual(result.picturesShown, result.pictures, "the pictures of the cards shown can be read");
       assert.deepEqual(result.picturesKept, [], "the pictures of cleared cards are let go of");
+      assert.deepEqual(result.failedLoads, [], "no picture failed to load");
       assert.match(result.coverageText, /^100%/, "End moves the coverage slider to 100%");
       assert.ok(result.overflow <= 0, `the narrow layout overflows by ${result.overflow}px`);
     });

@@ -13,10 +13,14 @@ use crate::protocol::Pictures;
 /// How many classes the probability lists show.
 const TOP: usize = 3;
 
-/// Draws a card for `shown` once, into an element that is never shown, and drops it. The page's
-/// first card costs several times a later one (its code's first run); the warm-up's picture pays
-/// that while the models load instead of the user's first image.
-pub fn rehearse(state: PageState, shown: Shown) {
+/// How long a rehearsal's cards are kept for their pictures to load (they load in milliseconds).
+const REHEARSAL_MS: u32 = 2_000;
+
+/// Draws a card for `shown` into an element that is never shown, gives it `pictures` as
+/// `Response::Drawn` would, and drops it once they have loaded. The page's first card costs
+/// several times a later one (its code's first run); the warm-up's picture pays that while the
+/// models load instead of the user's first image.
+pub fn rehearse(state: PageState, shown: Shown, pictures: Pictures) {
     let Some(host) = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.create_element("div").ok())
@@ -29,6 +33,7 @@ pub fn rehearse(state: PageState, shown: Shown) {
         name: "a warm-up picture".into(),
         outcome,
     };
+    let drawn = shown.pictures.clone();
     let (waiting, done) = (
         entry(Outcome::Waiting),
         entry(Outcome::Done(Arc::new(shown))),
@@ -37,7 +42,9 @@ pub fn rehearse(state: PageState, shown: Shown) {
         provide_context(state);
         view! { <ResultCard entry=waiting /> <ResultCard entry=done /> }
     });
-    drop(cards);
+    drawn.set(Some(Ok(pictures)));
+    // The cards hold the pictures' URLs: dropped at once, the loads would fail.
+    gloo_timers::callback::Timeout::new(REHEARSAL_MS, move || drop(cards)).forget();
 }
 
 #[component]

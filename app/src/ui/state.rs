@@ -489,8 +489,7 @@ impl PageState {
                     .set(closest_threshold(&thresholds, 0.9).map_or(0, |(index, _)| index));
                 self.meta.set(Some(Arc::new(*meta)));
                 if let Ok(shown) = self.show(*warm_up) {
-                    shown.pictures.set(Some(Ok(warm_up_pictures)));
-                    rehearse(self, shown);
+                    rehearse(self, shown, warm_up_pictures);
                 }
                 self.models.set(ModelState::Ready { summary });
                 self.analyse(self.take_held());
