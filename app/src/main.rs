@@ -5,6 +5,7 @@
 use wasm_bindgen::JsCast;
 
 mod assets;
+mod object_url;
 mod protocol;
 mod tasks;
 mod ui;

@@ -14,6 +14,7 @@ use masktune::selective::Combined;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use wasm_bindgen::{JsCast, JsValue};
 
+use crate::object_url::ObjectUrl;
 use lab::{LabEvent, LabSettings};
 
 /// What the page asks of the worker. Requests are handled one after the other, in order.
@@ -166,49 +167,18 @@ pub struct AnalysedImage {
     pub source_size: (u32, u32),
 }
 
-/// One image's three pictures, `side`×`side` PNG files that the worker made, as object URLs
-/// (`blob:` addresses) the page only links. The copy a message brings owns them and revokes them
-/// when dropped, so they live as long as the page keeps the answer, and the page holds none of
-/// their pixels in its own memory, however many images it is given.
+/// One image's three pictures, `side`×`side` PNG files that the worker made, as object URLs the
+/// page only links. The page owns the addresses a message brings and revokes them when it drops
+/// the pictures, so they live as long as it keeps the answer, and it holds none of their pixels
+/// in its own memory, however many images it is given.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Pictures {
     /// The model's input.
-    pub input: String,
+    pub input: ObjectUrl,
     /// The ERM model's XGradCAM map as a coloured, translucent heatmap.
-    pub heatmap: String,
+    pub heatmap: ObjectUrl,
     /// The input with the pixels ERM relied on hidden.
-    pub masked: String,
-    /// Whether dropping this revokes the URLs: the worker's copy hands them over, the copy a
-    /// message brings owns them.
-    #[serde(skip, default = "owned_when_received")]
-    owns_urls: bool,
-}
-
-fn owned_when_received() -> bool {
-    true
-}
-
-impl Pictures {
-    /// Pictures to send: the receiver will own the URLs.
-    pub fn handed_over(input: String, heatmap: String, masked: String) -> Self {
-        Self {
-            input,
-            heatmap,
-            masked,
-            owns_urls: false,
-        }
-    }
-}
-
-impl Drop for Pictures {
-    fn drop(&mut self) {
-        if self.owns_urls {
-            for url in [&self.input, &self.heatmap, &self.masked] {
-                // Revoking fails only for an address that is not an object URL.
-                let _ = web_sys::Url::revoke_object_url(url);
-            }
-        }
-    }
+    pub masked: ObjectUrl,
 }
 
 /// Why a message could not be carried; a bug, not something a user caused.
@@ -306,13 +276,16 @@ mod tests {
 
     #[wasm_bindgen_test]
     async fn pictures_come_back_as_sent_and_owned_by_their_receiver() {
-        let url =
-            || web_sys::Url::create_object_url_with_blob(&web_sys::Blob::new().unwrap()).unwrap();
-        let urls = [url(), url(), url()];
-        let [input, heatmap, masked] = urls.clone();
+        let url = || ObjectUrl::handed_over(&web_sys::Blob::new().unwrap()).unwrap();
+        let sent = Pictures {
+            input: url(),
+            heatmap: url(),
+            masked: url(),
+        };
+        let urls = [&sent.input, &sent.heatmap, &sent.masked].map(|url| url.as_str().to_owned());
         let response = Response::Drawn {
             id: 7,
-            pictures: Ok(Pictures::handed_over(input, heatmap, masked)),
+            pictures: Ok(sent),
         };
         let encoded = encode(&response).unwrap();
         drop(response);
@@ -322,8 +295,8 @@ mod tests {
         let pictures = pictures.unwrap();
         assert_eq!(id, 7);
         assert_eq!(
-            [&pictures.input, &pictures.heatmap, &pictures.masked],
-            urls.each_ref()
+            [&pictures.input, &pictures.heatmap, &pictures.masked].map(ObjectUrl::as_str),
+            urls.each_ref().map(String::as_str)
         );
         // The sender's copy let go of the URLs without revoking them; the received one revokes.
         for url in &urls {

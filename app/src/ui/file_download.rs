@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::object_url::ObjectUrl;
+use crate::object_url::ObjectUrl;
 
 /// A button that saves the JSON `contents` makes as `file_name`, the `children` (what the file
 /// holds) beside it, and the message if the file could not be made.

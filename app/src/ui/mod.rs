@@ -13,7 +13,6 @@ mod folders;
 mod image_picker;
 mod lab;
 mod line_chart;
-mod object_url;
 mod page_drop;
 mod result_card;
 mod results_summary;

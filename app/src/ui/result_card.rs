@@ -8,6 +8,7 @@ use masktune::selective::Decision;
 use wasm_bindgen::JsCast;
 
 use super::state::{Entry, Outcome, PageState, Shown};
+use crate::object_url::ObjectUrl;
 use crate::protocol::Pictures;
 
 /// How many classes the probability lists show.
@@ -114,9 +115,9 @@ fn Analysis(shown: Arc<Shown>) -> impl IntoView {
     };
     let times = a.times.clone();
     // A picture's address once the worker has sent them (`src` stays unset until then).
-    let picture = |which: fn(&Pictures) -> &String| {
+    let picture = |which: fn(&Pictures) -> &ObjectUrl| {
         let pictures = shown.pictures.clone();
-        move || pictures.with(|p| p.as_ref()?.as_ref().ok().map(|p| which(p).clone()))
+        move || pictures.with(|p| Some(which(p.as_ref()?.as_ref().ok()?).as_str().to_owned()))
     };
     let not_drawn = {
         let pictures = shown.pictures.clone();

@@ -8,8 +8,9 @@ use std::cell::RefCell;
 use js_sys::{Function, Object, Promise, Reflect, Uint8ClampedArray};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Blob, ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d, Url};
+use web_sys::{Blob, ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2d};
 
+use crate::object_url::ObjectUrl;
 use crate::protocol::Pictures;
 
 /// An offscreen canvas of the given size with its 2D context (workers have no document), drawn
@@ -52,12 +53,12 @@ pub async fn png_pictures(
     let input = png(&rgba_of_rgb(input_rgb))?;
     let heatmap = png(heatmap_rgba)?;
     let masked = png(&rgba_of_rgb(masked_rgb))?;
-    let url = |file: Blob| Url::create_object_url_with_blob(&file);
-    Ok(Pictures::handed_over(
-        url(finished(input).await?)?,
-        url(finished(heatmap).await?)?,
-        url(finished(masked).await?)?,
-    ))
+    let url = |file: Blob| ObjectUrl::handed_over(&file);
+    Ok(Pictures {
+        input: url(finished(input).await?)?,
+        heatmap: url(finished(heatmap).await?)?,
+        masked: url(finished(masked).await?)?,
+    })
 }
 
 thread_local! {
@@ -127,9 +128,9 @@ mod tests {
     use super::*;
 
     /// The pixels of the PNG file at `url`, RGBA, as the trainer's decoder reads them.
-    async fn decoded(url: &str) -> Vec<u8> {
+    async fn decoded(url: &ObjectUrl) -> Vec<u8> {
         let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-        let response: web_sys::Response = JsFuture::from(scope.fetch_with_str(url))
+        let response: web_sys::Response = JsFuture::from(scope.fetch_with_str(url.as_str()))
             .await
             .unwrap()
             .unchecked_into();

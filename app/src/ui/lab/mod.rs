@@ -319,12 +319,12 @@ fn MaskGrid() -> impl IntoView {
                     <div class="mask-grid">
                         {masked.examples.iter().map(|e| view! {
                             <figure class="mask-example" data-group=e.group.clone()>
-                                <img src=e.pictures.input.clone() alt="training image" />
+                                <img src=e.pictures.input.as_str().to_owned() alt="training image" />
                                 <div class="overlay small">
-                                    <img src=e.pictures.input.clone() alt="" aria-hidden="true" />
-                                    <img class="heat" src=e.pictures.heatmap.clone() alt="XGradCAM heatmap over the image" />
+                                    <img src=e.pictures.input.as_str().to_owned() alt="" aria-hidden="true" />
+                                    <img class="heat" src=e.pictures.heatmap.as_str().to_owned() alt="XGradCAM heatmap over the image" />
                                 </div>
-                                <img src=e.pictures.masked.clone() alt="masked image" />
+                                <img src=e.pictures.masked.as_str().to_owned() alt="masked image" />
                                 <figcaption>{format!("{}: {:.1} % hidden", e.group, e.masked_fraction * 100.0)}</figcaption>
                             </figure>
                         }).collect_view()}

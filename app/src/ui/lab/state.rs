@@ -7,11 +7,11 @@ use leptos::prelude::*;
 use masktune::evaluation::EvaluationReport;
 use masktune::training::masking_pass::GroupMasking;
 
+use crate::object_url::ObjectUrl;
 use crate::protocol::BackendKind;
 use crate::protocol::lab::{
     EpochPoint, LabBundles, LabEvent, LabModel, LabSettings, LabStep, MaskExample, WorkerMemory,
 };
-use crate::ui::object_url::ObjectUrl;
 
 /// Where the current (or last) run stands.
 #[derive(Clone, Debug, PartialEq)]
