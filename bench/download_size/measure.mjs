@@ -4,7 +4,8 @@
 // the same visit on a cross-origin isolated page, whose loader fetches the threaded build instead
 // of the page's own module; and on a page asked for WebGPU, whose compute worker fetches the
 // WebGPU build as well. Prints a Markdown table; with --limit MB exits non-zero when a task's
-// first visit (either of the first two) exceeds it.
+// first visit (either of the first two) exceeds it. Exits non-zero too when the size of the
+// WebGPU build that the page tells its users (app/src/ui/backend_choice.rs) is no longer right.
 //
 //     node bench/download_size/measure.mjs [--dist dist] [--limit 3]
 import { parseArgs } from "node:util";
@@ -79,5 +80,14 @@ for (const task of tasks) {
 }
 if (over.length) {
   console.error(`\nover the ${options.limit} MB limit: ${over.join(", ")}`);
+  process.exit(1);
+}
+
+// The page's link to WebGPU says how much more it downloads; that figure must stay true.
+const choiceSource = await readFile(join(ROOT, "app", "src", "ui", "backend_choice.rs"), "utf8");
+const stated = Number(choiceSource.match(/const WEBGPU_BUILD_MB: f64 = ([\d.]+);/)?.[1]);
+if (!Number.isFinite(stated)) throw new Error("no WEBGPU_BUILD_MB found in app/src/ui/backend_choice.rs");
+if (webgpu && Math.abs(webgpu.gzip / 1e6 - stated) > 0.25) {
+  console.error(`\nthe page says the WebGPU build is about ${stated} MB, but it is ${mb(webgpu.gzip)} MB gzipped: set WEBGPU_BUILD_MB in app/src/ui/backend_choice.rs`);
   process.exit(1);
 }

@@ -37,10 +37,13 @@ fn Switch() -> impl IntoView {
         let (target, text) = match state.requested_backend {
             BackendKind::Cpu if state.webgpu_offered.get() => (
                 BackendKind::WebGpu,
-                "This browser offers WebGPU: run on it instead (about 3.5 MB more to download, once)",
+                format!(
+                    "This browser offers WebGPU: run on it instead (about {:.1} MB more to download, once)",
+                    backend_choice::WEBGPU_BUILD_MB
+                ),
             ),
             BackendKind::Cpu => return None,
-            BackendKind::WebGpu => (BackendKind::Cpu, "Run on the CPU instead"),
+            BackendKind::WebGpu => (BackendKind::Cpu, "Run on the CPU instead".to_string()),
         };
         // The address keeps the fragment (the task or the Lab), which changes with them.
         state.task.track();
