@@ -224,3 +224,26 @@ test("many images at once: the first 48 cards, then more on request (CPU fallbac
     await browser.close();
   }
 });
+
+// The page sends its worker the images of a large folder a slice per task (app/src/ui/state.rs,
+// `SEND_SLICE`, 1,024): across the slices every image is answered, once.
+test("more images than one message to the worker carries: every one is answered, once (CPU fallback)", async () => {
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await openTask(page, TASKS[0], false);
+    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 });
+    const count = 1100;
+    const names = Array.from({ length: count }, (_, i) => `image-${String(i).padStart(4, "0")}.png`);
+    await dropFiles(page, names.map(() => TASKS[0].agree[0]), { names });
+    await page.locator("#results-counts", { hasText: new RegExp(`^${count} images at`) }).waitFor({ timeout: 180_000 });
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-results")]);
+    const entries = JSON.parse(await readFile(await download.path(), "utf8"));
+    assert.deepEqual(Object.keys(entries).sort(), names, "every image, each once");
+    const errors = Object.entries(entries).filter(([, entry]) => entry.error);
+    assert.deepEqual(errors, [], "no image failed");
+    assert.equal(await page.locator("#progress").count(), 0, "the progress bar still shows images waiting");
+  } finally {
+    await browser.close();
+  }
+});

@@ -2,14 +2,19 @@
 //! compute worker (they never leave the page).
 
 use leptos::prelude::*;
+use wasm_bindgen_futures::spawn_local;
 
-use super::drop_zone::{DropZone, named_blobs};
+use super::drop_zone::DropZone;
+use super::file_lists;
 use super::state::PageState;
 
 #[component]
 pub fn BundlePicker() -> impl IntoView {
     let state = expect_context::<PageState>();
-    let on_files = move |files| state.load_bundles(named_blobs(files));
+    let on_files = move |files| {
+        let files = file_lists::all(files);
+        spawn_local(async move { state.load_bundles(file_lists::named_blobs(&files).await) });
+    };
     view! {
         <DropZone class="bundles" on_drop=move |transfer: web_sys::DataTransfer| on_files(transfer.files())>
             <label for="bundle-input">

@@ -26,15 +26,3 @@ pub fn DropZone(
         </div>
     }
 }
-
-/// The files of a list as (name, blob) pairs.
-pub fn named_blobs(files: Option<web_sys::FileList>) -> Vec<(String, web_sys::Blob)> {
-    use wasm_bindgen::JsCast;
-    let Some(files) = files else {
-        return Vec::new();
-    };
-    (0..files.length())
-        .filter_map(|i| files.get(i))
-        .map(|file| (file.name(), file.unchecked_into::<web_sys::Blob>()))
-        .collect()
-}

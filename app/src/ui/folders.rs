@@ -10,26 +10,25 @@ use web_sys::{
     FileSystemFileEntry,
 };
 
+use super::file_lists;
+
 /// Files named for the page, and the paths of those left out.
 pub type Sorted = (Vec<(String, web_sys::Blob)>, Vec<String>);
 
-/// The images of a chosen folder and the paths of its other files.
-pub fn chosen(files: Option<web_sys::FileList>) -> Sorted {
-    let Some(files) = files else {
-        return Sorted::default();
-    };
-    let named = (0..files.length())
-        .filter_map(|i| files.get(i))
-        .map(|file| {
-            // The file's path in the chosen folder (web-sys binds no getter for it).
-            let path = js_sys::Reflect::get(&file, &"webkitRelativePath".into())
-                .ok()
-                .and_then(|path| path.as_string())
-                .filter(|path| !path.is_empty())
-                .unwrap_or_else(|| file.name());
-            (path, file)
-        });
-    let (images, mut left_out) = images_and_left_out(named);
+/// The images of a chosen folder's files and the paths of its other files.
+pub async fn chosen(files: &js_sys::Array) -> Sorted {
+    // The file's path in the chosen folder (web-sys binds no getter for it).
+    let path_key = JsValue::from_str("webkitRelativePath");
+    let named = file_lists::read(files, |file| {
+        let path = js_sys::Reflect::get(&file, &path_key)
+            .ok()
+            .and_then(|path| path.as_string())
+            .filter(|path| !path.is_empty())
+            .unwrap_or_else(|| file.name());
+        (path, file)
+    })
+    .await;
+    let (images, mut left_out) = images_and_left_out(named.into_iter());
     left_out.sort();
     (images, left_out)
 }

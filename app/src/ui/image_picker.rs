@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
-use super::drop_zone::{DropZone, named_blobs};
+use super::drop_zone::DropZone;
+use super::file_lists;
 use super::folders;
 use super::page_drop::{give_drop, give_files};
 use super::state::PageState;
@@ -14,7 +15,6 @@ use crate::assets;
 pub fn ImagePicker() -> impl IntoView {
     let state = expect_context::<PageState>();
     let example_error = RwSignal::new(None::<String>);
-    let on_files = move |files| give_files(state, named_blobs(files));
 
     view! {
         <DropZone class="images" on_drop=move |transfer: web_sys::DataTransfer| give_drop(state, &transfer)>
@@ -23,18 +23,22 @@ pub fn ImagePicker() -> impl IntoView {
                 disabled=move || !state.accepts_images()
                 on:change=move |ev| {
                     let input: web_sys::HtmlInputElement = event_target(&ev);
-                    on_files(input.files());
+                    let files = file_lists::all(input.files());
                     input.set_value("");
+                    spawn_local(async move { give_files(state, file_lists::named_blobs(&files).await) });
                 } />
             <label for="folder-input">" or a folder: "</label>
             <input id="folder-input" type="file" prop:webkitdirectory=true multiple
                 disabled=move || !state.accepts_images()
                 on:change=move |ev| {
                     let input: web_sys::HtmlInputElement = event_target(&ev);
-                    let (images, left_out) = folders::chosen(input.files());
-                    state.folder_note.set(folders::left_out_note(&left_out));
-                    state.add_images(images);
+                    let files = file_lists::all(input.files());
                     input.set_value("");
+                    spawn_local(async move {
+                        let (images, left_out) = folders::chosen(&files).await;
+                        state.folder_note.set(folders::left_out_note(&left_out));
+                        state.add_images(images);
+                    });
                 } />
             {move || state.folder_note.get().map(|note| view! { <p id="folder-note" class="fine-print">{note}</p> })}
             <Show when=move || !state.current_task().examples.is_empty()>

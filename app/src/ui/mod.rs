@@ -9,6 +9,7 @@ mod card_list;
 pub(crate) mod compute_worker;
 mod drop_zone;
 mod file_download;
+mod file_lists;
 mod folders;
 mod image_picker;
 mod lab;
