@@ -5,6 +5,7 @@
 //
 //     node bench/browser_latency/latency.mjs [--dist dist[,other-dist...]] [--repeats 10]
 //         [--loads 1] [--tasks cifar10,celeba] [--compute webgpu,cpu] [--pause 0[,1000...]]
+//         [--format png|webp]
 //
 // Each page load times its first image apart (the cost of everything done once) and then
 // `repeats` more. With `--loads N` every task is loaded N times, so that the first image, a single
@@ -12,7 +13,8 @@
 // measured in turn within each load round, so that a busy machine slows them alike. `--pause`
 // gives the first image that many milliseconds after the models are ready (several values are
 // measured in turn like builds): at once (0) is sooner than a person can pick a file, while the
-// browser may still be optimising the code the warm-up ran.
+// browser may still be optimising the code the warm-up ran. `--format webp` gives the task's
+// image as WebP, which the browser decodes for the page (PNG and JPEG the page decodes itself).
 import { parseArgs } from "node:util";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +31,7 @@ const { values: options } = parseArgs({
     tasks: { type: "string", default: "cifar10,celeba" },
     compute: { type: "string", default: "webgpu,cpu" },
     pause: { type: "string", default: "0" },
+    format: { type: "string", default: "png" },
   },
 });
 const repeats = Number(options.repeats);
@@ -53,7 +56,7 @@ try {
       for (const compute of computes) {
         for (const pause of pauses) {
           for (const [i, server] of servers.entries()) {
-            const row = await measure(server, task, compute === "webgpu", repeats, pause);
+            const row = await measure(server, task, compute === "webgpu", repeats, pause, options.format);
             const key = JSON.stringify([dists[i], task, compute, pause]);
             loads.set(key, [...(loads.get(key) ?? []), row]);
           }

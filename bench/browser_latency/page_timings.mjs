@@ -23,7 +23,9 @@ export function median(values) {
 // Gives the page `repeats + 1` copies of the image one after the other, each once the previous
 // result is shown; the first (shader compilation, first allocations) is reported apart. The first
 // comes `pauseMs` after the models are ready (0: at once, sooner than a person could give one).
-export async function measure(server, task, webgpu, repeats, pauseMs = 0) {
+// `format` other than "png" gives the image as that format instead (the browser's encoder,
+// lossless where it can: "webp" takes the page's path for the formats the browser decodes).
+export async function measure(server, task, webgpu, repeats, pauseMs = 0, format = "png") {
   const browser = await launchChromium({ webgpu });
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -37,16 +39,25 @@ export async function measure(server, task, webgpu, repeats, pauseMs = 0) {
     // that until the result is in the DOM. Playwright's setInputFiles would add its own work on
     // the page's thread to the first image (its injected script, ~100 ms).
     const bytes = (await readFile(IMAGES[task])).toString("base64");
-    await page.evaluate(({ bytes, name }) => {
+    await page.evaluate(async ({ bytes, name, format }) => {
       const data = Uint8Array.from(atob(bytes), (c) => c.charCodeAt(0));
       window.benchFile = new File([data], name, { type: "image/png" });
+      if (format !== "png") {
+        const bitmap = await createImageBitmap(window.benchFile);
+        const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+        canvas.getContext("2d").drawImage(bitmap, 0, 0);
+        const type = `image/${format}`;
+        const converted = await canvas.convertToBlob({ type, quality: 1 });
+        if (converted.type !== type) throw new Error(`this browser cannot write ${type}`);
+        window.benchFile = new File([converted], name.replace(/png$/, format), { type });
+      }
       window.shownAt = [];
       const count = () => document.querySelectorAll("article.result .decision, article.result .error").length;
       new MutationObserver(() => {
         while (window.shownAt.length < count()) window.shownAt.push(performance.now());
         window.onShown?.();
       }).observe(document.body, { subtree: true, childList: true });
-    }, { bytes, name: basename(IMAGES[task]) });
+    }, { bytes, name: basename(IMAGES[task]), format });
     await page.waitForTimeout(pauseMs);
     const runs = [];
     for (let i = 0; i <= repeats; i++) {

@@ -1,9 +1,10 @@
-//! Offscreen canvases, the worker's way to the browser's image encoders: the pictures the page
-//! shows leave the worker as PNG files under object URLs, so that the page's thread does no pixel
-//! work and keeps no pixels in its own memory (a `blob:` address per picture, however many images
-//! it shows).
+//! Offscreen canvases, the worker's way to the browser's image encoders and to the pixels of the
+//! pictures the browser decodes: the pictures the page shows leave the worker as PNG files under
+//! object URLs, so that the page's thread does no pixel work and keeps no pixels in its own memory
+//! (a `blob:` address per picture, however many images it shows).
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
 use js_sys::{Function, Object, Promise, Reflect, Uint8ClampedArray};
 use wasm_bindgen::{JsCast, JsValue};
@@ -13,13 +14,18 @@ use web_sys::{Blob, ImageData, OffscreenCanvas, OffscreenCanvasRenderingContext2
 use crate::object_url::ObjectUrl;
 use crate::protocol::Pictures;
 
+/// A canvas and its 2D context.
+pub type Canvas2d = (OffscreenCanvas, OffscreenCanvasRenderingContext2d);
+
+/// Pictures up to this many pixels (a dataset's images, thumbnails) are read on the kept reading
+/// canvas; a larger one gets a canvas of its own, so that a photo's full size does not stay in the
+/// worker's memory (the kept canvas holds at most 4 MB).
+const MAX_KEPT_READING_PIXELS: usize = 1024 * 1024;
+
 /// An offscreen canvas of the given size with its 2D context (workers have no document), drawn
 /// in memory rather than on the GPU (`willReadFrequently`): every canvas here is read back, its
 /// pixels or a file of them.
-pub fn offscreen(
-    width: usize,
-    height: usize,
-) -> Result<(OffscreenCanvas, OffscreenCanvasRenderingContext2d), JsValue> {
+pub fn offscreen(width: usize, height: usize) -> Result<Canvas2d, JsValue> {
     let canvas = OffscreenCanvas::new(width as u32, height as u32)?;
     let options = Object::new();
     Reflect::set(&options, &"willReadFrequently".into(), &true.into())?;
@@ -65,17 +71,20 @@ thread_local! {
     /// The canvas pictures are encoded on, kept from one picture to the next: a new canvas's
     /// first drawing costs the browser more than the rest of the encoding (in Chromium's worker,
     /// 1.5 ms to put a 28×28 picture on a new canvas).
-    static ENCODING_CANVAS: RefCell<Option<(OffscreenCanvas, OffscreenCanvasRenderingContext2d)>> =
-        const { RefCell::new(None) };
+    static ENCODING_CANVAS: RefCell<Option<Canvas2d>> = const { RefCell::new(None) };
+    /// The canvas the browser's decoded pictures are read from, kept for the same reason (0.3-0.5
+    /// ms less per WebP image, docs/BENCHMARKS.md).
+    static READING_CANVAS: RefCell<Option<Canvas2d>> = const { RefCell::new(None) };
 }
 
-/// The encoding canvas, at `width`×`height`.
-fn encoding_canvas(
+/// The canvas kept in `slot` if it is `width`×`height`, else a new one, kept from then on.
+fn kept(
+    slot: &'static LocalKey<RefCell<Option<Canvas2d>>>,
     width: usize,
     height: usize,
-) -> Result<(OffscreenCanvas, OffscreenCanvasRenderingContext2d), JsValue> {
-    ENCODING_CANVAS.with_borrow_mut(|kept| {
-        let fits = |(canvas, _): &(OffscreenCanvas, _)| {
+) -> Result<Canvas2d, JsValue> {
+    slot.with_borrow_mut(|kept| {
+        let fits = |(canvas, _): &Canvas2d| {
             (canvas.width(), canvas.height()) == (width as u32, height as u32)
         };
         match kept.as_ref().filter(|kept| fits(kept)) {
@@ -83,6 +92,16 @@ fn encoding_canvas(
             None => Ok(kept.insert(offscreen(width, height)?).clone()),
         }
     })
+}
+
+/// A `width`×`height` canvas to read a picture's pixels from: the kept one, unless the picture
+/// is large. It may still hold the last picture read.
+pub fn reading_canvas(width: usize, height: usize) -> Result<Canvas2d, JsValue> {
+    if width * height <= MAX_KEPT_READING_PIXELS {
+        kept(&READING_CANVAS, width, height)
+    } else {
+        offscreen(width, height)
+    }
 }
 
 /// Draws `rgba` on the encoding canvas and starts its encoding; the promise gives the `Blob`.
@@ -93,7 +112,7 @@ fn start_encoding(
     height: usize,
     mime_type: &str,
 ) -> Result<Promise, JsValue> {
-    let (canvas, context) = encoding_canvas(width, height)?;
+    let (canvas, context) = kept(&ENCODING_CANVAS, width, height)?;
     // A copy outside the module's memory: ImageData refuses views of shared memory, which the
     // threaded build has.
     let pixels = Uint8ClampedArray::new_with_length(rgba.len() as u32);

@@ -148,33 +148,37 @@ fn check_size(name: &str, width: u32, height: u32) -> Result<(), ImageInputError
     Ok(())
 }
 
-/// The bitmap's pixels as the model's square input: the canvas only reads the decoded pixels out
-/// (drawn at their own size, no smoothing), and `masktune::square_image` crops and resizes them
-/// exactly as `trainer-native` does.
+/// The bitmap's pixels as the model's square input: the canvas only reads the decoded pixels of
+/// the centre square out (copied at their own size, no smoothing), and `masktune::square_image`
+/// resizes them exactly as `trainer-native` does.
 fn crop_resize(bitmap: &ImageBitmap, name: &str, side: usize) -> Result<Vec<u8>, ImageInputError> {
     let canvas_error = |error: JsValue| ImageInputError::Canvas {
         name: name.into(),
         detail: format!("{error:?}"),
     };
     let (width, height) = (bitmap.width(), bitmap.height());
-    let (canvas, context) =
-        canvas::offscreen(width as usize, height as usize).map_err(canvas_error)?;
-    context
-        .draw_image_with_image_bitmap(bitmap, 0.0, 0.0)
-        .map_err(canvas_error)?;
     // Only the centre square comes into wasm memory (a big photo is hundreds of megabytes).
     let crop = width.min(height);
-    let rgba = context
-        .get_image_data(
-            f64::from((width - crop) / 2),
-            f64::from((height - crop) / 2),
-            f64::from(crop),
-            f64::from(crop),
+    let (left, top, size) = (
+        f64::from((width - crop) / 2),
+        f64::from((height - crop) / 2),
+        f64::from(crop),
+    );
+    let (_canvas, context) =
+        canvas::reading_canvas(crop as usize, crop as usize).map_err(canvas_error)?;
+    // The last picture read would show through this one's transparent pixels.
+    context.clear_rect(0.0, 0.0, size, size);
+    context.set_image_smoothing_enabled(false);
+    context
+        .draw_image_with_image_bitmap_and_sw_and_sh_and_dx_and_dy_and_dw_and_dh(
+            bitmap, left, top, size, size, 0.0, 0.0, size, size,
         )
+        .map_err(canvas_error)?;
+    let rgba = context
+        .get_image_data(0.0, 0.0, size, size)
         .map_err(canvas_error)?
         .data()
         .0;
-    drop(canvas);
     Ok(square_image::center_crop_resize(
         square_image::rgba_over_white(&rgba),
         crop,
@@ -196,4 +200,66 @@ pub async fn noise_picture(side: usize, mime_type: &str) -> Result<web_sys::Blob
         })
         .collect();
     canvas::encode(&rgba, side, side, mime_type).await
+}
+
+#[cfg(test)]
+mod tests {
+    use masktune::square_image;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    /// `width`×`height` RGBA pixels of opaque noise with a fully transparent quarter: the
+    /// top-left one for an even `seed`, else the bottom-right one.
+    fn noise_with_a_hole(width: usize, height: usize, seed: u32) -> Vec<u8> {
+        let mut state = seed.wrapping_mul(0x9e37_79b9) | 1;
+        let mut next = || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 24) as u8
+        };
+        (0..width * height)
+            .flat_map(|i| {
+                let (x, y) = (i % width, i / width);
+                let top_left = x < width / 2 && y < height / 2;
+                let bottom_right = x >= width / 2 && y >= height / 2;
+                let hole = if seed.is_multiple_of(2) {
+                    top_left
+                } else {
+                    bottom_right
+                };
+                [next(), next(), next(), if hole { 0 } else { 255 }]
+            })
+            .collect()
+    }
+
+    #[wasm_bindgen_test]
+    async fn the_browser_decodes_pictures_as_the_trainer_does_one_after_another() {
+        let side = 16;
+        // The same size twice, then others: what the canvas read before (opaque where this one's
+        // hole is) never shows through a picture's transparent pixels, which come out white as
+        // the trainer composites them.
+        for (i, (width, height)) in [(40, 30), (40, 30), (24, 52), (30, 40)]
+            .into_iter()
+            .enumerate()
+        {
+            let rgba = noise_with_a_hole(width, height, i as u32);
+            let file = canvas::encode(&rgba, width, height, "image/png")
+                .await
+                .unwrap();
+            let bytes = crate::worker::blob_bytes(&file).await.unwrap();
+            let image = square_image::upright(square_image::decoder(&bytes).unwrap()).unwrap();
+            let trainer = square_image::square_input(&image, side as u32);
+
+            let browser = decode_in_browser(&file, "noise.png", side).await.unwrap();
+
+            assert_eq!(
+                browser.rgb, trainer,
+                "picture {i} ({width}×{height}) read by the browser"
+            );
+            assert_eq!(
+                (browser.source_width, browser.source_height),
+                (width as u32, height as u32)
+            );
+        }
+    }
 }
