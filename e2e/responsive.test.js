@@ -11,7 +11,7 @@ import { launchChromium, screenshot, collectConsole, pageUrl } from "./support/b
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
-// The largest model (CelebA's 64 px VGG) on a 512x512 photo: decoding, crop and resize too.
+// The largest model (CelebA's 64 px VGG) on a 256x256 photo: decoding, crop and resize too.
 const TASK = "celeba";
 const PHOTO = join(HERE, "..", "app", "assets", "examples", "face-astronaut.png");
 const IMAGES = 20;
