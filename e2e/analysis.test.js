@@ -199,51 +199,51 @@ function inputPaths(task) {
   return [...task.agree, ...[...Object.keys(task.bad), ...task.unusual].map((f) => join(FIXTURES, f))];
 }
 
-// A folder of many images: the cards come a page at a time, in the order the files were given,
-// while the summary and the download count every image.
-test("many images at once: the first 48 cards, then more on request (CPU fallback)", async () => {
+// Gives the first task's page `count` copies of a digit at once, named image-0.png on (numbered
+// to one width), and hands the page to `check` once the summary counts every answer.
+async function withManyImages(count, check) {
   const browser = await launchChromium({ webgpu: false });
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await openTask(page, TASKS[0], false);
     await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 });
-    const count = 60;
-    const names = Array.from({ length: count }, (_, i) => `image-${String(i).padStart(2, "0")}.png`);
+    const digits = String(count - 1).length;
+    const names = Array.from({ length: count }, (_, i) => `image-${String(i).padStart(digits, "0")}.png`);
     await dropFiles(page, names.map(() => TASKS[0].agree[0]), { names });
-    await page.locator("#results-counts", { hasText: new RegExp(`^${count} images at`) }).waitFor({ timeout: 120_000 });
+    await page.locator("#results-counts", { hasText: new RegExp(`^${count} images at`) }).waitFor({ timeout: 180_000 });
+    await check(page, names);
+  } finally {
+    await browser.close();
+  }
+}
+
+// The results file the summary's download gives, by image name.
+async function downloadedResults(page) {
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-results")]);
+  return JSON.parse(await readFile(await download.path(), "utf8"));
+}
+
+// A folder of many images: the cards come a page at a time, in the order the files were given,
+// while the summary and the download count every image.
+test("many images at once: the first 48 cards, then more on request (CPU fallback)", () =>
+  withManyImages(60, async (page, names) => {
     const shown = () => page.locator("article.result").evaluateAll((cards) => cards.map((c) => c.dataset.name));
     assert.deepEqual(await shown(), names.slice(0, 48), "the first 48 files' cards, in the order given");
     assert.match(await page.locator("#more-cards").textContent(), /^12 more cards are not shown\. Show 12 more$/);
     await page.click("#more-cards button");
     await page.locator("#more-cards").waitFor({ state: "detached" });
     assert.deepEqual(await shown(), names, "every card once asked for");
-    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-results")]);
-    const entries = JSON.parse(await readFile(await download.path(), "utf8"));
+    const entries = await downloadedResults(page);
     assert.deepEqual(Object.keys(entries).sort(), names, "the download has every image, shown or not");
-  } finally {
-    await browser.close();
-  }
-});
+  }));
 
 // The page sends its worker the images of a large folder a slice per task (app/src/ui/state.rs,
 // `SEND_SLICE`, 1,024): across the slices every image is answered, once.
-test("more images than one message to the worker carries: every one is answered, once (CPU fallback)", async () => {
-  const browser = await launchChromium({ webgpu: false });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    await openTask(page, TASKS[0], false);
-    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 });
-    const count = 1100;
-    const names = Array.from({ length: count }, (_, i) => `image-${String(i).padStart(4, "0")}.png`);
-    await dropFiles(page, names.map(() => TASKS[0].agree[0]), { names });
-    await page.locator("#results-counts", { hasText: new RegExp(`^${count} images at`) }).waitFor({ timeout: 180_000 });
-    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-results")]);
-    const entries = JSON.parse(await readFile(await download.path(), "utf8"));
+test("more images than one message to the worker carries: every one is answered, once (CPU fallback)", () =>
+  withManyImages(1100, async (page, names) => {
+    const entries = await downloadedResults(page);
     assert.deepEqual(Object.keys(entries).sort(), names, "every image, each once");
     const errors = Object.entries(entries).filter(([, entry]) => entry.error);
     assert.deepEqual(errors, [], "no image failed");
     assert.equal(await page.locator("#progress").count(), 0, "the progress bar still shows images waiting");
-  } finally {
-    await browser.close();
-  }
-});
+  }));
