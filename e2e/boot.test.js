@@ -45,6 +45,8 @@ async function bootedStatus({ adapter, ask }) {
       state: await status.getAttribute("data-state"),
       check: await page.locator("#self-check").textContent(),
       switchTo: (await switchLink.count()) ? await switchLink.getAttribute("data-backend") : null,
+      switchAdapter: (await switchLink.count()) ? await switchLink.getAttribute("data-adapter") : null,
+      switchText: (await switchLink.count()) ? await switchLink.textContent() : null,
       switchHref,
       switchHrefAfterTask,
       wasmFetched,
@@ -66,6 +68,9 @@ test("by default the page computes on the CPU, fetches only its own module, and 
   assertComputesExactly(result);
   assert.ok(!result.wasmFetched.some((path) => path.includes("/webgpu/")), `fetched: ${result.wasmFetched}`);
   assert.equal(result.switchTo, "webgpu", "a browser with an adapter is offered WebGPU");
+  // This machine's adapter is Chromium's software renderer (SwiftShader), and the link says so.
+  assert.equal(result.switchAdapter, "software");
+  assert.match(result.switchText, /in software only, without a GPU: run on it anyway \(much slower than the CPU here; about \d\.\d MB more/);
   assert.equal(new URL(result.switchHref).searchParams.get("backend"), "webgpu");
   assert.equal(new URL(result.switchHrefAfterTask).hash, "#celeba", result.switchHrefAfterTask);
 });

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::backend_choice;
+use super::backend_choice::{self, Adapter};
 use super::state::{BackendState, PageState};
 use crate::protocol::{BackendKind, BackendReport, SELF_CHECK_EXPECTED};
 
@@ -28,29 +28,40 @@ pub fn BackendBadge() -> impl IntoView {
     }
 }
 
-/// A link to the page on the other backend: to WebGPU where the browser offers an adapter, back
-/// to the CPU from WebGPU.
+/// A link to the page on the other backend: to WebGPU where the browser offers an adapter (saying
+/// so where it is only the browser's software renderer), back to the CPU from WebGPU.
 #[component]
 fn Switch() -> impl IntoView {
     let state = expect_context::<PageState>();
     move || {
-        let (target, text) = match state.requested_backend {
-            BackendKind::Cpu if state.webgpu_offered.get() => (
+        let download = format!(
+            "about {:.1} MB more to download, once",
+            backend_choice::WEBGPU_BUILD_MB
+        );
+        let adapter = state.webgpu_offered.get();
+        let (target, text) = match (state.requested_backend, adapter) {
+            (BackendKind::Cpu, Some(Adapter::Hardware)) => (
+                BackendKind::WebGpu,
+                format!("This browser offers WebGPU: run on it instead ({download})"),
+            ),
+            (BackendKind::Cpu, Some(Adapter::Software)) => (
                 BackendKind::WebGpu,
                 format!(
-                    "This browser offers WebGPU: run on it instead (about {:.1} MB more to download, once)",
-                    backend_choice::WEBGPU_BUILD_MB
+                    "This browser offers WebGPU in software only, without a GPU: run on it anyway \
+                     (much slower than the CPU here; {download})"
                 ),
             ),
-            BackendKind::Cpu => return None,
-            BackendKind::WebGpu => (BackendKind::Cpu, "Run on the CPU instead".to_string()),
+            (BackendKind::Cpu, None) => return None,
+            (BackendKind::WebGpu, _) => (BackendKind::Cpu, "Run on the CPU instead".to_string()),
         };
         // The address keeps the fragment (the task or the Lab), which changes with them.
         state.task.track();
         state.view.track();
         let href = backend_choice::address_for(target)?;
         Some(view! {
-            <p class="fine-print"><a id="backend-switch" data-backend=target.id() href=href>{text}</a></p>
+            <p class="fine-print">
+                <a id="backend-switch" data-backend=target.id() data-adapter=adapter.map(Adapter::id) href=href>{text}</a>
+            </p>
         })
     }
 }

@@ -4,7 +4,7 @@
 //! offers where the browser has an adapter.
 
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::protocol::BackendKind;
@@ -36,22 +36,48 @@ fn current_url() -> Option<web_sys::Url> {
     web_sys::Url::new(&location().href().ok()?).ok()
 }
 
-/// Whether the browser offers this page a WebGPU adapter (`navigator.gpu.requestAdapter()`).
-pub async fn webgpu_offered() -> bool {
-    let Ok(gpu) = js_sys::Reflect::get(&window().navigator(), &"gpu".into()) else {
-        return false;
-    };
-    let request = js_sys::Reflect::get(&gpu, &"requestAdapter".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-    let Some(request) = request else {
-        return false;
-    };
-    let Ok(promise) = request.call0(&gpu) else {
-        return false;
-    };
-    match JsFuture::from(js_sys::Promise::resolve(&promise)).await {
-        Ok(adapter) => !adapter.is_null() && !adapter.is_undefined(),
-        Err(_) => false,
+/// The kind of WebGPU adapter the browser offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Adapter {
+    /// A GPU (or a browser that does not say).
+    Hardware,
+    /// The browser's software renderer (`isFallbackAdapter`, e.g. SwiftShader): the CPU build is
+    /// over ten times faster per image than WebGPU there (docs/BENCHMARKS.md).
+    Software,
+}
+
+impl Adapter {
+    pub fn id(self) -> &'static str {
+        match self {
+            Adapter::Hardware => "hardware",
+            Adapter::Software => "software",
+        }
     }
+}
+
+/// The WebGPU adapter the browser offers this page (`navigator.gpu.requestAdapter()`), if any.
+pub async fn webgpu_offered() -> Option<Adapter> {
+    let gpu = js_sys::Reflect::get(&window().navigator(), &"gpu".into()).ok()?;
+    let request = js_sys::Reflect::get(&gpu, &"requestAdapter".into())
+        .ok()?
+        .dyn_into::<js_sys::Function>()
+        .ok()?;
+    let promise = request.call0(&gpu).ok()?;
+    let adapter = JsFuture::from(js_sys::Promise::resolve(&promise))
+        .await
+        .ok()
+        .filter(|adapter| !adapter.is_null() && !adapter.is_undefined())?;
+    // `adapter.info.isFallbackAdapter` (Chromium 136 on); before it, `adapter.isFallbackAdapter`.
+    let fallback = |holder: &JsValue| {
+        js_sys::Reflect::get(holder, &"isFallbackAdapter".into())
+            .ok()
+            .and_then(|flag| flag.as_bool())
+    };
+    let info = js_sys::Reflect::get(&adapter, &"info".into()).unwrap_or(JsValue::UNDEFINED);
+    let software = fallback(&info).or_else(|| fallback(&adapter)) == Some(true);
+    Some(if software {
+        Adapter::Software
+    } else {
+        Adapter::Hardware
+    })
 }

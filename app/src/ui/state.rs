@@ -99,8 +99,8 @@ pub struct PageState {
     pub backend: RwSignal<BackendState>,
     /// The backend the address asks for ([`backend_choice`]).
     pub requested_backend: BackendKind,
-    /// Whether the browser offers a WebGPU adapter (known shortly after start).
-    pub webgpu_offered: RwSignal<bool>,
+    /// The WebGPU adapter the browser offers, if any (known shortly after start).
+    pub webgpu_offered: RwSignal<Option<backend_choice::Adapter>>,
     pub models: RwSignal<ModelState>,
     /// Metadata of the loaded MaskTune bundle (classes, input, thresholds).
     meta: RwSignal<Option<Arc<BundleMetadata>>>,
@@ -146,7 +146,7 @@ impl PageState {
             task: RwSignal::new(task_in_url().unwrap_or(&TASKS[0]).id.to_string()),
             backend: RwSignal::new(BackendState::Starting),
             requested_backend: backend_choice::requested(),
-            webgpu_offered: RwSignal::new(false),
+            webgpu_offered: RwSignal::new(None),
             models: RwSignal::new(ModelState::Loading {
                 received: 0,
                 total: None,
