@@ -138,9 +138,10 @@ for (const config of CONFIGS) {
   });
 }
 
-// A folder of thousands of images is taken in under the same bound: the page sends them to the
-// worker a slice per task (app/src/ui/state.rs, `SEND_SLICE`). Sent in one message, 17,000
-// files held the main thread for 46-70 ms in the file input's handler alone (2026-12-05).
+// A folder of thousands of images is taken in under the same bound: the page reads the files
+// and sends them to the worker a slice per turn of its event loop (app/src/ui/file_lists.rs,
+// app/src/ui/state.rs). Read and sent in one go, 17,000 files held the main thread for 46-70 ms
+// in the file input's handler alone, 20,000 chosen as a folder 73-78 ms (2026-12-05).
 const FOLDER_FILES = 20_000;
 const DIGIT = join(HERE, "..", "app", "assets", "examples", "digit-3-square.png");
 

@@ -1,10 +1,10 @@
 // How quickly the built page gets through many images given at once (a folder, say): the time
-// until the summary counts every answer, per 50 images as the list grows, and the main thread's
-// long tasks meanwhile (and its longest script, from Chromium's long animation frames), and how large the page's own WebAssembly memory has grown by then (what
-// the page keeps per answer; the threaded build's memory cannot grow past 1 GiB). In Debian's
-// headless Chromium, by hand (not in the tests). Several
-// `--dist` folders are measured in turn within each round, so that a busy machine slows them
-// alike.
+// until the summary counts every answer, per 50 images as the list grows, the main thread's long
+// tasks meanwhile (and its longest script, from Chromium's long animation frames), and how large
+// the page's own WebAssembly memory has grown by then (what the page keeps per answer; the
+// threaded build's memory cannot grow past 1 GiB). In Debian's headless Chromium, by hand (not
+// in the tests). Several `--dist` folders are measured in turn within each round, so that a busy
+// machine slows them alike.
 //
 //     node bench/browser_latency/bulk.mjs [--dist dist[,other-dist...]] [--count 500]
 //         [--rounds 2] [--tasks spurious-mnist,cifar10,celeba] [--webgpu] [--isolated]

@@ -23,8 +23,8 @@ export function median(values) {
 // Gives the page `repeats + 1` copies of the image one after the other, each once the previous
 // result is shown; the first (shader compilation, first allocations) is reported apart. The first
 // comes `pauseMs` after the models are ready (0: at once, sooner than a person could give one).
-// `format` other than "png" gives the image as that format instead (the browser's encoder,
-// lossless where it can: "webp" takes the page's path for the formats the browser decodes).
+// `format` other than "png" gives the image as that format instead (the browser's encoder at its
+// highest quality): "webp" takes the page's path for the formats the browser decodes.
 export async function measure(server, task, webgpu, repeats, pauseMs = 0, format = "png") {
   const browser = await launchChromium({ webgpu });
   try {
