@@ -4,7 +4,8 @@
 // (a browser would open it in place of the page, losing every result).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readdir } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
@@ -166,3 +167,35 @@ for (const [how, giveFolder] of Object.entries(GIVE_FOLDER)) {
     }
   });
 }
+
+// A dropped folder of thousands of files takes the browser a second or more to list: the page
+// says how far it got meanwhile, then takes every image in.
+test("a large dropped folder says how many files it has listed so far, then gives every image", async () => {
+  const count = 3000;
+  const folder = join(await mkdtemp(join(tmpdir(), "masktune-folder-")), "digits");
+  await mkdir(folder);
+  for (let i = 0; i < count; i++) await copyFile(DIGIT, join(folder, `digit-${i}.png`));
+  bundlesReleased = Promise.resolve(true);
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const { page, consoleLines } = await openMnist(browser, "ready");
+    await page.evaluate(() => {
+      window.folderNotes = [];
+      new MutationObserver(() => {
+        const note = document.querySelector("#folder-note")?.textContent;
+        if (note && note !== window.folderNotes.at(-1)) window.folderNotes.push(note);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await dropFolder(page, folder);
+    await page.locator("#progress", { hasText: new RegExp(`of ${count}\\b`) }).waitFor({ timeout: 60_000 });
+    const notes = await page.evaluate(() => window.folderNotes);
+    assert.ok(notes.length > 0, `the page said nothing while it listed the folder\n${consoleLines.join("\n")}`);
+    for (const note of notes) assert.match(note, /^Reading the dropped folder: \d+ files so far…$/);
+    const listed = notes.map((note) => Number(note.match(/\d+/)[0]));
+    assert.deepEqual(listed, [...listed].sort((a, b) => a - b), "the count only grows");
+    assert.ok(listed.at(-1) <= count);
+    assert.equal(await page.locator("#folder-note").count(), 0, "a folder of images only leaves no note");
+  } finally {
+    await browser.close();
+  }
+});

@@ -42,7 +42,12 @@ pub fn give_drop(state: PageState, transfer: &web_sys::DataTransfer) {
         Err(with_folders) => with_folders,
     };
     spawn_local(async move {
-        match dropped.read().await {
+        let listed = |count: usize| {
+            state.folder_note.set(Some(format!(
+                "Reading the dropped folder: {count} files so far…"
+            )))
+        };
+        match dropped.read(listed).await {
             Ok((files, left_out)) => {
                 state.folder_note.set(folders::left_out_note(&left_out));
                 give_files(state, files);
