@@ -441,6 +441,10 @@ impl PageState {
 
     /// Sends images to the worker for the current models, after those already on their way.
     fn analyse(self, images: Vec<ImageFile>) {
+        // Models becoming ready often have no images waiting for them.
+        if images.is_empty() {
+            return;
+        }
         self.outbox.update_value(|outbox| outbox.extend(images));
         if !self.sending.get_value() {
             self.sending.set_value(true);
