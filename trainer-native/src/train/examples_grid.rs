@@ -5,7 +5,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 use image::{ImageFormat, Rgb, RgbImage};
-use masktune::heatmap::jet;
+use masktune::heatmap::{jet, level};
 
 use super::atomic::write_atomic;
 use super::error::{Result, TrainError};
@@ -31,7 +31,7 @@ pub fn write_grid(path: &Path, width: usize, height: usize, examples: &[Example]
         Rgb([255, 255, 255]),
     );
     for (row, ex) in examples.iter().enumerate() {
-        let heat: Vec<u8> = ex.map.iter().flat_map(|&v| jet(v)).collect();
+        let heat: Vec<u8> = ex.map.iter().flat_map(|&v| jet(level(v))).collect();
         for (col, pixels) in [ex.original, &heat[..], ex.masked].into_iter().enumerate() {
             let (x0, y0) = (GAP + col * (tw + GAP), GAP + row * (th + GAP));
             for y in 0..th {
