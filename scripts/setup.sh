@@ -108,6 +108,12 @@ cargo_tool trunk trunk "$TRUNK_VERSION" --locked
 # --locked fails for this CLI (a locked dependency is no longer served), so it resolves afresh.
 cargo_tool wasm-bindgen wasm-bindgen-cli "$(wasm_bindgen_version)"
 
+step "The project's crates (Trunk builds offline)"
+# Every build's crates, the threaded and WebGPU builds' included: a cargo build downloads only
+# those of its own target and features, and the first build may be one of Trunk's.
+timeout 600 cargo fetch --locked --quiet --manifest-path "$REPO_ROOT/Cargo.toml" \
+    || die "fetching the project's crates failed" "check access to crates.io"
+
 step "Browser-test packages (npm)"
 if [ -d "$REPO_ROOT/e2e/node_modules/playwright-core" ]; then
     note "already installed"
