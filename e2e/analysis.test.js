@@ -6,7 +6,7 @@ import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole, pageUrl, computeBackend, dropFiles } from "./support/browser.js";
-import { readCards, assertAgrees, assertReportAgrees, trainerPredictions } from "./support/cards.js";
+import { readCards, cardPicturesLoaded, assertAgrees, assertReportAgrees, trainerPredictions } from "./support/cards.js";
 import { readFile } from "node:fs/promises";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -200,21 +200,47 @@ function inputPaths(task) {
 }
 
 // Gives the first task's page `count` copies of a digit at once, named image-0.png on (numbered
-// to one width), and hands the page to `check` once the summary counts every answer.
+// to one width), and hands the page to `check` once the summary counts every answer, with a
+// function that says how many pictures the compute worker has made since the models were ready.
 async function withManyImages(count, check) {
   const browser = await launchChromium({ webgpu: false });
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await openTask(page, TASKS[0], false);
     await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 });
+    const picturesMade = await countPicturesMade(page);
     const digits = String(count - 1).length;
     const names = Array.from({ length: count }, (_, i) => `image-${String(i).padStart(digits, "0")}.png`);
     await dropFiles(page, names.map(() => TASKS[0].agree[0]), { names });
     await page.locator("#results-counts", { hasText: new RegExp(`^${count} images at`) }).waitFor({ timeout: 180_000 });
-    await check(page, names);
+    await check(page, names, picturesMade);
   } finally {
     await browser.close();
   }
+}
+
+// Counts, from now on, the object URLs the compute worker makes: one per picture it draws.
+async function countPicturesMade(page) {
+  const worker = page.workers().find((w) => w.url().endsWith("/worker.js"));
+  assert.ok(worker, `no compute worker among ${page.workers().map((w) => w.url())}`);
+  await worker.evaluate(() => {
+    const make = URL.createObjectURL;
+    self.picturesMade = 0;
+    URL.createObjectURL = (blob) => {
+      self.picturesMade += 1;
+      return make.call(URL, blob);
+    };
+  });
+  return () => worker.evaluate(() => self.picturesMade);
+}
+
+// The bytes of the pictures of the card of image `name`, as base64, input to masked.
+function cardPictures(page, name) {
+  return page.locator(`article.result[data-name="${name}"]`).evaluate(async (card) =>
+    Promise.all([...card.querySelectorAll("img")].map(async (img) => {
+      const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+      return btoa(String.fromCharCode(...bytes));
+    })));
 }
 
 // The results file the summary's download gives, by image name.
@@ -225,14 +251,19 @@ async function downloadedResults(page) {
 
 // A folder of many images: the cards come a page at a time, in the order the files were given,
 // while the summary and the download count every image.
+// Only the cards shown have pictures drawn (three PNG files each), when they show.
 test("many images at once: the first 48 cards, then more on request (CPU fallback)", () =>
-  withManyImages(60, async (page, names) => {
+  withManyImages(60, async (page, names, picturesMade) => {
     const shown = () => page.locator("article.result").evaluateAll((cards) => cards.map((c) => c.dataset.name));
     assert.deepEqual(await shown(), names.slice(0, 48), "the first 48 files' cards, in the order given");
     assert.match(await page.locator("#more-cards").textContent(), /^12 more cards are not shown\. Show 12 more$/);
+    await cardPicturesLoaded(page);
+    assert.equal(await picturesMade(), 48 * 3, "pictures for the cards shown, and only for them");
     await page.click("#more-cards button");
     await page.locator("#more-cards").waitFor({ state: "detached" });
     assert.deepEqual(await shown(), names, "every card once asked for");
+    await cardPicturesLoaded(page);
+    assert.equal(await picturesMade(), 60 * 3, "the cards shown later have theirs drawn then");
     const entries = await downloadedResults(page);
     assert.deepEqual(Object.keys(entries).sort(), names, "the download has every image, shown or not");
   }));
@@ -240,10 +271,16 @@ test("many images at once: the first 48 cards, then more on request (CPU fallbac
 // The page sends its worker the images of a large folder a slice per task (app/src/ui/state.rs,
 // `SEND_SLICE`, 1,024): across the slices every image is answered, once.
 test("more images than one message to the worker carries: every one is answered, once (CPU fallback)", () =>
-  withManyImages(1100, async (page, names) => {
+  withManyImages(1100, async (page, names, picturesMade) => {
     const entries = await downloadedResults(page);
     assert.deepEqual(Object.keys(entries).sort(), names, "every image, each once");
     const errors = Object.entries(entries).filter(([, entry]) => entry.error);
     assert.deepEqual(errors, [], "no image failed");
     assert.equal(await page.locator("#progress").count(), 0, "the progress bar still shows images waiting");
+    // The next cards' images were answered long before: the worker no longer has their inputs
+    // and decodes their files again, to the same pictures.
+    await page.click("#more-cards button");
+    await cardPicturesLoaded(page);
+    assert.equal(await picturesMade(), 96 * 3, "pictures for the 96 cards shown, and only for them");
+    assert.deepEqual(await cardPictures(page, names[95]), await cardPictures(page, names[0]));
   }));

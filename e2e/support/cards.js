@@ -13,10 +13,15 @@ export async function trainerPredictions(id) {
   return JSON.parse(await readFile(join(TRAINER_PREDICTIONS, `trainer-predictions-${id}.json`), "utf8"));
 }
 
-export async function readCards(page) {
-  // The pictures come after their card's answer (the worker's PNG files), and then load.
-  await page.waitForFunction(() =>
+// Every card's pictures have their address and have loaded. They come after the card's answer:
+// the worker draws them (PNG files) once the card shows.
+export function cardPicturesLoaded(page) {
+  return page.waitForFunction(() =>
     [...document.querySelectorAll("article.result img")].every((img) => img.getAttribute("src") && img.complete));
+}
+
+export async function readCards(page) {
+  await cardPicturesLoaded(page);
   return page.locator("article.result").evaluateAll((articles) =>
     articles.map((a) => {
       const d = a.querySelector(".decision");

@@ -46,6 +46,13 @@ pub enum Request {
     },
     /// Stop Lab run `run` after its current batch. Handled as it arrives, not queued.
     StopLab { run: u64 },
+    /// Draw the pictures of answered images of `generation`, whose cards have come into the
+    /// page; one `Drawn` per image. Handled as it arrives, not queued: behind a folder's
+    /// analysis, a card would wait for all of it.
+    Draw {
+        generation: u64,
+        images: Vec<ToDraw>,
+    },
     /// Load the model pair of the last Lab run that finished, and warm it up.
     LoadLabModels { generation: u64 },
 }
@@ -57,6 +64,30 @@ pub struct ImageFile {
     pub name: String,
     #[serde(with = "serde_wasm_bindgen::preserve")]
     pub blob: web_sys::Blob,
+}
+
+/// An answered image whose pictures the page asks for: its file (decoded again unless the
+/// worker still has it) and what the analysis found.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ToDraw {
+    pub file: ImageFile,
+    pub saliency: Saliency,
+}
+
+/// What the worker needs, besides the image, to draw an answer's heatmap and masked picture: a
+/// byte and a bit a pixel. The page keeps it with the answer and asks for the pictures once the
+/// card shows (`Request::Draw`), so that only the cards a person sees are drawn (three PNG files
+/// each) however many images a folder holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Saliency {
+    /// The ERM model's XGradCAM map, one of 256 levels a pixel (`masktune::heatmap::levels`).
+    #[serde(with = "serde_bytes")]
+    pub map_levels: Vec<u8>,
+    /// One bit a pixel, row by row, the lowest bit first: whether masking changed the pixel. A
+    /// hidden pixel that was black already looks the same masked, so these give the masked
+    /// picture exactly.
+    #[serde(with = "serde_bytes")]
+    pub changed: Vec<u8>,
 }
 
 /// A bundle file the user gave; read in the worker.
@@ -96,8 +127,7 @@ pub enum Response {
         id: u64,
         result: Result<Box<AnalysedImage>, String>,
     },
-    /// The pictures of an image answered by `Analysed`, sent after it: the browser encodes them
-    /// while the page already shows the answer.
+    /// The pictures of an image the page asked for with `Request::Draw`.
     Drawn {
         id: u64,
         pictures: Result<Pictures, String>,
@@ -149,7 +179,8 @@ impl BackendKind {
     }
 }
 
-/// What one image's analysis found, and what it took (its pictures come in `Response::Drawn`).
+/// What one image's analysis found, and what it took (its pictures come in `Response::Drawn`,
+/// once asked for).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AnalysedImage {
     /// Side of the square model input the pictures have.
@@ -165,6 +196,7 @@ pub struct AnalysedImage {
     pub batch_size: usize,
     /// Size of the file the user gave, before cropping and resizing.
     pub source_size: (u32, u32),
+    pub saliency: Saliency,
 }
 
 /// One image's three pictures, `side`×`side` PNG files that the worker made, as object URLs the
@@ -258,13 +290,18 @@ mod tests {
             times: StepTimes::default(),
             batch_size: 1,
             source_size: (10, 20),
+            saliency: Saliency {
+                map_levels: vec![0, 255, 3, 4],
+                changed: vec![0b0010],
+            },
         };
         let response = Response::Analysed {
             id: 7,
             result: Ok(Box::new(analysed)),
         };
         let encoded = encode(&response).unwrap();
-        assert_eq!(encoded.transfer.length(), 0);
+        // The saliency's two byte fields move instead of being copied.
+        assert_eq!(encoded.transfer.length(), 2);
         let Response::Analysed { id, result } = decode(encoded.value).unwrap() else {
             panic!("decoded into another variant");
         };
@@ -272,6 +309,8 @@ mod tests {
         assert_eq!(id, 7);
         assert_eq!(image.source_size, (10, 20));
         assert_eq!(image.erm_probabilities, vec![0.25, 0.75]);
+        assert_eq!(image.saliency.map_levels, vec![0, 255, 3, 4]);
+        assert_eq!(image.saliency.changed, vec![0b0010]);
     }
 
     #[wasm_bindgen_test]
@@ -352,5 +391,33 @@ mod tests {
         };
         assert_eq!(generation, 3);
         assert!(JsValue::from(&images[0].blob) == JsValue::from(&blob));
+    }
+
+    #[wasm_bindgen_test]
+    fn a_drawing_request_keeps_its_blob_and_moves_its_saliency() {
+        let blob = web_sys::Blob::new().unwrap();
+        let saliency = Saliency {
+            map_levels: vec![9; 16],
+            changed: vec![0xff, 0x01],
+        };
+        let request = Request::Draw {
+            generation: 2,
+            images: vec![ToDraw {
+                file: ImageFile {
+                    id: 5,
+                    name: "b.webp".into(),
+                    blob: blob.clone(),
+                },
+                saliency: saliency.clone(),
+            }],
+        };
+        let encoded = encode(&request).unwrap();
+        assert_eq!(encoded.transfer.length(), 2);
+        let Request::Draw { generation, images } = decode(encoded.value).unwrap() else {
+            panic!("decoded into another variant");
+        };
+        assert_eq!((generation, images[0].file.id), (2, 5));
+        assert!(JsValue::from(&images[0].file.blob) == JsValue::from(&blob));
+        assert_eq!(images[0].saliency, saliency);
     }
 }

@@ -1,6 +1,7 @@
 //! One image's story: what ERM predicted and looked at, what MaskTune hides, and the decision.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use leptos::prelude::*;
 use masktune::metrics::argmax;
@@ -28,13 +29,19 @@ pub fn rehearse(state: PageState, shown: Shown, pictures: Pictures) {
     else {
         return;
     };
+    let Ok(file) = web_sys::Blob::new() else {
+        return;
+    };
     // Both states a user's card goes through.
     let entry = |outcome| Entry {
         id: u64::MAX,
         name: "a warm-up picture".into(),
+        file: file.clone(),
         outcome,
     };
     let drawn = shown.pictures.clone();
+    // The worker sent its pictures with the models: they are not asked for.
+    shown.pictures_asked.store(true, Ordering::Relaxed);
     let (waiting, done) = (
         entry(Outcome::Waiting),
         entry(Outcome::Done(Arc::new(shown))),
@@ -58,12 +65,15 @@ pub fn ResultCard(entry: Entry) -> impl IntoView {
             "Waiting for the models…"
         }
     };
-    let body = match entry.outcome {
+    let body = match &entry.outcome {
         Outcome::Waiting => view! { <p class="waiting">{waiting}</p> }.into_any(),
         Outcome::Failed(message) => {
-            view! { <p class="error" role="alert">{message}</p> }.into_any()
+            view! { <p class="error" role="alert">{message.clone()}</p> }.into_any()
         }
-        Outcome::Done(shown) => view! { <Analysis shown /> }.into_any(),
+        Outcome::Done(shown) => {
+            state.ask_for_pictures(&entry, shown);
+            view! { <Analysis shown=shown.clone() /> }.into_any()
+        }
     };
     let name = entry.name;
     view! {

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use leptos::prelude::*;
 use masktune::bundle::{BundleMetadata, CoverageThreshold, SelectiveSummary, closest_threshold};
@@ -16,6 +17,7 @@ use super::lab::LabState;
 use super::result_card::rehearse;
 use crate::protocol::{
     AnalysedImage, BackendKind, BackendReport, BundleFile, ImageFile, Pictures, Request, Response,
+    ToDraw,
 };
 use crate::tasks::{self, Models, TASKS, Task};
 
@@ -46,6 +48,9 @@ pub enum ModelState {
 pub struct Entry {
     pub id: u64,
     pub name: String,
+    /// The file given, which the worker decodes again to draw the card's pictures if it no
+    /// longer has the image.
+    pub file: web_sys::Blob,
     pub outcome: Outcome,
 }
 
@@ -73,6 +78,8 @@ impl Entry {
 pub struct Shown {
     pub numbers: AnalysedImage,
     pub pictures: ArcRwSignal<Option<Result<Pictures, String>>>,
+    /// Whether the worker was asked for the pictures ([`PageState::ask_for_pictures`]).
+    pub pictures_asked: AtomicBool,
     pub class_names: Arc<Vec<String>>,
 }
 
@@ -416,6 +423,7 @@ impl PageState {
             added.push(Entry {
                 id,
                 name: name.clone(),
+                file: blob.clone(),
                 outcome: Outcome::Waiting,
             });
             images.push(ImageFile { id, name, blob });
@@ -609,6 +617,28 @@ impl PageState {
         }
     }
 
+    /// Asks the worker for the pictures of `entry`'s answer `shown`, the first time its card
+    /// shows: the answers of a folder whose cards are not shown are never drawn.
+    pub fn ask_for_pictures(&self, entry: &Entry, shown: &Shown) {
+        if shown.pictures_asked.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let request = Request::Draw {
+            generation: self.generation.get_value(),
+            images: vec![ToDraw {
+                file: ImageFile {
+                    id: entry.id,
+                    name: entry.name.clone(),
+                    blob: entry.file.clone(),
+                },
+                saliency: shown.numbers.saliency.clone(),
+            }],
+        };
+        if let Err(message) = self.send(&request) {
+            shown.pictures.set(Some(Err(message)));
+        }
+    }
+
     /// Gives the answer for image `id` its pictures; those of an image no longer shown are let go.
     fn draw(&self, id: u64, pictures: Result<Pictures, String>) {
         self.entries.with_untracked(|entries| {
@@ -630,6 +660,7 @@ impl PageState {
         Ok(Shown {
             numbers: image,
             pictures: ArcRwSignal::new(None),
+            pictures_asked: AtomicBool::new(false),
             class_names,
         })
     }

@@ -12,7 +12,7 @@ use masktune::bundle::{Bundle, BundleMetadata, CheckpointKind, TrainingSummary, 
 use masktune::data::spurious_mnist::{self, SpuriousConfig, SpuriousMnist};
 use masktune::data::{ImageSet, mnist_idx};
 use masktune::evaluation::{self, EvaluationReport, NamedSet};
-use masktune::heatmap::heatmap_rgba;
+use masktune::heatmap::{heatmap_rgba, levels};
 use masktune::models::AnyModel;
 use masktune::models::preprocess::DatasetKind;
 use masktune::readback;
@@ -244,7 +244,7 @@ async fn mask_train(
         let pictures = canvas::png_pictures(
             train.width,
             train.image(i),
-            &heatmap_rgba(map),
+            &heatmap_rgba(&levels(map)),
             done.masked.image(i),
         )
         .await

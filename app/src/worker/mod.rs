@@ -4,6 +4,7 @@
 
 mod backend;
 mod canvas;
+mod drawing;
 mod image_input;
 mod lab;
 mod memory;
@@ -14,7 +15,6 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use kernels::Engine;
-use masktune::heatmap::heatmap_rgba;
 use masktune::inference::{self, ImageAnalysis, ModelPair, StepTimes};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
@@ -23,8 +23,11 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::assets;
 use crate::protocol::lab::{LabBundles, LabEvent, LabSettings};
-use crate::protocol::{self, AnalysedImage, BundleFile, ImageFile, Pictures, Request, Response};
+use crate::protocol::{
+    self, AnalysedImage, BundleFile, ImageFile, Pictures, Request, Response, ToDraw,
+};
 use backend::{ComputeBackend, now_ms};
+use drawing::RecentInputs;
 use image_input::DecodedImage;
 
 /// Entry point when the module runs in the worker: starts the backend, then serves requests.
@@ -40,6 +43,7 @@ pub fn start() {
             queue: RefCell::new(VecDeque::new()),
             running: Cell::new(false),
             generation: Cell::new(0),
+            recent_inputs: RefCell::new(RecentInputs::default()),
             lab_data: RefCell::new(None),
             lab_stopped: Cell::new(0),
             lab_bundles: RefCell::new(None),
@@ -59,6 +63,8 @@ struct ComputeWorker {
     running: Cell<bool>,
     /// The newest model load asked for; older loads and their analyses are dropped.
     generation: Cell<u64>,
+    /// The inputs of the images answered last, for drawing their cards' pictures.
+    recent_inputs: RefCell<RecentInputs>,
     /// The Lab's data, fetched by its first run.
     lab_data: RefCell<Option<Rc<lab::LabData>>>,
     /// Lab runs up to this number were asked to stop.
@@ -87,6 +93,13 @@ impl ComputeWorker {
             self.lab_stopped.set(self.lab_stopped.get().max(run));
             return;
         }
+        if let Request::Draw { generation, images } = request {
+            // Not queued: the cards shown would wait for every image given before them.
+            if self.current(generation) {
+                spawn_local(self.draw(images));
+            }
+            return;
+        }
         if let Request::LoadModels { generation, .. }
         | Request::LoadBundles { generation, .. }
         | Request::LoadLabModels { generation } = request
@@ -94,6 +107,7 @@ impl ComputeWorker {
             // A new load makes everything still waiting out of date.
             self.generation.set(generation);
             self.queue.borrow_mut().clear();
+            self.recent_inputs.borrow_mut().clear();
         }
         self.queue.borrow_mut().push_back(request);
         if !self.running.replace(true) {
@@ -160,7 +174,9 @@ impl ComputeWorker {
                 data_url,
                 settings,
             } => self.lab(run, &data_url, &settings).await,
-            Request::StopLab { .. } => unreachable!("stop requests are not queued"),
+            Request::StopLab { .. } | Request::Draw { .. } => {
+                unreachable!("stop and drawing requests are not queued")
+            }
         }
     }
 
@@ -261,12 +277,7 @@ impl ComputeWorker {
                         let times = (decode_ms, times.clone(), batch_size);
                         let result = Ok(Box::new(analysed(&image, &analysis, times)));
                         self.send(&Response::Analysed { id, result });
-                        // The browser encodes the pictures while the page shows the answer and
-                        // the next image is analysed.
-                        spawn_local(async move {
-                            let pictures = pictures(image, analysis).await;
-                            self.send(&Response::Drawn { id, pictures });
-                        });
+                        self.recent_inputs.borrow_mut().keep(id, image.rgb);
                     }
                 }
                 Err(message) => {
@@ -276,6 +287,35 @@ impl ComputeWorker {
                     }
                 }
             }
+        }
+    }
+
+    /// Draws the pictures the page asked for, one image after the other, each from its input
+    /// if it was answered last, else from its file decoded again.
+    async fn draw(&'static self, images: Vec<ToDraw>) {
+        for ToDraw { file, saliency } in images {
+            let Some(side) = self.pair.borrow().as_ref().map(|pair| pair.input_side()) else {
+                // The models are being replaced: the page no longer shows this answer.
+                return;
+            };
+            let kept = self.recent_inputs.borrow_mut().take(file.id);
+            let input = match kept {
+                Some(input) => Ok(input),
+                None => image_input::decode(&file.blob, &file.name, side)
+                    .await
+                    .map(|image| image.rgb)
+                    .map_err(|error| {
+                        format!("its pictures could not be drawn: the file could not be read again ({error})")
+                    }),
+            };
+            let pictures = match input {
+                Ok(input) => drawing::pictures(side, &input, &saliency).await,
+                Err(message) => Err(message),
+            };
+            self.send(&Response::Drawn {
+                id: file.id,
+                pictures,
+            });
         }
     }
 }
@@ -396,7 +436,10 @@ async fn warm_up(
         .next()
         .ok_or_else(|| failed("no result".into()))?;
     let answer = analysed(&image, &analysis, (decode_ms, times, 1));
-    Ok((answer, pictures(image, analysis).await.map_err(failed)?))
+    let pictures = drawing::pictures(image.side, &image.rgb, &answer.saliency)
+        .await
+        .map_err(failed)?;
+    Ok((answer, pictures))
 }
 
 /// A warm-up picture as a file of `mime_type`, decoded for a model of input `side`, and how long
@@ -430,19 +473,8 @@ fn analysed(
         times,
         batch_size,
         source_size: (image.source_width, image.source_height),
+        saliency: drawing::saliency(&image.rgb, analysis),
     }
-}
-
-/// An analysed image's three pictures, encoded as PNG files for the page.
-async fn pictures(image: DecodedImage, analysis: ImageAnalysis) -> Result<Pictures, String> {
-    canvas::png_pictures(
-        image.side,
-        &image.rgb,
-        &heatmap_rgba(&analysis.map),
-        &analysis.masked_rgb,
-    )
-    .await
-    .map_err(|error| format!("its pictures could not be drawn: {error:?}"))
 }
 
 fn summary(pair: &ModelPair) -> String {
