@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use leptos::prelude::*;
 use masktune::metrics::argmax;
 use masktune::selective::Decision;
+use send_wrapper::SendWrapper;
 use wasm_bindgen::JsCast;
 
 use super::state::{Entry, Outcome, PageState, Shown};
@@ -29,7 +30,7 @@ pub fn rehearse(state: PageState, shown: Shown, pictures: Pictures) {
     else {
         return;
     };
-    let Ok(file) = web_sys::Blob::new() else {
+    let Ok(file) = web_sys::Blob::new().map(SendWrapper::new) else {
         return;
     };
     // Both states a user's card goes through.

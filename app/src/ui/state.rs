@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use leptos::prelude::*;
 use masktune::bundle::{BundleMetadata, CoverageThreshold, SelectiveSummary, closest_threshold};
 use masktune::selective::{Decision, confidence_range, decide};
+use send_wrapper::SendWrapper;
 
 use super::backend_choice;
 use super::card_filter::{CardFacts, CardFilter};
@@ -49,8 +50,9 @@ pub struct Entry {
     pub id: u64,
     pub name: String,
     /// The file given, which the worker decodes again to draw the card's pictures if it no
-    /// longer has the image.
-    pub file: web_sys::Blob,
+    /// longer has the image. Wrapped because Leptos's lists want `Send` entries, and in the
+    /// threaded build JavaScript values are not; entries never leave the page's thread.
+    pub file: SendWrapper<web_sys::Blob>,
     pub outcome: Outcome,
 }
 
@@ -423,7 +425,7 @@ impl PageState {
             added.push(Entry {
                 id,
                 name: name.clone(),
-                file: blob.clone(),
+                file: SendWrapper::new(blob.clone()),
                 outcome: Outcome::Waiting,
             });
             images.push(ImageFile { id, name, blob });
@@ -629,7 +631,7 @@ impl PageState {
                 file: ImageFile {
                     id: entry.id,
                     name: entry.name.clone(),
-                    blob: entry.file.clone(),
+                    blob: (*entry.file).clone(),
                 },
                 saliency: shown.numbers.saliency.clone(),
             }],
