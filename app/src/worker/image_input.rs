@@ -187,9 +187,10 @@ fn crop_resize(bitmap: &ImageBitmap, name: &str, side: usize) -> Result<Vec<u8>,
     ))
 }
 
-/// A picture of noise `side`×`side` pixels, as a file of `mime_type` (`image/png`, `image/jpeg`):
-/// the warm-up runs it through [`decode`] as if a user had given it. Noise, not a blank, so that
-/// the decoders' code for real photos runs (and the browser compiles it) before a user's first.
+/// A picture of noise `side`×`side` pixels, as a file of `mime_type` (`image/png`, `image/jpeg`,
+/// `image/webp`): the warm-up runs it through [`decode`] as if a user had given it. Noise, not a
+/// blank, so that the decoders' code for real photos runs (and the browser compiles it) before a
+/// user's first.
 pub async fn noise_picture(side: usize, mime_type: &str) -> Result<web_sys::Blob, JsValue> {
     let mut state = 0x9e37_79b9_u32;
     let rgba: Vec<u8> = (0..side * side * 4)
@@ -260,6 +261,29 @@ mod tests {
                 (browser.source_width, browser.source_height),
                 (width as u32, height as u32)
             );
+        }
+    }
+
+    /// The warm-up's pictures run both decoding paths: PNG and JPEG through
+    /// `masktune::square_image`, WebP (in a browser that writes it, as Chromium does) through the
+    /// browser's decoding.
+    #[wasm_bindgen_test]
+    async fn the_warm_up_pictures_take_both_decoding_paths() {
+        for (mime_type, ours) in [
+            ("image/png", true),
+            ("image/jpeg", true),
+            ("image/webp", false),
+        ] {
+            let picture = noise_picture(64, mime_type).await.unwrap();
+            assert_eq!(picture.type_(), mime_type);
+            let bytes = crate::worker::blob_bytes(&picture).await.unwrap();
+            assert_eq!(
+                square_image::decoder(&bytes).is_ok(),
+                ours,
+                "{mime_type} read by masktune::square_image"
+            );
+            let image = decode(&picture, "a warm-up picture", 16).await.unwrap();
+            assert_eq!((image.rgb.len(), image.source_width), (16 * 16 * 3, 64));
         }
     }
 }

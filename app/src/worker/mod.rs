@@ -420,8 +420,12 @@ async fn warm_up(
 ) -> Result<(AnalysedImage, Pictures), String> {
     let failed = |message: String| format!("the models failed their first run: {message}");
     let side = pair.input_side();
-    // A JPEG (most photos are) and a PNG, whose analysis is the answer.
-    warm_up_decode("image/jpeg", side).await.map_err(failed)?;
+    // A JPEG (most photos are), a WebP (the browser decodes it, and the other formats
+    // `masktune::square_image` does not read: a browser that cannot write WebP gives a PNG) and
+    // a PNG, whose analysis is the answer.
+    for mime_type in ["image/jpeg", "image/webp"] {
+        warm_up_decode(mime_type, side).await.map_err(failed)?;
+    }
     let (image, decode_ms) = warm_up_decode("image/png", side).await.map_err(failed)?;
     for _ in 1..warm_up_runs(&backend.engine) {
         run_analysis(backend, pair, &[&image.rgb])
