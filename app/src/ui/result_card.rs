@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use leptos::prelude::*;
+use masktune::masking::MaskStats;
 use masktune::metrics::argmax;
 use masktune::selective::Decision;
 use send_wrapper::SendWrapper;
@@ -96,7 +97,7 @@ fn Analysis(shown: Arc<Shown>) -> impl IntoView {
     let combined_class = names[a.combined.prediction].clone();
     let (erm_name, masktune_name) = (names[erm_class].clone(), names[masktune_class].clone());
     let agree = erm_class == masktune_class;
-    let masked_share = a.mask.masked_pixels as f64 * 100.0 / (a.side * a.side).max(1) as f64;
+    let masking = masking_caption(&a.mask, a.side);
 
     let decision = move || state.decision(confidence);
     let explanation = {
@@ -154,7 +155,7 @@ fn Analysis(shown: Arc<Shown>) -> impl IntoView {
             </figure>
             <figure>
                 <img src=picture(|p| &p.masked) alt="the image with the salient pixels hidden" class="masked" />
-                <figcaption>{format!("Masked: {masked_share:.1}% of pixels hidden")}</figcaption>
+                <figcaption>{masking}</figcaption>
             </figure>
         </div>
         {not_drawn}
@@ -182,6 +183,26 @@ fn Analysis(shown: Arc<Shown>) -> impl IntoView {
     }
 }
 
+/// What masking did to the `side`×`side` input, and by which threshold: a map whose attention is
+/// spread out may have no pixel above its mean + 2 std, and the image is then left untouched
+/// (MaskTune's model sees it as it is).
+fn masking_caption(mask: &MaskStats, side: usize) -> String {
+    let rule = "mean + 2 std of the map's values above 0";
+    if mask.masked_pixels == 0 {
+        return format!(
+            "Untouched: no pixel of the map is above {:.2} ({rule})",
+            mask.threshold
+        );
+    }
+    let pixels = side * side;
+    format!(
+        "Masked: {} of {pixels} pixels ({:.1}%), those above {:.2} ({rule})",
+        mask.masked_pixels,
+        mask.masked_pixels as f64 * 100.0 / pixels as f64,
+        mask.threshold
+    )
+}
+
 #[component]
 fn Prediction(
     title: &'static str,
@@ -205,5 +226,32 @@ fn Prediction(
                 }).collect_view()}
             </ol>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    #[wasm_bindgen_test]
+    fn the_masking_caption_says_what_was_hidden_and_by_which_threshold() {
+        let masked = MaskStats {
+            threshold: 0.6834,
+            masked_pixels: 25,
+        };
+        assert_eq!(
+            masking_caption(&masked, 32),
+            "Masked: 25 of 1024 pixels (2.4%), those above 0.68 (mean + 2 std of the map's values above 0)"
+        );
+        let untouched = MaskStats {
+            threshold: 1.0172,
+            masked_pixels: 0,
+        };
+        assert_eq!(
+            masking_caption(&untouched, 32),
+            "Untouched: no pixel of the map is above 1.02 (mean + 2 std of the map's values above 0)"
+        );
     }
 }
