@@ -155,7 +155,7 @@ fn Analysis(shown: Arc<Shown>) -> impl IntoView {
             </figure>
             <figure>
                 <img src=picture(|p| &p.masked) alt="the image with the salient pixels hidden" class="masked" />
-                <figcaption>{masking}</figcaption>
+                <figcaption title=MASKING_RULE>{masking}</figcaption>
             </figure>
         </div>
         {not_drawn}
@@ -183,20 +183,23 @@ fn Analysis(shown: Arc<Shown>) -> impl IntoView {
     }
 }
 
+/// How MaskTune picks the pixels it hides (DESIGN.md, step 3), for the caption's tooltip.
+const MASKING_RULE: &str = "MaskTune hides the pixels whose saliency is above the mean plus two \
+                            standard deviations of the map's values above 0.";
+
 /// What masking did to the `side`×`side` input, and by which threshold: a map whose attention is
 /// spread out may have no pixel above its mean + 2 std, and the image is then left untouched
 /// (MaskTune's model sees it as it is).
 fn masking_caption(mask: &MaskStats, side: usize) -> String {
-    let rule = "mean + 2 std of the map's values above 0";
     if mask.masked_pixels == 0 {
         return format!(
-            "Untouched: no pixel of the map is above {:.2} ({rule})",
+            "Untouched: no pixel above {:.2} (mean + 2 std of the map)",
             mask.threshold
         );
     }
     let pixels = side * side;
     format!(
-        "Masked: {} of {pixels} pixels ({:.1}%), those above {:.2} ({rule})",
+        "Masked: {} of {pixels} pixels ({:.1}%), those above {:.2} (mean + 2 std of the map)",
         mask.masked_pixels,
         mask.masked_pixels as f64 * 100.0 / pixels as f64,
         mask.threshold
@@ -243,7 +246,7 @@ mod tests {
         };
         assert_eq!(
             masking_caption(&masked, 32),
-            "Masked: 25 of 1024 pixels (2.4%), those above 0.68 (mean + 2 std of the map's values above 0)"
+            "Masked: 25 of 1024 pixels (2.4%), those above 0.68 (mean + 2 std of the map)"
         );
         let untouched = MaskStats {
             threshold: 1.0172,
@@ -251,7 +254,7 @@ mod tests {
         };
         assert_eq!(
             masking_caption(&untouched, 32),
-            "Untouched: no pixel of the map is above 1.02 (mean + 2 std of the map's values above 0)"
+            "Untouched: no pixel above 1.02 (mean + 2 std of the map)"
         );
     }
 }
