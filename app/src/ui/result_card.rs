@@ -240,21 +240,23 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn the_masking_caption_says_what_was_hidden_and_by_which_threshold() {
-        let masked = MaskStats {
-            threshold: 0.6834,
-            masked_pixels: 25,
-        };
-        assert_eq!(
-            masking_caption(&masked, 32),
-            "Masked: 25 of 1024 pixels (2.4%), those above 0.68 (mean + 2 std of the map)"
-        );
-        let untouched = MaskStats {
-            threshold: 1.0172,
-            masked_pixels: 0,
-        };
-        assert_eq!(
-            masking_caption(&untouched, 32),
-            "Untouched: no pixel above 1.02 (mean + 2 std of the map)"
-        );
+        for (threshold, masked_pixels, caption) in [
+            (
+                0.6834,
+                25,
+                "Masked: 25 of 1024 pixels (2.4%), those above 0.68 (mean + 2 std of the map)",
+            ),
+            (
+                1.0172,
+                0,
+                "Untouched: no pixel above 1.02 (mean + 2 std of the map)",
+            ),
+        ] {
+            let mask = MaskStats {
+                threshold,
+                masked_pixels,
+            };
+            assert_eq!(masking_caption(&mask, 32), caption);
+        }
     }
 }
