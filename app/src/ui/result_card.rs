@@ -106,22 +106,23 @@ fn Analysis(shown: Arc<Shown>) -> impl IntoView {
             masktune_name.clone(),
             combined_class.clone(),
         );
+        // Each reads on from the decision word in bold: "Accept “cat”: …", "Abstain: …".
         move || {
             let threshold = state.threshold().map_or(f64::NAN, |t| t.threshold);
             match (decision(), agree) {
                 (Some(Decision::Accept), true) => format!(
-                    "Accepted: both models say “{combined_class}”, and their combined confidence {confidence:.3} reaches the threshold {threshold:.3}."
+                    " “{combined_class}”: both models say it, and their combined confidence {confidence:.3} reaches the threshold {threshold:.3}."
                 ),
                 (Some(Decision::Accept), false) => format!(
-                    "Accepted as “{combined_class}”: the models disagree (ERM “{erm_name}”, MaskTune “{masktune_name}”) but the combined confidence {confidence:.3} still reaches {threshold:.3}."
+                    " “{combined_class}”: the models disagree (ERM “{erm_name}”, MaskTune “{masktune_name}”), but their combined confidence {confidence:.3} still reaches the threshold {threshold:.3}."
                 ),
                 (Some(Decision::Abstain), false) => format!(
-                    "Abstained: ERM says “{erm_name}” but MaskTune, trained without what ERM looked at, says “{masktune_name}”; the combined confidence {confidence:.3} is below {threshold:.3}."
+                    ": ERM says “{erm_name}” but MaskTune, trained without what ERM looked at, says “{masktune_name}”; their combined confidence {confidence:.3} is below the threshold {threshold:.3}."
                 ),
                 (Some(Decision::Abstain), true) => format!(
-                    "Abstained: both models say “{combined_class}”, but not confidently enough ({confidence:.3} is below {threshold:.3})."
+                    ": both models say “{combined_class}”, but their combined confidence {confidence:.3} is below the threshold {threshold:.3}."
                 ),
-                (None, _) => "No decision: these models carry no thresholds.".to_string(),
+                (None, _) => " No decision: these models carry no thresholds.".to_string(),
             }
         }
     };
@@ -172,14 +173,24 @@ fn Analysis(shown: Arc<Shown>) -> impl IntoView {
                 Some(Decision::Abstain) => "Abstain",
                 None => "—",
             }}</strong>
-            " " {explanation}
+            {explanation}
         </p>
         <p class="fine-print" data-decode-ms=a.decode_ms data-erm-ms=times.erm_ms
             data-masking-ms=times.saliency_and_masking_ms data-masktune-ms=times.masktune_ms>{format!(
-            "From a {}×{} image, decoded and resized in {:.0} ms. ERM {:.0} ms, XGradCAM + masking {:.0} ms ({}), MaskTune {:.0} ms (batch of {}).",
-            a.source_size.0, a.source_size.1, a.decode_ms,
-            times.erm_ms, times.saliency_and_masking_ms, times.masking_engine, times.masktune_ms,
-            a.batch_size)}</p>
+            "From a {}×{} image, decoded and resized in {}. ERM {}, XGradCAM + masking {} ({}), MaskTune {} (batch of {}).",
+            a.source_size.0, a.source_size.1, milliseconds(a.decode_ms),
+            milliseconds(times.erm_ms), milliseconds(times.saliency_and_masking_ms),
+            times.masking_engine, milliseconds(times.masktune_ms), a.batch_size)}</p>
+    }
+}
+
+/// A duration as the card prints it: a tenth of a millisecond below 10 ms, where a small model's
+/// steps take well under one (rounded to whole milliseconds they read "0 ms", as if skipped).
+fn milliseconds(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.0} ms")
     }
 }
 
@@ -257,6 +268,13 @@ mod tests {
                 masked_pixels,
             };
             assert_eq!(masking_caption(&mask, 32), caption);
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn durations_below_ten_milliseconds_keep_a_tenth() {
+        for (ms, text) in [(0.34, "0.3 ms"), (4.0, "4.0 ms"), (12.6, "13 ms")] {
+            assert_eq!(milliseconds(ms), text);
         }
     }
 }
