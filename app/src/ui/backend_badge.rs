@@ -68,14 +68,19 @@ fn Switch() -> impl IntoView {
 
 fn ready(report: BackendReport) -> impl IntoView {
     let (state, check_text) = match &report.check {
-        Ok(values) if values.as_slice() == SELF_CHECK_EXPECTED => {
-            ("ready", format!("self-check passed: {values:?}"))
-        }
+        Ok(values) if values.as_slice() == SELF_CHECK_EXPECTED => (
+            "ready",
+            format!(
+                "Self-check passed: a 2×2 matrix product on this backend gave exactly {values:?}."
+            ),
+        ),
         Ok(values) => (
             "wrong",
-            format!("self-check gave {values:?}, expected {SELF_CHECK_EXPECTED:?}"),
+            format!(
+                "Self-check failed: a 2×2 matrix product on this backend gave {values:?}, not {SELF_CHECK_EXPECTED:?}: its results cannot be trusted."
+            ),
         ),
-        Err(error) => ("failed", format!("self-check failed: {error}")),
+        Err(error) => ("failed", format!("Self-check failed: {error}")),
     };
     view! {
         <p id="backend-status" data-state=state data-backend=report.kind.id()>
