@@ -11,7 +11,7 @@ import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { serveDirectory } from "./support/server.js";
-import { launchChromium, screenshot, collectConsole, pageUrl, setField } from "./support/browser.js";
+import { launchChromium, screenshot, collectConsole, pageUrl, setField, sidewaysOverflow } from "./support/browser.js";
 import { readCards, assertAgrees } from "./support/cards.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -105,6 +105,11 @@ for (const webgpu of [false, true]) {
       assert.equal(decoded, 8 * 4);
 
       await checkEvaluation(page);
+      // On a phone the Lab's wide tables scroll in their boxes, never the page.
+      const overflow = await sidewaysOverflow(page);
+      await screenshot(page, `lab-${name}-narrow`);
+      assert.ok(overflow.px <= 0, `at 320 px the Lab overflows by ${overflow.px}px: ${overflow.outside}`);
+      await page.setViewportSize({ width: 1100, height: 900 });
       await checkModelPair(page, name, webgpu);
     } finally {
       await browser.close();

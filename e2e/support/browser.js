@@ -103,3 +103,17 @@ export async function dropFolder(page, path, { target = ".picker.images" } = {})
   }
   await cdp.detach();
 }
+
+// How far the page scrolls sideways on a 320 px wide screen (the narrowest phones; WCAG's reflow
+// width), with the elements that stick out, for the message; 0 when nothing does. A wide table
+// scrolls inside its own box (.wide-table), which is allowed.
+export async function sidewaysOverflow(page) {
+  await page.setViewportSize({ width: 320, height: 800 });
+  return page.evaluate(() => ({
+    px: document.documentElement.scrollWidth - window.innerWidth,
+    outside: [...document.querySelectorAll("body *")]
+      .filter((e) => !e.closest(".wide-table") && e.getBoundingClientRect().right > window.innerWidth + 0.5)
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ""}`)
+      .slice(0, 8),
+  }));
+}

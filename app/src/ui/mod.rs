@@ -19,6 +19,7 @@ mod result_card;
 mod results_summary;
 mod selective_panel;
 mod state;
+mod wide_table;
 
 use leptos::prelude::*;
 

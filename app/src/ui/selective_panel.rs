@@ -6,6 +6,7 @@ use masktune::bundle::SelectiveSummary;
 
 use super::line_chart::{Axis, LineChart, Series};
 use super::state::PageState;
+use super::wide_table::WideTable;
 
 #[component]
 pub fn SelectivePanel() -> impl IntoView {
@@ -32,23 +33,25 @@ pub fn Summary(summary: SelectiveSummary) -> impl IntoView {
         <figure class="summary" data-set=summary.test_set.clone()>
             <figcaption>{format!("{title}: AURC {:.4} (E-AURC {:.4})", summary.aurc, summary.e_aurc)}</figcaption>
             <Curve points=summary.curve.clone() label=title.clone() />
-            <table>
-                <caption class="fine-print">"Thresholds chosen on validation, measured on " {title}</caption>
-                <thead><tr>
-                    <th scope="col">"Target coverage"</th>
-                    <th scope="col">"Coverage reached"</th>
-                    <th scope="col">"Selective accuracy"</th>
-                </tr></thead>
-                <tbody>
-                    {summary.table.rows.iter().map(|row| view! {
-                        <tr>
-                            <td>{format!("{:.0}%", row.target_coverage * 100.0)}</td>
-                            <td>{format!("{:.1}%", row.test.coverage * 100.0)}</td>
-                            <td>{row.test.accuracy.map_or("–".to_string(), |a| format!("{:.2}%", a * 100.0))}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <WideTable label=format!("Selective accuracy at each target coverage on {title}")>
+                <table>
+                    <caption class="fine-print">"Thresholds chosen on validation, measured on " {title}</caption>
+                    <thead><tr>
+                        <th scope="col">"Target coverage"</th>
+                        <th scope="col">"Coverage reached"</th>
+                        <th scope="col">"Selective accuracy"</th>
+                    </tr></thead>
+                    <tbody>
+                        {summary.table.rows.iter().map(|row| view! {
+                            <tr>
+                                <td>{format!("{:.0}%", row.target_coverage * 100.0)}</td>
+                                <td>{format!("{:.1}%", row.test.coverage * 100.0)}</td>
+                                <td>{row.test.accuracy.map_or("–".to_string(), |a| format!("{:.2}%", a * 100.0))}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </WideTable>
         </figure>
     }
 }

@@ -11,6 +11,7 @@ use super::state::Download;
 use crate::ui::file_download::JsonDownload;
 use crate::ui::selective_panel::Summary;
 use crate::ui::state::PageState;
+use crate::ui::wide_table::WideTable;
 
 #[component]
 pub fn EvaluationView() -> impl IntoView {
@@ -68,35 +69,37 @@ fn GroupTable(report: Arc<EvaluationReport>) -> impl IntoView {
         .unwrap_or_default();
     let percent = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.2}%", v * 100.0));
     view! {
-        <table id="lab-groups">
-            <thead><tr>
-                <th scope="col">"Test set"</th>
-                <th scope="col">"Model"</th>
-                <th scope="col">"Overall"</th>
-                {group_names.into_iter().map(|name| view! { <th scope="col">{name}</th> }).collect_view()}
-                <th scope="col">"Worst group"</th>
-            </tr></thead>
-            <tbody>
-                {tests.into_iter().flat_map(|set| {
-                    let title = set.set.replace('_', " ");
-                    set.models.into_iter().map(move |m| {
-                        let groups = m.groups.clone();
-                        let cells = groups.as_ref().map(|g| g.groups.iter().map(|g| view! {
-                            <td class="group">{format!("{} ({} of {})", percent(g.accuracy), g.correct, g.count)}</td>
-                        }).collect_view());
-                        view! {
-                            <tr data-set=set.set.clone() data-model=m.model.clone()>
-                                <td>{title.clone()}</td>
-                                <td>{model_name(&m.model)}</td>
-                                <td class="overall">{percent(m.accuracy.accuracy)}</td>
-                                {cells}
-                                <td class="worst">{percent(groups.and_then(|g| g.worst_group_accuracy))}</td>
-                            </tr>
-                        }
-                    }).collect::<Vec<_>>()
-                }).collect_view()}
-            </tbody>
-        </table>
+        <WideTable label="Accuracy per group">
+            <table id="lab-groups">
+                <thead><tr>
+                    <th scope="col">"Test set"</th>
+                    <th scope="col">"Model"</th>
+                    <th scope="col">"Overall"</th>
+                    {group_names.into_iter().map(|name| view! { <th scope="col">{name}</th> }).collect_view()}
+                    <th scope="col">"Worst group"</th>
+                </tr></thead>
+                <tbody>
+                    {tests.into_iter().flat_map(|set| {
+                        let title = set.set.replace('_', " ");
+                        set.models.into_iter().map(move |m| {
+                            let groups = m.groups.clone();
+                            let cells = groups.as_ref().map(|g| g.groups.iter().map(|g| view! {
+                                <td class="group">{format!("{} ({} of {})", percent(g.accuracy), g.correct, g.count)}</td>
+                            }).collect_view());
+                            view! {
+                                <tr data-set=set.set.clone() data-model=m.model.clone()>
+                                    <td>{title.clone()}</td>
+                                    <td>{model_name(&m.model)}</td>
+                                    <td class="overall">{percent(m.accuracy.accuracy)}</td>
+                                    {cells}
+                                    <td class="worst">{percent(groups.and_then(|g| g.worst_group_accuracy))}</td>
+                                </tr>
+                            }
+                        }).collect::<Vec<_>>()
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </WideTable>
     }
 }
 

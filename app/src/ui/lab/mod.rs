@@ -15,6 +15,7 @@ use state::{RunState, StepProgress};
 
 use super::line_chart::{Axis, LineChart, Series};
 use super::state::PageState;
+use super::wide_table::WideTable;
 use crate::protocol::lab::{LabModel, LabSettings, LabStep};
 
 #[component]
@@ -253,32 +254,34 @@ fn EpochTable() -> impl IntoView {
         let epochs = lab.epochs.get();
         (!epochs.is_empty()).then(|| {
             view! {
-                <table id="lab-results">
-                    <thead><tr>
-                        <th scope="col">"Model"</th>
-                        <th scope="col">"Epoch"</th>
-                        <th scope="col">"Loss"</th>
-                        <th scope="col">"Train acc."</th>
-                        <th scope="col">"Validation"</th>
-                        <th scope="col">"Original test"</th>
-                        <th scope="col">"Biased test"</th>
-                        <th scope="col">"Time"</th>
-                    </tr></thead>
-                    <tbody>
-                        {epochs.into_iter().map(|p| view! {
-                            <tr data-epoch=p.epoch data-model=model_id(p.model) data-train-ms=p.train_ms>
-                                <td>{model_name(p.model)}</td>
-                                <td>{p.epoch}</td>
-                                <td>{p.train_loss.map_or("–".into(), |l| format!("{l:.4}"))}</td>
-                                <td>{p.train_accuracy.map_or("–".into(), percent)}</td>
-                                <td class="val">{percent(p.val_accuracy)}</td>
-                                <td class="original">{percent(p.test_original)}</td>
-                                <td class="biased">{percent(p.test_biased)}</td>
-                                <td>{p.train_ms.map_or("–".into(), |ms| format!("{:.1} s", ms / 1e3))}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
+                <WideTable label="Each epoch's loss and accuracies">
+                    <table id="lab-results">
+                        <thead><tr>
+                            <th scope="col">"Model"</th>
+                            <th scope="col">"Epoch"</th>
+                            <th scope="col">"Loss"</th>
+                            <th scope="col">"Train acc."</th>
+                            <th scope="col">"Validation"</th>
+                            <th scope="col">"Original test"</th>
+                            <th scope="col">"Biased test"</th>
+                            <th scope="col">"Time"</th>
+                        </tr></thead>
+                        <tbody>
+                            {epochs.into_iter().map(|p| view! {
+                                <tr data-epoch=p.epoch data-model=model_id(p.model) data-train-ms=p.train_ms>
+                                    <td>{model_name(p.model)}</td>
+                                    <td>{p.epoch}</td>
+                                    <td>{p.train_loss.map_or("–".into(), |l| format!("{l:.4}"))}</td>
+                                    <td>{p.train_accuracy.map_or("–".into(), percent)}</td>
+                                    <td class="val">{percent(p.val_accuracy)}</td>
+                                    <td class="original">{percent(p.test_original)}</td>
+                                    <td class="biased">{percent(p.test_biased)}</td>
+                                    <td>{p.train_ms.map_or("–".into(), |ms| format!("{:.1} s", ms / 1e3))}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </WideTable>
             }
         })
     }
