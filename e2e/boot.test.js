@@ -89,3 +89,44 @@ test("without a WebGPU adapter the page computes on the CPU and offers no switch
   assertComputesExactly(result);
   assert.equal(result.switchTo, null);
 });
+
+test("Back and Forward follow the views and tasks the page recorded in its address", async () => {
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+    const consoleLines = collectConsole(page);
+    await page.goto(pageUrl(server.url, { fragment: "cifar10" }));
+    const modelsFor = (task) =>
+      page.locator(`#model-status[data-state='ready']`, { hasText: `on ${task} (` }).waitFor({ timeout: 120_000 });
+    await modelsFor("cifar10");
+    await page.selectOption("#task", "celeba");
+    await modelsFor("celeba");
+    await page.click("#view-lab");
+    await page.locator("#lab").waitFor();
+
+    // Where each step lands: the address, the view shown, the task chosen and its models.
+    const landsOn = async (fragment, task) => {
+      await page.waitForFunction((f) => location.hash === `#${f}`, fragment);
+      if (task === null) {
+        await page.locator("#lab").waitFor();
+        assert.ok(await page.locator("main").isHidden(), "the Lab hides the analysis view");
+      } else {
+        await page.locator("#lab").waitFor({ state: "detached" });
+        assert.ok(await page.locator("main").isVisible(), `#${fragment} shows the analysis view`);
+        assert.equal(await page.locator("#task").inputValue(), task);
+        await modelsFor(task);
+      }
+    };
+    await page.goBack();
+    await landsOn("celeba", "celeba");
+    await page.goBack();
+    await landsOn("cifar10", "cifar10");
+    await page.goForward();
+    await landsOn("celeba", "celeba");
+    await page.goForward();
+    await landsOn("lab", null);
+    assert.deepEqual(consoleLines.filter((line) => line.startsWith("[error]") || line.startsWith("[pageerror]")), []);
+  } finally {
+    await browser.close();
+  }
+});

@@ -38,6 +38,7 @@ pub fn App() -> impl IntoView {
     let state = PageState::new();
     provide_context(state);
     state.start_worker();
+    state.follow_address();
     page_drop::catch_page_drops(state);
 
     // (Re)load the task's models whenever the task changes, once the worker is ready.

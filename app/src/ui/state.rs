@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use leptos::ev;
 use leptos::prelude::*;
 use masktune::bundle::{BundleMetadata, CoverageThreshold, SelectiveSummary, closest_threshold};
 use masktune::selective::{Decision, confidence_range, decide};
@@ -144,15 +145,14 @@ const SEND_SLICE: usize = 1024;
 
 impl PageState {
     pub fn new() -> Self {
-        let view = if location_hash().as_deref() == Some(LAB_FRAGMENT) {
-            View::Lab
-        } else {
-            View::Analyse
+        let (view, task) = match Address::read() {
+            Address::Lab => (View::Lab, &TASKS[0]),
+            Address::Task(task) => (View::Analyse, task),
         };
         Self {
             view: RwSignal::new(view),
             lab: LabState::new(),
-            task: RwSignal::new(task_in_url().unwrap_or(&TASKS[0]).id.to_string()),
+            task: RwSignal::new(task.id.to_string()),
             backend: RwSignal::new(BackendState::Starting),
             requested_backend: backend_choice::requested(),
             webgpu_offered: RwSignal::new(None),
@@ -198,18 +198,38 @@ impl PageState {
         self.task.set(id);
     }
 
-    /// Shows `view`, recorded in the address as the task's id or `#lab`. Leaving the Lab stops
-    /// its run (what finished stays shown when the user comes back).
+    /// Shows `view`, recorded in the address as the task's id or `#lab`.
     pub fn show_view(self, view: View) {
-        if view != View::Lab {
-            self.stop_lab();
-        }
         let fragment = match view {
             View::Analyse => self.task.get_untracked(),
             View::Lab => LAB_FRAGMENT.to_string(),
         };
         let _ = location().set_hash(&fragment);
+        self.switch_view(view);
+    }
+
+    /// Leaving the Lab stops its run (what finished stays shown when the user comes back).
+    fn switch_view(self, view: View) {
+        if view != View::Lab {
+            self.stop_lab();
+        }
         self.view.set(view);
+    }
+
+    /// Follows the address when it changes under the page: Back and Forward through the views
+    /// and tasks the page recorded there, a followed link, an edited address.
+    pub fn follow_address(self) {
+        let _ = window_event_listener(ev::hashchange, move |_| match Address::read() {
+            Address::Lab => self.switch_view(View::Lab),
+            Address::Task(task) => {
+                // The page's own switches land here too, with the task already chosen: setting
+                // it again would reload its models.
+                if self.task.get_untracked() != task.id {
+                    self.task.set(task.id.to_string());
+                }
+                self.switch_view(View::Analyse);
+            }
+        });
     }
 
     /// Asks the worker to run the Lab with the settings in its controls.
@@ -668,9 +688,20 @@ impl PageState {
     }
 }
 
-/// The task named by the address's fragment, if any.
-fn task_in_url() -> Option<&'static Task> {
-    tasks::find(&location_hash()?)
+/// What the address's fragment asks for.
+enum Address {
+    Lab,
+    /// A task's analysis: the task the fragment names, else the first.
+    Task(&'static Task),
+}
+
+impl Address {
+    fn read() -> Self {
+        match location_hash() {
+            Some(fragment) if fragment == LAB_FRAGMENT => Address::Lab,
+            fragment => Address::Task(fragment.and_then(|f| tasks::find(&f)).unwrap_or(&TASKS[0])),
+        }
+    }
 }
 
 /// `path` relative to the page, as the absolute URL the worker fetches.
