@@ -6,6 +6,7 @@ import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole, pageUrl, computeBackend, dropFiles, sidewaysOverflow } from "./support/browser.js";
+import { accessibilityViolations } from "./support/accessibility.js";
 import { readCards, cardPicturesLoaded, assertAgrees, assertReportAgrees, trainerPredictions } from "./support/cards.js";
 import { readFile } from "node:fs/promises";
 
@@ -94,6 +95,7 @@ async function analyseInPage(task, { webgpu }) {
     const shot = `analysis-${task.id}-${webgpu ? "webgpu" : "cpu"}`;
     await screenshot(page, shot);
     const cards = await readCards(page);
+    const accessibility = await accessibilityViolations(page);
     const counts = { text: await page.locator("#results-counts").textContent() };
     for (const label of await page.locator(".card-filter label").all()) {
       counts[await label.getAttribute("data-filter")] = await label.getAttribute("data-count");
@@ -135,7 +137,7 @@ async function analyseInPage(task, { webgpu }) {
     // A narrow screen (a phone) still shows everything without sideways scrolling.
     const overflow = await sidewaysOverflow(page);
     await screenshot(page, `${shot}-narrow`);
-    return { cards, counts, report, pictures, picturesShown, picturesKept, failedLoads, coverageText, overflow, console: consoleLines.join("\n") };
+    return { cards, accessibility, counts, report, pictures, picturesShown, picturesKept, failedLoads, coverageText, overflow, console: consoleLines.join("\n") };
   } finally {
     await browser.close();
   }
@@ -188,6 +190,7 @@ for (const task of TASKS) {
       assert.deepEqual(result.picturesKept, [], "the pictures of cleared cards are let go of");
       assert.deepEqual(result.failedLoads, [], "nothing the page asked for failed to load");
       assert.match(result.coverageText, /^100%/, "End moves the coverage slider to 100%");
+      assert.deepEqual(result.accessibility, [], "axe-core finds nothing to fix on the page with its cards");
       assert.ok(result.overflow.px <= 0, `at 320 px the page overflows by ${result.overflow.px}px: ${result.overflow.outside}`);
     });
   }

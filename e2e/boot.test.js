@@ -109,10 +109,10 @@ test("Back and Forward follow the views and tasks the page recorded in its addre
       await page.waitForFunction((f) => location.hash === `#${f}`, fragment);
       if (task === null) {
         await page.locator("#lab").waitFor();
-        assert.ok(await page.locator("main").isHidden(), "the Lab hides the analysis view");
+        assert.ok(await page.locator("main#analyse").isHidden(), "the Lab hides the analysis view");
       } else {
         await page.locator("#lab").waitFor({ state: "detached" });
-        assert.ok(await page.locator("main").isVisible(), `#${fragment} shows the analysis view`);
+        assert.ok(await page.locator("main#analyse").isVisible(), `#${fragment} shows the analysis view`);
         assert.equal(await page.locator("#task").inputValue(), task);
         await modelsFor(task);
       }

@@ -10,6 +10,7 @@ import { mkdir, readFile, rm } from "node:fs/promises";
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { accessibilityViolations } from "./support/accessibility.js";
 import { serveDirectory } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole, pageUrl, setField, sidewaysOverflow } from "./support/browser.js";
 import { readCards, assertAgrees } from "./support/cards.js";
@@ -105,6 +106,7 @@ for (const webgpu of [false, true]) {
       assert.equal(decoded, 8 * 4);
 
       await checkEvaluation(page);
+      assert.deepEqual(await accessibilityViolations(page), [], "axe-core finds nothing to fix in the Lab");
       // On a phone the Lab's wide tables scroll in their boxes, never the page.
       const overflow = await sidewaysOverflow(page);
       await screenshot(page, `lab-${name}-narrow`);

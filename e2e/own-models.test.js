@@ -10,6 +10,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole, pageUrl, computeBackend } from "./support/browser.js";
+import { accessibilityViolations } from "./support/accessibility.js";
 import { readCards, assertAgrees, trainerPredictions } from "./support/cards.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -56,6 +57,7 @@ for (const webgpu of [true, false]) {
       assert.equal(await computeBackend(page), webgpu ? "webgpu" : "cpu");
       await page.selectOption("#task", "own");
       await page.locator("#model-status[data-state='awaiting']").waitFor();
+      assert.deepEqual(await accessibilityViolations(page), [], "axe-core finds nothing to fix in the bundle picker");
       assert.ok(await page.locator("#file-input").isDisabled(), "no images before models");
 
       // Each bad pair says what is wrong, naming the file where one is at fault.

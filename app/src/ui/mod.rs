@@ -67,7 +67,7 @@ pub fn App() -> impl IntoView {
         <Show when=move || state.view.get() == View::Lab>
             <LabView />
         </Show>
-        <main hidden=move || state.view.get() != View::Analyse>
+        <main id="analyse" hidden=move || state.view.get() != View::Analyse>
             <section class="controls" aria-label="Task and images">
                 <label for="task">"Task "</label>
                 <select id="task" on:change=move |ev| state.select_task(event_target_value(&ev))

@@ -23,7 +23,8 @@ pub fn LabView() -> impl IntoView {
     let page = expect_context::<PageState>();
     let lab = page.lab;
     view! {
-        <section id="lab" aria-label="MaskTune Lab">
+        // The page's main content while the Lab shows (the analysis view's <main> is hidden).
+        <main id="lab" aria-label="MaskTune Lab">
             <h2>"MaskTune Lab: watch a model learn a shortcut"</h2>
             <p class="story">
                 "Digits 0–4 are one class and 5–9 the other. In the training images a small red square "
@@ -54,7 +55,7 @@ pub fn LabView() -> impl IntoView {
                 "Data: the first 12,000 training and 2,000 test images of MNIST (Y. LeCun, C. Cortes, "
                 "C. J. C. Burges), licensed CC BY-SA 3.0; the red squares are painted in the page."
             </p>
-        </section>
+        </main>
     }
 }
 
