@@ -392,17 +392,20 @@ async fn run_analysis(
     inference::analyse(pair, images, backend.engine.as_ref(), now_ms).await
 }
 
-/// How many times the warm-up analyses its picture. The browser compiles wasm in two tiers: a
-/// function runs as quickly compiled code at first, and is compiled again, optimised, on a
-/// background thread once it has run for a while (up to 100 ms each for the tensor copies and
-/// the matrix products on a 2-core machine). On the CPU one run left that to the user's first
-/// image: given a second after the models were ready, spurious MNIST's took 2.2x the median
-/// image, CelebA's 1.3x. Three runs start it while the models load (1.7x and 1.1x;
-/// docs/BENCHMARKS.md). On WebGPU one run is long enough already (on SwiftShader, 50-200 ms).
-fn warm_up_runs(engine: &Engine) -> usize {
+/// The batches the warm-up analyses before the one whose answer the page draws (one picture).
+/// On the CPU, two more single pictures: the browser compiles wasm in two tiers: a function runs
+/// as quickly compiled code at first, and is compiled again, optimised, on a background thread
+/// once it has run for a while (up to 100 ms each for the tensor copies and the matrix products
+/// on a 2-core machine). One run left that to the user's first image: given a second after the
+/// models were ready, spurious MNIST's took 2.2x the median image, CelebA's 1.3x. Three runs
+/// start it while the models load (1.7x and 1.1x; docs/BENCHMARKS.md). On WebGPU, a batch of two
+/// pictures: the first batch of several images compiled what a single one does not need, and
+/// ERM took 0.9-1.1 s longer on SwiftShader for it than for the next batch, whatever their sizes
+/// (2 to 8).
+fn warm_up_batches(engine: &Engine) -> &'static [usize] {
     match engine {
-        Engine::Kernels(_) => 1,
-        Engine::Tensor => 3,
+        Engine::Kernels(_) => &[2],
+        Engine::Tensor => &[1, 1],
     }
 }
 
@@ -412,7 +415,7 @@ const WARM_UP_PICTURE_SIDE: usize = 256;
 
 /// Analyses a picture the way a user's image goes (decoding included), so that shaders are
 /// compiled, buffers allocated and the code that decodes and answers run before the user's first
-/// image ([`warm_up_runs`]). The page draws the answer and its pictures once, unseen, for the
+/// image ([`warm_up_batches`]). The page draws the answer and its pictures once, unseen, for the
 /// same reason on its side.
 async fn warm_up(
     pair: &ModelPair,
@@ -427,8 +430,9 @@ async fn warm_up(
         warm_up_decode(mime_type, side).await.map_err(failed)?;
     }
     let (image, decode_ms) = warm_up_decode("image/png", side).await.map_err(failed)?;
-    for _ in 1..warm_up_runs(&backend.engine) {
-        run_analysis(backend, pair, &[&image.rgb])
+    for &batch in warm_up_batches(&backend.engine) {
+        let pictures = vec![image.rgb.as_slice(); batch];
+        run_analysis(backend, pair, &pictures)
             .await
             .map_err(failed)?;
     }
