@@ -11,6 +11,7 @@ mod drop_zone;
 mod file_download;
 mod file_lists;
 mod folders;
+mod heat_key;
 mod image_picker;
 mod lab;
 mod line_chart;
@@ -27,6 +28,7 @@ use crate::tasks::{Models, TASKS};
 use backend_badge::BackendBadge;
 use bundle_picker::BundlePicker;
 use card_list::CardList;
+use heat_key::HeatKey;
 use image_picker::ImagePicker;
 use lab::LabView;
 use results_summary::ResultsSummary;
@@ -144,6 +146,7 @@ fn Sliders() -> impl IntoView {
                     prop:value=move || state.opacity.get()
                     on:input=move |ev| state.opacity.set(event_target_value(&ev).parse().unwrap_or(50)) />
             </label>
+            <HeatKey />
         </div>
     }
 }
