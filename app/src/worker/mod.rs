@@ -400,8 +400,8 @@ async fn run_analysis(
 /// models were ready, spurious MNIST's took 2.2x the median image, CelebA's 1.3x. Three runs
 /// start it while the models load (1.7x and 1.1x; docs/BENCHMARKS.md). On WebGPU, a batch of two
 /// pictures: the first batch of several images compiled what a single one does not need, and
-/// ERM took 0.9-1.1 s longer on SwiftShader for it than for the next batch, whatever their sizes
-/// (2 to 8).
+/// its ERM step took 0.9-4.7 s longer on SwiftShader than the next batch's (spurious MNIST's the
+/// longest), whatever their sizes (2 to 8). That compilation now delays "models ready" instead.
 fn warm_up_batches(engine: &Engine) -> &'static [usize] {
     match engine {
         Engine::Kernels(_) => &[2],
