@@ -84,7 +84,15 @@ fn GroupTable(report: Arc<EvaluationReport>) -> impl IntoView {
                         set.models.into_iter().map(move |m| {
                             let groups = m.groups.clone();
                             let cells = groups.as_ref().map(|g| g.groups.iter().map(|g| view! {
-                                <td class="group">{format!("{} ({} of {})", percent(g.accuracy), g.correct, g.count)}</td>
+                                <td class="group" data-correct=g.correct data-count=g.count>{
+                                // A test set may hold no image of a group (the original
+                                // test set has no square): said in words, not as "– (0 of 0)".
+                                if g.count == 0 {
+                                    "no images".to_string()
+                                } else {
+                                    format!("{} ({} of {})", percent(g.accuracy), g.correct, g.count)
+                                }
+                            }</td>
                             }).collect_view());
                             view! {
                                 <tr data-set=set.set.clone() data-model=m.model.clone()>
