@@ -295,7 +295,7 @@ mod tests {
     }
 
     #[wasm_bindgen_test]
-    fn a_batch_of_several_images_says_its_times_are_the_batch_s() {
+    fn a_card_from_a_batch_says_its_times_are_the_batch_times() {
         let mut image = AnalysedImage {
             side: 32,
             mask: MaskStats {
