@@ -69,7 +69,10 @@ fn check(case: Case) {
         .zip(ours.iter().zip(&burns))
     {
         assert_eq!(a.shape(), b.shape(), "{what}");
-        a.assert_approx_eq::<f32>(b, Tolerance::absolute(1e-4));
+        // A weight gradient sums thousands of products of N(0, 1) values and reaches ~100:
+        // two summation orders then differ by about 1e-6 of it in f32, past an absolute 1e-4
+        // (-75.50846 against -75.50857 in CI on 2026-12-06, from unseeded random inputs).
+        a.assert_approx_eq::<f32>(b, Tolerance::rel_abs(1e-5, 1e-4));
     }
 }
 
