@@ -218,15 +218,13 @@ const MASKING_RULE: &str = "MaskTune hides the pixels whose saliency is above th
 /// spread out may have no pixel above its mean + 2 std, and the image is then left untouched
 /// (MaskTune's model sees it as it is).
 fn masking_caption(mask: &MaskStats, side: usize) -> String {
+    let rule = "mean + 2 std of the map";
     if mask.masked_pixels == 0 {
-        return format!(
-            "Untouched: no pixel above {:.2} (mean + 2 std of the map)",
-            mask.threshold
-        );
+        return format!("Untouched: no pixel above {:.2} ({rule})", mask.threshold);
     }
     let pixels = side * side;
     format!(
-        "Masked: {} of {pixels} pixels ({:.1}%), those above {:.2} (mean + 2 std of the map)",
+        "Masked: {} of {pixels} pixels ({:.1}%), those above {:.2} ({rule})",
         mask.masked_pixels,
         mask.masked_pixels as f64 * 100.0 / pixels as f64,
         mask.threshold

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use masktune::evaluation::{EvaluationReport, SetEvaluation};
+use masktune::metrics::GroupAccuracy;
 
 use super::state::Download;
 use crate::ui::file_download::JsonDownload;
@@ -67,7 +68,6 @@ fn GroupTable(report: Arc<EvaluationReport>) -> impl IntoView {
         .and_then(|set| set.group_counts.as_ref())
         .map(|counts| counts.iter().map(|(name, _)| name.clone()).collect())
         .unwrap_or_default();
-    let percent = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.2}%", v * 100.0));
     view! {
         <WideTable label="Accuracy per group">
             <table id="lab-groups">
@@ -84,15 +84,7 @@ fn GroupTable(report: Arc<EvaluationReport>) -> impl IntoView {
                         set.models.into_iter().map(move |m| {
                             let groups = m.groups.clone();
                             let cells = groups.as_ref().map(|g| g.groups.iter().map(|g| view! {
-                                <td class="group" data-correct=g.correct data-count=g.count>{
-                                // A test set may hold no image of a group (the original
-                                // test set has no square): said in words, not as "– (0 of 0)".
-                                if g.count == 0 {
-                                    "no images".to_string()
-                                } else {
-                                    format!("{} ({} of {})", percent(g.accuracy), g.correct, g.count)
-                                }
-                            }</td>
+                                <td class="group" data-correct=g.correct data-count=g.count>{group_cell(g)}</td>
                             }).collect_view());
                             view! {
                                 <tr data-set=set.set.clone() data-model=m.model.clone()>
@@ -108,6 +100,25 @@ fn GroupTable(report: Arc<EvaluationReport>) -> impl IntoView {
                 </tbody>
             </table>
         </WideTable>
+    }
+}
+
+fn percent(accuracy: Option<f64>) -> String {
+    accuracy.map_or("–".to_string(), |v| format!("{:.2}%", v * 100.0))
+}
+
+/// A group's accuracy and counts. A test set may hold no image of a group (the original test
+/// set has no square): said in words, not as "– (0 of 0)".
+fn group_cell(group: &GroupAccuracy) -> String {
+    if group.count == 0 {
+        "no images".to_string()
+    } else {
+        format!(
+            "{} ({} of {})",
+            percent(group.accuracy),
+            group.correct,
+            group.count
+        )
     }
 }
 
