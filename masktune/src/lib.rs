@@ -13,6 +13,7 @@ pub mod evaluation;
 pub mod heatmap;
 pub mod image_report;
 pub mod inference;
+pub mod labelled;
 pub mod masking;
 pub mod metrics;
 pub mod models;

@@ -58,6 +58,14 @@ pub fn predictions(probabilities: &[f32], classes: usize) -> Result<Vec<usize>, 
 }
 
 /// Fraction `correct / count`, `None` for an empty set.
+/// An accuracy as the reports write it: "87.50% (7 of 8)", or "no images" for an empty set.
+pub fn accuracy_text(correct: usize, count: usize) -> String {
+    match ratio(correct, count) {
+        Some(accuracy) => format!("{:.2}% ({correct} of {count})", accuracy * 100.0),
+        None => "no images".to_string(),
+    }
+}
+
 fn ratio(correct: usize, count: usize) -> Option<f64> {
     (count > 0).then(|| correct as f64 / count as f64)
 }
@@ -134,6 +142,23 @@ pub struct ClassificationReport {
     pub accuracy: Option<f64>,
     pub per_class: Vec<ClassAccuracy>,
     pub confusion: ConfusionMatrix,
+}
+
+impl ClassificationReport {
+    /// The class with the lowest accuracy among those with samples (the first on ties).
+    pub fn worst_class(&self) -> Option<&ClassAccuracy> {
+        self.per_class
+            .iter()
+            .filter_map(|c| Some((c, c.accuracy?)))
+            .fold(
+                None,
+                |worst: Option<(&ClassAccuracy, f64)>, (c, a)| match worst {
+                    Some((_, w)) if w <= a => worst,
+                    _ => Some((c, a)),
+                },
+            )
+            .map(|(c, _)| c)
+    }
 }
 
 /// Builds the report; `class_names`, when given, must name every class.
@@ -295,6 +320,9 @@ mod tests {
             vec![(2, 1, Some(0.5)), (2, 2, Some(1.0)), (1, 0, Some(0.0))]
         );
         assert_eq!(r.per_class[2].name.as_deref(), Some("frog"));
+        assert_eq!(accuracy_text(r.correct, r.count), "60.00% (3 of 5)");
+        assert_eq!(accuracy_text(0, 0), "no images");
+        assert_eq!(r.worst_class().map(|c| c.class), Some(2));
     }
 
     #[test]
@@ -303,6 +331,12 @@ mod tests {
         assert_eq!(r.per_class[1].count, 0);
         assert_eq!(r.per_class[1].accuracy, None);
         assert_eq!(r.accuracy, Some(1.0));
+        // The class without samples is not the worst; on ties the first is.
+        assert_eq!(r.worst_class().map(|c| c.class), Some(0));
+        let tied = classification_report(&[1, 0], &[0, 1], 2, None).unwrap();
+        assert_eq!(tied.worst_class().map(|c| c.class), Some(0));
+        let none = classification_report(&[], &[], 2, None).unwrap();
+        assert!(none.worst_class().is_none());
     }
 
     #[test]

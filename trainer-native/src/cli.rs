@@ -80,6 +80,11 @@ pub struct PredictArgs {
     /// Write the JSON here instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Where images sit in folders named after the models' classes (`<class>/<image>`, as an
+    /// image folder's test split): write their accuracy per class (ERM, MaskTune, and the pair on
+    /// what it accepts) as JSON here. The table is printed on standard error either way.
+    #[arg(long)]
+    pub labelled: Option<PathBuf>,
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     pub backend: Backend,

@@ -1,5 +1,7 @@
 //! `predict`: runs an exported ERM + MaskTune bundle pair on image files exactly as the web page
-//! does (`masktune::inference`), so the page's answers can be checked against the trainer's.
+//! does (`masktune::inference`), so the page's answers can be checked against the trainer's; where
+//! an image's folder names one of the models' classes, it is also counted as the page counts it
+//! (`masktune::labelled`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,7 @@ use masktune::bundle::closest_threshold;
 use masktune::engine::MaskingEngine;
 use masktune::image_report::{self, Answer, ImageReport};
 use masktune::inference::{self, ModelPair};
+use masktune::labelled::{LabelledAnswer, LabelledEvaluation, class_of_path, evaluate_labelled};
 
 use crate::data::image_folder::decode_resized;
 use crate::train::{Result, TrainError};
@@ -24,6 +27,14 @@ pub fn load_pair(
         .map_err(|e| TrainError::compute("loading the bundles", e))
 }
 
+/// What `predict` found.
+pub struct Predictions {
+    /// Every image's report, keyed by file name.
+    pub reports: BTreeMap<String, ImageReport>,
+    /// The pair on the images whose folder names their class, if any does.
+    pub labelled: Option<LabelledEvaluation>,
+}
+
 /// Reports of the `(ERM, MaskTune)` bundle pair on `images` (`masktune::image_report`, as the
 /// page's "Download the results" saves them), keyed by file name; a file that cannot be read
 /// gets its error and the others are still predicted.
@@ -33,8 +44,9 @@ pub fn predict(
     coverage: f64,
     device: &Device,
     engine: &impl MaskingEngine,
-) -> Result<BTreeMap<String, ImageReport>> {
+) -> Result<Predictions> {
     let pair = load_pair((erm_bundle, masktune_bundle), device)?;
+    let class_names = &pair.meta.class_names;
     let (_, threshold) =
         closest_threshold(&pair.meta.selective_thresholds, coverage).ok_or_else(|| {
             TrainError::Settings("the MaskTune bundle holds no coverage thresholds".into())
@@ -49,7 +61,10 @@ pub fn predict(
             |n| n.to_string_lossy().into_owned(),
         );
         match decode_resized(path, side) {
-            Ok(rgb) => decoded.push((name, rgb)),
+            Ok(rgb) => {
+                let label = class_of_path(&path.to_string_lossy(), class_names);
+                decoded.push((name, label, rgb));
+            }
             Err(e) => reports.push((
                 name,
                 ImageReport::Failed {
@@ -58,23 +73,48 @@ pub fn predict(
             )),
         }
     }
+    let mut labelled = None;
     if !decoded.is_empty() {
         let start = Instant::now();
-        let pixels: Vec<&[u8]> = decoded.iter().map(|(_, rgb)| rgb.as_slice()).collect();
+        let pixels: Vec<&[u8]> = decoded.iter().map(|(_, _, rgb)| rgb.as_slice()).collect();
         let (analyses, _) = pollster::block_on(inference::analyse(&pair, &pixels, engine, || {
             start.elapsed().as_secs_f64() * 1e3
         }))
         .map_err(|e| TrainError::compute("running the models", e))?;
-        for ((name, _), a) in decoded.into_iter().zip(analyses) {
+        let answers: Vec<LabelledAnswer> = decoded
+            .iter()
+            .zip(&analyses)
+            .filter_map(|((_, label, _), a)| {
+                Some(LabelledAnswer {
+                    label: (*label)?,
+                    erm_probabilities: &a.erm_probabilities,
+                    masktune_probabilities: &a.masktune_probabilities,
+                    combined: a.combined,
+                })
+            })
+            .collect();
+        if !answers.is_empty() {
+            let evaluation = evaluate_labelled(
+                &answers,
+                class_names,
+                (threshold.target_coverage, threshold.threshold),
+            )
+            .map_err(|e| TrainError::compute("counting the labelled images", e))?;
+            labelled = Some(evaluation);
+        }
+        for ((name, _, _), a) in decoded.into_iter().zip(analyses) {
             let answer = Answer {
                 erm_probabilities: &a.erm_probabilities,
                 masktune_probabilities: &a.masktune_probabilities,
                 combined: &a.combined,
                 mask: &a.mask,
             };
-            let report = ImageReport::done(answer, &pair.meta.class_names, threshold);
+            let report = ImageReport::done(answer, class_names, threshold);
             reports.push((name, report));
         }
     }
-    Ok(image_report::by_name(reports))
+    Ok(Predictions {
+        reports: image_report::by_name(reports),
+        labelled,
+    })
 }
