@@ -96,3 +96,93 @@ for (const webgpu of [true, false]) {
     }
   });
 }
+
+// A folder whose subfolders are named after the classes (the run's test split): the page counts
+// each model's accuracy per class, and the pair's on what it accepts, as `trainer-native predict
+// --labelled` counts the same folder (scripts/test.sh writes its file).
+test("a folder whose subfolders name the classes is counted per class as trainer-native counts it", async () => {
+  const trainer = JSON.parse(await readFile(join(ROOT, "target", "e2e", "trainer-labelled-own-test.json"), "utf8"));
+  const answers = await trainerPredictions("own-test");
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const consoleLines = collectConsole(page);
+    await page.goto(pageUrl(server.url));
+    await page.selectOption("#task", "own");
+    await page.locator("#model-status[data-state='awaiting']").waitFor();
+    const status = await givePair(page, [join(BUNDLES, "erm.bundle"), join(BUNDLES, "masktune.bundle")]);
+    assert.equal(status.state, "ready", `${status.text}\n${consoleLines.join("\n")}`);
+    assert.match(await page.locator("#labels-hint").textContent(), /folders named after the classes \(disc, square\)/);
+
+    await page.setInputFiles("#folder-input", join(OWN, "shapes", "test"));
+    const images = Object.keys(answers).length;
+    await page.waitForFunction(
+      (n) => document.querySelectorAll("article.result .decision, article.result .error").length === n,
+      images,
+      { timeout: 120_000 },
+    );
+    const table = page.locator("#labelled-accuracy");
+    await page.waitForFunction((n) => document.querySelector("#labelled-accuracy-caption")?.textContent
+      .startsWith(`Accuracy on the ${n} images whose folder names their class`), images);
+    await screenshot(page, "labelled-accuracy");
+
+    // Within 1e-3 of the threshold the page's and the trainer's decisions may differ (as on the cards).
+    const threshold = Object.values(answers)[0].threshold;
+    const nearThreshold = Object.values(answers).filter((a) => Math.abs(a.confidence - threshold) <= 1e-3).length;
+    for (const [model, counts] of [["erm", trainer.erm], ["masktune", trainer.masktune], ["accepted", trainer.accepted]]) {
+      const row = table.locator(`tr[data-model='${model}']`);
+      const cells = await row.locator("td[data-count]").evaluateAll((tds) =>
+        tds.map((td) => ({ class: td.dataset.class ?? "all", correct: Number(td.dataset.correct), count: Number(td.dataset.count) })));
+      const expected = [{ class: "all", correct: counts.correct, count: counts.count },
+        ...counts.per_class.map((c) => ({ class: c.name, correct: c.correct, count: c.count }))];
+      if (model === "accepted" && nearThreshold > 0) {
+        cells.forEach((cell, i) => assert.ok(Math.abs(cell.count - expected[i].count) <= nearThreshold, `${model} ${cell.class}`));
+      } else {
+        assert.deepEqual(cells, expected, model);
+      }
+    }
+    assert.equal(trainer.erm.count, images, "every image of the split sits in a class folder");
+    // The table as a file: what the trainer wrote.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-labelled")]);
+    const saved = JSON.parse(await readFile(await download.path(), "utf8"));
+    const compared = nearThreshold > 0 ? ["erm", "masktune"] : Object.keys(trainer);
+    for (const key of compared) assert.deepEqual(saved[key], trainer[key], key);
+    assert.deepEqual(await accessibilityViolations(page), [], "axe-core finds nothing to fix in the table");
+  } finally {
+    await browser.close();
+  }
+});
+
+// Bundles given while the compute worker is still starting are kept: the task's models load once
+// it is ready (they were forgotten then, and the page waited for bundles it had been given). The
+// worker's messages are held back until the bundles are in, so that the test does not depend on
+// how fast the worker starts.
+test("bundles given while the compute worker starts load once it is ready", async () => {
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.addInitScript(() => {
+      window.heldMessages = [];
+      window.Worker = class extends window.Worker {
+        set onmessage(handler) {
+          super.onmessage = (event) => (window.heldMessages ? window.heldMessages.push(() => handler(event)) : handler(event));
+        }
+      };
+      window.releaseWorker = () => {
+        const held = window.heldMessages;
+        window.heldMessages = null;
+        held.forEach((deliver) => deliver());
+      };
+    });
+    await page.goto(pageUrl(server.url, { fragment: "own" }));
+    await page.setInputFiles("#bundle-input", [join(BUNDLES, "erm.bundle"), join(BUNDLES, "masktune.bundle")]);
+    assert.equal(await page.locator("#backend-status").getAttribute("data-state"), "starting");
+    await page.evaluate(() => window.releaseWorker());
+    const status = page.locator("#model-status:not([data-state='loading'])");
+    await status.waitFor({ timeout: 120_000 });
+    assert.equal(await status.getAttribute("data-state"), "ready", await status.textContent());
+    assert.match(await status.textContent(), /on folder \(2 classes, 32×32 input\)/);
+  } finally {
+    await browser.close();
+  }
+});

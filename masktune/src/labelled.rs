@@ -68,13 +68,13 @@ impl LabelledEvaluation {
         self.erm.count
     }
 
-    /// The rows of its table, named: each model on every image, then the pair on those it
-    /// accepts.
-    pub fn rows(&self) -> [(&'static str, &ClassificationReport); 3] {
+    /// The rows of its table as (id, name, counts): each model on every image, then the pair on
+    /// those it accepts.
+    pub fn rows(&self) -> [(&'static str, &'static str, &ClassificationReport); 3] {
         [
-            ("ERM", &self.erm),
-            ("MaskTune", &self.masktune),
-            ("the pair, on what it accepts", &self.accepted),
+            ("erm", "ERM", &self.erm),
+            ("masktune", "MaskTune", &self.masktune),
+            ("accepted", "the pair, on what it accepts", &self.accepted),
         ]
     }
 
@@ -100,7 +100,7 @@ impl LabelledEvaluation {
             names.join(" | "),
             "---|".repeat(names.len() + 2)
         );
-        for (name, report) in self.rows() {
+        for (_, name, report) in self.rows() {
             let classes: Vec<String> = report
                 .per_class
                 .iter()

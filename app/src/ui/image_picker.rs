@@ -41,6 +41,12 @@ pub fn ImagePicker() -> impl IntoView {
                     });
                 } />
             {move || state.folder_note.get().map(|note| view! { <p id="folder-note" class="fine-print">{note}</p> })}
+            {move || class_list(&state.class_names()).map(|names| view! {
+                <p id="labels-hint" class="fine-print">
+                    "Images in folders named after the classes (" {names} ") are also counted: \
+                     accuracy per class, as " <code>"trainer-native predict --labelled"</code> " counts it."
+                </p>
+            })}
             <Show when=move || !state.current_task().examples.is_empty()>
                 <div class="examples" role="group" aria-label="Example images">
                     "Or try an example: "
@@ -64,4 +70,20 @@ pub fn ImagePicker() -> impl IntoView {
             {move || example_error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         </DropZone>
     }
+}
+
+/// The classes a folder's subfolders may be named after for the page to count accuracy
+/// (`labelled_accuracy`), the first ten of them; none while no models are loaded.
+fn class_list(class_names: &[String]) -> Option<String> {
+    const SHOWN: usize = 10;
+    let mut names = class_names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if class_names.len() > SHOWN {
+        names.push_str(", …");
+    }
+    (!class_names.is_empty()).then_some(names)
 }

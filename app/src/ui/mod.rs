@@ -14,6 +14,7 @@ mod folders;
 mod heat_key;
 mod image_picker;
 mod lab;
+mod labelled_accuracy;
 mod line_chart;
 mod page_drop;
 mod result_card;

@@ -17,6 +17,9 @@ use crate::protocol::{AnalysedImage, Pictures};
 /// How many classes the probability lists show.
 const TOP: usize = 3;
 
+/// The name the warm-up's picture goes by in its rehearsal.
+pub const WARM_UP_NAME: &str = "a warm-up picture";
+
 /// How long a rehearsal's cards are kept for their pictures to load (they load in milliseconds).
 const REHEARSAL_MS: u32 = 2_000;
 
@@ -37,7 +40,7 @@ pub fn rehearse(state: PageState, shown: Shown, pictures: Pictures) {
     // Both states a user's card goes through.
     let entry = |outcome| Entry {
         id: u64::MAX,
-        name: "a warm-up picture".into(),
+        name: WARM_UP_NAME.into(),
         file: file.clone(),
         outcome,
     };

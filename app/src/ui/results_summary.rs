@@ -1,5 +1,6 @@
 //! The results as a whole: how many images the pair accepts and abstains on at the selected
-//! coverage and where the two models disagree (each a filter of the cards shown); the download
+//! coverage and where the two models disagree (each a filter of the cards shown); the accuracy
+//! per class where the images' folders name their classes; the download
 //! of every answer as JSON in the format `trainer-native predict --out` writes
 //! (`masktune::image_report`), so that a person can keep what the page found or compare it with
 //! the trainer's answers; and clearing the cards to start again.
@@ -9,6 +10,7 @@ use masktune::image_report::{self, Answer, ImageReport};
 
 use super::card_filter::{CardFacts, CardFilter};
 use super::file_download::JsonDownload;
+use super::labelled_accuracy::LabelledAccuracy;
 use super::state::{Outcome, PageState};
 
 #[component]
@@ -40,6 +42,7 @@ pub fn ResultsSummary() -> impl IntoView {
                     </label>
                 })}
             </fieldset>
+            <LabelledAccuracy />
             <JsonDownload id="download-results" label="Download the results (JSON)"
                 file_name="masktune-results.json" contents=move || results_json(state)>
                 "Every image's answer at this coverage, in the format of "

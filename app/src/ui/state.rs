@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use leptos::ev;
 use leptos::prelude::*;
 use masktune::bundle::{BundleMetadata, CoverageThreshold, SelectiveSummary, closest_threshold};
+use masktune::labelled::class_of_path;
 use masktune::selective::{Decision, confidence_range, decide};
 use send_wrapper::SendWrapper;
 
@@ -16,7 +17,7 @@ use super::backend_choice;
 use super::card_filter::{CardFacts, CardFilter};
 use super::compute_worker::ComputeWorker;
 use super::lab::LabState;
-use super::result_card::rehearse;
+use super::result_card::{WARM_UP_NAME, rehearse};
 use crate::protocol::{
     AnalysedImage, BackendKind, BackendReport, BundleFile, ImageFile, Pictures, Request, Response,
     ToDraw,
@@ -84,6 +85,8 @@ pub struct Shown {
     /// Whether the worker was asked for the pictures ([`PageState::ask_for_pictures`]).
     pub pictures_asked: AtomicBool,
     pub class_names: Arc<Vec<String>>,
+    /// The class the folder holding the image names, if it names one (`masktune::labelled`).
+    pub label: Option<usize>,
 }
 
 /// The page's two views.
@@ -137,6 +140,9 @@ pub struct PageState {
     /// ([`PageState::send_outbox`]); whether that sending is under way.
     outbox: StoredValue<VecDeque<ImageFile>, LocalStorage>,
     sending: StoredValue<bool>,
+    /// Bundle files the user gave while the worker was starting: they load with the task's
+    /// models once it is ready ([`PageState::load_models`]), which would otherwise forget them.
+    early_bundles: StoredValue<Option<Vec<(String, web_sys::Blob)>>, LocalStorage>,
 }
 
 /// How many images go to the worker per message, one message per task: sending costs about 1.6
@@ -173,6 +179,7 @@ impl PageState {
             generation: StoredValue::new(0),
             outbox: StoredValue::new_local(VecDeque::new()),
             sending: StoredValue::new(false),
+            early_bundles: StoredValue::new_local(None),
         }
     }
 
@@ -286,6 +293,13 @@ impl PageState {
         })
     }
 
+    /// The loaded models' class names (none while no models are loaded).
+    pub fn class_names(&self) -> Vec<String> {
+        self.meta
+            .with(|meta| meta.as_ref().map(|m| m.class_names.clone()))
+            .unwrap_or_default()
+    }
+
     /// How the loaded pair did on each test set when allowed to abstain (measured by the trainer).
     pub fn summaries(&self) -> Vec<SelectiveSummary> {
         self.meta.with(|meta| {
@@ -369,10 +383,14 @@ impl PageState {
     /// shown for other models goes.
     pub fn load_models(self, task_id: String) {
         let task = tasks::find(&task_id).unwrap_or(&TASKS[0]);
+        let early_bundles = self.early_bundles.try_update_value(Option::take).flatten();
         let generation = self.forget_models();
         let (erm, masktune) = match task.models {
             Models::Shipped { erm, masktune } => (erm, masktune),
             Models::Own => {
+                if let Some(files) = early_bundles {
+                    return self.load_bundles(files);
+                }
                 self.models.set(ModelState::AwaitingFiles);
                 return self.fail_held(NO_MODELS);
             }
@@ -390,6 +408,14 @@ impl PageState {
 
     /// Asks the worker to load the user's two bundle files.
     pub fn load_bundles(self, files: Vec<(String, web_sys::Blob)>) {
+        if !self.backend_ready() {
+            self.early_bundles.set_value(Some(files));
+            self.models.set(ModelState::Loading {
+                received: 0,
+                total: None,
+            });
+            return;
+        }
         let generation = self.forget_models();
         let files = files
             .into_iter()
@@ -519,7 +545,7 @@ impl PageState {
     /// Ends the images `ids` with `message` as their error.
     fn fail_all(&self, ids: impl IntoIterator<Item = u64>, message: &str) {
         for id in ids {
-            self.finish(id, Outcome::Failed(message.to_string()));
+            self.finish(id, |_| Outcome::Failed(message.to_string()));
         }
     }
 
@@ -557,7 +583,7 @@ impl PageState {
                 self.coverage_index
                     .set(closest_threshold(&thresholds, 0.9).map_or(0, |(index, _)| index));
                 self.meta.set(Some(Arc::new(*meta)));
-                if let Ok(shown) = self.show(*warm_up) {
+                if let Ok(shown) = self.show(*warm_up, WARM_UP_NAME) {
                     rehearse(self, shown, warm_up_pictures);
                 }
                 self.models.set(ModelState::Ready { summary });
@@ -570,15 +596,12 @@ impl PageState {
                 self.fail_held(&models_failed(&message));
                 self.models.set(ModelState::Failed(message));
             }
-            Response::Analysed { id, result } => {
-                let outcome = match result {
-                    Ok(image) => self
-                        .show(*image)
-                        .map_or_else(Outcome::Failed, |shown| Outcome::Done(Arc::new(shown))),
-                    Err(message) => Outcome::Failed(message),
-                };
-                self.finish(id, outcome);
-            }
+            Response::Analysed { id, result } => self.finish(id, |name| match result {
+                Ok(image) => self
+                    .show(*image, name)
+                    .map_or_else(Outcome::Failed, |shown| Outcome::Done(Arc::new(shown))),
+                Err(message) => Outcome::Failed(message),
+            }),
             Response::Drawn { id, pictures } => self.draw(id, pictures),
             Response::Lab { run, event } => self.lab.receive(run, event),
             Response::WorkerFailed(message) => self.worker_failed(message),
@@ -626,11 +649,12 @@ impl PageState {
         });
     }
 
-    fn finish(&self, id: u64, outcome: Outcome) {
+    /// Gives the image `id` its outcome, made from its name.
+    fn finish(&self, id: u64, outcome: impl FnOnce(&str) -> Outcome) {
         let mut found = false;
         self.entries.update(|entries| {
             if let Some(entry) = entries.iter_mut().find(|e| e.id == id) {
-                entry.outcome = outcome;
+                entry.outcome = outcome(&entry.name);
                 found = true;
             }
         });
@@ -674,7 +698,7 @@ impl PageState {
         });
     }
 
-    fn show(&self, image: AnalysedImage) -> Result<Shown, String> {
+    fn show(&self, image: AnalysedImage, name: &str) -> Result<Shown, String> {
         let class_names = self
             .meta
             .with_untracked(|meta| meta.as_ref().map(|m| Arc::new(m.class_names.clone())))
@@ -683,6 +707,7 @@ impl PageState {
             numbers: image,
             pictures: ArcRwSignal::new(None),
             pictures_asked: AtomicBool::new(false),
+            label: class_of_path(name, &class_names),
             class_names,
         })
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use masktune::evaluation::{EvaluationReport, SetEvaluation};
-use masktune::metrics::GroupAccuracy;
+use masktune::metrics::accuracy_text;
 
 use super::state::Download;
 use crate::ui::file_download::JsonDownload;
@@ -84,7 +84,7 @@ fn GroupTable(report: Arc<EvaluationReport>) -> impl IntoView {
                         set.models.into_iter().map(move |m| {
                             let groups = m.groups.clone();
                             let cells = groups.as_ref().map(|g| g.groups.iter().map(|g| view! {
-                                <td class="group" data-correct=g.correct data-count=g.count>{group_cell(g)}</td>
+                                <td class="group" data-correct=g.correct data-count=g.count>{accuracy_text(g.correct, g.count)}</td>
                             }).collect_view());
                             view! {
                                 <tr data-set=set.set.clone() data-model=m.model.clone()>
@@ -105,21 +105,6 @@ fn GroupTable(report: Arc<EvaluationReport>) -> impl IntoView {
 
 fn percent(accuracy: Option<f64>) -> String {
     accuracy.map_or("–".to_string(), |v| format!("{:.2}%", v * 100.0))
-}
-
-/// A group's accuracy and counts. A test set may hold no image of a group (the original test
-/// set has no square): said in words, not as "– (0 of 0)".
-fn group_cell(group: &GroupAccuracy) -> String {
-    if group.count == 0 {
-        "no images".to_string()
-    } else {
-        format!(
-            "{} ({} of {})",
-            percent(group.accuracy),
-            group.correct,
-            group.count
-        )
-    }
 }
 
 fn model_name(model: &str) -> String {
