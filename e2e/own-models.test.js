@@ -88,6 +88,9 @@ for (const webgpu of [true, false]) {
         assert.equal(cards[name].error, null, `${name}: ${cards[name].error}`);
         assertAgrees(cards[name], expected[name], { name, side: SIDE, webgpu });
       }
+      // Images named without their folders: no labels, so no filter by right and wrong.
+      assert.equal(await page.locator("article.result p.label").count(), 0);
+      assert.equal(await page.locator("label[data-filter='erm-wrong']").isVisible(), false);
       // The run's own thresholds and curves are shown.
       assert.ok(await page.locator("#selective figure.summary[data-set='test']").count() > 0, "the run's test set curve");
       assert.equal(await page.locator("#coverage").getAttribute("max"), "50", "the run's 51 thresholds");
@@ -147,6 +150,18 @@ test("a folder whose subfolders name the classes is counted per class as trainer
     const saved = JSON.parse(await readFile(await download.path(), "utf8"));
     const compared = nearThreshold > 0 ? ["erm", "masktune"] : Object.keys(trainer);
     for (const key of compared) assert.deepEqual(saved[key], trainer[key], key);
+
+    // The cards say what their folder says, and a filter shows those ERM got wrong.
+    assert.equal(await page.locator("article.result p.label").count(), images);
+    const ermWrong = trainer.erm.count - trainer.erm.correct;
+    const filter = page.locator("label[data-filter='erm-wrong']");
+    assert.ok(await filter.isVisible(), "the filter is offered where images are labelled");
+    assert.equal(Number(await filter.getAttribute("data-count")), ermWrong);
+    await filter.locator("input").check();
+    await page.waitForFunction((n) => document.querySelectorAll("article.result").length === n, ermWrong);
+    for (const text of await page.locator("article.result p.label").allTextContents()) {
+      assert.match(text, /^Its folder names its class: “(disc|square)”\. ERM is wrong, MaskTune is (right|wrong)\.$/);
+    }
     assert.deepEqual(await accessibilityViolations(page), [], "axe-core finds nothing to fix in the table");
   } finally {
     await browser.close();

@@ -101,6 +101,19 @@ fn Analysis(shown: Arc<Shown>) -> impl IntoView {
     let (erm_name, masktune_name) = (names[erm_class].clone(), names[masktune_class].clone());
     let agree = erm_class == masktune_class;
     let masking = masking_caption(&a.mask, a.side);
+    let label = shown.label.map(|label| {
+        let verdict = |class| if class == label { "right" } else { "wrong" };
+        view! {
+            <p class="label" data-label=names[label].clone()>
+                {format!(
+                    "Its folder names its class: “{}”. ERM is {}, MaskTune is {}.",
+                    names[label],
+                    verdict(erm_class),
+                    verdict(masktune_class)
+                )}
+            </p>
+        }
+    });
 
     let decision = move || state.decision(confidence);
     let explanation = {
@@ -178,6 +191,7 @@ fn Analysis(shown: Arc<Shown>) -> impl IntoView {
             }}</strong>
             {explanation}
         </p>
+        {label}
         <p class="fine-print" data-decode-ms=a.decode_ms data-erm-ms=times.erm_ms
             data-masking-ms=times.saliency_and_masking_ms data-masktune-ms=times.masktune_ms>{timing_caption(a)}</p>
     }

@@ -23,6 +23,10 @@ pub fn ResultsSummary() -> impl IntoView {
         (counts.of_filter(CardFilter::All) > 0).then_some((counts, threshold.target_coverage))
     });
     let count = move |filter| summary.get().map_or(0, |(c, _)| c.of_filter(filter));
+    // The filters by right and wrong, where some images' folders name their classes.
+    let offered = move |filter: CardFilter| {
+        !filter.needs_labels() || summary.get().is_some_and(|(c, _)| c.labelled > 0)
+    };
     view! {
         // Made with the page and shown once there are results: the first result then only
         // fills it in, which keeps the first image as quick as the next.
@@ -33,7 +37,8 @@ pub fn ResultsSummary() -> impl IntoView {
             <fieldset class="card-filter">
                 <legend>"Show"</legend>
                 {CardFilter::ALL.map(|filter| view! {
-                    <label data-filter=filter.id() data-count=move || count(filter)>
+                    <label data-filter=filter.id() data-count=move || count(filter)
+                        hidden=move || !offered(filter)>
                         <input type="radio" name="card-filter" value=filter.id()
                             prop:checked=move || state.card_filter.get() == filter
                             on:change=move |_| state.card_filter.set(filter) />
@@ -57,29 +62,39 @@ pub fn ResultsSummary() -> impl IntoView {
     }
 }
 
-/// How many answered cards each filter keeps, at one threshold.
+/// How many answered cards each filter keeps, at one threshold, and how many of them are
+/// labelled by their folder.
 #[derive(Clone, Copy, PartialEq)]
-struct Counts([usize; CardFilter::ALL.len()]);
+struct Counts {
+    of_filters: [usize; CardFilter::ALL.len()],
+    labelled: usize,
+}
 
 impl Counts {
     fn of(state: PageState, threshold: f64) -> Self {
-        let mut counts = [0; CardFilter::ALL.len()];
+        let mut counts = Counts {
+            of_filters: [0; CardFilter::ALL.len()],
+            labelled: 0,
+        };
         state.entries.with(|entries| {
             for facts in entries.iter().map(|entry| CardFacts::of(entry, threshold)) {
                 if facts == CardFacts::Waiting {
                     continue;
                 }
-                for (count, filter) in counts.iter_mut().zip(CardFilter::ALL) {
+                for (count, filter) in counts.of_filters.iter_mut().zip(CardFilter::ALL) {
                     *count += usize::from(filter.keeps(facts));
+                }
+                if let CardFacts::Done { right: Some(_), .. } = facts {
+                    counts.labelled += 1;
                 }
             }
         });
-        Counts(counts)
+        counts
     }
 
     fn of_filter(&self, filter: CardFilter) -> usize {
         let index = CardFilter::ALL.iter().position(|f| *f == filter);
-        index.map_or(0, |i| self.0[i])
+        index.map_or(0, |i| self.of_filters[i])
     }
 
     fn sentence(&self, target_coverage: f64) -> String {

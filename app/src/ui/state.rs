@@ -637,6 +637,8 @@ impl PageState {
 
     /// Removes the cards that have their answer or error; images still waiting stay.
     pub fn clear_results(&self) {
+        // A filter by right and wrong may have no labelled image left to offer it.
+        self.card_filter.set(CardFilter::All);
         let mut cleared = 0;
         self.entries.update(|entries| {
             let before = entries.len();
