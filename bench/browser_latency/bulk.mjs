@@ -8,7 +8,10 @@
 //
 //     node bench/browser_latency/bulk.mjs [--dist dist[,other-dist...]] [--count 500]
 //         [--rounds 2] [--tasks spurious-mnist,cifar10,celeba] [--webgpu] [--isolated]
-//         [--input files|folder]
+//         [--input files|folder] [--labels CLASS,CLASS...]
+//
+// --labels puts the images in folders named after those classes in turn (`CLASS/image-N.png`, as
+// a chosen folder names them), so that the page also counts them per class.
 import { parseArgs } from "node:util";
 import { readFile } from "node:fs/promises";
 import { join, dirname } from "node:path";
@@ -29,6 +32,7 @@ const { values: options } = parseArgs({
     isolated: { type: "boolean", default: false },
     // The files through "choose files" or "or a folder".
     input: { type: "string", default: "files" },
+    labels: { type: "string", default: "" },
   },
 });
 const count = Number(options.count);
@@ -47,13 +51,19 @@ async function measure(server, task) {
     const bytes = (await readFile(IMAGES[task])).toString("base64");
     // The files are made in a task of their own, so that their making is not one of the page's
     // long tasks.
+    const labels = options.labels ? options.labels.split(",") : [];
     await page.evaluate(
-      ([bytes, count]) => {
+      ([bytes, count, labels]) => {
         const data = Uint8Array.from(atob(bytes), (c) => c.charCodeAt(0));
         window.bulkFiles = new DataTransfer();
-        for (let i = 0; i < count; i++) window.bulkFiles.items.add(new File([data], `image-${i}.png`, { type: "image/png" }));
+        for (let i = 0; i < count; i++) {
+          const file = new File([data], `image-${i}.png`, { type: "image/png" });
+          // A chosen folder's file knows its path in it; a made one is given it.
+          if (labels.length) Object.defineProperty(file, "webkitRelativePath", { value: `images/${labels[i % labels.length]}/${file.name}` });
+          window.bulkFiles.items.add(file);
+        }
       },
-      [bytes, count],
+      [bytes, count, labels],
     );
     const run = await page.evaluate(
       ([count, input]) =>
