@@ -113,30 +113,27 @@ fn run(command: Command) -> Result<()> {
             let bundles = (args.erm.as_path(), args.masktune.as_path());
             let predictions =
                 predict::predict(bundles, &args.images, args.coverage, &device, &engine)?;
-            match (&predictions.labelled, &args.labelled) {
-                (Some(labelled), path) => {
-                    eprint!("{}", labelled.markdown());
-                    if let Some(path) = path {
-                        train::atomic::write_json_atomic(path, labelled)?;
-                    }
-                }
-                (None, Some(_)) => {
-                    return Err(TrainError::Settings(
-                        "--labelled: no image sits in a folder named after one of the models' \
-                         classes (<class>/<image>)"
-                            .into(),
-                    ));
-                }
-                (None, None) => {}
-            }
             let json = serde_json::to_string_pretty(&predictions.reports)
                 .map_err(|e| TrainError::compute("writing JSON", e))?;
             match &args.out {
-                Some(path) => std::fs::write(path, json).map_err(TrainError::io("write", path)),
-                None => {
-                    println!("{json}");
-                    Ok(())
+                Some(path) => std::fs::write(path, json).map_err(TrainError::io("write", path))?,
+                None => println!("{json}"),
+            }
+            // After the answers are out: a missing label loses none of them.
+            match (&predictions.labelled, &args.labelled) {
+                (Some(labelled), path) => {
+                    eprint!("{}", labelled.markdown());
+                    match path {
+                        Some(path) => train::atomic::write_json_atomic(path, labelled),
+                        None => Ok(()),
+                    }
                 }
+                (None, Some(_)) => Err(TrainError::Settings(
+                    "--labelled: no image sits in a folder named after one of the models' \
+                     classes (<class>/<image>)"
+                        .into(),
+                )),
+                (None, None) => Ok(()),
             }
         }
         Command::Summarize(args) => {
