@@ -150,13 +150,8 @@ impl ClassificationReport {
         self.per_class
             .iter()
             .filter_map(|c| Some((c, c.accuracy?)))
-            .fold(
-                None,
-                |worst: Option<(&ClassAccuracy, f64)>, (c, a)| match worst {
-                    Some((_, w)) if w <= a => worst,
-                    _ => Some((c, a)),
-                },
-            )
+            // As the worst group is picked in `group_report`.
+            .reduce(|worst, c| if c.1 < worst.1 { c } else { worst })
             .map(|(c, _)| c)
     }
 }
