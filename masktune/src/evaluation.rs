@@ -70,9 +70,6 @@ pub enum EvaluationError {
     Shape(String),
 }
 
-/// Points kept of each risk-coverage curve in the report and the bundles.
-const CURVE_POINTS: usize = 100;
-
 /// A set as evaluated: its name in reports, and its images' labels and groups.
 pub struct NamedSet<'a> {
     pub name: &'a str,
@@ -162,7 +159,7 @@ pub fn evaluate(
             selective,
             aurc: curve.aurc,
             e_aurc: curve.e_aurc,
-            curve: curve.thinned(CURVE_POINTS),
+            curve: curve.for_display(),
         });
         curves.push(curve);
     }

@@ -1,15 +1,20 @@
 //! Images whose folder names their class. A folder of test images laid out as the trainer's image
 //! folders are (`<class>/<image>`, under any other folders) carries its labels in its paths: here
 //! the label is read off a path, and a model pair's answers on such images are counted (each
-//! model's accuracy per class, and the pair's on the images it accepts at a threshold), so that
-//! the page and `trainer-native predict` report the same numbers for the same folder.
+//! model's accuracy per class, the pair's on the images it accepts at a threshold, and the pair's
+//! risk-coverage curve on them), so that the page and `trainer-native predict` report the same
+//! numbers for the same folder.
 
 use serde::{Deserialize, Serialize};
 
+use crate::bundle::CoverageThreshold;
 use crate::metrics::{
     ClassificationReport, MetricsError, accuracy_text, argmax, classification_report,
 };
-use crate::selective::{Combined, Decision, decide};
+use crate::selective::{
+    Combined, CoverageOutcome, Decision, PAPER_COVERAGES, SelectiveError, decide, evaluate_at,
+    risk_coverage_curve,
+};
 
 /// The class of the image at `path` (folders separated by `/` or `\`): the name of the folder
 /// that holds it, when it names one of `class_names`. An exact match wins; otherwise names are
@@ -173,6 +178,104 @@ pub fn evaluate_labelled(
     })
 }
 
+/// The pair allowed to abstain on labelled images (its joint prediction, accepted by its combined
+/// confidence): how its selective risk rises with coverage, and what each of the bundle's
+/// validation thresholds does on these images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelledSelective {
+    /// `[coverage, selective risk]` points of the risk-coverage curve, thinned as bundles keep
+    /// their test curves.
+    pub curve: Vec<[f64; 2]>,
+    pub aurc: f64,
+    pub e_aurc: f64,
+    /// What the thresholds for the paper's target coverages and for the chosen one do, by
+    /// increasing target coverage.
+    pub at_thresholds: Vec<CoverageOutcome>,
+}
+
+impl LabelledSelective {
+    /// As a sentence and a Markdown table: a row per threshold.
+    pub fn markdown(&self) -> String {
+        let mut text = format!(
+            "The pair allowed to abstain on these images: AURC {:.4} (E-AURC {:.4}).\n\n\
+             | target coverage | coverage reached | selective accuracy |\n|---|---|---|\n",
+            self.aurc, self.e_aurc
+        );
+        for row in &self.at_thresholds {
+            text.push_str(&format!(
+                "| {:.0}% | {} | {} |\n",
+                row.target_coverage * 100.0,
+                row.outcome.coverage_text(),
+                row.outcome.accuracy_text()
+            ));
+        }
+        text
+    }
+}
+
+/// The risk-coverage curve of the pair on `answers`, and what the bundle's `thresholds` for the
+/// paper's target coverages ([`PAPER_COVERAGES`]) and for `chosen_coverage` do on them (a bundle
+/// may hold a threshold for every percent: a row each would bury the ones people compare).
+pub fn labelled_selective(
+    answers: &[LabelledAnswer],
+    thresholds: &[CoverageThreshold],
+    chosen_coverage: f64,
+) -> Result<LabelledSelective, SelectiveError> {
+    let shown = |coverage: f64| {
+        PAPER_COVERAGES
+            .iter()
+            .chain([&chosen_coverage])
+            .any(|&c| (c - coverage).abs() < 1e-9)
+    };
+    let mut thresholds: Vec<CoverageThreshold> = thresholds
+        .iter()
+        .copied()
+        .filter(|t| shown(t.target_coverage))
+        .collect();
+    thresholds.sort_by(|a, b| a.target_coverage.total_cmp(&b.target_coverage));
+    let confidences: Vec<f64> = answers.iter().map(|a| a.combined.confidence).collect();
+    let correct: Vec<bool> = answers
+        .iter()
+        .map(|a| a.combined.prediction == a.label)
+        .collect();
+    let curve = risk_coverage_curve(&confidences, &correct)?;
+    let at_thresholds = thresholds
+        .iter()
+        .map(|t| {
+            Ok(CoverageOutcome {
+                target_coverage: t.target_coverage,
+                outcome: evaluate_at(&confidences, &correct, t.threshold)?,
+            })
+        })
+        .collect::<Result<_, SelectiveError>>()?;
+    Ok(LabelledSelective {
+        curve: curve.for_display(),
+        aurc: curve.aurc,
+        e_aurc: curve.e_aurc,
+        at_thresholds,
+    })
+}
+
+/// Everything counted on labelled images: what `trainer-native predict --labelled` writes and
+/// the page's "Download this table" saves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelledReport {
+    #[serde(flatten)]
+    pub accuracy: LabelledEvaluation,
+    pub selective: LabelledSelective,
+}
+
+impl LabelledReport {
+    /// Both tables, as `trainer-native predict` prints them.
+    pub fn markdown(&self) -> String {
+        format!(
+            "{}\n{}",
+            self.accuracy.markdown(),
+            self.selective.markdown()
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +351,51 @@ mod tests {
              | MaskTune | 75.00% (3 of 4) | b: 50.00% (1 of 2) | 100.00% (2 of 2) | 50.00% (1 of 2) |\n\
              | the pair, on what it accepts | 100.00% (3 of 3) | a: 100.00% (2 of 2) | \
              100.00% (2 of 2) | 100.00% (1 of 1) |\n"
+        );
+    }
+
+    #[test]
+    fn the_pairs_risk_coverage_on_labelled_images() {
+        // (label, the pair's prediction, confidence), most confident first: wrong, right, right.
+        let probabilities = [0.5_f32, 0.5];
+        let answers: Vec<LabelledAnswer> = [(0, 1, 0.9), (0, 0, 0.8), (1, 1, 0.7)]
+            .into_iter()
+            .map(|(label, prediction, confidence)| LabelledAnswer {
+                label,
+                erm_probabilities: &probabilities,
+                masktune_probabilities: &probabilities,
+                combined: Combined {
+                    prediction,
+                    confidence,
+                },
+            })
+            .collect();
+        let at = |target_coverage, threshold| CoverageThreshold {
+            target_coverage,
+            threshold,
+        };
+        // Thresholds for 60% and 70% are left out: neither the paper's nor the chosen coverage.
+        let thresholds = [at(1.0, 0.7), at(0.7, 0.71), at(0.5, 0.75), at(0.6, 0.74)];
+        let selective = labelled_selective(&answers, &thresholds, 0.5).unwrap();
+        assert_eq!(
+            selective.curve,
+            vec![[1.0 / 3.0, 1.0], [2.0 / 3.0, 0.5], [1.0, 1.0 / 3.0]]
+        );
+        // Risks 1, 1/2, 1/3 at 1, 2, 3 accepted; the best order would give 0, 0, 1/3.
+        assert!((selective.aurc - (1.0 + 0.5 + 1.0 / 3.0) / 3.0).abs() < 1e-12);
+        assert!((selective.e_aurc - (1.0 + 0.5) / 3.0).abs() < 1e-12);
+        let counts: Vec<(usize, usize)> = selective
+            .at_thresholds
+            .iter()
+            .map(|row| (row.outcome.accepted, row.outcome.errors))
+            .collect();
+        assert_eq!(counts, [(2, 1), (3, 1)]);
+        assert_eq!(
+            selective.markdown(),
+            "The pair allowed to abstain on these images: AURC 0.6111 (E-AURC 0.5000).\n\n\
+             | target coverage | coverage reached | selective accuracy |\n|---|---|---|\n\
+             | 50% | 66.7% (2 of 3) | 50.00% (1 of 2) |\n\
+             | 100% | 100.0% (3 of 3) | 66.67% (2 of 3) |\n"
         );
     }
 

@@ -23,7 +23,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::argmax;
+use crate::metrics::{accuracy_text, argmax};
 
 /// The paper's target coverages.
 pub const PAPER_COVERAGES: [f64; 5] = [0.80, 0.85, 0.90, 0.95, 1.00];
@@ -214,6 +214,23 @@ pub struct SelectiveOutcome {
     pub accuracy: Option<f64>,
 }
 
+impl SelectiveOutcome {
+    /// The share of samples accepted, with the counts: "75.0% (15 of 20)".
+    pub fn coverage_text(&self) -> String {
+        format!(
+            "{:.1}% ({} of {})",
+            self.coverage * 100.0,
+            self.accepted,
+            self.total
+        )
+    }
+
+    /// The accuracy on the accepted samples, with the counts ("no images" when none is).
+    pub fn accuracy_text(&self) -> String {
+        accuracy_text(self.accepted - self.errors, self.accepted)
+    }
+}
+
 fn check_scored(confidences: &[f64], correct: &[bool]) -> Result<(), SelectiveError> {
     check_confidences(confidences)?;
     check_len("correct", confidences.len(), correct.len())
@@ -247,6 +264,13 @@ pub fn evaluate_at(
     })
 }
 
+/// What the threshold chosen for a target coverage does on a labelled split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoverageOutcome {
+    pub target_coverage: f64,
+    pub outcome: SelectiveOutcome,
+}
+
 /// One target coverage: the threshold chosen on validation and what it does on test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SelectiveRow {
@@ -259,6 +283,19 @@ pub struct SelectiveRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SelectiveTable {
     pub rows: Vec<SelectiveRow>,
+}
+
+impl SelectiveTable {
+    /// What each row's threshold does on the test split.
+    pub fn test_outcomes(&self) -> Vec<CoverageOutcome> {
+        self.rows
+            .iter()
+            .map(|row| CoverageOutcome {
+                target_coverage: row.target_coverage,
+                outcome: row.test.clone(),
+            })
+            .collect()
+    }
 }
 
 /// The selective classification table: a row per target coverage (e.g. [`PAPER_COVERAGES`]).
@@ -293,6 +330,9 @@ pub struct CurvePoint {
     pub coverage: f64,
     pub risk: f64,
 }
+
+/// Points a curve keeps where it is drawn or shipped (reports, bundles, the page).
+const DISPLAY_POINTS: usize = 100;
 
 /// Risk-coverage curve (points by decreasing threshold, increasing coverage) and its AURC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -329,6 +369,11 @@ impl RiskCoverageCurve {
             }
         }
         out
+    }
+
+    /// The curve thinned as reports and bundles keep it.
+    pub fn for_display(&self) -> Vec<[f64; 2]> {
+        self.thinned(DISPLAY_POINTS)
     }
 }
 

@@ -12,7 +12,9 @@ use masktune::bundle::closest_threshold;
 use masktune::engine::MaskingEngine;
 use masktune::image_report::{self, Answer, ImageReport};
 use masktune::inference::{self, ModelPair};
-use masktune::labelled::{LabelledAnswer, LabelledEvaluation, class_of_path, evaluate_labelled};
+use masktune::labelled::{
+    LabelledAnswer, LabelledReport, class_of_path, evaluate_labelled, labelled_selective,
+};
 
 use crate::data::image_folder::decode_resized;
 use crate::train::{Result, TrainError};
@@ -32,7 +34,7 @@ pub struct Predictions {
     /// Every image's report, keyed by file name.
     pub reports: BTreeMap<String, ImageReport>,
     /// The pair on the images whose folder names their class, if any does.
-    pub labelled: Option<LabelledEvaluation>,
+    pub labelled: Option<LabelledReport>,
 }
 
 /// Reports of the `(ERM, MaskTune)` bundle pair on `images` (`masktune::image_report`, as the
@@ -94,13 +96,22 @@ pub fn predict(
             })
             .collect();
         if !answers.is_empty() {
-            let evaluation = evaluate_labelled(
+            let accuracy = evaluate_labelled(
                 &answers,
                 class_names,
                 (threshold.target_coverage, threshold.threshold),
             )
             .map_err(|e| TrainError::compute("counting the labelled images", e))?;
-            labelled = Some(evaluation);
+            let selective = labelled_selective(
+                &answers,
+                &pair.meta.selective_thresholds,
+                threshold.target_coverage,
+            )
+            .map_err(|e| TrainError::compute("the labelled images' risk-coverage", e))?;
+            labelled = Some(LabelledReport {
+                accuracy,
+                selective,
+            });
         }
         for ((name, _, _), a) in decoded.into_iter().zip(analyses) {
             let answer = Answer {
