@@ -203,6 +203,15 @@ test("a folder whose subfolders name the classes is counted per class as trainer
       assert.match(text, /^Its folder names its class: “(disc|square)”\. ERM is wrong, MaskTune is (right|wrong)\.$/);
     }
     assert.deepEqual(await accessibilityViolations(page), [], "axe-core finds nothing to fix in the table");
+
+    // Cleared, the tables go; one class's folder given then is counted on its own.
+    await page.click("#clear-results");
+    await table.waitFor({ state: "detached" });
+    await page.setInputFiles("#folder-input", join(OWN, "shapes", "test", "disc"));
+    await page.waitForFunction(() => document.querySelector("#labelled-accuracy-caption")?.textContent
+      .startsWith("Accuracy on the 10 images whose folder names their class"));
+    await figure.waitFor();
+    assert.equal(await table.locator("tr[data-model='erm'] td.all").getAttribute("data-count"), "10");
   } finally {
     await browser.close();
   }
