@@ -157,6 +157,12 @@ test("a folder whose subfolders name the classes is counted per class as trainer
     const byConfidence = (all) => Object.entries(all).sort((a, b) => b[1].confidence - a[1].confidence)
       .map(([name]) => basename(name));
     const sameOrder = JSON.stringify(byConfidence(pageAnswers)) === JSON.stringify(byConfidence(answers));
+    // Every answer in the results file names the class its folder names (disc/disc-000.png), as
+    // the trainer's do.
+    for (const [name, report] of Object.entries(pageAnswers)) {
+      assert.equal(report.label, basename(name).split("-")[0], `${name}: the class its folder names`);
+      assert.equal(report.label, answers[basename(name)].label, name);
+    }
     const confidences = Object.values(answers).map((a) => a.confidence);
     const nearPairs = confidences.flatMap((a, i) => confidences.slice(i + 1).filter((b) => Math.abs(a - b) <= 1e-3)).length;
     const aurcSlack = sameOrder ? 1e-12 : nearPairs / images + 1e-12;

@@ -58,6 +58,7 @@ export function assertReportAgrees(report, trainer, { name, side }) {
   const answer = { ermClass: report.erm_class, masktuneClass: report.masktune_class, confidence: report.confidence, maskedPixels: report.masked_pixels };
   assertSameAnswer(answer, trainer, { name, side });
   assert.equal(report.combined_class, trainer.combined_class, `${name}: combined class`);
+  assert.equal(report.label, trainer.label, `${name}: the class its folder names`);
   assert.deepEqual([report.threshold, report.target_coverage], [trainer.threshold, trainer.target_coverage], `${name}: threshold`);
   if (Math.abs(trainer.confidence - trainer.threshold) > 1e-3) {
     assert.equal(report.decision, trainer.decision, `${name}: decision`);

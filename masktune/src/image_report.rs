@@ -19,6 +19,9 @@ pub enum ImageReport {
         erm_class: String,
         masktune_class: String,
         combined_class: String,
+        /// The class the image's folder names, where it names one ([`crate::labelled`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
         confidence: f64,
         /// "accept" or "abstain", at `threshold`.
         decision: String,
@@ -42,6 +45,8 @@ pub struct Answer<'a> {
     pub masktune_probabilities: &'a [f32],
     pub combined: &'a Combined,
     pub mask: &'a MaskStats,
+    /// The class the image's folder names, if it names one.
+    pub label: Option<usize>,
 }
 
 impl ImageReport {
@@ -56,6 +61,7 @@ impl ImageReport {
             erm_class: class(argmax(answer.erm_probabilities)),
             masktune_class: class(argmax(answer.masktune_probabilities)),
             combined_class: class(answer.combined.prediction),
+            label: answer.label.map(class),
             confidence: answer.combined.confidence,
             decision: decide(answer.combined.confidence, threshold.threshold)
                 .as_str()
@@ -97,6 +103,10 @@ mod tests {
     use super::*;
 
     fn answer_report(confidence: f64, threshold: f64) -> ImageReport {
+        labelled_report(confidence, threshold, None)
+    }
+
+    fn labelled_report(confidence: f64, threshold: f64, label: Option<usize>) -> ImageReport {
         let mask = MaskStats {
             threshold: 0.5,
             masked_pixels: 7,
@@ -110,6 +120,7 @@ mod tests {
             masktune_probabilities: &[0.6, 0.4],
             combined: &combined,
             mask: &mask,
+            label,
         };
         let names = ["cat".to_string(), "dog".to_string()];
         ImageReport::done(
@@ -151,9 +162,17 @@ mod tests {
     }
 
     #[test]
+    fn a_label_is_written_by_name_only_where_the_folder_gives_one() {
+        let json = |report| serde_json::to_value(report).unwrap();
+        assert_eq!(json(labelled_report(0.3, 0.3, Some(0)))["label"], "cat");
+        assert!(json(answer_report(0.3, 0.3)).get("label").is_none());
+    }
+
+    #[test]
     fn reports_read_back_as_written() {
         let reports = by_name([
             ("a.png".to_string(), answer_report(0.3, 0.2)),
+            ("c.png".to_string(), labelled_report(0.3, 0.2, Some(1))),
             (
                 "b.txt".to_string(),
                 ImageReport::Failed {

@@ -113,12 +113,13 @@ pub fn predict(
                 selective,
             });
         }
-        for ((name, _, _), a) in decoded.into_iter().zip(analyses) {
+        for ((name, label, _), a) in decoded.into_iter().zip(analyses) {
             let answer = Answer {
                 erm_probabilities: &a.erm_probabilities,
                 masktune_probabilities: &a.masktune_probabilities,
                 combined: &a.combined,
                 mask: &a.mask,
+                label,
             };
             let report = ImageReport::done(answer, class_names, threshold);
             reports.push((name, report));

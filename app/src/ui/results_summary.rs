@@ -146,6 +146,7 @@ fn reports(state: PageState) -> Result<Vec<(String, ImageReport)>, String> {
                             masktune_probabilities: &a.masktune_probabilities,
                             combined: &a.combined,
                             mask: &a.mask,
+                            label: shown.label,
                         };
                         ImageReport::done(answer, &shown.class_names, threshold)
                     }
