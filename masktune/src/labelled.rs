@@ -1,9 +1,9 @@
 //! Images whose folder names their class. A folder of test images laid out as the trainer's image
 //! folders are (`<class>/<image>`, under any other folders) carries its labels in its paths: here
 //! the label is read off a path, and a model pair's answers on such images are counted (each
-//! model's accuracy per class, the pair's on the images it accepts at a threshold, and the pair's
-//! risk-coverage curve on them), so that the page and `trainer-native predict` report the same
-//! numbers for the same folder.
+//! model's accuracy per class and the pair's on the images it accepts at a threshold), so that the
+//! page and `trainer-native predict` report the same numbers for the same folder; the trainer also
+//! gives the pair's risk-coverage on them.
 
 use serde::{Deserialize, Serialize};
 
