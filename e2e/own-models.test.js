@@ -72,6 +72,13 @@ for (const webgpu of [true, false]) {
         assert.match(status.text, message);
       }
 
+      // The shipped CelebA pair, whose MaskTune bundle is stored as its difference from the
+      // ERM bundle's weights, given MaskTune's first.
+      const shipped = join(ROOT, "app", "assets", "models");
+      const celeba = await givePair(page, [join(shipped, "celeba-masktune.mtb"), join(shipped, "celeba-erm.mtb")]);
+      assert.equal(celeba.state, "ready", celeba.text);
+      assert.match(celeba.text, /64×64 input/);
+
       // The good pair, MaskTune's first: the page tells which is which.
       const status = await givePair(page, [masktune, erm]);
       assert.equal(status.state, "ready", `${status.text}\n${consoleLines.join("\n")}`);

@@ -82,19 +82,23 @@ const POOLS: [(&str, [usize; 2]); 5] = [
     ("CelebA VGG pool 2 (32, 32x32)", [32, 32]),
 ];
 
-/// (name, bytes) of the shipped bundles.
-const BUNDLES: [(&str, &[u8]); 3] = [
+/// (name, bytes, its ERM bundle's bytes) of the shipped MaskTune bundles, which are stored as
+/// their difference from their ERM bundles' weights.
+const BUNDLES: [(&str, &[u8], &[u8]); 3] = [
     (
         "spurious MNIST (MaskTune)",
         include_bytes!("../assets/models/spurious-mnist-masktune.mtb"),
+        include_bytes!("../assets/models/spurious-mnist-erm.mtb"),
     ),
     (
         "CIFAR-10 (MaskTune)",
         include_bytes!("../assets/models/cifar10-masktune.mtb"),
+        include_bytes!("../assets/models/cifar10-erm.mtb"),
     ),
     (
         "CelebA (MaskTune)",
         include_bytes!("../assets/models/celeba-masktune.mtb"),
+        include_bytes!("../assets/models/celeba-erm.mtb"),
     ),
 ];
 
@@ -212,8 +216,9 @@ fn lab_training(c: &mut Criterion) {
 fn models(c: &mut Criterion) {
     let c = shorter(c);
     let device = Device::flex();
-    for (name, bytes) in BUNDLES {
-        let (model, meta) = Bundle::from_bytes(bytes, &device).expect("a shipped bundle");
+    for (name, bytes, erm) in BUNDLES {
+        let whole = Bundle::whole(bytes, erm).expect("a shipped bundle and its base");
+        let (model, meta) = Bundle::from_bytes(&whole, &device).expect("a shipped bundle");
         let side = [meta.input_size.height, meta.input_size.width];
         let x = Tensor::<4>::random(
             [1, 3, side[0], side[1]],

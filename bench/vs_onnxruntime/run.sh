@@ -26,7 +26,9 @@ timeout 3600 "$venv/bin/pip" install --quiet -r masktune/tests/fixtures/pytorch/
     || die "installing PyTorch failed" "check access to PyPI (the wheels are several GB)"
 for bundle in app/assets/models/*.mtb; do
     name="$(basename "$bundle" .mtb)"
-    "$CARGO_TARGET_DIR/release/trainer-native" convert-bundle "$bundle" "$work/safetensors/$name.safetensors" --format safetensors
+    # A MaskTune bundle is stored as its difference from its ERM bundle's weights.
+    "$CARGO_TARGET_DIR/release/trainer-native" convert-bundle "$bundle" "$work/safetensors/$name.safetensors" \
+        --format safetensors --base "${bundle/-masktune.mtb/-erm.mtb}"
 done
 "$venv/bin/python" "$here/export_onnx.py" "$work/safetensors" "$work/onnx"
 

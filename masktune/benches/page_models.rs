@@ -35,8 +35,12 @@ fn main() {
     println!("| model | input | forward (ms) |");
     println!("|---|---|---:|");
     for name in MODELS {
-        let bytes = std::fs::read(format!("{folder}/{name}.mtb")).expect("a shipped bundle");
-        let (model, meta) = Bundle::from_bytes(&bytes, &device).expect("a valid bundle");
+        let read =
+            |name: &str| std::fs::read(format!("{folder}/{name}.mtb")).expect("a shipped bundle");
+        // A MaskTune bundle is stored as its difference from its ERM bundle's weights.
+        let (bytes, erm) = (read(name), read(&name.replace("-masktune", "-erm")));
+        let whole = Bundle::whole(&bytes, &erm).expect("a bundle and its ERM bundle");
+        let (model, meta) = Bundle::from_bytes(&whole, &device).expect("a valid bundle");
         // Every model takes RGB (spurious MNIST too: its shortcut is a red square).
         let [channels, height, width] = [3, meta.input_size.height, meta.input_size.width];
         let input = Tensor::<4>::random(

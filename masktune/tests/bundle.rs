@@ -420,14 +420,14 @@ fn well_framed_but_bad_contents_are_reported() {
 #[test]
 fn unsupported_versions_are_named() {
     let mut bytes = bundle();
-    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
     let err = Bundle::from_bytes(&bytes, &Device::flex()).unwrap_err();
     assert!(
         matches!(
             err,
             BundleError::UnsupportedVersion {
-                found: 2,
-                supported: 1
+                found: 3,
+                supported: 2
             }
         ),
         "{err}"
@@ -537,4 +537,135 @@ fn new_metadata_keeps_the_weights_bytes_and_refuses_another_architecture() {
     other.class_names = (0..ARCH.num_classes()).map(|c| c.to_string()).collect();
     let err = Bundle::with_metadata(&bytes, &other).unwrap_err();
     assert!(matches!(err, BundleError::InconsistentMetadata(_)), "{err}");
+}
+
+/// An int8 ERM bundle and an int8 MaskTune bundle of other weights (two differently initialised
+/// models), as a run's pair is shipped.
+fn int8_pair() -> (Vec<u8>, Vec<u8>) {
+    let erm_meta = BundleMetadata {
+        checkpoint: CheckpointKind::Erm,
+        ..metadata(ARCH)
+    };
+    let erm = Bundle::to_bytes(&trained_model(), &erm_meta, WeightPrecision::Int8).unwrap();
+    let masktune =
+        Bundle::to_bytes(&trained_model(), &metadata(ARCH), WeightPrecision::Int8).unwrap();
+    (erm, masktune)
+}
+
+#[test]
+fn a_masktune_bundle_stored_as_a_difference_reads_as_the_whole_one_with_its_erm_bundle() {
+    let device = Device::flex();
+    let (erm, masktune) = int8_pair();
+    let difference = Bundle::as_difference(&masktune, &erm).unwrap();
+    assert_eq!(&difference[8..12], &2u32.to_le_bytes(), "version 2");
+    assert_eq!(
+        &masktune[8..12],
+        &1u32.to_le_bytes(),
+        "whole bundles stay version 1"
+    );
+    assert_eq!(
+        Bundle::whole(&difference, &erm).unwrap().as_ref(),
+        masktune.as_slice(),
+        "restored byte for byte"
+    );
+    assert_eq!(
+        Bundle::metadata(&difference).unwrap(),
+        Bundle::metadata(&masktune).unwrap()
+    );
+    // A whole bundle is given back as it is, whatever the base.
+    assert!(matches!(
+        Bundle::whole(&masktune, b"anything").unwrap(),
+        std::borrow::Cow::Borrowed(_)
+    ));
+
+    let input = images(&device);
+    let logits = |pair: &ModelPair| {
+        pair.masktune
+            .forward(input.clone())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap()
+    };
+    let from_whole = ModelPair::load(&erm, &masktune, &device).unwrap();
+    let from_difference = ModelPair::load(&erm, &difference, &device).unwrap();
+    assert_eq!(logits(&from_whole), logits(&from_difference));
+    assert_eq!(from_whole.meta, from_difference.meta);
+    let either =
+        ModelPair::load_either_order([("masktune.mtb", &difference), ("erm.mtb", &erm)], &device)
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(either.meta, from_whole.meta);
+
+    // New thresholds keep the weights stored as they were.
+    let meta = BundleMetadata {
+        selective_thresholds: Vec::new(),
+        ..metadata(ARCH)
+    };
+    let rewritten = Bundle::with_metadata(&difference, &meta).unwrap();
+    assert_eq!(
+        Bundle::whole(&rewritten, &erm).unwrap().as_ref(),
+        Bundle::with_metadata(&masktune, &meta).unwrap().as_slice()
+    );
+}
+
+#[test]
+fn a_difference_without_its_base_or_with_another_is_refused_with_what_to_give() {
+    let device = Device::flex();
+    let (erm, masktune) = int8_pair();
+    let difference = Bundle::as_difference(&masktune, &erm).unwrap();
+    let err = Bundle::from_bytes(&difference, &device).unwrap_err();
+    assert!(matches!(err, BundleError::NeedsBase { .. }), "{err}");
+    assert!(err.to_string().contains("read it as a pair"), "{err}");
+
+    let (other_erm, _) = int8_pair();
+    let err = Bundle::whole(&difference, &other_erm).unwrap_err();
+    assert!(matches!(err, BundleError::WrongBase { .. }), "{err}");
+    let message = ModelPair::load(&other_erm, &difference, &device)
+        .err()
+        .expect("another run's ERM bundle must be refused");
+    assert!(
+        message.starts_with("MaskTune bundle: this bundle stores its weights as their difference"),
+        "{message}"
+    );
+    // The right ERM weights in another precision are another base.
+    let f32_erm = Bundle::to_bytes(
+        &Bundle::from_bytes(&erm, &device).unwrap().0,
+        &Bundle::metadata(&erm).unwrap(),
+        WeightPrecision::F32,
+    )
+    .unwrap();
+    let err = Bundle::whole(&difference, &f32_erm).unwrap_err();
+    assert!(matches!(err, BundleError::WrongBase { .. }), "{err}");
+
+    let err = Bundle::as_difference(&masktune, &f32_erm).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the same architecture with the same weight precision"),
+        "{err}"
+    );
+    let err = Bundle::as_difference(&difference, &erm).unwrap_err();
+    assert!(err.to_string().contains("a difference already"), "{err}");
+    let err = Bundle::as_difference(&masktune, &difference).unwrap_err();
+    assert!(err.to_string().contains("base bundle is itself"), "{err}");
+}
+
+#[test]
+fn every_flipped_byte_of_a_difference_is_an_error_never_a_panic() {
+    let device = Device::flex();
+    let (erm, masktune) = int8_pair();
+    let difference = Bundle::as_difference(&masktune, &erm).unwrap();
+    for i in 0..difference.len() {
+        let mut bad = difference.clone();
+        bad[i] ^= 0x10;
+        let message = ModelPair::load(&erm, &bad, &device)
+            .err()
+            .unwrap_or_else(|| panic!("byte {i} flipped was read"));
+        let expected = match i {
+            0..8 => "not a MaskTune model bundle",
+            8..12 => "bundle format version",
+            12..24 => "bundle is",
+            // The base's checksum is covered by the bundle's own.
+            _ => "bundle is corrupt",
+        };
+        assert!(message.contains(expected), "byte {i}: {message}");
+    }
 }

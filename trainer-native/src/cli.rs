@@ -46,6 +46,10 @@ pub enum Command {
     Pipeline(PipelineArgs),
     /// Rewrites a bundle with its weights in another precision (e.g. int8 for the web).
     ConvertBundle(ConvertBundleArgs),
+    /// Stores a MaskTune bundle's weights as their difference from its ERM bundle's: a fraction
+    /// of the download for an int8 pair, read by the page and `predict` with the ERM bundle;
+    /// `--restore` writes such a bundle whole again. The weights are kept byte for byte.
+    WeightsDifference(WeightsDifferenceArgs),
     /// Runs an exported ERM + MaskTune bundle pair on image files as the web page does; prints JSON.
     Predict(PredictArgs),
     /// Mean ± std over repeats of one experiment (seeds): accuracy per group, worst group with
@@ -360,6 +364,24 @@ pub struct ConvertBundleArgs {
     pub export: ExportOptions,
     #[arg(long, value_enum, default_value_t)]
     pub format: FileFormat,
+    /// The ERM bundle that the input's weights are stored against, when the input is a MaskTune
+    /// bundle stored as a difference (`weights-difference`), as the page's are.
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WeightsDifferenceArgs {
+    /// The MaskTune bundle (with --restore: one stored as a difference).
+    pub input: PathBuf,
+    /// Where to write it (written atomically; may be the input itself).
+    pub output: PathBuf,
+    /// The ERM bundle of the same run, in the same weight precision.
+    #[arg(long)]
+    pub base: PathBuf,
+    /// Write a bundle stored as a difference whole again.
+    #[arg(long)]
+    pub restore: bool,
 }
 
 /// The environment variable naming the folder that holds one folder per data set.

@@ -85,7 +85,10 @@ fn run(command: Command) -> Result<()> {
         }
         Command::ConvertBundle(args) => {
             let file = args.export.file(args.format)?;
-            train::export::convert_bundle(&args.input, &args.output, file)
+            train::export::convert_bundle(&args.input, args.base.as_deref(), &args.output, file)
+        }
+        Command::WeightsDifference(args) => {
+            train::export::weights_difference(&args.input, &args.base, &args.output, args.restore)
         }
         Command::Pipeline(PipelineArgs {
             train: args,

@@ -262,6 +262,7 @@ fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
     exported_bundles_evaluate_as_the_run_did(runs.path(), &run, &report);
     bundles_convert_to_f16_and_int8(runs.path(), &run);
     int8_bundles_take_the_thresholds_of_their_own_evaluation(runs.path(), &run);
+    a_masktune_bundle_stored_as_a_difference_evaluates_as_the_whole_one(runs.path());
     pytorch_exports_come_back_as_the_same_models(runs.path(), &run);
 }
 
@@ -387,14 +388,23 @@ fn exported_bundles_evaluate_as_the_run_did(runs: &Path, run: &Path, report: &Va
     assert!(err.contains("swapped"), "{err}");
 }
 
-/// `trainer-native convert-bundle INPUT OUTPUT --weights WEIGHTS`.
-fn convert_bundle(input: &Path, output: &Path, weights: &str) -> Output {
+/// The binary with `args` as they are (for the commands that work on bundle files).
+fn bundle_command(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trainer-native"))
-        .arg("convert-bundle")
-        .args([input, output])
-        .args(["--weights", weights])
+        .args(args)
         .output()
         .expect("the trainer binary runs")
+}
+
+/// `trainer-native convert-bundle INPUT OUTPUT --weights WEIGHTS`.
+fn convert_bundle(input: &Path, output: &Path, weights: &str) -> Output {
+    bundle_command(&[
+        "convert-bundle",
+        input.to_str().unwrap(),
+        output.to_str().unwrap(),
+        "--weights",
+        weights,
+    ])
 }
 
 /// `evaluate --write-thresholds` on an int8 pair puts the thresholds and summaries of that
@@ -447,6 +457,79 @@ fn int8_bundles_take_the_thresholds_of_their_own_evaluation(runs: &Path, run: &P
             path.display()
         );
     }
+}
+
+/// `weights-difference` stores the int8 MaskTune bundle (of the test above) as its difference
+/// from the int8 ERM bundle: the pair evaluates exactly as the whole one, `--restore` gives the
+/// whole bundle back byte for byte, and reading it alone or with another base says what to give.
+fn a_masktune_bundle_stored_as_a_difference_evaluates_as_the_whole_one(runs: &Path) {
+    let path = |name: &str| runs.join(name).to_str().unwrap().to_string();
+    let (erm, masktune) = (path("erm-int8.bundle"), path("masktune-int8.bundle"));
+    let (difference, restored) = (path("masktune-difference.bundle"), path("restored.bundle"));
+    ok(bundle_command(&[
+        "weights-difference",
+        &masktune,
+        &difference,
+        "--base",
+        &erm,
+    ]));
+    ok(bundle_command(&[
+        "weights-difference",
+        "--restore",
+        &difference,
+        &restored,
+        "--base",
+        &erm,
+    ]));
+    assert_eq!(
+        std::fs::read(&restored).unwrap(),
+        std::fs::read(&masktune).unwrap()
+    );
+
+    let evaluation = |masktune: &str, json: &str| {
+        ok(evaluate_pair(
+            runs,
+            [Path::new(&erm), Path::new(masktune)],
+            &runs.join(json),
+            &[],
+        ));
+        serde_json::from_slice::<Value>(&std::fs::read(runs.join(json)).unwrap()).unwrap()
+    };
+    assert_eq!(
+        evaluation(&difference, "difference-evaluation.json"),
+        evaluation(&masktune, "whole-evaluation.json")
+    );
+
+    let safetensors = path("masktune.safetensors");
+    let convert = |extra: &[&str]| {
+        let mut args = vec![
+            "convert-bundle",
+            &difference,
+            &safetensors,
+            "--format",
+            "safetensors",
+        ];
+        args.extend_from_slice(extra);
+        bundle_command(&args)
+    };
+    let err = failure(convert(&[]));
+    assert!(
+        err.contains("masktune-difference.bundle") && err.contains("weights-difference --restore"),
+        "{err}"
+    );
+    ok(convert(&["--base", &erm]));
+    let err = failure(bundle_command(&[
+        "weights-difference",
+        "--restore",
+        &difference,
+        &restored,
+        "--base",
+        &masktune,
+    ]));
+    assert!(
+        err.contains("give the ERM bundle it was written against"),
+        "{err}"
+    );
 }
 
 /// `convert-bundle --weights f16` halves a bundle and `--weights int8` quarters it, and the

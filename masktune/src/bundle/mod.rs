@@ -6,12 +6,17 @@
 //! | bytes        | content                                                |
 //! |--------------|--------------------------------------------------------|
 //! | 8            | magic `MTBUNDLE`                                       |
-//! | 4            | format version ([`BUNDLE_VERSION`])                    |
+//! | 4            | format version: 1, or 2 for weights stored as a difference |
 //! | 4            | metadata length `m`                                    |
 //! | 8            | weights length `w`                                     |
+//! | 4            | version 2 only: CRC-32 of the base bundle's weights     |
 //! | `m`          | [`BundleMetadata`] as JSON                             |
 //! | `w`          | the weights as a burnpack container (Burn's own format) |
 //! | 4            | CRC-32 of everything before it                         |
+//!
+//! A version 2 bundle stores its weights' bytes as their difference from another bundle's
+//! ([`weights_difference`]): a MaskTune bundle against its ERM bundle, a tenth of the download.
+//! It is read together with that bundle ([`Bundle::whole`]).
 //!
 //! The weights are f32, or f16 or int8 for the convolutions' and linear layers' weights
 //! ([`WeightPrecision`]): a half or a quarter of the bytes to download, read back to f32, so every
@@ -20,6 +25,7 @@
 //!
 //! Reading never panics on bad bytes: every way a blob can be wrong is a [`BundleError`].
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use burn::prelude::*;
@@ -30,15 +36,21 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 mod int8_weights;
+mod weights_difference;
 
 use crate::models::preprocess::{InputSize, Normalization};
 use crate::models::{AnyModel, Architecture};
 use crate::problem_list::join_first;
 
 const MAGIC: &[u8; 8] = b"MTBUNDLE";
-/// The bundle format version this crate writes and reads.
-pub const BUNDLE_VERSION: u32 = 1;
+/// The newest bundle format version this crate reads. It writes version 1, which older readers
+/// read too, unless the weights are stored as a difference (version 2).
+pub const BUNDLE_VERSION: u32 = 2;
+const WHOLE_WEIGHTS_VERSION: u32 = 1;
+const WEIGHTS_DIFFERENCE_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 4 + 8;
+/// The base's weights checksum that follows the header in version 2.
+const BASE_CHECKSUM_LEN: usize = 4;
 const CHECKSUM_LEN: usize = 4;
 /// Larger inputs than this are certainly a corrupt setting, not a model.
 const MAX_INPUT_SIDE: usize = 4096;
@@ -171,10 +183,24 @@ pub enum BundleError {
     )]
     NotABundle,
     #[error(
-        "bundle format version {found} is not supported (this build reads version {supported}): \
+        "bundle format version {found} is not supported (this build reads versions 1 to {supported}): \
          re-export the bundle with a matching trainer, or update the app"
     )]
     UnsupportedVersion { found: u32, supported: u32 },
+    #[error(
+        "this bundle stores its weights as their difference from another bundle's (its ERM \
+         bundle's, whose weights have checksum {base_checksum:08x}): read it as a pair with that \
+         bundle, or write it whole with `trainer-native weights-difference --restore`"
+    )]
+    NeedsBase { base_checksum: u32 },
+    #[error(
+        "this bundle stores its weights as their difference from a bundle whose weights have \
+         checksum {expected:08x}, but the one given with it has {found:08x}: give the ERM bundle \
+         it was written against (the same run's, in the same weight precision)"
+    )]
+    WrongBase { expected: u32, found: u32 },
+    #[error("cannot store the weights as a difference: {0}")]
+    CannotStoreDifference(String),
     #[error(
         "bundle is truncated: {found} of {expected} bytes: the download or copy was cut short, fetch it again"
     )]
@@ -221,32 +247,36 @@ impl Bundle {
         let weights = Writer::new(tensors)
             .into_bytes()
             .map_err(|e| BundleError::InvalidWeights(e.to_string()))?;
-        frame(meta, &weights)
+        frame(meta, &weights, StoredWeights::Whole)
     }
 
     /// The bundle `bytes` with `meta` in place of its metadata and the weights' bytes as they
-    /// are (e.g. thresholds chosen again for an int8 pair, without requantising it). `meta` must
-    /// name the same architecture.
+    /// are, stored as they were (e.g. thresholds chosen again for an int8 pair, without
+    /// requantising it). `meta` must name the same architecture.
     pub fn with_metadata(bytes: &[u8], meta: &BundleMetadata) -> Result<Vec<u8>, BundleError> {
-        let (old, weights) = read_metadata(bytes)?;
+        let (old, sections) = read_metadata(bytes)?;
         if old.architecture != meta.architecture {
             return Err(BundleError::InconsistentMetadata(format!(
                 "the new metadata names {:?}, the weights are a {:?}",
                 meta.architecture, old.architecture
             )));
         }
-        frame(meta, weights)
+        frame(meta, sections.weights, sections.stored)
     }
 
     /// Reads a bundle: checks it, builds the architecture its metadata names on `device`, and
     /// loads the weights into it. The model comes in evaluation mode (batch norms use their
-    /// running statistics even when a saliency backward pass runs the head on autodiff).
+    /// running statistics even when a saliency backward pass runs the head on autodiff). A
+    /// bundle whose weights are stored as a difference is read through [`Bundle::whole`] first.
     pub fn from_bytes(
         bytes: &[u8],
         device: &Device,
     ) -> Result<(AnyModel, BundleMetadata), BundleError> {
-        let (meta, weights) = read_metadata(bytes)?;
-        let tensors = Reader::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
+        let (meta, sections) = read_metadata(bytes)?;
+        if let StoredWeights::DifferenceFrom { base_checksum } = sections.stored {
+            return Err(BundleError::NeedsBase { base_checksum });
+        }
+        let tensors = Reader::from_bytes(Bytes::from_bytes_vec(sections.weights.to_vec()))
             .and_then(Reader::into_tensors)
             .map_err(|e| BundleError::InvalidWeights(e.to_string()))?;
         let tensors = int8_weights::dequantize(tensors)?;
@@ -281,37 +311,116 @@ impl Bundle {
     pub fn metadata(bytes: &[u8]) -> Result<BundleMetadata, BundleError> {
         read_metadata(bytes).map(|(meta, _)| meta)
     }
+
+    /// The bundle `bytes` with its weights stored as their difference from the weights of the
+    /// bundle `base` (same architecture and weight precision: a MaskTune bundle against its ERM
+    /// bundle). [`Bundle::whole`] with the same base gives `bytes` back, byte for byte.
+    pub fn as_difference(bytes: &[u8], base: &[u8]) -> Result<Vec<u8>, BundleError> {
+        let (_, own) = read_metadata(bytes)?;
+        let base = split(base)?;
+        let cannot = |why: &str| Err(BundleError::CannotStoreDifference(why.to_string()));
+        if own.stored != StoredWeights::Whole {
+            return cannot("the bundle is stored as a difference already");
+        }
+        if base.stored != StoredWeights::Whole {
+            return cannot("the base bundle is itself stored as a difference: give it whole");
+        }
+        let difference = weights_difference::subtract(own.weights, base.weights)?;
+        let base_checksum = crc32fast::hash(base.weights);
+        // The metadata's bytes as they are: read and written again, a float could change
+        // in its last digit.
+        assemble(
+            own.json,
+            &difference,
+            StoredWeights::DifferenceFrom { base_checksum },
+        )
+    }
+
+    /// The bundle `bytes` with whole weights: restored from their difference against `base`'s
+    /// when stored so (`base` must be the bundle they were stored against), as it is otherwise.
+    pub fn whole<'a>(bytes: &'a [u8], base: &[u8]) -> Result<Cow<'a, [u8]>, BundleError> {
+        let (_, own) = read_metadata(bytes)?;
+        let StoredWeights::DifferenceFrom { base_checksum } = own.stored else {
+            return Ok(Cow::Borrowed(bytes));
+        };
+        let base = split(base)?;
+        let found = crc32fast::hash(base.weights);
+        let wrong_base = BundleError::WrongBase {
+            expected: base_checksum,
+            found,
+        };
+        if base.stored != StoredWeights::Whole || found != base_checksum {
+            return Err(wrong_base);
+        }
+        let weights = weights_difference::add(own.weights, base.weights).ok_or(wrong_base)?;
+        assemble(own.json, &weights, StoredWeights::Whole).map(Cow::Owned)
+    }
+}
+
+/// How a bundle holds its weights' bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoredWeights {
+    Whole,
+    /// As their difference from the weights of the bundle whose weights have this CRC-32.
+    DifferenceFrom {
+        base_checksum: u32,
+    },
+}
+
+/// The parts of a bundle whose framing and checksum are checked.
+struct Sections<'a> {
+    json: &'a [u8],
+    weights: &'a [u8],
+    stored: StoredWeights,
 }
 
 /// Frames `meta` (checked, as JSON) and the burnpack `weights` as a bundle with its checksum.
-fn frame(meta: &BundleMetadata, weights: &[u8]) -> Result<Vec<u8>, BundleError> {
+fn frame(
+    meta: &BundleMetadata,
+    weights: &[u8],
+    stored: StoredWeights,
+) -> Result<Vec<u8>, BundleError> {
     meta.check()?;
     let json = serde_json::to_vec(meta).map_err(|e| BundleError::InvalidMetadata(e.to_string()))?;
     // serde_json writes NaN as `null`, which would not read back as a number.
     serde_json::from_slice::<BundleMetadata>(&json)
         .map_err(|e| BundleError::InvalidMetadata(format!("{e} (is a number NaN or infinite?)")))?;
+    assemble(&json, weights, stored)
+}
+
+/// The bundle of the metadata `json` (checked already) and `weights`, with its checksum.
+fn assemble(json: &[u8], weights: &[u8], stored: StoredWeights) -> Result<Vec<u8>, BundleError> {
     let metadata_len = u32::try_from(json.len()).map_err(|_| {
         BundleError::InvalidMetadata(format!("{} bytes of metadata is too large", json.len()))
     })?;
-    let mut out = Vec::with_capacity(HEADER_LEN + json.len() + weights.len() + CHECKSUM_LEN);
+    let mut out = Vec::with_capacity(
+        HEADER_LEN + BASE_CHECKSUM_LEN + json.len() + weights.len() + CHECKSUM_LEN,
+    );
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&BUNDLE_VERSION.to_le_bytes());
+    let version = match stored {
+        StoredWeights::Whole => WHOLE_WEIGHTS_VERSION,
+        StoredWeights::DifferenceFrom { .. } => WEIGHTS_DIFFERENCE_VERSION,
+    };
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&metadata_len.to_le_bytes());
     out.extend_from_slice(&(weights.len() as u64).to_le_bytes());
-    out.extend_from_slice(&json);
+    if let StoredWeights::DifferenceFrom { base_checksum } = stored {
+        out.extend_from_slice(&base_checksum.to_le_bytes());
+    }
+    out.extend_from_slice(json);
     out.extend_from_slice(weights);
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     Ok(out)
 }
 
-/// The checked metadata of a bundle, and its weights' bytes.
-fn read_metadata(bytes: &[u8]) -> Result<(BundleMetadata, &[u8]), BundleError> {
-    let (json, weights) = split(bytes)?;
-    let meta: BundleMetadata =
-        serde_json::from_slice(json).map_err(|e| BundleError::InvalidMetadata(e.to_string()))?;
+/// The checked metadata of a bundle, and its other parts.
+fn read_metadata(bytes: &[u8]) -> Result<(BundleMetadata, Sections<'_>), BundleError> {
+    let sections = split(bytes)?;
+    let meta: BundleMetadata = serde_json::from_slice(sections.json)
+        .map_err(|e| BundleError::InvalidMetadata(e.to_string()))?;
     meta.check()?;
-    Ok((meta, weights))
+    Ok((meta, sections))
 }
 
 /// Converts the convolutions' and linear layers' weights between f32 and f16, both ways.
@@ -319,9 +428,9 @@ fn half_precision() -> Box<dyn ModuleAdapter> {
     Box::new(HalfPrecisionAdapter::new())
 }
 
-/// Checks the framing (magic, version, lengths, checksum) and returns the metadata JSON and the
-/// weights.
-fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), BundleError> {
+/// Checks the framing (magic, version, lengths, checksum) and returns the metadata JSON, the
+/// weights and how they are stored.
+fn split(bytes: &[u8]) -> Result<Sections<'_>, BundleError> {
     let found = bytes.len();
     let magic_len = found.min(MAGIC.len());
     if bytes[..magic_len] != MAGIC[..magic_len] {
@@ -334,19 +443,23 @@ fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), BundleError> {
         });
     }
     let version = u32::from_le_bytes(le_array(&bytes[8..12]));
-    if version != BUNDLE_VERSION {
-        return Err(BundleError::UnsupportedVersion {
-            found: version,
-            supported: BUNDLE_VERSION,
-        });
-    }
+    let header_len = match version {
+        WHOLE_WEIGHTS_VERSION => HEADER_LEN,
+        WEIGHTS_DIFFERENCE_VERSION => HEADER_LEN + BASE_CHECKSUM_LEN,
+        _ => {
+            return Err(BundleError::UnsupportedVersion {
+                found: version,
+                supported: BUNDLE_VERSION,
+            });
+        }
+    };
     let metadata_len = u32::from_le_bytes(le_array(&bytes[12..16])) as usize;
     let weights_len = u64::from_le_bytes(le_array(&bytes[16..24]));
     // A corrupt length can be anything: compute the total without overflowing.
     let expected = usize::try_from(weights_len)
         .ok()
         .and_then(|w| {
-            (HEADER_LEN + CHECKSUM_LEN)
+            (header_len + CHECKSUM_LEN)
                 .checked_add(metadata_len)?
                 .checked_add(w)
         })
@@ -363,11 +476,19 @@ fn split(bytes: &[u8]) -> Result<(&[u8], &[u8]), BundleError> {
     if found > expected {
         return Err(BundleError::TrailingBytes { expected, found });
     }
-    let metadata_end = HEADER_LEN + metadata_len;
-    Ok((
-        &bytes[HEADER_LEN..metadata_end],
-        &bytes[metadata_end..body_end],
-    ))
+    let stored = if version == WEIGHTS_DIFFERENCE_VERSION {
+        StoredWeights::DifferenceFrom {
+            base_checksum: u32::from_le_bytes(le_array(&bytes[HEADER_LEN..header_len])),
+        }
+    } else {
+        StoredWeights::Whole
+    };
+    let metadata_end = header_len + metadata_len;
+    Ok(Sections {
+        json: &bytes[header_len..metadata_end],
+        weights: &bytes[metadata_end..body_end],
+        stored,
+    })
 }
 
 /// The `N` bytes of a slice already known to be `N` long.

@@ -2,6 +2,7 @@
 //! names, preprocessing, the run's settings and accuracies, and the selective-classification
 //! thresholds chosen on validation by `evaluate`; or as PyTorch state dicts (safetensors).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -136,14 +137,25 @@ fn write_bundle(
 }
 
 /// Rewrites the bundle at `input` as `file`: its weights in another precision (metadata
-/// unchanged), or a safetensors state dict.
-pub fn convert_bundle(input: &Path, output: &Path, file: ExportFile) -> Result<()> {
+/// unchanged), or a safetensors state dict. `base` is the ERM bundle the input's weights are
+/// stored against, if they are stored as a difference.
+pub fn convert_bundle(
+    input: &Path,
+    base: Option<&Path>,
+    output: &Path,
+    file: ExportFile,
+) -> Result<()> {
     let bytes = std::fs::read(input).map_err(TrainError::io("read", input))?;
-    let device = burn::prelude::Device::flex();
-    let (model, meta) = Bundle::from_bytes(&bytes, &device).map_err(|e| TrainError::Bundle {
+    let bundle_error = |source| TrainError::Bundle {
         path: input.to_path_buf(),
-        source: e,
-    })?;
+        source,
+    };
+    let whole = match base {
+        Some(base) => Bundle::whole(&bytes, &read_base(base)?).map_err(bundle_error)?,
+        None => Cow::Borrowed(bytes.as_slice()),
+    };
+    let device = burn::prelude::Device::flex();
+    let (model, meta) = Bundle::from_bytes(&whole, &device).map_err(bundle_error)?;
     let written = match file {
         ExportFile::Bundle(precision) => write_bundle(output, &model, &meta, precision)?,
         ExportFile::Safetensors => write_safetensors(output, &model, &meta)?,
@@ -154,6 +166,40 @@ pub fn convert_bundle(input: &Path, output: &Path, file: ExportFile) -> Result<(
         bytes.len()
     );
     Ok(())
+}
+
+/// Writes the bundle at `input` with its weights stored as their difference from the bundle
+/// at `base`'s, or with `restore` a bundle stored so whole again; the weights byte for byte.
+pub fn weights_difference(input: &Path, base: &Path, output: &Path, restore: bool) -> Result<()> {
+    let bytes = std::fs::read(input).map_err(TrainError::io("read", input))?;
+    let base = read_base(base)?;
+    let written = if restore {
+        Bundle::whole(&bytes, &base).map(Cow::into_owned)
+    } else {
+        Bundle::as_difference(&bytes, &base)
+    }
+    .map_err(|source| TrainError::Bundle {
+        path: input.to_path_buf(),
+        source,
+    })?;
+    write_atomic(output, &written)?;
+    eprintln!(
+        "wrote {} ({} bytes; {} before)",
+        output.display(),
+        written.len(),
+        bytes.len()
+    );
+    Ok(())
+}
+
+/// The bundle at `path`, checked (framing and metadata), to restore or store weights against.
+fn read_base(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(TrainError::io("read", path))?;
+    Bundle::metadata(&bytes).map_err(|source| TrainError::Bundle {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(bytes)
 }
 
 /// Writes the selective-classification thresholds and summaries of `evaluation` (an evaluation
