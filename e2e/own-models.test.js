@@ -151,21 +151,58 @@ test("a folder whose subfolders name the classes is counted per class as trainer
       }
     }
     assert.equal(trainer.erm.count, images, "every image of the split sits in a class folder");
+    // The pair's risk-coverage on these images, drawn once all are answered: the trainer's. Its
+    // curve and AURC exactly where page and trainer order the images alike by confidence, else
+    // within what swapping near-equal ones can change (1/n each); each row exactly but for the
+    // images within 1e-3 of its threshold.
+    const figure = page.locator("#labelled-accuracy figure.summary[data-set='labelled']");
+    await figure.waitFor();
+    assert.equal(await page.locator("#labelled-curve-waiting").count(), 0);
     await screenshot(page, "labelled-accuracy");
-    // Every answer in the results file names the class its folder names (disc/disc-000.png), as
-    // the trainer's do.
     const [results] = await Promise.all([page.waitForEvent("download"), page.click("#download-results")]);
     const pageAnswers = JSON.parse(await readFile(await results.path(), "utf8"));
+    const byConfidence = (all) => Object.entries(all).sort((a, b) => b[1].confidence - a[1].confidence)
+      .map(([name]) => basename(name));
+    const sameOrder = JSON.stringify(byConfidence(pageAnswers)) === JSON.stringify(byConfidence(answers));
+    // Every answer in the results file names the class its folder names (disc/disc-000.png), as
+    // the trainer's do.
     for (const [name, report] of Object.entries(pageAnswers)) {
       assert.equal(report.label, basename(name).split("-")[0], `${name}: the class its folder names`);
       assert.equal(report.label, answers[basename(name)].label, name);
     }
-    // The table as a file: what the trainer wrote (which adds the risk-coverage on the images).
+    const confidences = Object.values(answers).map((a) => a.confidence);
+    const nearPairs = confidences.flatMap((a, i) => confidences.slice(i + 1).filter((b) => Math.abs(a - b) <= 1e-3)).length;
+    const aurcSlack = sameOrder ? 1e-12 : nearPairs / images + 1e-12;
+    const expected = trainer.selective;
+    const rowCounts = (rows) => rows.map((r) => ({ coverage: r.coverage, accepted: r.accepted, errors: r.errors }));
+    const shownRows = await figure.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => ({
+      coverage: Number(tr.dataset.coverage), accepted: Number(tr.dataset.accepted), errors: Number(tr.dataset.errors),
+    })));
+    const assertSelectiveAgrees = (rows, aurc, what) => {
+      assert.ok(Math.abs(aurc - expected.aurc) <= aurcSlack, `${what}: AURC ${aurc} vs ${expected.aurc}`);
+      assert.equal(rows.length, expected.at_thresholds.length, `${what}: the paper's five coverages`);
+      expected.at_thresholds.forEach(({ target_coverage, outcome }, i) => {
+        const near = confidences.filter((c) => Math.abs(c - outcome.threshold) <= 1e-3).length;
+        assert.equal(rows[i].coverage, target_coverage, what);
+        assert.ok(Math.abs(rows[i].accepted - outcome.accepted) <= near, `${what} at ${target_coverage}: accepted`);
+        assert.ok(Math.abs(rows[i].errors - outcome.errors) <= near, `${what} at ${target_coverage}: errors`);
+      });
+    };
+    assertSelectiveAgrees(shownRows, Number(await figure.getAttribute("data-aurc")), "the figure");
+    assert.equal(await figure.locator("tr.chosen").getAttribute("data-coverage"), String(trainer.target_coverage));
+
+    // The tables as a file: what the trainer wrote.
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-labelled")]);
     const saved = JSON.parse(await readFile(await download.path(), "utf8"));
     const compared = nearThreshold > 0 ? ["erm", "masktune"] : ["erm", "masktune", "accepted", "target_coverage", "threshold"];
     for (const key of compared) assert.deepEqual(saved[key], trainer[key], key);
-    assert.equal(trainer.selective.at_thresholds.length, 5, "the trainer's file: the paper's five coverages");
+    const savedRows = saved.selective.at_thresholds.map((r) => ({ ...r.outcome, coverage: r.target_coverage }));
+    assertSelectiveAgrees(rowCounts(savedRows), saved.selective.aurc, "the file");
+    if (sameOrder) assert.deepEqual(saved.selective.curve, expected.curve, "the curve");
+    // This folder is the run's test split: the curve the trainer's evaluation shipped in the
+    // bundle, drawn beside it, is the same line.
+    const line = (series) => figure.locator(`path[data-series="${series}"]`).getAttribute("d");
+    if (sameOrder) assert.equal(await line("these images"), await line("the run's test set"));
 
     // The cards say what their folder says, and a filter shows those ERM got wrong.
     assert.equal(await page.locator("article.result p.label").count(), images);
@@ -186,6 +223,7 @@ test("a folder whose subfolders name the classes is counted per class as trainer
     await page.setInputFiles("#folder-input", join(OWN, "shapes", "test", "disc"));
     await page.waitForFunction(() => document.querySelector("#labelled-accuracy-caption")?.textContent
       .startsWith("Accuracy on the 10 images whose folder names their class"));
+    await figure.waitFor();
     assert.equal(await table.locator("tr[data-model='erm'] td.all").getAttribute("data-count"), "10");
   } finally {
     await browser.close();

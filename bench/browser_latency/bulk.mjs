@@ -66,7 +66,7 @@ async function measure(server, task) {
       [bytes, count, labels],
     );
     const run = await page.evaluate(
-      ([count, input]) =>
+      ([count, input, labelled]) =>
         new Promise((resolve, reject) => {
           const timeout = setTimeout(() => reject(new Error(`not done within 10 minutes`)), 600_000);
           const longTasks = [];
@@ -85,7 +85,9 @@ async function measure(server, task) {
           const observer = new MutationObserver(() => {
             const done = shown();
             while (per50.length < Math.floor(done / 50)) per50.push(performance.now() - start);
-            if (done >= count) {
+            // Labelled images are done when the pair's risk-coverage curve on them is drawn too.
+            const curveDrawn = !labelled || document.querySelector("#labelled-accuracy figure.summary");
+            if (done >= count && curveDrawn) {
               observer.disconnect();
               clearTimeout(timeout);
               resolve({ total: performance.now() - start, per50, longTasks, longestScript });
@@ -100,7 +102,7 @@ async function measure(server, task) {
             element.dispatchEvent(new Event("change", { bubbles: true }));
           }, 0);
         }),
-      [count, input],
+      [count, input, labels.length > 0],
     );
     return { ...run, memory: await pageMemory(page) };
   } finally {

@@ -256,8 +256,8 @@ pub fn labelled_selective(
     })
 }
 
-/// Everything counted on labelled images: what `trainer-native predict --labelled` writes (the
-/// page's "Download this table" saves its `accuracy` part).
+/// Everything counted on labelled images: what `trainer-native predict --labelled` writes and
+/// the page's "Download these tables" saves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelledReport {
     #[serde(flatten)]

@@ -285,6 +285,19 @@ pub struct SelectiveTable {
     pub rows: Vec<SelectiveRow>,
 }
 
+impl SelectiveTable {
+    /// What each row's threshold does on the test split.
+    pub fn test_outcomes(&self) -> Vec<CoverageOutcome> {
+        self.rows
+            .iter()
+            .map(|row| CoverageOutcome {
+                target_coverage: row.target_coverage,
+                outcome: row.test.clone(),
+            })
+            .collect()
+    }
+}
+
 /// The selective classification table: a row per target coverage (e.g. [`PAPER_COVERAGES`]).
 pub fn selective_table(
     validation_confidences: &[f64],

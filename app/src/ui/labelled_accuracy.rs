@@ -1,14 +1,18 @@
 //! Accuracy per class where the images' folders name their classes: a test folder laid out as
 //! `<class>/<image>` (an image folder's test split) is counted as `trainer-native predict
-//! --labelled` counts it (`masktune::labelled`): ERM and MaskTune on every such image, and the
-//! pair on those it accepts at the coverage the slider selects.
+//! --labelled` counts it (`masktune::labelled`): ERM and MaskTune on every such image, the pair
+//! on those it accepts at the coverage the slider selects, and the pair's risk-coverage curve.
 
 use gloo_timers::callback::Timeout;
 use leptos::prelude::*;
-use masktune::labelled::{LabelledAnswer, LabelledEvaluation, evaluate_labelled, worst_class_text};
+use masktune::labelled::{
+    LabelledAnswer, LabelledEvaluation, LabelledReport, LabelledSelective, evaluate_labelled,
+    labelled_selective, worst_class_text,
+};
 use masktune::metrics::accuracy_text;
 
 use super::file_download::JsonDownload;
+use super::selective_panel::SelectiveFigure;
 use super::state::{Outcome, PageState};
 use super::wide_table::WideTable;
 
@@ -31,19 +35,28 @@ pub fn LabelledAccuracy() -> impl IntoView {
         settled.track();
         labelled(state)
     });
-    let json = move || match evaluation.get_untracked() {
-        Some(Ok(labelled)) => serde_json::to_string_pretty(&labelled.evaluation)
-            .map_err(|error| format!("the table could not be written: {error}")),
-        _ => Err("no image is labelled by its folder".to_string()),
+    // The curve sorts every answer: it waits until nothing is waiting.
+    let selective = Memo::new(move |_| {
+        recount.track();
+        settled.get().then(|| selective(state)).flatten()
+    });
+    let json = move || {
+        let report = untrack(|| report(state))
+            .ok_or_else(|| "no image is labelled by its folder".to_string())??;
+        serde_json::to_string_pretty(&report)
+            .map_err(|error| format!("the table could not be written: {error}"))
     };
     move || {
         evaluation.get().map(|result| match result {
             Ok(labelled) => view! {
-                {table(labelled)}
-                <JsonDownload id="download-labelled" label="Download this table (JSON)"
-                    file_name="masktune-labelled.json" contents=json>
-                    "As " <code>"trainer-native predict --labelled"</code> " writes it (which adds the pair's risk-coverage on these images)."
-                </JsonDownload>
+                <section id="labelled-accuracy" aria-labelledby="labelled-accuracy-caption">
+                    {table(labelled)}
+                    {move || curve(selective.get(), state)}
+                    <JsonDownload id="download-labelled" label="Download these tables (JSON)"
+                        file_name="masktune-labelled.json" contents=json>
+                        "In the format of " <code>"trainer-native predict --labelled"</code> "."
+                    </JsonDownload>
+                </section>
             }
             .into_any(),
             Err(message) => view! {
@@ -75,16 +88,20 @@ fn recount_clock(state: PageState) -> ReadSignal<u64> {
 }
 
 /// The evaluation of the answered images whose folder names a class, and how many answered
-/// images it leaves out; nothing while no answered image is labelled.
+/// images it leaves out.
 #[derive(Clone, PartialEq)]
 struct Labelled {
     evaluation: LabelledEvaluation,
     unlabelled: usize,
 }
 
-fn labelled(state: PageState) -> Option<Result<Labelled, String>> {
-    let threshold = state.threshold()?;
-    // Read without subscribing: the recount clock says when to count again.
+/// Hands `count` the answered images whose folder names a class, the class names, and how many
+/// answered images are not labelled; nothing while no answered image is labelled. Reading them
+/// does not subscribe: the recount clock says when to count again.
+fn with_labelled<R>(
+    state: PageState,
+    count: impl FnOnce(&[LabelledAnswer], &[String], usize) -> R,
+) -> Option<R> {
     state.entries.with_untracked(|entries| {
         // Without a labelled answer (the usual case) this stops at the search.
         let shown = || {
@@ -105,16 +122,77 @@ fn labelled(state: PageState) -> Option<Result<Labelled, String>> {
                 })
             })
             .collect();
-        let target = (threshold.target_coverage, threshold.threshold);
-        Some(
-            evaluate_labelled(&answers, &class_names, target)
-                .map(|evaluation| Labelled {
-                    unlabelled: shown().count() - answers.len(),
-                    evaluation,
-                })
-                .map_err(|error| error.to_string()),
-        )
+        let unlabelled = shown().count() - answers.len();
+        Some(count(&answers, &class_names, unlabelled))
     })
+}
+
+fn labelled(state: PageState) -> Option<Result<Labelled, String>> {
+    let threshold = state.threshold()?;
+    with_labelled(state, |answers, class_names, unlabelled| {
+        let target = (threshold.target_coverage, threshold.threshold);
+        evaluate_labelled(answers, class_names, target)
+            .map(|evaluation| Labelled {
+                evaluation,
+                unlabelled,
+            })
+            .map_err(|error| error.to_string())
+    })
+}
+
+fn selective(state: PageState) -> Option<Result<LabelledSelective, String>> {
+    let chosen = state.threshold()?.target_coverage;
+    let thresholds = state.thresholds();
+    with_labelled(state, |answers, _, _| {
+        labelled_selective(answers, &thresholds, chosen).map_err(|error| error.to_string())
+    })
+}
+
+/// Both tables, as `trainer-native predict --labelled` writes them.
+fn report(state: PageState) -> Option<Result<LabelledReport, String>> {
+    let accuracy = labelled(state)?.map(|labelled| labelled.evaluation);
+    let selective = selective(state)?;
+    Some(accuracy.and_then(|accuracy| {
+        Ok(LabelledReport {
+            accuracy,
+            selective: selective?,
+        })
+    }))
+}
+
+/// The pair's risk-coverage curve on the labelled images, once every image is answered.
+fn curve(selective: Option<Result<LabelledSelective, String>>, state: PageState) -> AnyView {
+    match selective {
+        Some(Ok(selective)) => {
+            // The run's own test set, for comparison: is the pair as sure of itself here?
+            let reference = state.summaries().into_iter().next().map(|summary| {
+                let name = format!("the run's {} set", summary.test_set.replace('_', " "));
+                (name, summary.curve)
+            });
+            view! {
+                <p>
+                    "When the pair may abstain on these images: its selective risk (the share of "
+                    "wrong answers among those accepted) as it accepts more of them, the most "
+                    "confident first."
+                </p>
+                <SelectiveFigure set="labelled".to_string() title="these images".to_string()
+                    curve=selective.curve aurc=selective.aurc e_aurc=selective.e_aurc
+                    rows=selective.at_thresholds
+                    chosen=state.threshold().map(|t| t.target_coverage) reference />
+            }
+            .into_any()
+        }
+        Some(Err(message)) => view! {
+            <p class="error" role="alert">"The risk-coverage curve could not be drawn: " {message}</p>
+        }
+        .into_any(),
+        None => view! {
+            <p class="fine-print" id="labelled-curve-waiting">
+                "The pair's risk-coverage curve on these images is drawn once every image is answered."
+            </p>
+        }
+        .into_any(),
+    }
 }
 
 fn table(
@@ -160,21 +238,19 @@ fn table(
         }
     });
     view! {
-        <section id="labelled-accuracy" aria-labelledby="labelled-accuracy-caption">
-            <p id="labelled-accuracy-caption">{format!("Accuracy on the {}{others}", evaluation.caption())}</p>
-            <WideTable label="Accuracy per class of the labelled images">
-                <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">"Model"</th>
-                            <th scope="col">"all"</th>
-                            <th scope="col">"worst class"</th>
-                            {classes.into_iter().map(|name| view! { <th scope="col">{name}</th> }).collect_view()}
-                        </tr>
-                    </thead>
-                    <tbody>{rows.into_iter().collect_view()}</tbody>
-                </table>
-            </WideTable>
-        </section>
+        <p id="labelled-accuracy-caption">{format!("Accuracy on the {}{others}", evaluation.caption())}</p>
+        <WideTable label="Accuracy per class of the labelled images">
+            <table>
+                <thead>
+                    <tr>
+                        <th scope="col">"Model"</th>
+                        <th scope="col">"all"</th>
+                        <th scope="col">"worst class"</th>
+                        {classes.into_iter().map(|name| view! { <th scope="col">{name}</th> }).collect_view()}
+                    </tr>
+                </thead>
+                <tbody>{rows.into_iter().collect_view()}</tbody>
+            </table>
+        </WideTable>
     }
 }

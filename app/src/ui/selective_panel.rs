@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use masktune::bundle::SelectiveSummary;
+use masktune::selective::CoverageOutcome;
 
 use super::line_chart::{Axis, LineChart, Series};
 use super::state::PageState;
@@ -26,13 +27,48 @@ pub fn SelectivePanel() -> impl IntoView {
     }
 }
 
+/// What the trainer measured on one of the run's test sets.
 #[component]
 pub fn Summary(summary: SelectiveSummary) -> impl IntoView {
-    let title = summary.test_set.replace('_', " ");
     view! {
-        <figure class="summary" data-set=summary.test_set.clone()>
-            <figcaption>{format!("{title}: AURC {:.4} (E-AURC {:.4})", summary.aurc, summary.e_aurc)}</figcaption>
-            <Curve points=summary.curve.clone() label=title.clone() />
+        <SelectiveFigure set=summary.test_set.clone() title=summary.test_set.replace('_', " ")
+            curve=summary.curve aurc=summary.aurc e_aurc=summary.e_aurc
+            rows=summary.table.test_outcomes() chosen=None reference=None />
+    }
+}
+
+/// The pair allowed to abstain on the images of `title`: its risk-coverage curve (beside the
+/// `reference` curve, named, where one is given), and a row per validation threshold (the one at
+/// `chosen` target coverage marked).
+#[component]
+pub fn SelectiveFigure(
+    set: String,
+    title: String,
+    curve: Vec<[f64; 2]>,
+    aurc: f64,
+    e_aurc: f64,
+    rows: Vec<CoverageOutcome>,
+    chosen: Option<f64>,
+    reference: Option<(String, Vec<[f64; 2]>)>,
+) -> impl IntoView {
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            let is_chosen = chosen.is_some_and(|c| (c - row.target_coverage).abs() < 1e-9);
+            view! {
+                <tr class:chosen=is_chosen data-coverage=row.target_coverage
+                    data-accepted=row.outcome.accepted data-errors=row.outcome.errors>
+                    <td>{format!("{:.0}%", row.target_coverage * 100.0)}{is_chosen.then_some(" (chosen)")}</td>
+                    <td>{row.outcome.coverage_text()}</td>
+                    <td>{row.outcome.accuracy_text()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <figure class="summary" data-set=set data-aurc=aurc>
+            <figcaption>{format!("{title}: AURC {aurc:.4} (E-AURC {e_aurc:.4})")}</figcaption>
+            <Curve points=curve reference label=title.clone() />
             <WideTable label=format!("Selective accuracy at each target coverage on {title}")>
                 <table>
                     <caption class="fine-print">"Thresholds chosen on validation, measured on " {title}</caption>
@@ -41,34 +77,36 @@ pub fn Summary(summary: SelectiveSummary) -> impl IntoView {
                         <th scope="col">"Coverage reached"</th>
                         <th scope="col">"Selective accuracy"</th>
                     </tr></thead>
-                    <tbody>
-                        {summary.table.rows.iter().map(|row| view! {
-                            <tr>
-                                <td>{format!("{:.0}%", row.target_coverage * 100.0)}</td>
-                                <td>{format!("{:.1}%", row.test.coverage * 100.0)}</td>
-                                <td>{row.test.accuracy.map_or("–".to_string(), |a| format!("{:.2}%", a * 100.0))}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
+                    <tbody>{rows}</tbody>
                 </table>
             </WideTable>
         </figure>
     }
 }
 
-/// Selective risk (y) against coverage (x), both in [0, 1].
+/// Selective risk (y) against coverage (x), both in [0, 1]; the `reference` curve dashed.
 #[component]
-fn Curve(points: Vec<[f64; 2]>, label: String) -> impl IntoView {
-    let max_risk = points
-        .iter()
-        .map(|p| p[1])
-        .fold(0.0_f64, f64::max)
-        .max(0.01);
-    let series = vec![Series {
-        name: "selective risk".into(),
+fn Curve(
+    points: Vec<[f64; 2]>,
+    reference: Option<(String, Vec<[f64; 2]>)>,
+    label: String,
+) -> impl IntoView {
+    let mut series = vec![Series {
+        name: label.clone(),
         class: "risk",
         points,
     }];
+    series.extend(reference.map(|(name, points)| Series {
+        name,
+        class: "reference",
+        points,
+    }));
+    let max_risk = series
+        .iter()
+        .flat_map(|s| &s.points)
+        .map(|p| p[1])
+        .fold(0.0_f64, f64::max)
+        .max(0.01);
     let x = Axis {
         min: 0.0,
         max: 1.0,
