@@ -27,9 +27,9 @@ impl ModelPair {
     /// Reads both bundles and checks that they belong together. The MaskTune bundle's weights
     /// may be stored as their difference from the ERM bundle's.
     pub fn load(erm_bytes: &[u8], masktune_bytes: &[u8], device: &Device) -> Result<Self, String> {
-        let (erm, erm_meta) =
-            Bundle::from_bytes(erm_bytes, device).map_err(|e| format!("ERM bundle: {e}"))?;
+        let erm_error = |e| format!("ERM bundle: {e}");
         let masktune_error = |e| format!("MaskTune bundle: {e}");
+        let erm_meta = Bundle::metadata(erm_bytes).map_err(erm_error)?;
         let meta = Bundle::metadata(masktune_bytes).map_err(masktune_error)?;
         if erm_meta.checkpoint != CheckpointKind::Erm || meta.checkpoint != CheckpointKind::MaskTune
         {
@@ -44,7 +44,9 @@ impl ModelPair {
         if erm_meta.architecture != meta.architecture {
             return Err("the ERM and MaskTune bundles have different architectures: MaskTune fine-tunes the ERM model, so export both from one run".into());
         }
-        // The weights after the metadata: a mismatched pair is named as one, not as a wrong base.
+        // The weights after the metadata: a mismatched or swapped pair is named as one, not as
+        // a wrong base.
+        let (erm, _) = Bundle::from_bytes(erm_bytes, device).map_err(erm_error)?;
         let (masktune, _) = Bundle::whole(masktune_bytes, erm_bytes)
             .and_then(|whole| Bundle::from_bytes(&whole, device))
             .map_err(masktune_error)?;

@@ -616,6 +616,11 @@ fn a_difference_without_its_base_or_with_another_is_refused_with_what_to_give() 
     assert!(matches!(err, BundleError::NeedsBase { .. }), "{err}");
     assert!(err.to_string().contains("read it as a pair"), "{err}");
 
+    let swapped = ModelPair::load(&difference, &erm, &device)
+        .err()
+        .expect("a swapped pair must be refused");
+    assert!(swapped.contains("swapped"), "{swapped}");
+
     let (other_erm, _) = int8_pair();
     let err = Bundle::whole(&difference, &other_erm).unwrap_err();
     assert!(matches!(err, BundleError::WrongBase { .. }), "{err}");
