@@ -15,8 +15,8 @@
 //! | 4            | CRC-32 of everything before it                         |
 //!
 //! A version 2 bundle stores its weights' bytes as their difference from another bundle's
-//! ([`weights_difference`]): a MaskTune bundle against its ERM bundle, a tenth of the download.
-//! It is read together with that bundle ([`Bundle::whole`]).
+//! ([`weights_difference`]): a MaskTune bundle against its ERM bundle, a fraction of the download
+//! (a tenth for the shipped CelebA pair). It is read together with that bundle ([`Bundle::whole`]).
 //!
 //! The weights are f32, or f16 or int8 for the convolutions' and linear layers' weights
 //! ([`WeightPrecision`]): a half or a quarter of the bytes to download, read back to f32, so every

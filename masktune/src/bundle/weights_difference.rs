@@ -1,7 +1,7 @@
 //! Weights stored as their byte-wise difference (wrapping) from a base bundle's weights. A
 //! MaskTune model is its ERM model fine-tuned for one epoch: with int8 weights most of its bytes
 //! equal the ERM model's, so the difference is mostly zeros and compresses to a fraction (the
-//! shipped CelebA pair: 546 kB of MaskTune weights gzipped, 51 kB as a difference). Byte-wise,
+//! shipped CelebA MaskTune bundle: 549 kB gzipped, 54 kB as a difference). Byte-wise,
 //! so it needs nothing of the weights' format but an equal length, and restores them exactly.
 
 use super::BundleError;
