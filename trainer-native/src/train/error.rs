@@ -1,6 +1,6 @@
 //! One error type for the training side; every message says which file or setting is at fault.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -62,6 +62,15 @@ impl TrainError {
         move |source| TrainError::Io {
             action,
             path,
+            source,
+        }
+    }
+
+    /// Names the bundle file at `path` in an error reading or writing it.
+    pub fn bundle(path: &Path) -> impl Fn(masktune::bundle::BundleError) -> TrainError {
+        let path = path.to_path_buf();
+        move |source| TrainError::Bundle {
+            path: path.clone(),
             source,
         }
     }

@@ -146,16 +146,13 @@ pub fn convert_bundle(
     file: ExportFile,
 ) -> Result<()> {
     let bytes = std::fs::read(input).map_err(TrainError::io("read", input))?;
-    let bundle_error = |source| TrainError::Bundle {
-        path: input.to_path_buf(),
-        source,
-    };
+    let bundle_error = TrainError::bundle(input);
     let whole = match base {
-        Some(base) => Bundle::whole(&bytes, &read_base(base)?).map_err(bundle_error)?,
+        Some(base) => Bundle::whole(&bytes, &read_base(base)?).map_err(&bundle_error)?,
         None => Cow::Borrowed(bytes.as_slice()),
     };
     let device = burn::prelude::Device::flex();
-    let (model, meta) = Bundle::from_bytes(&whole, &device).map_err(bundle_error)?;
+    let (model, meta) = Bundle::from_bytes(&whole, &device).map_err(&bundle_error)?;
     let written = match file {
         ExportFile::Bundle(precision) => write_bundle(output, &model, &meta, precision)?,
         ExportFile::Safetensors => write_safetensors(output, &model, &meta)?,
@@ -178,10 +175,7 @@ pub fn weights_difference(input: &Path, base: &Path, output: &Path, restore: boo
     } else {
         Bundle::as_difference(&bytes, &base)
     }
-    .map_err(|source| TrainError::Bundle {
-        path: input.to_path_buf(),
-        source,
-    })?;
+    .map_err(TrainError::bundle(input))?;
     write_atomic(output, &written)?;
     eprintln!(
         "wrote {} ({} bytes; {} before)",
@@ -195,10 +189,7 @@ pub fn weights_difference(input: &Path, base: &Path, output: &Path, restore: boo
 /// The bundle at `path`, checked (framing and metadata), to restore or store weights against.
 fn read_base(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).map_err(TrainError::io("read", path))?;
-    Bundle::metadata(&bytes).map_err(|source| TrainError::Bundle {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    Bundle::metadata(&bytes).map_err(TrainError::bundle(path))?;
     Ok(bytes)
 }
 
@@ -209,18 +200,15 @@ fn read_base(path: &Path) -> Result<Vec<u8>> {
 pub fn write_selective_metadata(bundles: &[&Path], evaluation: &EvaluationReport) -> Result<()> {
     for &path in bundles {
         let bytes = std::fs::read(path).map_err(TrainError::io("read", path))?;
-        let bundle_error = |source| TrainError::Bundle {
-            path: path.to_path_buf(),
-            source,
-        };
+        let bundle_error = TrainError::bundle(path);
         let meta = BundleMetadata {
             selective_thresholds: evaluation.coverage_thresholds(),
             selective_summaries: evaluation.selective_summaries(),
-            ..Bundle::metadata(&bytes).map_err(bundle_error)?
+            ..Bundle::metadata(&bytes).map_err(&bundle_error)?
         };
         write_atomic(
             path,
-            &Bundle::with_metadata(&bytes, &meta).map_err(bundle_error)?,
+            &Bundle::with_metadata(&bytes, &meta).map_err(&bundle_error)?,
         )?;
         eprintln!(
             "wrote the thresholds of this evaluation into {}",
