@@ -3,7 +3,7 @@
 //! it to workers too); otherwise Burn's pure-Rust CPU backend (Flex) compiled to wasm with SIMD,
 //! with Burn tensor ops for the maps.
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use burn::prelude::*;
 #[cfg(feature = "webgpu")]
@@ -24,7 +24,7 @@ use super::threads;
 pub struct ComputeBackend {
     pub device: Device,
     /// What computes the XGradCAM maps and masks.
-    pub engine: Arc<Engine>,
+    pub engine: Rc<Engine>,
     pub kind: BackendKind,
     /// Adapter description (WebGPU) or why WebGPU was not used (CPU fallback).
     pub detail: String,
@@ -38,7 +38,7 @@ impl ComputeBackend {
     fn cpu(detail: String) -> Self {
         ComputeBackend {
             device: Device::flex(),
-            engine: Arc::new(Engine::Tensor),
+            engine: Rc::new(Engine::Tensor),
             kind: BackendKind::Cpu,
             detail,
             software_adapter: false,
@@ -112,7 +112,7 @@ pub async fn pick_backend() -> ComputeBackend {
             let kernels = SaliencyKernels::new(setup.device, setup.queue);
             ComputeBackend {
                 device,
-                engine: Arc::new(Engine::Kernels(kernels)),
+                engine: Rc::new(Engine::Kernels(kernels)),
                 kind: BackendKind::WebGpu,
                 detail: format!("{name} ({kind})"),
                 software_adapter: info.device_type == wgpu::DeviceType::Cpu,
