@@ -2,10 +2,18 @@
 // The page's own module is the CPU build. On a cross-origin isolated page the compute worker runs
 // the threaded build (threads/, threads.html) instead, so the page starts that one too: the same
 // code, so the visit downloads one module, not two. Where there is none, the page's own starts.
-const THREADED = { glue: "./threads/app.js", wasm: "./threads/app_bg.wasm" };
+const THREADED = { glue: "threads/app.js", wasm: "threads/app_bg.wasm" };
+
+// `path` with the version the build stamped on it (scripts/stamp_assets.mjs), so that a redeploy
+// that changed the file is fetched, not taken from the browser's cache.
+function versioned(path) {
+  const stamped = JSON.parse(document.getElementById("asset-versions")?.textContent ?? "{}")[path];
+  return stamped ? `./${path}?v=${stamped}` : `./${path}`;
+}
 
 export async function start(glue, wasm) {
-  const threaded = self.crossOriginIsolated ? await import(THREADED.glue).catch(() => null) : null;
-  const [bindings, module] = threaded ? [threaded, THREADED.wasm] : [await import(glue), wasm];
+  const threadedGlue = versioned(THREADED.glue);
+  const threaded = self.crossOriginIsolated ? await import(threadedGlue).catch(() => null) : null;
+  const [bindings, module] = threaded ? [threaded, versioned(THREADED.wasm)] : [await import(glue), wasm];
   await bindings.default({ module_or_path: module });
 }

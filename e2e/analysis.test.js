@@ -223,7 +223,7 @@ async function withManyImages(count, check) {
 
 // Counts, from now on, the object URLs the compute worker makes: one per picture it draws.
 async function countPicturesMade(page) {
-  const worker = page.workers().find((w) => w.url().endsWith("/worker.js"));
+  const worker = page.workers().find((w) => new URL(w.url()).pathname.endsWith("/worker.js"));
   assert.ok(worker, `no compute worker among ${page.workers().map((w) => w.url())}`);
   await worker.evaluate(() => {
     const make = URL.createObjectURL;

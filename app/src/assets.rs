@@ -1,5 +1,9 @@
 //! Fetching static assets (model bundles in the worker, example images in the page) with
-//! download progress. The browser's HTTP cache keeps them, so a second visit loads instantly.
+//! download progress. The browser's HTTP cache keeps them, so a second visit loads instantly,
+//! and the versions the page's build stamps on their URLs make it fetch a file again once a
+//! redeploy changed it (scripts/stamp_assets.mjs).
+
+use std::collections::HashMap;
 
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -59,12 +63,13 @@ pub async fn fetch_bytes(
     Ok(bytes)
 }
 
-/// Downloads `url` as a `Blob` (example images go through the same decoder as user files).
-pub async fn fetch_blob(url: &str) -> Result<web_sys::Blob, String> {
-    let bytes = fetch_bytes(url, |_, _| ()).await?;
+/// Downloads the page's file `path` as a `Blob` (example images go through the same decoder as
+/// user files).
+pub async fn fetch_blob(path: &str) -> Result<web_sys::Blob, String> {
+    let bytes = fetch_bytes(&versioned(path), |_, _| ()).await?;
     let parts = js_sys::Array::of1(&Uint8Array::from(bytes.as_slice()));
     let options = web_sys::BlobPropertyBag::new();
-    options.set_type(mime_of(url));
+    options.set_type(mime_of(path));
     web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
         .map_err(|e| describe(&e))
 }
@@ -78,6 +83,48 @@ fn global_fetch(url: &str) -> js_sys::Promise {
             .unchecked_into::<web_sys::WorkerGlobalScope>()
             .fetch_with_str(url),
     }
+}
+
+/// The id of the list of versions the build puts into index.html.
+const VERSIONS_ID: &str = "asset-versions";
+
+thread_local! {
+    /// index.html's list of versions, as JSON (empty where the build stamped none), read once.
+    static VERSIONS_JSON: String = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.get_element_by_id(VERSIONS_ID))
+        .and_then(|list| list.text_content())
+        .unwrap_or_default();
+    /// The same list by the files' paths relative to the page.
+    static VERSIONS: HashMap<String, String> =
+        VERSIONS_JSON.with(|json| serde_json::from_str(json).unwrap_or_default());
+}
+
+/// The list of versions as the page's HTML holds it, for the compute worker's script
+/// (app/worker.js), which starts the WebGPU build by its versioned URLs.
+pub fn versions_json() -> String {
+    VERSIONS_JSON.with(String::clone)
+}
+
+/// The page's file `path` (relative to the page) with the version the build stamped on it, so
+/// that the browser's cache serves it only while it is unchanged; `path` itself where unstamped.
+pub fn versioned(path: &str) -> String {
+    VERSIONS.with(|versions| match versions.get(path) {
+        Some(version) => format!("{path}?v={version}"),
+        None => path.to_string(),
+    })
+}
+
+/// The page's file `path`, versioned, as the absolute URL the worker fetches.
+pub fn absolute_url(path: &str) -> Result<String, String> {
+    let page = web_sys::window()
+        .ok_or("no page to resolve addresses against")?
+        .location()
+        .href()
+        .map_err(|e| describe(&e))?;
+    web_sys::Url::new_with_base(&versioned(path), &page)
+        .map(|url| url.href())
+        .map_err(|e| format!("{path} is not a valid address: {}", describe(&e)))
 }
 
 fn mime_of(url: &str) -> &'static str {

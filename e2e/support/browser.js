@@ -15,16 +15,19 @@ const QUIET_FLAGS = [
   "--disable-sync",
 ];
 
-// webgpu: whether the browser may expose its (SwiftShader) WebGPU adapter.
-export async function launchChromium({ webgpu }) {
+// webgpu: whether the browser may expose its (SwiftShader) WebGPU adapter. With `profile` (a
+// folder), the browser keeps its profile there, its HTTP cache on disk as a person's browser does,
+// and this returns its one context; without, a fresh browser whose contexts cache in memory only.
+export async function launchChromium({ webgpu, profile }) {
   const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+  const options = {
+    executablePath,
+    headless: true,
+    args: webgpu ? [...QUIET_FLAGS, "--enable-unsafe-webgpu"] : QUIET_FLAGS,
+    timeout: 60_000,
+  };
   try {
-    return await chromium.launch({
-      executablePath,
-      headless: true,
-      args: webgpu ? [...QUIET_FLAGS, "--enable-unsafe-webgpu"] : QUIET_FLAGS,
-      timeout: 60_000,
-    });
+    return await (profile ? chromium.launchPersistentContext(profile, options) : chromium.launch(options));
   } catch (error) {
     throw new Error(`could not start Chromium at ${executablePath} (run scripts/setup.sh, or set CHROMIUM): ${error.message}`);
   }

@@ -23,9 +23,11 @@ export const ISOLATION_HEADERS = {
 };
 
 // `headers` go on every response (e.g. COOP/COEP, which make the page cross-origin isolated so
-// that it may use threads). `gate(path)`, where given, is awaited before a file is served: it
-// resolves to false to answer "not found" instead (a test holds or breaks a download with it).
-export async function serveDirectory(root, { headers = {}, gate = async () => true } = {}) {
+// that it may use threads); as a function, `headers(path)` gives a response's headers. `gate(path)`,
+// where given, is awaited before a file is served: it resolves to false to answer "not found"
+// instead (a test holds or breaks a download with it). `served`, where given, is an array that
+// gets the address (path and query) of every file served.
+export async function serveDirectory(root, { headers = {}, gate = async () => true, served } = {}) {
   await stat(join(root, "index.html")).catch(() => {
     throw new Error(`${root}/index.html is missing: build the page first (scripts/test.sh does)`);
   });
@@ -35,8 +37,10 @@ export async function serveDirectory(root, { headers = {}, gate = async () => tr
     try {
       if (!(await gate(path))) throw new Error(`${path} is gated`);
       const body = await readFile(file);
-      response.writeHead(200, { ...headers, "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+      const extra = typeof headers === "function" ? headers(path) : headers;
+      response.writeHead(200, { ...extra, "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
       response.end(body);
+      served?.push(request.url);
     } catch {
       response.writeHead(404).end("not found");
     }

@@ -7,6 +7,7 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
+use crate::assets;
 use crate::protocol::{self, BackendKind, Request, Response};
 
 #[wasm_bindgen]
@@ -18,7 +19,7 @@ extern "C" {
 }
 
 /// The worker script Trunk copies next to the page (app/worker.js).
-const WORKER_SCRIPT: &str = "./worker.js";
+const WORKER_SCRIPT: &str = "worker.js";
 /// The compute worker's name, which tells it from the threads of its pool (`main`).
 pub const NAME: &str = "masktune-compute";
 
@@ -37,7 +38,8 @@ impl ComputeWorker {
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);
         options.set_name(NAME);
-        let worker = Worker::new_with_options(WORKER_SCRIPT, &options).map_err(failed)?;
+        let worker = Worker::new_with_options(&assets::versioned(WORKER_SCRIPT), &options)
+            .map_err(failed)?;
 
         let on_response = Rc::new(on_response);
         let on_message = {
@@ -66,6 +68,8 @@ impl ComputeWorker {
             .map_err(failed)?;
         Reflect::set(&start, &"module".into(), &wasm_bindgen::module()).map_err(failed)?;
         Reflect::set(&start, &"backend".into(), &backend.id().into()).map_err(failed)?;
+        Reflect::set(&start, &"versions".into(), &assets::versions_json().into())
+            .map_err(failed)?;
         worker.post_message(&start).map_err(failed)?;
         Ok(Self { worker })
     }

@@ -60,7 +60,7 @@ pub fn ImagePicker() -> impl IntoView {
                                         Err(message) => example_error.set(Some(message)),
                                     }
                                 })>
-                                <img src=example.url alt="" width="32" height="32" />
+                                <img src=assets::versioned(example.url) alt="" width="32" height="32" />
                                 {example.label}
                             </button>
                         }

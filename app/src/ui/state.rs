@@ -18,6 +18,8 @@ use super::card_filter::{CardFacts, CardFilter};
 use super::compute_worker::ComputeWorker;
 use super::lab::LabState;
 use super::result_card::{WARM_UP_NAME, rehearse};
+use crate::assets;
+use crate::protocol::lab::LabDataUrls;
 use crate::protocol::{
     AnalysedImage, BackendKind, BackendReport, BundleFile, ImageFile, Pictures, Request, Response,
     ToDraw,
@@ -246,10 +248,10 @@ impl PageState {
             return self.lab.failed(message);
         }
         let run = self.lab.begin_run();
-        let request = absolute_url(LAB_DATA).and_then(|data_url| {
+        let request = LabDataUrls::in_folder(LAB_DATA, assets::absolute_url).and_then(|data| {
             self.send(&Request::StartLab {
                 run,
-                data_url,
+                data,
                 settings,
             })
         });
@@ -396,11 +398,11 @@ impl PageState {
             }
             Models::Lab => return self.request_models(Ok(Request::LoadLabModels { generation })),
         };
-        let request = absolute_url(erm).and_then(|erm_url| {
+        let request = assets::absolute_url(erm).and_then(|erm_url| {
             Ok(Request::LoadModels {
                 generation,
                 erm_url,
-                masktune_url: absolute_url(masktune)?,
+                masktune_url: assets::absolute_url(masktune)?,
             })
         });
         self.request_models(request);
@@ -729,14 +731,6 @@ impl Address {
             fragment => Address::Task(fragment.and_then(|f| tasks::find(&f)).unwrap_or(&TASKS[0])),
         }
     }
-}
-
-/// `path` relative to the page, as the absolute URL the worker fetches.
-fn absolute_url(path: &str) -> Result<String, String> {
-    let page = location().href().map_err(|e| format!("{e:?}"))?;
-    web_sys::Url::new_with_base(path, &page)
-        .map(|url| url.href())
-        .map_err(|e| format!("{path} is not a valid address: {e:?}"))
 }
 
 fn sorted_by_coverage(thresholds: &[CoverageThreshold]) -> Vec<CoverageThreshold> {

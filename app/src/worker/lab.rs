@@ -26,13 +26,8 @@ use super::backend::{ComputeBackend, now_ms};
 use super::canvas;
 use crate::assets;
 use crate::protocol::lab::{
-    EpochPoint, LabBundles, LabEvent, LabModel, LabSettings, LabStep, MaskExample,
+    EpochPoint, LabBundles, LabDataUrls, LabEvent, LabModel, LabSettings, LabStep, MaskExample,
 };
-
-const IMAGES: &str = "train-images-idx3-ubyte.gz";
-const LABELS: &str = "train-labels-idx1-ubyte.gz";
-const TEST_IMAGES: &str = "t10k-images-idx3-ubyte.gz";
-const TEST_LABELS: &str = "t10k-labels-idx1-ubyte.gz";
 
 /// The Lab's MNIST subset as its files hold it (fetched once per page).
 pub struct LabData {
@@ -62,13 +57,12 @@ impl From<TrainingError> for Ended {
     }
 }
 
-/// Downloads the four idx files from the folder `data_url` (ending in `/`).
-pub async fn fetch_data(lab: &LabRun<'_>, data_url: &str) -> Result<LabData, Ended> {
+/// Downloads the four idx files.
+pub async fn fetch_data(lab: &LabRun<'_>, urls: &LabDataUrls) -> Result<LabData, Ended> {
     let mut files = Vec::new();
     let (mut done, mut known_total) = (0u64, 0u64);
-    for name in [IMAGES, LABELS, TEST_IMAGES, TEST_LABELS] {
-        let url = format!("{data_url}{name}");
-        let bytes = assets::fetch_bytes(&url, |received, total| {
+    for url in urls.all() {
+        let bytes = assets::fetch_bytes(url, |received, total| {
             let of = known_total + total.unwrap_or(received);
             (lab.report)(LabEvent::Progress {
                 step: LabStep::Data,
@@ -479,7 +473,7 @@ pub fn train_groups(sets: &SpuriousMnist) -> Vec<(String, usize)> {
 pub async fn run(
     lab: &LabRun<'_>,
     cached: &std::cell::RefCell<Option<Rc<LabData>>>,
-    data_url: &str,
+    data_urls: &LabDataUrls,
     settings: &LabSettings,
 ) -> Result<LabBundles, Ended> {
     settings.check().map_err(Ended::Failed)?;
@@ -487,7 +481,7 @@ pub async fn run(
     let data = match cached_data {
         Some(data) => data,
         None => {
-            let data = Rc::new(fetch_data(lab, data_url).await?);
+            let data = Rc::new(fetch_data(lab, data_urls).await?);
             cached.replace(Some(data.clone()));
             data
         }

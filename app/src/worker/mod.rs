@@ -22,7 +22,7 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::assets;
-use crate::protocol::lab::{LabBundles, LabEvent, LabSettings};
+use crate::protocol::lab::{LabBundles, LabDataUrls, LabEvent, LabSettings};
 use crate::protocol::{
     self, AnalysedImage, BundleFile, ImageFile, Pictures, Request, Response, ToDraw,
 };
@@ -171,9 +171,9 @@ impl ComputeWorker {
             Request::Analyse { generation, images } => self.analyse(generation, images).await,
             Request::StartLab {
                 run,
-                data_url,
+                data,
                 settings,
-            } => self.lab(run, &data_url, &settings).await,
+            } => self.lab(run, &data, &settings).await,
             Request::StopLab { .. } | Request::Draw { .. } => {
                 unreachable!("stop and drawing requests are not queued")
             }
@@ -181,7 +181,7 @@ impl ComputeWorker {
     }
 
     /// Runs the Lab, reporting as it goes; ends with `Finished`, `Stopped` or `Failed`.
-    async fn lab(&self, run: u64, data_url: &str, settings: &LabSettings) {
+    async fn lab(&self, run: u64, data: &LabDataUrls, settings: &LabSettings) {
         let report = |event| self.send(&Response::Lab { run, event });
         let stop_requested = || self.lab_stopped.get() >= run;
         let backend = self.backend.for_training();
@@ -190,7 +190,7 @@ impl ComputeWorker {
             report: &report,
             stop_requested: &stop_requested,
         };
-        let last = match lab::run(&lab, &self.lab_data, data_url, settings).await {
+        let last = match lab::run(&lab, &self.lab_data, data, settings).await {
             Ok(bundles) => {
                 self.lab_bundles.replace(Some(Rc::new(bundles)));
                 LabEvent::Finished {

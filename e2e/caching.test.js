@@ -1,0 +1,119 @@
+// A redeployed page reaches the people who visited it before. Served as a CDN serves static files
+// (every file but the HTML kept in the browser's cache for a year), a returning visitor's browser
+// fetches again each file that a redeploy changed and keeps the others, because the build stamps
+// the files the page fetches by a fixed name with a version of their content
+// (scripts/stamp_assets.mjs): worker.js, loader.js, the threaded and WebGPU builds, the bundles,
+// the examples.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { appendFile, cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serveDirectory, ISOLATION_HEADERS } from "./support/server.js";
+import { launchChromium, collectConsole, pageUrl } from "./support/browser.js";
+import { stamp, version } from "../scripts/stamp_assets.mjs";
+
+const DIST = process.env.MASKTUNE_DIST ?? join(dirname(fileURLToPath(import.meta.url)), "..", "dist");
+const TASK = "spurious-mnist";
+
+// How a CDN serves a static site: the HTML checked on every visit, the rest cached for a year.
+const cachedForAYear = (path) => ({
+  ...ISOLATION_HEADERS,
+  "cache-control": path.endsWith("/") || path.endsWith(".html") ? "no-cache" : "public, max-age=31536000",
+});
+
+const servers = [];
+after(() => servers.forEach((server) => server.close()));
+
+async function serve(root, options) {
+  const served = [];
+  const server = await serveDirectory(root, { ...options, served });
+  servers.push(server);
+  return { ...server, served };
+}
+
+// Opens the task's page in `context` and waits for its models; `example` also analyses the task's
+// first example image.
+async function visit(context, url, { example = false } = {}) {
+  const page = await context.newPage();
+  const consoleLines = collectConsole(page);
+  await page.goto(url);
+  await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 }).catch((error) => {
+    throw new Error(`models never became ready: ${error.message}\n${consoleLines.join("\n")}`);
+  });
+  if (example) {
+    await page.locator("button.example").first().click();
+    await page.locator("article.result .decision").first().waitFor({ timeout: 120_000 });
+  }
+  await page.close();
+}
+
+const pathOf = (address) => new URL(address, "http://x").pathname.slice(1);
+const versionOf = (address) => new URL(address, "http://x").searchParams.get("v");
+
+test("every file the page fetches by a fixed name carries the version of its content", async () => {
+  const isolated = await serve(DIST, { headers: ISOLATION_HEADERS });
+  const plain = await serve(DIST);
+  const browser = await launchChromium({ webgpu: true });
+  try {
+    // The threaded build (a cross-origin isolated page) with an example, then the WebGPU build.
+    await visit(await browser.newContext(), `${isolated.url}#${TASK}`, { example: true });
+    await visit(await browser.newContext(), pageUrl(plain.url, { webgpu: true, fragment: TASK }));
+  } finally {
+    await browser.close();
+  }
+  const fetched = [...isolated.served, ...plain.served].filter((address) => {
+    const path = pathOf(address);
+    // The HTML, which carries the versions, and wasm-bindgen's snippets, whose folder is named
+    // after their crate and its version.
+    return path !== "" && !path.endsWith(".html") && !path.includes("/snippets/");
+  });
+  for (const expected of ["loader.js", "worker.js", "threads/app.js", "threads/app_bg.wasm", "webgpu/app.js",
+    "webgpu/app_bg.wasm", `assets/models/${TASK}-erm.mtb`, `assets/models/${TASK}-masktune.mtb`]) {
+    assert.ok(fetched.some((address) => pathOf(address) === expected), `${expected} was not fetched: ${fetched}`);
+  }
+  assert.ok(fetched.some((address) => pathOf(address).startsWith("assets/examples/")), `no example fetched: ${fetched}`);
+  for (const address of fetched) {
+    assert.equal(versionOf(address), await version(join(DIST, pathOf(address))), `the version in ${address}`);
+  }
+});
+
+test("a returning visitor gets the files a redeploy changed and keeps the others from the cache", async () => {
+  const home = await mkdtemp(join(tmpdir(), "masktune-redeploy-"));
+  const site = join(home, "site");
+  try {
+    await cp(DIST, site, { recursive: true });
+    const server = await serve(site, { headers: cachedForAYear });
+    // A profile on disk: an in-memory cache keeps no file as large as the wasm.
+    const context = await launchChromium({ webgpu: false, profile: join(home, "profile") });
+    try {
+      const url = `${server.url}#${TASK}`;
+      await visit(context, url);
+      const firstVisit = server.served.splice(0);
+      for (const path of ["worker.js", "threads/app_bg.wasm", `assets/models/${TASK}-erm.mtb`]) {
+        assert.ok(firstVisit.some((address) => pathOf(address) === path), `the first visit fetched no ${path}: ${firstVisit}`);
+      }
+
+      // The redeploy changes the worker's script only.
+      const before = await version(join(site, "worker.js"));
+      await appendFile(join(site, "worker.js"), "\n// redeployed\n");
+      const stamped = await stamp(site);
+      assert.notEqual(stamped["worker.js"], before);
+
+      await visit(context, url);
+      const again = server.served.map(pathOf);
+      assert.ok(
+        server.served.includes(`/worker.js?v=${stamped["worker.js"]}`),
+        `the changed worker.js was not fetched again: ${server.served}`,
+      );
+      for (const path of ["threads/app.js", "threads/app_bg.wasm", `assets/models/${TASK}-erm.mtb`, `assets/models/${TASK}-masktune.mtb`]) {
+        assert.ok(!again.includes(path), `the unchanged ${path} was fetched again, not taken from the cache`);
+      }
+    } finally {
+      await context.close();
+    }
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+});
