@@ -14,6 +14,7 @@ import { accessibilityViolations } from "./support/accessibility.js";
 import { serveDirectory } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole, pageUrl, setField, sidewaysOverflow } from "./support/browser.js";
 import { readCards, assertAgrees } from "./support/cards.js";
+import { version } from "../scripts/stamp_assets.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DIST = process.env.MASKTUNE_DIST ?? join(ROOT, "dist");
@@ -23,9 +24,11 @@ const DIGITS = ["digit-3-square.png", "digit-3.png", "digit-8-square.png", "digi
   join(ROOT, "app", "assets", "examples", f),
 );
 let server;
+// The address of every file served (path and query).
+const served = [];
 
 before(async () => {
-  server = await serveDirectory(DIST);
+  server = await serveDirectory(DIST, { served });
 });
 after(() => server?.close());
 
@@ -69,6 +72,13 @@ for (const webgpu of [false, true]) {
       assert.equal(await backend.getAttribute("data-backend"), "cpu");
       if (webgpu) assert.match(await backend.textContent(), /software/);
       assert.match(await page.locator("#lab-data").textContent(), /1000 training, 1000 validation and 1000 test images/);
+      // The data's four files came by the versions the build stamped on them, so that a redeploy
+      // with new data reaches people who ran the Lab before (scripts/stamp_assets.mjs).
+      const data = served.map((address) => new URL(address, server.url)).filter((url) => url.pathname.startsWith("/assets/lab/"));
+      assert.equal(new Set(data.map((url) => url.pathname)).size, 4, `the Lab's data: ${data}`);
+      for (const url of data) {
+        assert.equal(url.searchParams.get("v"), await version(join(DIST, url.pathname)), url.href);
+      }
 
       // The curves: one loss point per batch of 128 (8 batches), ERM then fine-tuning; one
       // accuracy point per epoch per held-out set.
