@@ -20,42 +20,6 @@ pub struct LabSettings {
     pub images: usize,
 }
 
-/// The Lab's data: MNIST's four idx files, shipped with the page (scripts/make_lab_data.py
-/// writes them), as the absolute URLs the page names for the worker.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LabDataUrls {
-    pub train_images: String,
-    pub train_labels: String,
-    pub test_images: String,
-    pub test_labels: String,
-}
-
-impl LabDataUrls {
-    /// The four files in the page's folder `folder` (ending in `/`), each URL made by `url`.
-    pub fn in_folder(
-        folder: &str,
-        url: impl Fn(&str) -> Result<String, String>,
-    ) -> Result<Self, String> {
-        let file = |name: &str| url(&format!("{folder}{name}"));
-        Ok(LabDataUrls {
-            train_images: file("train-images-idx3-ubyte.gz")?,
-            train_labels: file("train-labels-idx1-ubyte.gz")?,
-            test_images: file("t10k-images-idx3-ubyte.gz")?,
-            test_labels: file("t10k-labels-idx1-ubyte.gz")?,
-        })
-    }
-
-    /// The four URLs, training images and labels first, then the test split's.
-    pub fn all(&self) -> [&str; 4] {
-        [
-            &self.train_images,
-            &self.train_labels,
-            &self.test_images,
-            &self.test_labels,
-        ]
-    }
-}
-
 impl Default for LabSettings {
     /// The trainer's spurious-MNIST recipe, shortened to fit a minute on a laptop's CPU: one
     /// epoch is enough for ERM to learn the shortcut.
@@ -96,6 +60,42 @@ impl LabSettings {
             ));
         }
         self.recipe().optimizer.validate()
+    }
+}
+
+/// The Lab's data: MNIST's four idx files, shipped with the page (scripts/make_lab_data.py
+/// writes them), as the absolute URLs the page names for the worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabDataUrls {
+    pub train_images: String,
+    pub train_labels: String,
+    pub test_images: String,
+    pub test_labels: String,
+}
+
+impl LabDataUrls {
+    /// The four files in the page's folder `folder` (ending in `/`), each URL made by `url`.
+    pub fn in_folder(
+        folder: &str,
+        url: impl Fn(&str) -> Result<String, String>,
+    ) -> Result<Self, String> {
+        let file = |name: &str| url(&format!("{folder}{name}"));
+        Ok(LabDataUrls {
+            train_images: file("train-images-idx3-ubyte.gz")?,
+            train_labels: file("train-labels-idx1-ubyte.gz")?,
+            test_images: file("t10k-images-idx3-ubyte.gz")?,
+            test_labels: file("t10k-labels-idx1-ubyte.gz")?,
+        })
+    }
+
+    /// The four URLs, training images and labels first, then the test split's.
+    pub fn all(&self) -> [&str; 4] {
+        [
+            &self.train_images,
+            &self.train_labels,
+            &self.test_images,
+            &self.test_labels,
+        ]
     }
 }
 
