@@ -1,27 +1,21 @@
-// A redeployed page reaches the people who visited it before. Served as a CDN serves static files
-// (every file but the HTML kept in the browser's cache for a year), a returning visitor's browser
-// fetches again each file that a redeploy changed and keeps the others, because the build stamps
-// the files the page fetches by a fixed name with a version of their content
-// (scripts/stamp_assets.mjs): worker.js, loader.js, the threaded and WebGPU builds, the bundles,
-// the examples.
+// A redeployed page reaches the people who visited it before. Served as a host that reads the
+// site's `_headers` file serves it (app/_headers: cross-origin isolated, every file but the HTML
+// kept in the browser's cache for a year), a returning visitor's browser fetches again each file
+// that a redeploy changed and keeps the others, because the build stamps the files the page
+// fetches by a fixed name with a version of their content (scripts/stamp_assets.mjs): worker.js,
+// loader.js, the threaded and WebGPU builds, the bundles, the examples.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { appendFile, cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { serveDirectory, ISOLATION_HEADERS } from "./support/server.js";
+import { serveDirectory, hostHeaders, ISOLATION_HEADERS } from "./support/server.js";
 import { launchChromium, collectConsole, pageUrl } from "./support/browser.js";
 import { stamp, version } from "../scripts/stamp_assets.mjs";
 
 const DIST = process.env.MASKTUNE_DIST ?? join(dirname(fileURLToPath(import.meta.url)), "..", "dist");
 const TASK = "spurious-mnist";
-
-// How a CDN serves a static site: the HTML checked on every visit, the rest cached for a year.
-const cachedForAYear = (path) => ({
-  ...ISOLATION_HEADERS,
-  "cache-control": path.endsWith("/") || path.endsWith(".html") ? "no-cache" : "public, max-age=31536000",
-});
 
 const servers = [];
 after(() => servers.forEach((server) => server.close()));
@@ -34,7 +28,7 @@ async function serve(root, options) {
 }
 
 // Opens the task's page in `context` and waits for its models; `example` also analyses the task's
-// first example image.
+// first example image. Says whether the page was cross-origin isolated.
 async function visit(context, url, { example = false } = {}) {
   const page = await context.newPage();
   const consoleLines = collectConsole(page);
@@ -46,7 +40,9 @@ async function visit(context, url, { example = false } = {}) {
     await page.locator("button.example").first().click();
     await page.locator("article.result .decision").first().waitFor({ timeout: 120_000 });
   }
+  const isolated = await page.evaluate(() => window.crossOriginIsolated);
   await page.close();
+  return isolated;
 }
 
 const pathOf = (address) => new URL(address, "http://x").pathname.slice(1);
@@ -79,17 +75,17 @@ test("every file the page fetches by a fixed name carries the version of its con
   }
 });
 
-test("a returning visitor gets the files a redeploy changed and keeps the others from the cache", async () => {
+test("served by its _headers file, the page is isolated, and a returning visitor gets the files a redeploy changed and keeps the others", async () => {
   const home = await mkdtemp(join(tmpdir(), "masktune-redeploy-"));
   const site = join(home, "site");
   try {
     await cp(DIST, site, { recursive: true });
-    const server = await serve(site, { headers: cachedForAYear });
+    const server = await serve(site, { headers: await hostHeaders(site) });
     // A profile on disk: an in-memory cache keeps no file as large as the wasm.
     const context = await launchChromium({ webgpu: false, profile: join(home, "profile") });
     try {
       const url = `${server.url}#${TASK}`;
-      await visit(context, url);
+      assert.ok(await visit(context, url), "the _headers file makes the page cross-origin isolated");
       const firstVisit = server.served.splice(0);
       for (const path of ["worker.js", "threads/app_bg.wasm", `assets/models/${TASK}-erm.mtb`]) {
         assert.ok(firstVisit.some((address) => pathOf(address) === path), `the first visit fetched no ${path}: ${firstVisit}`);

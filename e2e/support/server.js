@@ -22,6 +22,33 @@ export const ISOLATION_HEADERS = {
   "Cross-Origin-Embedder-Policy": "require-corp",
 };
 
+// The headers a host that reads the site's `_headers` file (Netlify, Cloudflare Pages; app/_headers)
+// sends for a path, as a function for `serveDirectory`: its default Cache-Control (check on every
+// visit), replaced by the file's, and every header of every rule whose pattern matches (`*` matches
+// anything), the values of one header from several rules joined by commas, as both hosts document.
+export async function hostHeaders(root) {
+  const rules = [];
+  for (const line of (await readFile(join(root, "_headers"), "utf8")).split("\n")) {
+    const text = line.trim();
+    if (!text || text.startsWith("#")) continue;
+    if (!/^\s/.test(line)) {
+      const pattern = text.split("*").map((part) => part.replace(/[.?+^$|()[\]{}\\]/g, "\\$&")).join(".*");
+      rules.push({ pattern: new RegExp(`^${pattern}$`), headers: [] });
+      continue;
+    }
+    const header = text.match(/^([\w-]+):\s*(.+)$/);
+    if (!header || !rules.length) throw new Error(`${root}/_headers: "${line}" is neither a path nor a header under one`);
+    rules.at(-1).headers.push([header[1].toLowerCase(), header[2]]);
+  }
+  return (path) => {
+    const matched = {};
+    for (const { pattern, headers } of rules.filter((rule) => rule.pattern.test(path))) {
+      for (const [name, value] of headers) matched[name] = matched[name] ? `${matched[name]}, ${value}` : value;
+    }
+    return { "cache-control": "public, max-age=0, must-revalidate", ...matched };
+  };
+}
+
 // `headers` go on every response (e.g. COOP/COEP, which make the page cross-origin isolated so
 // that it may use threads); as a function, `headers(path)` gives a response's headers. `gate(path)`,
 // where given, is awaited before a file is served: it resolves to false to answer "not found"
