@@ -6,7 +6,7 @@
 // loader.js, the threaded and WebGPU builds, the bundles, the examples.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { appendFile, cp, mkdtemp, rm } from "node:fs/promises";
+import { appendFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -111,5 +111,36 @@ test("served by its _headers file, the page is isolated, and a returning visitor
     }
   } finally {
     await rm(home, { recursive: true, force: true });
+  }
+});
+
+test("stamping a page again replaces its earlier stamp and follows what changed", async () => {
+  const site = await mkdtemp(join(tmpdir(), "masktune-stamp-"));
+  try {
+    await mkdir(join(site, "assets"));
+    await writeFile(join(site, "loader.js"), "export const one = 1;\n");
+    await writeFile(join(site, "assets", "model.mtb"), "weights");
+    const html = '<html><head><script type="module">import { start } from "./loader.js"; await start();</script></head></html>';
+    await writeFile(join(site, "index.html"), html);
+    const manifest = (page) => JSON.parse(page.match(/<script type="application\/json" id="asset-versions">([^<]*)<\/script>/)[1]);
+
+    const first = await stamp(site);
+    assert.deepEqual(Object.keys(first), ["assets/model.mtb", "loader.js"], "every file but the HTML");
+    const once = await readFile(join(site, "index.html"), "utf8");
+    assert.deepEqual(manifest(once), first);
+    assert.ok(once.includes(`from "./loader.js?v=${first["loader.js"]}"`), once);
+
+    await stamp(site);
+    assert.equal(await readFile(join(site, "index.html"), "utf8"), once, "a second stamp of the same files changes nothing");
+
+    await writeFile(join(site, "loader.js"), "export const one = 2;\n");
+    const second = await stamp(site);
+    assert.notEqual(second["loader.js"], first["loader.js"]);
+    assert.equal(second["assets/model.mtb"], first["assets/model.mtb"]);
+    const again = await readFile(join(site, "index.html"), "utf8");
+    assert.equal(again.match(/id="asset-versions"/g).length, 1, again);
+    assert.ok(again.includes(`from "./loader.js?v=${second["loader.js"]}"`), again);
+  } finally {
+    await rm(site, { recursive: true, force: true });
   }
 });

@@ -19,7 +19,8 @@ import { basename, join, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const MANIFEST_ID = "asset-versions";
-const MANIFEST = new RegExp(`\\s*<script type="application/json" id="${MANIFEST_ID}">[^<]*</script>`);
+// The list as stamp() writes it, before `</head>`, so that removing it restores the page exactly.
+const MANIFEST = new RegExp(`<script type="application/json" id="${MANIFEST_ID}">[^<]*</script>\n`);
 // A quoted relative reference in index.html ("./loader.js"), with an earlier stamp if any.
 const REFERENCE = /(["'])(\.\/)?([\w./-]+?)(\?v=[0-9a-f]+)?\1/g;
 
