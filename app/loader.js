@@ -4,16 +4,17 @@
 // code, so the visit downloads one module, not two. Where there is none, the page's own starts.
 const THREADED = { glue: "threads/app.js", wasm: "threads/app_bg.wasm" };
 
-// `path` with the version the build stamped on it (scripts/stamp_assets.mjs), so that a redeploy
-// that changed the file is fetched, not taken from the browser's cache.
+// The versions the build stamped on the page's files (scripts/stamp_assets.mjs).
+const VERSIONS = JSON.parse(document.getElementById("asset-versions")?.textContent ?? "{}");
+
+// `path` with its version, so that a redeploy that changed the file is fetched, not taken from the
+// browser's cache.
 function versioned(path) {
-  const stamped = JSON.parse(document.getElementById("asset-versions")?.textContent ?? "{}")[path];
-  return stamped ? `./${path}?v=${stamped}` : `./${path}`;
+  return VERSIONS[path] ? `./${path}?v=${VERSIONS[path]}` : `./${path}`;
 }
 
 export async function start(glue, wasm) {
-  const threadedGlue = versioned(THREADED.glue);
-  const threaded = self.crossOriginIsolated ? await import(threadedGlue).catch(() => null) : null;
+  const threaded = self.crossOriginIsolated ? await import(versioned(THREADED.glue)).catch(() => null) : null;
   const [bindings, module] = threaded ? [threaded, versioned(THREADED.wasm)] : [await import(glue), wasm];
   await bindings.default({ module_or_path: module });
 }

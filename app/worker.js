@@ -1,29 +1,25 @@
 // The page's compute worker (app/src/worker). The page sends the URL of its JavaScript glue, its
-// already compiled WebAssembly module, the backend the page asks for and the versions the build
-// stamped on the page's files (scripts/stamp_assets.mjs). The page's module
-// (app/loader.js picked it: the CPU build, or the threaded build on a cross-origin isolated page)
-// starts here, sees that it runs in the compute worker, and answers the page's requests. Where
-// the page asks for WebGPU, the WebGPU build (webgpu/, webgpu.html; scripts/lib.sh builds it)
-// runs here instead, fetched only then.
-const WEBGPU = { glue: "webgpu/app.js", wasm: "webgpu/app_bg.wasm" };
+// already compiled WebAssembly module, the backend the page asks for and the URLs of the WebGPU
+// build (webgpu/, webgpu.html; scripts/lib.sh builds it), versioned as the page versions its files
+// (scripts/stamp_assets.mjs). The page's module (app/loader.js picked it: the CPU build, or the
+// threaded build on a cross-origin isolated page) starts here, sees that it runs in the compute
+// worker, and answers the page's requests. Where the page asks for WebGPU, the WebGPU build runs
+// here instead, fetched only then.
 
 // The build to run: the WebGPU build, or the page's own module.
-async function buildFor(backend, own, versions) {
+async function buildFor(backend, own, webgpu) {
   if (backend !== "webgpu") return own;
-  // As app/loader.js versions its files: a redeployed build is fetched, not taken from the cache.
-  const versioned = (path) => new URL(versions[path] ? `${path}?v=${versions[path]}` : path, self.location.href).href;
-  const glue = versioned(WEBGPU.glue);
-  const found = await fetch(glue, { method: "HEAD" }).catch(() => null);
+  const found = await fetch(webgpu.glue, { method: "HEAD" }).catch(() => null);
   if (!found?.ok) {
     throw new Error("this site has no WebGPU build (webgpu/app.js): open the page without ?backend=webgpu, or rebuild it with scripts/lib.sh's build_page");
   }
-  return { glue, module: versioned(WEBGPU.wasm) };
+  return webgpu;
 }
 
-self.onmessage = async ({ data: { glue, module, backend, versions } }) => {
+self.onmessage = async ({ data: { glue, module, backend, webgpuGlue, webgpuModule } }) => {
   self.onmessage = null;
   try {
-    const build = await buildFor(backend, { glue, module }, JSON.parse(versions || "{}"));
+    const build = await buildFor(backend, { glue, module }, { glue: webgpuGlue, module: webgpuModule });
     const bindings = await import(build.glue);
     await bindings.default({ module_or_path: build.module });
   } catch (error) {

@@ -89,21 +89,14 @@ fn global_fetch(url: &str) -> js_sys::Promise {
 const VERSIONS_ID: &str = "asset-versions";
 
 thread_local! {
-    /// index.html's list of versions, as JSON (empty where the build stamped none), read once.
-    static VERSIONS_JSON: String = web_sys::window()
+    /// index.html's list of versions by the files' paths relative to the page (empty where the
+    /// build stamped none), read once.
+    static VERSIONS: HashMap<String, String> = web_sys::window()
         .and_then(|window| window.document())
         .and_then(|document| document.get_element_by_id(VERSIONS_ID))
         .and_then(|list| list.text_content())
+        .and_then(|json| serde_json::from_str(&json).ok())
         .unwrap_or_default();
-    /// The same list by the files' paths relative to the page.
-    static VERSIONS: HashMap<String, String> =
-        VERSIONS_JSON.with(|json| serde_json::from_str(json).unwrap_or_default());
-}
-
-/// The list of versions as the page's HTML holds it, for the compute worker's script
-/// (app/worker.js), which starts the WebGPU build by its versioned URLs.
-pub fn versions_json() -> String {
-    VERSIONS_JSON.with(String::clone)
 }
 
 /// The page's file `path` (relative to the page) with the version the build stamped on it, so

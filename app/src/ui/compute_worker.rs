@@ -20,6 +20,12 @@ extern "C" {
 
 /// The worker script Trunk copies next to the page (app/worker.js).
 const WORKER_SCRIPT: &str = "worker.js";
+/// The WebGPU build's glue and module (webgpu.html; scripts/lib.sh builds it), which the worker
+/// script runs instead of this module where the page asks for WebGPU.
+const WEBGPU_BUILD: [(&str, &str); 2] = [
+    ("webgpuGlue", "webgpu/app.js"),
+    ("webgpuModule", "webgpu/app_bg.wasm"),
+];
 /// The compute worker's name, which tells it from the threads of its pool (`main`).
 pub const NAME: &str = "masktune-compute";
 
@@ -68,8 +74,10 @@ impl ComputeWorker {
             .map_err(failed)?;
         Reflect::set(&start, &"module".into(), &wasm_bindgen::module()).map_err(failed)?;
         Reflect::set(&start, &"backend".into(), &backend.id().into()).map_err(failed)?;
-        Reflect::set(&start, &"versions".into(), &assets::versions_json().into())
-            .map_err(failed)?;
+        for (key, path) in WEBGPU_BUILD {
+            let url = assets::absolute_url(path)?;
+            Reflect::set(&start, &key.into(), &url.into()).map_err(failed)?;
+        }
         worker.post_message(&start).map_err(failed)?;
         Ok(Self { worker })
     }
