@@ -6,6 +6,7 @@
 //! Everything random (validation holdouts, subsets, spurious squares) comes from ChaCha8 with an
 //! explicit seed, so a seed gives the same data on every platform, the browser included.
 
+pub mod image_folder;
 pub mod mnist_idx;
 pub mod spurious_mnist;
 

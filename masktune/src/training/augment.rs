@@ -17,6 +17,14 @@ pub enum Augmentation {
 }
 
 impl Augmentation {
+    /// The "normal augmentation" of the paper's pipelines for photos of `image_size` pixels a
+    /// side: padding = side / 8 (4 for 32x32), then crop and flip.
+    pub fn crop_flip(image_size: usize) -> Augmentation {
+        Augmentation::CropFlip {
+            padding: (image_size / 8).max(1),
+        }
+    }
+
     /// Augments one `height` x `width` x 3 image in place.
     pub fn apply(self, image: &mut [u8], width: usize, height: usize, rng: &mut impl Rng) {
         match self {

@@ -1,22 +1,19 @@
-//! Any class-per-folder image set: `root/<class>/*.{png,jpg,jpeg,bmp,webp}`, or with split folders
-//! `root/{train,val,test}/<class>/...` (train required then, val and test optional).
-//! Classes are the train folder's subfolders, sorted by name; label = index in that order.
-//! Every image is centre-cropped to a square and resized to `size` x `size` RGB.
+//! Any class-per-folder image set on disk, placed by [`masktune::data::image_folder`]'s rule
+//! (the page's Lab places a dropped folder by the same one): `root/<class>/*.{png,jpg,jpeg,bmp,webp}`,
+//! or with split folders `root/{train,val,test}/<class>/...` (train required then, val and test
+//! optional). Every image is centre-cropped to a square and resized to `size` x `size` RGB.
 //! Also home of [`decode_resized`] and [`decode_all`], which the CelebA loader shares.
 
 use std::path::{Path, PathBuf};
 
+use masktune::data::image_folder::{FolderLayout, FolderSplit, arrange};
 use masktune::square_image;
 use rayon::prelude::*;
 
 use super::{DataError, ImageSet, Result};
 use crate::progress::images_bar;
 
-/// File extensions (any case) read as images; other files are ignored.
-pub const EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "webp"];
-
-pub const LAYOUT: &str =
-    "expected one subfolder per class holding its images, optionally under train/, val/ and test/";
+pub use masktune::data::image_folder::LAYOUT;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageFolder {
@@ -27,111 +24,75 @@ pub struct ImageFolder {
 }
 
 pub fn load(root: &Path, size: u32) -> Result<ImageFolder> {
-    let train_dir = root.join("train");
-    if !train_dir.is_dir() {
-        let classes = class_dirs(root)?;
-        return Ok(ImageFolder {
-            train: load_classes(root, &classes, size)?,
-            val: None,
-            test: None,
-        });
-    }
-    let classes = class_dirs(&train_dir)?;
-    let optional = |name: &str| -> Result<Option<ImageSet>> {
-        let dir = root.join(name);
-        if !dir.is_dir() {
-            return Ok(None);
-        }
-        if let Some(unknown) = class_dirs(&dir)?.into_iter().find(|c| !classes.contains(c)) {
-            return Err(DataError::Invalid {
-                path: dir.join(&unknown),
-                message: format!(
-                    "class {unknown:?} is not a class of {}",
-                    train_dir.display()
-                ),
-            });
-        }
-        load_classes(&dir, &classes, size).map(Some)
-    };
+    let files = files_under(root)?;
+    let paths: Vec<String> = files
+        .iter()
+        .map(|file| {
+            let relative = file.strip_prefix(root).expect("listed under the root");
+            let names: Vec<_> = relative.iter().map(|n| n.to_string_lossy()).collect();
+            names.join("/")
+        })
+        .collect();
+    let layout =
+        arrange(&paths.iter().map(String::as_str).collect::<Vec<_>>()).map_err(|error| {
+            DataError::Invalid {
+                path: root.to_path_buf(),
+                message: error.to_string(),
+            }
+        })?;
+    let set = |split| load_split(&layout, split, &files, size);
     Ok(ImageFolder {
-        train: load_classes(&train_dir, &classes, size)?,
-        val: optional("val")?,
-        test: optional("test")?,
+        train: set(FolderSplit::Train)?,
+        val: layout
+            .has(FolderSplit::Val)
+            .then(|| set(FolderSplit::Val))
+            .transpose()?,
+        test: layout
+            .has(FolderSplit::Test)
+            .then(|| set(FolderSplit::Test))
+            .transpose()?,
     })
 }
 
-/// Subfolder names of `dir`, sorted; hidden ones skipped.
-fn class_dirs(dir: &Path) -> Result<Vec<String>> {
-    let mut names: Vec<String> = read_dir(dir)?
-        .into_iter()
-        .filter(|p| p.is_dir())
-        .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(String::from))
-        .filter(|n| !n.starts_with('.'))
-        .collect();
-    names.sort();
-    if names.is_empty() {
-        return Err(DataError::Empty {
-            path: dir.to_path_buf(),
-            what: "class folder",
-            hint: LAYOUT.into(),
-        });
-    }
-    Ok(names)
-}
-
-/// Loads `dir/<class>/*` for each of `classes` that exists under `dir`, labels by position.
-fn load_classes(dir: &Path, classes: &[String], size: u32) -> Result<ImageSet> {
-    let side = size as usize;
-    let mut set = ImageSet {
-        images: Vec::new(),
-        width: side,
-        height: side,
-        labels: Vec::new(),
-        groups: None,
-        class_names: classes.to_vec(),
-        group_names: Vec::new(),
-    };
-    for (label, class) in classes.iter().enumerate() {
-        let class_dir = dir.join(class);
-        if !class_dir.is_dir() {
-            continue;
-        }
-        let files = image_files(&class_dir)?;
-        if files.is_empty() {
-            return Err(DataError::Empty {
-                path: class_dir,
-                what: "image file",
-                hint: LAYOUT.into(),
-            });
-        }
-        let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-        for pixels in decode_all(&paths, size, class)? {
-            set.images.extend(pixels);
-            set.labels.push(label as u32);
+/// The files of `root` down to the depth the layout reads (`split/class/image`).
+fn files_under(root: &Path) -> Result<Vec<PathBuf>> {
+    const DEPTH: usize = 3;
+    let mut files = Vec::new();
+    let mut folders = vec![(root.to_path_buf(), 1)];
+    while let Some((folder, depth)) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).map_err(DataError::io(&folder))? {
+            let path = entry.map_err(DataError::io(&folder))?.path();
+            if path.is_dir() {
+                if depth < DEPTH {
+                    folders.push((path, depth + 1));
+                }
+            } else {
+                files.push(path);
+            }
         }
     }
-    Ok(set)
-}
-
-/// Image files of a folder (by extension), sorted by name for a reproducible order.
-fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = read_dir(dir)?
-        .into_iter()
-        .filter(|p| p.is_file())
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
-        })
-        .collect();
-    files.sort();
     Ok(files)
 }
 
-fn read_dir(dir: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::read_dir(dir)
-        .and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect())
-        .map_err(DataError::io(dir))
+/// Decodes the images of one split, labelled as the layout says.
+fn load_split(
+    layout: &FolderLayout,
+    split: FolderSplit,
+    files: &[PathBuf],
+    size: u32,
+) -> Result<ImageSet> {
+    let placed: Vec<_> = layout.of(split).collect();
+    let paths: Vec<&Path> = placed.iter().map(|p| files[p.index].as_path()).collect();
+    let side = size as usize;
+    Ok(ImageSet {
+        images: decode_all(&paths, size, &format!("{split:?}").to_lowercase())?.concat(),
+        width: side,
+        height: side,
+        labels: placed.iter().map(|p| p.label).collect(),
+        groups: None,
+        class_names: layout.class_names.clone(),
+        group_names: Vec::new(),
+    })
 }
 
 /// [`decode_resized`] of every file, in parallel on rayon's threads, in order, with a progress

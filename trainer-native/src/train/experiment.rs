@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use masktune::data::image_folder;
 use masktune::models::Architecture;
 use masktune::models::preprocess::{DatasetKind, Normalization};
 use masktune::training::augment::Augmentation;
@@ -90,9 +91,7 @@ impl Experiment {
     pub fn augmentation(self, image_size: usize) -> Augmentation {
         match self {
             Experiment::SpuriousMnist | Experiment::Mnist => Augmentation::None,
-            _ => Augmentation::CropFlip {
-                padding: (image_size / 8).max(1),
-            },
+            _ => Augmentation::crop_flip(image_size),
         }
     }
 
@@ -101,18 +100,8 @@ impl Experiment {
     /// * spurious MNIST and MNIST: [`Recipe::mnist`] (the page's Lab trains with it too).
     /// * CIFAR-10: VGG-11 at half width (the seed's VGG, CPU-sized; `--model cifar-resnet --depth 32`
     ///   is the paper's ResNet-32), SGD lr 0.1 as the authors, 30 epochs instead of 300.
-    /// * CelebA / folders: VGG-11 at a quarter width on 64x64 images, whose last block is 8x8. The
-    ///   paper fine-tunes an ImageNet-pretrained ResNet-50 on 224x224 (`--model resnet --depth 50
-    ///   --width 64 --image-size 224`); a ResNet on 64x64 ends in a 2x2 block, too coarse for the
-    ///   mean + 2 std mask to hide anything (docs/RESULTS.md). There are no pretrained weights here,
-    ///   so it trains from scratch at lr 0.01 for 20 epochs, batch 64.
+    /// * CelebA / folders: [`Recipe::image_folder`] (the page's Lab trains folders with it too).
     pub fn defaults(self, num_classes: usize) -> Recipe {
-        let vgg11 = Architecture::Vgg {
-            in_channels: 3,
-            num_classes,
-            depth: 11,
-            width: 16,
-        };
         match self {
             Experiment::SpuriousMnist | Experiment::Mnist => Recipe::mnist(num_classes),
             Experiment::Cifar10 => Recipe {
@@ -121,12 +110,7 @@ impl Experiment {
                 epochs: 30,
                 batch_size: 128,
             },
-            Experiment::Celeba | Experiment::Folder => Recipe {
-                architecture: vgg11,
-                optimizer: authors_sgd(0.01, 1.0),
-                epochs: 20,
-                batch_size: 64,
-            },
+            Experiment::Celeba | Experiment::Folder => Recipe::image_folder(num_classes),
         }
     }
 }
@@ -224,10 +208,6 @@ pub struct Datasets {
     pub tests: Vec<NamedSet>,
 }
 
-/// Share of a class-folder training set held out for validation (and again for testing) when the
-/// folder has no `val/` (`test/`) split.
-const FOLDER_HOLDOUT: f64 = 0.1;
-
 /// Downloads the experiment's data into `dir` where it can be (MNIST, CIFAR-10: what is there
 /// already is kept); for the others, says where to get it and how to lay it out.
 pub fn download(experiment: Experiment, dir: &Path) -> Result<()> {
@@ -322,16 +302,7 @@ pub fn load(
         }
         Experiment::Folder => {
             let f = data::image_folder::load(dir, side_u32(image_size)?)?;
-            let holdout =
-                |set: &ImageSet| ((set.len() as f64 * FOLDER_HOLDOUT).ceil() as usize).max(1);
-            let (train, val) = match f.val {
-                Some(val) => (f.train, val),
-                None => f.train.split_holdout(holdout(&f.train), seed),
-            };
-            let (train, test) = match f.test {
-                Some(test) => (train, test),
-                None => train.split_holdout(holdout(&train), seed.wrapping_add(1)),
-            };
+            let (train, val, test) = image_folder::hold_out(f.train, f.val, f.test, seed);
             Datasets {
                 train,
                 val,
