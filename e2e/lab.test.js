@@ -1,8 +1,9 @@
 // The Lab in a real headless Chromium: a short run of the whole method (data, ERM, masking,
 // fine-tuning, evaluation) trained in the page's worker, on both backends the page can pick (with
 // a software WebGPU adapter the Lab trains on the CPU backend and says so); its model pair,
-// downloaded and read by `trainer-native predict`, answers as the page's analysis view does; the
-// stop button; the worker's memory over three runs.
+// downloaded and read by `trainer-native predict`, answers as the page's analysis view does; a
+// run on a folder of the user's own images (class subfolders) placed as the trainer places it;
+// the stop button; the worker's memory over three runs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -23,6 +24,10 @@ const TRAINER = process.env.MASKTUNE_TRAINER ?? join(ROOT, "target", "debug", "t
 const DIGITS = ["digit-3-square.png", "digit-3.png", "digit-8-square.png", "digit-8.png"].map((f) =>
   join(ROOT, "app", "assets", "examples", f),
 );
+// The example image folder (scripts/example-image-folder.mjs: 40 + 10 images of each of two
+// classes, 32 px) and the trainer's run on it, both written by scripts/test.sh.
+const SHAPES = join(ROOT, "target", "e2e", "own", "shapes");
+const SHAPES_RUN = join(ROOT, "target", "e2e", "own", "runs", "shapes");
 let server;
 // The address of every file served (path and query).
 const served = [];
@@ -122,7 +127,7 @@ for (const webgpu of [false, true]) {
       await screenshot(page, `lab-${name}-narrow`);
       assert.ok(overflow.px <= 0, `at 320 px the Lab overflows by ${overflow.px}px: ${overflow.outside}`);
       await page.setViewportSize({ width: 1100, height: 900 });
-      await checkModelPair(page, name, webgpu);
+      await checkModelPair(page, name, webgpu, { images: DIGITS, side: 28 });
     } finally {
       await browser.close();
     }
@@ -173,9 +178,9 @@ async function checkEvaluation(page) {
   }
 }
 
-// The pair downloads as two bundles; trainer-native predict reads them and answers for the
-// example digits exactly as the page's analysis view does with the same pair.
-async function checkModelPair(page, name, webgpu) {
+// The pair downloads as two bundles; trainer-native predict reads them and answers for `images`
+// (of `side` px once read) exactly as the page's analysis view does with the same pair.
+async function checkModelPair(page, name, webgpu, { images, side }) {
   const dir = join(ROOT, "target", "e2e", "lab", name);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
@@ -187,7 +192,7 @@ async function checkModelPair(page, name, webgpu) {
     await download.saveAs(saved[model]);
   }
   const out = join(dir, "trainer-predictions.json");
-  await promisify(execFile)(TRAINER, ["predict", "--erm", saved.erm, "--masktune", saved.masktune, "--out", out, ...DIGITS])
+  await promisify(execFile)(TRAINER, ["predict", "--erm", saved.erm, "--masktune", saved.masktune, "--out", out, ...images])
     .catch((error) => assert.fail(`${TRAINER} predict on the downloaded bundles failed (set MASKTUNE_TRAINER?): ${error.message}`));
   const expected = JSON.parse(await readFile(out, "utf8"));
 
@@ -197,18 +202,98 @@ async function checkModelPair(page, name, webgpu) {
   const status = page.locator("#model-status:not([data-state='loading'])");
   await status.waitFor({ timeout: 120_000 });
   assert.equal(await status.getAttribute("data-state"), "ready", await status.textContent());
-  await page.setInputFiles("#file-input", DIGITS);
+  await page.setInputFiles("#file-input", images);
   await page.waitForFunction(
     (n) => document.querySelectorAll("article.result .decision, article.result .error").length === n,
-    DIGITS.length,
+    images.length,
     { timeout: 120_000 },
   );
   for (const card of await readCards(page)) {
     assert.equal(card.error, null, `${card.name}: ${card.error}`);
-    assertAgrees(card, expected[card.name], { name: card.name, side: 28, webgpu });
+    assertAgrees(card, expected[card.name], { name: card.name, side, webgpu });
   }
-  assert.deepEqual((await readCards(page)).map((c) => c.name).sort(), DIGITS.map((f) => basename(f)).sort());
+  assert.deepEqual((await readCards(page)).map((c) => c.name).sort(), images.map((f) => basename(f)).sort());
 }
+
+test("a Lab run on a folder of the user's own images: placed as the trainer places it, per class", async () => {
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const { page, consoleLines } = await openLab(browser);
+    await page.click("#lab-data-folder");
+    // Nothing to train on yet.
+    assert.equal(await page.locator("#lab-start").isDisabled(), true);
+
+    // One class folder alone is named as unusable, and the run cannot start.
+    await page.setInputFiles("#lab-folder-input", join(SHAPES, "train", "disc"));
+    const note = page.locator("#lab-folder");
+    await note.waitFor();
+    assert.equal(await note.getAttribute("data-state"), "unusable");
+    assert.match(await note.textContent(), /only one class folder, disc\/: a classifier needs two or more/);
+    assert.equal(await page.locator("#lab-start").isDisabled(), true);
+
+    // The example folder: train/ and test/ with two classes; validation held out of train/.
+    await page.setInputFiles("#lab-folder-input", SHAPES);
+    await page.locator("#lab-folder[data-state='ready']").waitFor();
+    assert.equal(
+      await note.textContent(),
+      "shapes: 2 classes, training images: disc (40), square (40). Validation: 10 % of the training images held out; test: 20 in test/.",
+    );
+    // Settings are checked against the folder's task: an image side the network cannot take.
+    await setField(page, "#lab-image-size", 20);
+    await page.click("#lab-start");
+    await page.locator("#lab-status[data-state='failed']").waitFor({ timeout: 10_000 });
+    assert.match(await page.locator("#lab-status").textContent(), /images of 20 px: choose a multiple of 8 from 16 to 128/);
+
+    await setField(page, "#lab-image-size", 32);
+    await setField(page, "#lab-epochs", 2);
+    await page.click("#lab-start");
+    const { state, text } = await finished(page, consoleLines);
+    await screenshot(page, "lab-folder");
+    assert.equal(state, "finished", text);
+
+    // The splits are the trainer's on the same folder and seed (its run in scripts/test.sh).
+    const trainer = JSON.parse(await readFile(join(SHAPES_RUN, "report.json"), "utf8"));
+    const size = (set) => trainer.evaluation.sets.find((s) => s.set === set).images;
+    const data = (await page.locator("#lab-data").textContent()).match(
+      /^(\d+) training, (\d+) validation and (\d+) test images\. Training classes: disc: (\d+) · square: (\d+)\.$/,
+    );
+    assert.ok(data, await page.locator("#lab-data").textContent());
+    const [train, val, tests, discs, squares] = data.slice(1).map(Number);
+    assert.deepEqual([train, val, tests], [80 - size("val"), size("val"), size("test")]);
+    assert.equal(discs + squares, train);
+    // Two ERM epochs and the fine-tuning epoch, measured on validation and the one test set.
+    assert.equal(await page.locator("#lab-results tbody tr").count(), 3);
+    for (const row of await page.locator("#lab-results tbody tr").all()) {
+      for (const c of ["val", "test"]) {
+        const value = parseFloat(await row.locator(`td.${c}`).textContent());
+        assert.ok(value >= 0 && value <= 100, `${c}: ${value}`);
+      }
+    }
+    assert.equal(await page.locator("#lab-effect").count(), 0, "no biased test, so no shortcut gap");
+
+    // Masking examples take the classes in turn.
+    for (const group of ["disc", "square"]) {
+      assert.equal(await page.locator(`figure.mask-example[data-group='${group}']`).count(), 4, group);
+    }
+    // Accuracy per class with counts: the test split's 10 + 10 images, for each model.
+    const rows = page.locator("#lab-groups tbody tr");
+    assert.equal(await rows.count(), 3, "one test set x three models");
+    for (const row of await rows.all()) {
+      const cells = await groupCells(row);
+      assert.deepEqual(cells.map((c) => c.count), [10, 10], cells.map((c) => c.text).join(", "));
+    }
+    assert.match(await page.locator("#lab-evaluation h3").first().textContent(), /per class/);
+    assert.deepEqual(await accessibilityViolations(page), [], "axe-core finds nothing to fix in the Lab");
+
+    // The pair answers as trainer-native predict does with the downloaded bundles.
+    const images = ["disc", "square"].flatMap((shape) =>
+      [0, 1].map((i) => join(SHAPES, "test", shape, `${shape}-00${i}.png`)),
+    );
+    await checkModelPair(page, "folder", false, { images, side: 32 });
+  } finally {
+    await browser.close();
+  }
+});
 
 test("the Lab stops on request, keeps what finished and runs again", async () => {
   const browser = await launchChromium({ webgpu: false });

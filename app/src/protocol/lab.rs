@@ -1,16 +1,17 @@
-//! The Lab's part of the protocol: the page asks for a run of the method on spurious MNIST, the
-//! worker reports every step of it as it happens.
+//! The Lab's part of the protocol: the page asks for a run of the method on spurious MNIST or on
+//! the user's own folder of images, the worker reports every step of it as it happens.
 
 use masktune::evaluation::EvaluationReport;
+use masktune::models::preprocess::{DatasetKind, Normalization};
 use masktune::training::masking_pass::GroupMasking;
-use masktune::training::{OptimizerSettings, Recipe};
+use masktune::training::{Augmentation, OptimizerSettings, Recipe};
 use serde::{Deserialize, Serialize};
 
 use super::{BackendKind, Pictures};
 
-/// What the user can change about a Lab run; the rest is the trainer's spurious-MNIST recipe
-/// ([`Recipe::mnist`]), so that `trainer-native pipeline --experiment spurious-mnist` with the
-/// same settings trains the same way.
+/// What the user can change about a Lab run; the rest is the trainer's recipe for the data
+/// ([`LabTask::recipe`]), so that `trainer-native pipeline` with the same settings trains the
+/// same way.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LabSettings {
     pub epochs: usize,
@@ -18,17 +19,21 @@ pub struct LabSettings {
     pub seed: u64,
     /// At most this many images per split (the trainer's `--subset`).
     pub images: usize,
+    /// Side of the square images a folder is read at (the trainer's `--image-size`); spurious
+    /// MNIST's are 28 px.
+    pub image_size: usize,
 }
 
 impl Default for LabSettings {
-    /// The trainer's spurious-MNIST recipe, shortened to fit a minute on a laptop's CPU: one
-    /// epoch is enough for ERM to learn the shortcut.
+    /// The trainer's recipes, shortened to fit a minute on a laptop's CPU: one epoch is enough
+    /// for ERM to learn spurious MNIST's shortcut; folders are read at the trainer's 64 px.
     fn default() -> Self {
         LabSettings {
             epochs: 1,
             lr: Recipe::mnist(2).optimizer.lr,
             seed: 0,
             images: Self::MAX_IMAGES,
+            image_size: 64,
         }
     }
 }
@@ -36,19 +41,11 @@ impl Default for LabSettings {
 impl LabSettings {
     /// The most images per split the Lab's data holds (its training split).
     pub const MAX_IMAGES: usize = 10_000;
+    /// Sides a folder can be read at: the folder recipe's VGG halves its maps three times.
+    pub const IMAGE_SIZES: std::ops::RangeInclusive<usize> = 16..=128;
 
-    pub fn recipe(&self) -> Recipe {
-        let mut recipe = Recipe::mnist(2);
-        recipe.epochs = self.epochs;
-        recipe.optimizer = OptimizerSettings {
-            lr: self.lr,
-            ..recipe.optimizer
-        };
-        recipe
-    }
-
-    /// Why these settings cannot run, in words for the user.
-    pub fn check(&self) -> Result<(), String> {
+    /// Why these settings cannot run `task`, in words for the user.
+    pub fn check(&self, task: &LabTask) -> Result<(), String> {
         if !(1..=50).contains(&self.epochs) {
             return Err(format!("{} epochs: choose 1 to 50", self.epochs));
         }
@@ -59,8 +56,92 @@ impl LabSettings {
                 Self::MAX_IMAGES
             ));
         }
-        self.recipe().optimizer.validate()
+        if let LabTask::Folder { .. } = task
+            && (!Self::IMAGE_SIZES.contains(&self.image_size) || !self.image_size.is_multiple_of(8))
+        {
+            return Err(format!(
+                "images of {} px: choose a multiple of 8 from {} to {}",
+                self.image_size,
+                Self::IMAGE_SIZES.start(),
+                Self::IMAGE_SIZES.end()
+            ));
+        }
+        task.recipe(self).optimizer.validate()
     }
+}
+
+/// What a Lab run trains, as far as the recipe and the bundles depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LabTask {
+    /// `trainer-native pipeline --experiment spurious-mnist`.
+    SpuriousMnist,
+    /// `trainer-native pipeline --experiment folder`: `classes` classes.
+    Folder { classes: usize },
+}
+
+impl LabTask {
+    /// The trainer's recipe for the task, with the user's epochs and learning rate.
+    pub fn recipe(&self, settings: &LabSettings) -> Recipe {
+        let mut recipe = match *self {
+            LabTask::SpuriousMnist => Recipe::mnist(2),
+            LabTask::Folder { classes } => Recipe::image_folder(classes),
+        };
+        recipe.epochs = settings.epochs;
+        recipe.optimizer = OptimizerSettings {
+            lr: settings.lr,
+            ..recipe.optimizer
+        };
+        recipe
+    }
+
+    /// Side of the task's square images.
+    pub fn image_size(&self, settings: &LabSettings) -> usize {
+        match self {
+            LabTask::SpuriousMnist => 28,
+            LabTask::Folder { .. } => settings.image_size,
+        }
+    }
+
+    /// The trainer's preprocessing for the task: MNIST's statistics, ImageNet's for photos.
+    pub fn normalization(&self) -> Normalization {
+        match self {
+            LabTask::SpuriousMnist => DatasetKind::SpuriousMnist.normalization(),
+            LabTask::Folder { .. } => DatasetKind::CelebA.normalization(),
+        }
+    }
+
+    /// The trainer's augmentation: none for digits, crop and flip for photos.
+    pub fn augmentation(&self, settings: &LabSettings) -> Augmentation {
+        match self {
+            LabTask::SpuriousMnist => Augmentation::None,
+            LabTask::Folder { .. } => Augmentation::crop_flip(settings.image_size),
+        }
+    }
+
+    /// The dataset's name in the bundles, as the trainer writes it.
+    pub fn dataset_name(&self) -> &'static str {
+        match self {
+            LabTask::SpuriousMnist => DatasetKind::SpuriousMnist.name(),
+            LabTask::Folder { .. } => "folder",
+        }
+    }
+}
+
+/// What a Lab run trains on.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum LabData {
+    /// Spurious MNIST, painted on the Lab's MNIST subset (shipped with the page).
+    SpuriousMnist(LabDataUrls),
+    /// The user's folder of class subfolders, placed by `masktune::data::image_folder`.
+    Folder(Vec<LabFile>),
+}
+
+/// A file of the user's folder: its path inside the folder (`/` between names) and its content.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LabFile {
+    pub path: String,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    pub blob: web_sys::Blob,
 }
 
 /// The Lab's data: MNIST's four idx files, shipped with the page (scripts/make_lab_data.py
@@ -102,11 +183,12 @@ impl LabDataUrls {
 /// The steps of a Lab run, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LabStep {
+    /// Downloading the Lab's MNIST subset (bytes).
     Data,
+    /// Decoding the user's folder (images).
+    Reading,
     /// ERM training, epoch (1-based) of the run's epochs.
-    Erm {
-        epoch: usize,
-    },
+    Erm { epoch: usize },
     /// Accuracy of the model on the validation and test sets after an epoch.
     Measuring,
     /// XGradCAM of the best ERM model and the masks, over the training set.
@@ -151,11 +233,13 @@ pub enum LabEvent {
         label: String,
         detail: String,
     },
-    /// The data is ready: images per split, and the groups of the training set (with counts).
+    /// The data is ready: images per split (each test set by the name the trainer's report
+    /// gives it), and the groups of the training set (its classes where it has no groups), with
+    /// counts.
     DataReady {
         train: usize,
         val: usize,
-        test: usize,
+        tests: Vec<(String, usize)>,
         train_groups: Vec<(String, usize)>,
     },
     /// An ERM epoch, or the fine-tuning epoch, finished.
@@ -211,10 +295,9 @@ pub struct EpochPoint {
     pub train_loss: Option<f64>,
     pub train_accuracy: Option<f64>,
     pub val_accuracy: f64,
-    /// MNIST test, no squares.
-    pub test_original: f64,
-    /// MNIST test, the square on every 5-9 and on no 0-4.
-    pub test_biased: f64,
+    /// Accuracy on each test set, by name: spurious MNIST's `test_original` (no squares) and
+    /// `test_biased` (the square on every 5-9 and on no 0-4), a folder's `test`.
+    pub tests: Vec<(String, f64)>,
     /// Milliseconds the epoch's training took.
     pub train_ms: Option<f64>,
 }

@@ -1,13 +1,14 @@
 //! Files dropped outside the drop zones. A browser opens such a file in place of the page, which
 //! would lose every result and any Lab run; the page takes the drop instead. On the analysis view
 //! the files are what its zones would take (the two bundles of "Your own models", else images);
-//! the Lab takes no files, so there the drop only leaves the page as it was.
+//! on the Lab, a dropped folder (or several class folders) is the data to train on.
 
 use leptos::ev;
 use leptos::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
 use super::folders::{self, Dropped};
+use super::lab::ChosenFolder;
 use super::state::{PageState, View};
 use crate::tasks::Models;
 
@@ -25,11 +26,29 @@ pub fn catch_page_drops(state: PageState) {
             return;
         }
         event.prevent_default();
-        if state.view.get_untracked() != View::Analyse {
+        let Some(transfer) = event.data_transfer() else {
             return;
+        };
+        match state.view.get_untracked() {
+            View::Analyse => give_drop(state, &transfer),
+            View::Lab if !state.lab.running() => give_lab_drop(state, &transfer),
+            View::Lab => {}
         }
-        if let Some(transfer) = event.data_transfer() {
-            give_drop(state, &transfer);
+    });
+}
+
+/// A drop on the Lab: the folders dropped are its data (files dropped alone are taken with
+/// their names, which name no class).
+fn give_lab_drop(state: PageState, transfer: &web_sys::DataTransfer) {
+    let dropped = Dropped::take(transfer);
+    spawn_local(async move {
+        match dropped.read(|_| {}).await {
+            Ok((files, left_out)) => state
+                .lab
+                .take_folder(ChosenFolder::new(files, left_out.len())),
+            Err(error) => state.lab.failed(format!(
+                "the dropped folder could not be read ({error:?}): choose it with the folder button instead"
+            )),
         }
     });
 }

@@ -16,10 +16,10 @@ use send_wrapper::SendWrapper;
 use super::backend_choice;
 use super::card_filter::{CardFacts, CardFilter};
 use super::compute_worker::ComputeWorker;
-use super::lab::LabState;
+use super::lab::{DataChoice, LabState};
 use super::result_card::{WARM_UP_NAME, rehearse};
 use crate::assets;
-use crate::protocol::lab::LabDataUrls;
+use crate::protocol::lab::{LabData, LabDataUrls, LabTask};
 use crate::protocol::{
     AnalysedImage, BackendKind, BackendReport, BundleFile, ImageFile, Pictures, Request, Response,
     ToDraw,
@@ -241,19 +241,31 @@ impl PageState {
         });
     }
 
-    /// Asks the worker to run the Lab with the settings in its controls.
+    /// Asks the worker to run the Lab on its chosen data with the settings in its controls.
     pub fn start_lab(self) {
         let settings = self.lab.settings.get_untracked();
-        if let Err(message) = settings.check() {
-            return self.lab.failed(message);
-        }
+        let data = match self.lab.data_choice.get_untracked() {
+            DataChoice::SpuriousMnist => settings
+                .check(&LabTask::SpuriousMnist)
+                .and_then(|()| LabDataUrls::in_folder(LAB_DATA, assets::absolute_url))
+                .map(LabData::SpuriousMnist),
+            DataChoice::Folder => match self.lab.folder.get_untracked() {
+                None => Err("choose or drop a folder of images first".into()),
+                Some(folder) => folder
+                    .task()
+                    .and_then(|task| settings.check(&task))
+                    .map(|()| LabData::Folder(folder.lab_files())),
+            },
+        };
+        let data = match data {
+            Ok(data) => data,
+            Err(message) => return self.lab.failed(message),
+        };
         let run = self.lab.begin_run();
-        let request = LabDataUrls::in_folder(LAB_DATA, assets::absolute_url).and_then(|data| {
-            self.send(&Request::StartLab {
-                run,
-                data,
-                settings,
-            })
+        let request = self.send(&Request::StartLab {
+            run,
+            data,
+            settings,
         });
         if let Err(message) = request {
             self.lab.failed(message);

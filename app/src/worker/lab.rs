@@ -1,6 +1,7 @@
-//! The Lab in the worker: spurious MNIST built from the Lab's MNIST subset by the trainer's own
-//! code (`masktune::data`), then ERM training by the trainer's own loop (`masktune::training`),
-//! reporting every batch and every epoch, and stopping after any batch when asked.
+//! The Lab in the worker: spurious MNIST built from the Lab's MNIST subset, or the user's folder
+//! of class subfolders placed and held out, by the trainer's own code (`masktune::data`), then
+//! ERM training by the trainer's own loop (`masktune::training`), reporting every batch and every
+//! epoch, and stopping after any batch when asked.
 
 use std::ops::ControlFlow;
 use std::rc::Rc;
@@ -9,28 +10,28 @@ use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use gloo_timers::future::TimeoutFuture;
 use masktune::bundle::{Bundle, BundleMetadata, CheckpointKind, TrainingSummary, WeightPrecision};
-use masktune::data::spurious_mnist::{self, SpuriousConfig, SpuriousMnist};
+use masktune::data::image_folder::{self, FolderLayout, FolderSplit};
+use masktune::data::spurious_mnist::{self, SpuriousConfig};
 use masktune::data::{ImageSet, mnist_idx};
 use masktune::evaluation::{self, EvaluationReport, NamedSet};
 use masktune::heatmap::{heatmap_rgba, levels};
 use masktune::models::AnyModel;
-use masktune::models::preprocess::DatasetKind;
+use masktune::models::preprocess::InputSize;
 use masktune::readback;
 use masktune::training::masking_pass::{example_indices, mask_set};
-use masktune::training::{
-    self, Augmentation, BatchDone, Batching, TrainingError, accuracy, training_rng,
-};
+use masktune::training::{self, BatchDone, Batching, TrainingError, accuracy, training_rng};
 use rand_chacha::ChaCha8Rng;
 
 use super::backend::{ComputeBackend, now_ms};
-use super::canvas;
+use super::{canvas, image_input};
 use crate::assets;
 use crate::protocol::lab::{
-    EpochPoint, LabBundles, LabDataUrls, LabEvent, LabModel, LabSettings, LabStep, MaskExample,
+    EpochPoint, LabBundles, LabData, LabDataUrls, LabEvent, LabFile, LabModel, LabSettings,
+    LabStep, LabTask, MaskExample,
 };
 
 /// The Lab's MNIST subset as its files hold it (fetched once per page).
-pub struct LabData {
+pub struct MnistSubset {
     train_full: ImageSet,
     test: ImageSet,
 }
@@ -58,19 +59,13 @@ impl From<TrainingError> for Ended {
 }
 
 /// Downloads the four idx files.
-pub async fn fetch_data(lab: &LabRun<'_>, urls: &LabDataUrls) -> Result<LabData, Ended> {
+pub async fn fetch_mnist(lab: &LabRun<'_>, urls: &LabDataUrls) -> Result<MnistSubset, Ended> {
     let mut files = Vec::new();
     let (mut done, mut known_total) = (0u64, 0u64);
     for url in urls.all() {
         let bytes = assets::fetch_bytes(url, |received, total| {
             let of = known_total + total.unwrap_or(received);
-            (lab.report)(LabEvent::Progress {
-                step: LabStep::Data,
-                done: done + received,
-                of,
-                batch_loss: None,
-                running_accuracy: None,
-            });
+            progress(lab, LabStep::Data, done + received, of);
         })
         .await
         .map_err(Ended::Failed)?;
@@ -90,27 +85,184 @@ pub async fn fetch_data(lab: &LabRun<'_>, urls: &LabDataUrls) -> Result<LabData,
             ))
         })
     };
-    Ok(LabData {
+    Ok(MnistSubset {
         train_full: parse(&files[0], &files[1], "training")?,
         test: parse(&files[2], &files[3], "test")?,
     })
 }
 
-/// Spurious MNIST as `trainer-native --experiment spurious-mnist --data <the Lab's data>
-/// --seed S --subset N` builds it.
-pub fn spurious_sets(data: &LabData, settings: &LabSettings) -> SpuriousMnist {
-    let split = mnist_idx::split(data.train_full.clone(), data.test.clone(), settings.seed);
-    let config = SpuriousConfig {
-        seed: settings.seed,
-        ..Default::default()
-    };
-    let sets = spurious_mnist::build(&split, &config);
-    let subset = |set: ImageSet| set.shuffled_subset(settings.images, settings.seed);
-    SpuriousMnist {
-        train: subset(sets.train),
-        val: subset(sets.val),
-        test_original: subset(sets.test_original),
-        test_biased: subset(sets.test_biased),
+/// The sets a run trains and measures on, and what they are.
+pub struct LabSets {
+    task: LabTask,
+    train: ImageSet,
+    val: ImageSet,
+    /// Named as the trainer's report names them.
+    tests: Vec<(String, ImageSet)>,
+}
+
+impl LabSets {
+    /// Spurious MNIST as `trainer-native --experiment spurious-mnist --data <the Lab's data>
+    /// --seed S --subset N` builds it.
+    pub fn spurious_mnist(data: &MnistSubset, settings: &LabSettings) -> LabSets {
+        let split = mnist_idx::split(data.train_full.clone(), data.test.clone(), settings.seed);
+        let config = SpuriousConfig {
+            seed: settings.seed,
+            ..Default::default()
+        };
+        let sets = spurious_mnist::build(&split, &config);
+        LabSets {
+            task: LabTask::SpuriousMnist,
+            train: sets.train,
+            val: sets.val,
+            tests: vec![
+                ("test_original".into(), sets.test_original),
+                ("test_biased".into(), sets.test_biased),
+            ],
+        }
+        .subset(settings)
+    }
+
+    /// The user's folder as `trainer-native --experiment folder --data <the folder>
+    /// --image-size S --seed S --subset N` reads it: the images decoded here (PNG and JPEG by the
+    /// trainer's decoder), the missing splits held out of the training images.
+    pub async fn folder(
+        lab: &LabRun<'_>,
+        files: &[LabFile],
+        settings: &LabSettings,
+    ) -> Result<LabSets, Ended> {
+        let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
+        let layout = image_folder::arrange(&paths)
+            .map_err(|error| Ended::Failed(format!("the folder cannot be trained on: {error}")))?;
+        let task = LabTask::Folder {
+            classes: layout.class_names.len(),
+        };
+        settings.check(&task).map_err(Ended::Failed)?;
+        let mut reading = FolderReading {
+            lab,
+            files,
+            layout: &layout,
+            side: settings.image_size,
+            done: 0,
+        };
+        let train = reading.split(FolderSplit::Train).await?;
+        let val = reading.optional_split(FolderSplit::Val).await?;
+        let test = reading.optional_split(FolderSplit::Test).await?;
+        let (train, val, test) = image_folder::hold_out(train, val, test, settings.seed);
+        Ok(LabSets {
+            task,
+            train,
+            val,
+            tests: vec![("test".into(), test)],
+        }
+        .subset(settings))
+    }
+
+    /// At most the settings' number of images of every split, as the trainer's `--subset`.
+    fn subset(self, settings: &LabSettings) -> LabSets {
+        let subset = |set: ImageSet| set.shuffled_subset(settings.images, settings.seed);
+        LabSets {
+            task: self.task,
+            train: subset(self.train),
+            val: subset(self.val),
+            tests: self
+                .tests
+                .into_iter()
+                .map(|(name, set)| (name, subset(set)))
+                .collect(),
+        }
+    }
+
+    /// The held-out sets in the order [`HeldOut`] keeps them: validation, then the tests.
+    fn held_out(&self) -> Vec<NamedSet<'_>> {
+        std::iter::once(("val", &self.val))
+            .chain(self.tests.iter().map(|(name, set)| (name.as_str(), set)))
+            .map(|(name, set)| NamedSet { name, set })
+            .collect()
+    }
+
+    fn batching(&self, settings: &LabSettings) -> Batching {
+        Batching {
+            batch_size: self.task.recipe(settings).batch_size,
+            normalization: self.task.normalization(),
+            augmentation: self.task.augmentation(settings),
+        }
+    }
+
+    /// What the page shows of the data: sizes, and the training set's groups (or classes).
+    fn summary(&self) -> LabEvent {
+        let train = &self.train;
+        let (names, counts) = match train.group_counts() {
+            Some(counts) => (&train.group_names, counts),
+            None => (&train.class_names, train.class_counts()),
+        };
+        LabEvent::DataReady {
+            train: train.len(),
+            val: self.val.len(),
+            tests: self
+                .tests
+                .iter()
+                .map(|(name, set)| (name.clone(), set.len()))
+                .collect(),
+            train_groups: names.iter().cloned().zip(counts).collect(),
+        }
+    }
+
+    /// The group of training image `i`, or its class where the set has no groups.
+    fn group_of(&self, i: usize) -> String {
+        let train = &self.train;
+        let (names, of) = match &train.groups {
+            Some(groups) => (&train.group_names, groups[i]),
+            None => (&train.class_names, train.labels[i]),
+        };
+        names.get(of as usize).cloned().unwrap_or_default()
+    }
+}
+
+/// The user's folder being decoded, split by split, with progress over all its images.
+struct FolderReading<'a> {
+    lab: &'a LabRun<'a>,
+    files: &'a [LabFile],
+    layout: &'a FolderLayout,
+    side: usize,
+    done: u64,
+}
+
+impl FolderReading<'_> {
+    async fn optional_split(&mut self, split: FolderSplit) -> Result<Option<ImageSet>, Ended> {
+        if self.layout.has(split) {
+            Ok(Some(self.split(split).await?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    async fn split(&mut self, split: FolderSplit) -> Result<ImageSet, Ended> {
+        let of = self.layout.images.len() as u64;
+        let mut set = ImageSet {
+            images: Vec::new(),
+            width: self.side,
+            height: self.side,
+            labels: Vec::new(),
+            groups: None,
+            class_names: self.layout.class_names.clone(),
+            group_names: Vec::new(),
+        };
+        for placed in self.layout.of(split) {
+            let file = &self.files[placed.index];
+            let image = image_input::decode(&file.blob, &file.path, self.side)
+                .await
+                .map_err(|error| {
+                    Ended::Failed(format!("{error}; remove or replace it in the folder"))
+                })?;
+            set.images.extend(image.rgb);
+            set.labels.push(placed.label);
+            self.done += 1;
+            progress(self.lab, LabStep::Reading, self.done, of);
+            if (self.lab.stop_requested)() {
+                return Err(Ended::Stopped);
+            }
+        }
+        Ok(set)
     }
 }
 
@@ -133,21 +285,9 @@ pub struct Erm {
 /// Example rows of the masking grid (two of each group).
 const EXAMPLES: usize = 8;
 
-fn batching(settings: &LabSettings) -> Batching {
-    Batching {
-        batch_size: settings.recipe().batch_size,
-        normalization: DatasetKind::SpuriousMnist.normalization(),
-        augmentation: Augmentation::None,
-    }
-}
-
 /// Trains the ERM model, measuring it after every epoch.
-async fn train_erm(
-    lab: &LabRun<'_>,
-    sets: &SpuriousMnist,
-    settings: &LabSettings,
-) -> Result<Erm, Ended> {
-    let recipe = settings.recipe();
+async fn train_erm(lab: &LabRun<'_>, sets: &LabSets, settings: &LabSettings) -> Result<Erm, Ended> {
+    let recipe = sets.task.recipe(settings);
     let plain = lab.backend.device.clone();
     let device = plain.clone().autodiff();
     // As the trainer: the seed drives the weights' initialisation, then the data order.
@@ -155,7 +295,7 @@ async fn train_erm(
     let mut model = recipe.architecture.init(&device);
     let mut optimizer = recipe.optimizer.build();
     let mut rng = training_rng(settings.seed);
-    let batching = batching(settings);
+    let batching = sets.batching(settings);
     let mut best: Option<(f64, usize, AnyModel, HeldOut)> = None;
     let mut last_probabilities = None;
     for epoch in 0..recipe.epochs {
@@ -175,15 +315,14 @@ async fn train_erm(
         let train_ms = now_ms() - start;
         model = trained.model;
         let probabilities = measure(lab, &model, sets, &batching, &plain).await?;
-        let [val_accuracy, test_original, test_biased] = probabilities.accuracies(sets);
+        let (val_accuracy, tests) = probabilities.accuracies(sets);
         (lab.report)(LabEvent::Epoch(EpochPoint {
             model: LabModel::Erm,
             epoch: epoch + 1,
             train_loss: Some(trained.loss),
             train_accuracy: Some(trained.accuracy),
             val_accuracy,
-            test_original,
-            test_biased,
+            tests,
             train_ms: Some(train_ms),
         }));
         // As the trainer: a later epoch replaces the best only when strictly better.
@@ -211,12 +350,12 @@ async fn train_erm(
 /// Masks the training set with the best ERM model's XGradCAM maps and shows examples.
 async fn mask_train(
     lab: &LabRun<'_>,
-    sets: &SpuriousMnist,
+    sets: &LabSets,
     settings: &LabSettings,
     erm: &Erm,
 ) -> Result<ImageSet, Ended> {
     let train = &sets.train;
-    let batching = batching(settings);
+    let batching = sets.batching(settings);
     let examples = example_indices(train, EXAMPLES);
     let done = mask_set(
         &erm.best,
@@ -229,10 +368,6 @@ async fn mask_train(
         |done| after_batch(lab, LabStep::Masking, done),
     )
     .await?;
-    let group_of = |i: usize| {
-        let group = train.groups.as_ref().map_or(0, |g| g[i] as usize);
-        train.group_names.get(group).cloned().unwrap_or_default()
-    };
     let mut shown = Vec::with_capacity(examples.len());
     for (&i, map) in examples.iter().zip(&done.example_maps) {
         let pictures = canvas::png_pictures(
@@ -248,7 +383,7 @@ async fn mask_train(
             ))
         })?;
         shown.push(MaskExample {
-            group: group_of(i),
+            group: sets.group_of(i),
             pictures,
             masked_fraction: done.masked_fraction[i],
         });
@@ -268,14 +403,14 @@ async fn mask_train(
 /// the last ERM epoch's learning rate: the MaskTune model.
 async fn finetune(
     lab: &LabRun<'_>,
-    sets: &SpuriousMnist,
+    sets: &LabSets,
     settings: &LabSettings,
     masked: &ImageSet,
     erm: &mut Erm,
 ) -> Result<(AnyModel, HeldOut), Ended> {
     let epochs = erm.epochs;
     let plain = lab.backend.device.clone();
-    let batching = batching(settings);
+    let batching = sets.batching(settings);
     let start = now_ms();
     let trained = training::train_epoch(
         erm.last.clone(),
@@ -290,47 +425,37 @@ async fn finetune(
     .await?;
     let train_ms = now_ms() - start;
     let probabilities = measure(lab, &trained.model, sets, &batching, &plain).await?;
-    let [val_accuracy, test_original, test_biased] = probabilities.accuracies(sets);
+    let (val_accuracy, tests) = probabilities.accuracies(sets);
     (lab.report)(LabEvent::Epoch(EpochPoint {
         model: LabModel::MaskTune,
         epoch: epochs + 1,
         train_loss: Some(trained.loss),
         train_accuracy: Some(trained.accuracy),
         val_accuracy,
-        test_original,
-        test_biased,
+        tests,
         train_ms: Some(train_ms),
     }));
     Ok((trained.model, probabilities))
 }
 
-/// A model's probabilities on the validation set, the original test and the biased test.
+/// A model's probabilities on the held-out sets, in [`LabSets::held_out`]'s order.
 #[derive(Clone)]
-struct HeldOut([Vec<f32>; 3]);
-
-/// The held-out sets in the order [`HeldOut`] keeps them, named as the trainer's report names
-/// them.
-fn held_out(sets: &SpuriousMnist) -> [NamedSet<'_>; 3] {
-    [
-        NamedSet {
-            name: "val",
-            set: &sets.val,
-        },
-        NamedSet {
-            name: "test_original",
-            set: &sets.test_original,
-        },
-        NamedSet {
-            name: "test_biased",
-            set: &sets.test_biased,
-        },
-    ]
-}
+struct HeldOut(Vec<Vec<f32>>);
 
 impl HeldOut {
-    fn accuracies(&self, sets: &SpuriousMnist) -> [f64; 3] {
-        let named = held_out(sets);
-        std::array::from_fn(|i| accuracy(&self.0[i], &named[i].set.labels))
+    /// Accuracy on validation, and on each test set by name.
+    fn accuracies(&self, sets: &LabSets) -> (f64, Vec<(String, f64)>) {
+        let mut accuracies = sets
+            .held_out()
+            .iter()
+            .zip(&self.0)
+            .map(|(named, probabilities)| {
+                let value = accuracy(probabilities, &named.set.labels);
+                (named.name.to_string(), value)
+            })
+            .collect::<Vec<_>>();
+        let (_, val) = accuracies.remove(0);
+        (val, accuracies)
     }
 }
 
@@ -338,49 +463,47 @@ impl HeldOut {
 async fn measure(
     lab: &LabRun<'_>,
     model: &AnyModel,
-    sets: &SpuriousMnist,
+    sets: &LabSets,
     batching: &Batching,
     device: &Device,
 ) -> Result<HeldOut, Ended> {
-    let held_out = held_out(sets);
+    let held_out = sets.held_out();
     let of: usize = held_out.iter().map(|s| s.set.len()).sum();
     let mut before = 0;
-    let mut probabilities: [Vec<f32>; 3] = Default::default();
-    for (named, out) in held_out.iter().zip(&mut probabilities) {
-        *out = training::predict(
-            model,
-            named.set,
-            batching.batch_size,
-            &batching.normalization,
-            device,
-            |done: BatchDone| {
-                let done = BatchDone {
-                    images: before + done.images,
-                    of,
-                    ..done
-                };
-                after_batch(lab, LabStep::Measuring, done)
-            },
-        )
-        .await?;
+    let mut probabilities = Vec::with_capacity(held_out.len());
+    for named in &held_out {
+        probabilities.push(
+            training::predict(
+                model,
+                named.set,
+                batching.batch_size,
+                &batching.normalization,
+                device,
+                |done: BatchDone| {
+                    let done = BatchDone {
+                        images: before + done.images,
+                        of,
+                        ..done
+                    };
+                    after_batch(lab, LabStep::Measuring, done)
+                },
+            )
+            .await?,
+        );
         before += named.set.len();
     }
     Ok(HeldOut(probabilities))
 }
 
 /// The trainer's evaluation of the best and last ERM model and the MaskTune model: accuracy per
-/// group with counts, and the selective table with thresholds from validation.
-fn evaluate(
-    sets: &SpuriousMnist,
-    erm: &Erm,
-    masktune: &HeldOut,
-) -> Result<EvaluationReport, Ended> {
+/// class and per group with counts, and the selective table with thresholds from validation.
+fn evaluate(sets: &LabSets, erm: &Erm, masktune: &HeldOut) -> Result<EvaluationReport, Ended> {
     let probabilities = [&erm.best_probabilities, &erm.last_probabilities, masktune]
-        .map(|held_out| held_out.0.to_vec())
+        .map(|held_out| held_out.0.clone())
         .to_vec();
     let (report, _) = evaluation::evaluate(
         &["erm_best", "erm_last", "masktune"],
-        &held_out(sets),
+        &sets.held_out(),
         &probabilities,
         &sets.train.class_names,
     )
@@ -392,13 +515,13 @@ fn evaluate(
 /// writes them: `trainer-native predict` and the analysis view read them. The models are copied
 /// to the CPU backend first: writing reads the weights synchronously, which WebGPU cannot.
 async fn bundles(
+    sets: &LabSets,
     settings: &LabSettings,
     erm: &Erm,
     masktune: &AnyModel,
     report: &EvaluationReport,
 ) -> Result<LabBundles, Ended> {
-    let recipe = settings.recipe();
-    let dataset = DatasetKind::SpuriousMnist;
+    let recipe = sets.task.recipe(settings);
     let host = Device::flex();
     let failed = |error| Ended::Failed(format!("the weights could not be read: {error}"));
     let erm_best = readback::module_to(&erm.best, &host)
@@ -408,10 +531,10 @@ async fn bundles(
     let bundle = |model: &AnyModel, checkpoint, name: &str, epochs: usize| {
         let meta = BundleMetadata {
             architecture: recipe.architecture.clone(),
-            dataset: dataset.name().into(),
+            dataset: sets.task.dataset_name().into(),
             class_names: report.class_names.clone(),
-            input_size: dataset.input_size(),
-            normalization: dataset.normalization(),
+            input_size: InputSize::square(sets.task.image_size(settings)),
+            normalization: sets.task.normalization(),
             checkpoint,
             training: Some(TrainingSummary {
                 epochs: Some(epochs),
@@ -444,6 +567,17 @@ async fn bundles(
     })
 }
 
+/// Reports how far a step is.
+fn progress(lab: &LabRun<'_>, step: LabStep, done: u64, of: u64) {
+    (lab.report)(LabEvent::Progress {
+        step,
+        done,
+        of,
+        batch_loss: None,
+        running_accuracy: None,
+    });
+}
+
 /// Reports a batch, lets the worker's event loop run (a stop request may be waiting), and
 /// says whether to go on.
 async fn after_batch(lab: &LabRun<'_>, step: LabStep, done: BatchDone) -> ControlFlow<()> {
@@ -462,48 +596,55 @@ async fn after_batch(lab: &LabRun<'_>, step: LabStep, done: BatchDone) -> Contro
     }
 }
 
-/// The training set's groups with their counts, for the page to show what the data is.
-pub fn train_groups(sets: &SpuriousMnist) -> Vec<(String, usize)> {
-    let counts = sets.train.group_counts().unwrap_or_default();
-    sets.train.group_names.iter().cloned().zip(counts).collect()
+/// The run's sets: spurious MNIST from the Lab's subset (downloaded once and kept for the next
+/// run), or the user's folder, read again for every run.
+async fn sets(
+    lab: &LabRun<'_>,
+    mnist: &std::cell::RefCell<Option<Rc<MnistSubset>>>,
+    data: &LabData,
+    settings: &LabSettings,
+) -> Result<LabSets, Ended> {
+    match data {
+        LabData::SpuriousMnist(urls) => {
+            settings
+                .check(&LabTask::SpuriousMnist)
+                .map_err(Ended::Failed)?;
+            let cached = mnist.borrow().clone();
+            let subset = match cached {
+                Some(subset) => subset,
+                None => {
+                    let subset = Rc::new(fetch_mnist(lab, urls).await?);
+                    mnist.replace(Some(subset.clone()));
+                    subset
+                }
+            };
+            Ok(LabSets::spurious_mnist(&subset, settings))
+        }
+        LabData::Folder(files) => LabSets::folder(lab, files, settings).await,
+    }
 }
 
-/// A whole run: data (kept for the next run), ERM training, masking, fine-tuning, evaluation
-/// and the model pair's bundles, which it returns.
+/// A whole run: data, ERM training, masking, fine-tuning, evaluation and the model pair's
+/// bundles, which it returns.
 pub async fn run(
     lab: &LabRun<'_>,
-    cached: &std::cell::RefCell<Option<Rc<LabData>>>,
-    data_urls: &LabDataUrls,
+    mnist: &std::cell::RefCell<Option<Rc<MnistSubset>>>,
+    data: &LabData,
     settings: &LabSettings,
 ) -> Result<LabBundles, Ended> {
-    settings.check().map_err(Ended::Failed)?;
-    let cached_data = cached.borrow().clone();
-    let data = match cached_data {
-        Some(data) => data,
-        None => {
-            let data = Rc::new(fetch_data(lab, data_urls).await?);
-            cached.replace(Some(data.clone()));
-            data
-        }
-    };
+    let sets = sets(lab, mnist, data, settings).await?;
     (lab.report)(LabEvent::Training {
         kind: lab.backend.kind,
         label: lab.backend.label(),
         detail: lab.backend.detail.clone(),
     });
-    let sets = spurious_sets(&data, settings);
-    (lab.report)(LabEvent::DataReady {
-        train: sets.train.len(),
-        val: sets.val.len(),
-        test: sets.test_original.len(),
-        train_groups: train_groups(&sets),
-    });
+    (lab.report)(sets.summary());
     let mut erm = train_erm(lab, &sets, settings).await?;
     let masked = mask_train(lab, &sets, settings, &erm).await?;
     let (masktune, probabilities) = finetune(lab, &sets, settings, &masked, &mut erm).await?;
     let report = evaluate(&sets, &erm, &probabilities)?;
     (lab.report)(LabEvent::Evaluated(Box::new(report.clone())));
-    let bundles = bundles(settings, &erm, &masktune, &report).await?;
+    let bundles = bundles(&sets, settings, &erm, &masktune, &report).await?;
     (lab.report)(LabEvent::Bundles(Box::new(bundles.clone())));
     Ok(bundles)
 }
@@ -519,9 +660,8 @@ mod tests {
     use masktune::training::{self, training_rng};
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    use super::batching;
     use crate::protocol::BackendKind;
-    use crate::protocol::lab::LabSettings;
+    use crate::protocol::lab::{LabSettings, LabTask};
     use crate::worker::backend::pick_backend;
 
     /// 16 noisy 28x28 pictures of two classes (bright left or right half).
@@ -566,11 +706,13 @@ mod tests {
         let backend = pick_backend().await;
         assert_eq!(backend.kind, BackendKind::WebGpu, "{}", backend.detail);
         let settings = LabSettings::default();
-        let recipe = settings.recipe();
+        let task = LabTask::SpuriousMnist;
+        let recipe = task.recipe(&settings);
         let set = two_halves();
         let batching = training::Batching {
             batch_size: 8,
-            ..batching(&settings)
+            normalization: task.normalization(),
+            augmentation: task.augmentation(&settings),
         };
         let cpu = Device::flex().autodiff();
         cpu.seed(0);

@@ -22,7 +22,7 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::assets;
-use crate::protocol::lab::{LabBundles, LabDataUrls, LabEvent, LabSettings};
+use crate::protocol::lab::{LabBundles, LabData, LabEvent, LabSettings};
 use crate::protocol::{
     self, AnalysedImage, BundleFile, ImageFile, Pictures, Request, Response, ToDraw,
 };
@@ -44,7 +44,7 @@ pub fn start() {
             running: Cell::new(false),
             generation: Cell::new(0),
             recent_inputs: RefCell::new(RecentInputs::default()),
-            lab_data: RefCell::new(None),
+            lab_mnist: RefCell::new(None),
             lab_stopped: Cell::new(0),
             lab_bundles: RefCell::new(None),
         }));
@@ -66,7 +66,7 @@ struct ComputeWorker {
     /// The inputs of the images answered last, for drawing their cards' pictures.
     recent_inputs: RefCell<RecentInputs>,
     /// The Lab's data, fetched by its first run.
-    lab_data: RefCell<Option<Rc<lab::LabData>>>,
+    lab_mnist: RefCell<Option<Rc<lab::MnistSubset>>>,
     /// Lab runs up to this number were asked to stop.
     lab_stopped: Cell<u64>,
     /// The model pair of the last Lab run that finished.
@@ -181,7 +181,7 @@ impl ComputeWorker {
     }
 
     /// Runs the Lab, reporting as it goes; ends with `Finished`, `Stopped` or `Failed`.
-    async fn lab(&self, run: u64, data: &LabDataUrls, settings: &LabSettings) {
+    async fn lab(&self, run: u64, data: &LabData, settings: &LabSettings) {
         let report = |event| self.send(&Response::Lab { run, event });
         let stop_requested = || self.lab_stopped.get() >= run;
         let backend = self.backend.for_training();
@@ -190,7 +190,7 @@ impl ComputeWorker {
             report: &report,
             stop_requested: &stop_requested,
         };
-        let last = match lab::run(&lab, &self.lab_data, data, settings).await {
+        let last = match lab::run(&lab, &self.lab_mnist, data, settings).await {
             Ok(bundles) => {
                 self.lab_bundles.replace(Some(Rc::new(bundles)));
                 LabEvent::Finished {

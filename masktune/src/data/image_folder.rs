@@ -74,6 +74,8 @@ impl FolderLayout {
 pub enum LayoutError {
     #[error("no class folder found: {LAYOUT}")]
     NoClasses,
+    #[error("only one class folder, {class}/: a classifier needs two or more; {LAYOUT}")]
+    OneClass { class: String },
     #[error("no image file in the class folder {folder}: {LAYOUT}")]
     EmptyClass { folder: String },
     #[error("{folder} is not a class of train/ (its classes: {classes})")]
@@ -119,8 +121,14 @@ pub fn arrange(paths: &[&str]) -> Result<FolderLayout, LayoutError> {
         .filter(|(split, _)| *split == FolderSplit::Train)
         .map(|(_, class)| class.to_string())
         .collect();
-    if class_names.is_empty() {
-        return Err(LayoutError::NoClasses);
+    match class_names.as_slice() {
+        [] => return Err(LayoutError::NoClasses),
+        [class] => {
+            return Err(LayoutError::OneClass {
+                class: class.clone(),
+            });
+        }
+        _ => {}
     }
     let folder_name = |split: FolderSplit, class: &str| {
         if split_folders {
@@ -241,15 +249,21 @@ mod tests {
     fn bad_layouts_are_named() {
         assert_eq!(arrange(&["a.png", "b.txt"]), Err(LayoutError::NoClasses));
         assert_eq!(
-            arrange(&["cat/a.png", "dog/notes.txt"]),
+            arrange(&["cat/a.png", "cat/b.png"]),
+            Err(LayoutError::OneClass {
+                class: "cat".into()
+            })
+        );
+        assert_eq!(
+            arrange(&["cat/a.png", "dog/notes.txt", "eel/b.png"]),
             Err(LayoutError::EmptyClass {
                 folder: "dog/".into()
             })
         );
-        let error = arrange(&["train/cat/a.png", "val/bird/b.png"]).unwrap_err();
+        let error = arrange(&["train/cat/a.png", "train/dog/c.png", "val/bird/b.png"]).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "val/bird/ is not a class of train/ (its classes: cat)"
+            "val/bird/ is not a class of train/ (its classes: cat, dog)"
         );
     }
 

@@ -161,22 +161,22 @@ fn group_masking(group: &str, fractions: impl Iterator<Item = f64>) -> GroupMask
     }
 }
 
-/// The images shown as examples: the first `count`, or where the set has groups, the first of
-/// each group in turn (shown group by group), so that a rare group (CelebA's blond men) is
-/// shown too.
+/// The images shown as examples: the first of each group in turn (shown group by group), so that
+/// a rare group (CelebA's blond men) is shown too; by class where the set has no groups.
 pub fn example_indices(train: &ImageSet, count: usize) -> Vec<usize> {
-    let Some(groups) = &train.groups else {
-        return (0..train.len().min(count)).collect();
+    let (kinds, of) = match &train.groups {
+        Some(groups) => (train.group_names.len(), groups),
+        None => (train.class_names.len(), &train.labels),
     };
-    let mut by_group: Vec<VecDeque<usize>> = vec![VecDeque::new(); train.group_names.len()];
-    for (i, &g) in groups.iter().enumerate() {
-        if let Some(queue) = by_group.get_mut(g as usize) {
+    let mut by_kind: Vec<VecDeque<usize>> = vec![VecDeque::new(); kinds];
+    for (i, &k) in of.iter().enumerate() {
+        if let Some(queue) = by_kind.get_mut(k as usize) {
             queue.push_back(i);
         }
     }
     let mut chosen = Vec::with_capacity(count);
-    while chosen.len() < count && by_group.iter().any(|q| !q.is_empty()) {
-        for queue in &mut by_group {
+    while chosen.len() < count && by_kind.iter().any(|q| !q.is_empty()) {
+        for queue in &mut by_kind {
             if chosen.len() < count
                 && let Some(i) = queue.pop_front()
             {
@@ -184,7 +184,7 @@ pub fn example_indices(train: &ImageSet, count: usize) -> Vec<usize> {
             }
         }
     }
-    chosen.sort_unstable_by_key(|&i| (groups[i], i));
+    chosen.sort_unstable_by_key(|&i| (of[i], i));
     chosen
 }
 
@@ -205,12 +205,16 @@ mod tests {
     }
 
     #[test]
-    fn examples_take_every_group_in_turn() {
+    fn examples_take_every_group_or_class_in_turn() {
         // Group 2 is rare and last: it is shown all the same.
         let set = set_with_groups(Some(vec![0, 0, 1, 0, 1, 0, 0, 2]), 8);
         assert_eq!(example_indices(&set, 5), vec![0, 1, 2, 4, 7]);
         assert_eq!(example_indices(&set, 3), vec![0, 2, 7]);
         assert_eq!(example_indices(&set, 20).len(), 8);
-        assert_eq!(example_indices(&set_with_groups(None, 8), 3), vec![0, 1, 2]);
+        // Without groups, the classes take turns.
+        let mut by_class = set_with_groups(None, 8);
+        by_class.labels = vec![0, 0, 0, 0, 0, 1, 1, 0];
+        assert_eq!(example_indices(&by_class, 3), vec![0, 1, 5]);
+        assert_eq!(example_indices(&by_class, 4), vec![0, 1, 5, 6]);
     }
 }

@@ -1,6 +1,6 @@
-//! The end of a Lab run: the trainer's evaluation of the pair (accuracy per group with counts on
-//! both test sets, the selective table with thresholds from validation, all of it as a file), and
-//! the pair itself to download or to try on the user's own digits.
+//! The end of a Lab run: the trainer's evaluation of the pair (accuracy per group, or per class,
+//! with counts on the test sets, the selective table with thresholds from validation, all of it
+//! as a file), and the pair itself to download or to try on the user's own images.
 
 use std::sync::Arc;
 
@@ -19,13 +19,19 @@ pub fn EvaluationView() -> impl IntoView {
     let lab = expect_context::<PageState>().lab;
     move || {
         lab.evaluation.get().map(|report| {
+            let by_group = report.sets.iter().any(|set| set.group_counts.is_some());
+            let (heading, parts) = if by_group {
+                ("Accuracy per group on the test sets", "Groups are (class, red square)")
+            } else {
+                ("Accuracy per class on the test set", "Your folder names no groups, so each class is one")
+            };
             view! {
                 <section id="lab-evaluation" aria-label="Evaluation of the Lab's models">
-                    <h3>"Accuracy per group on the test sets"</h3>
+                    <h3>{heading}</h3>
                     <p class="fine-print">
                         "ERM (best) is the epoch with the best validation accuracy, which made the masks; "
                         "MaskTune is the last ERM epoch after one epoch on the masked images. "
-                        "Groups are (class, red square); counts in brackets."
+                        {parts} "; counts in brackets."
                     </p>
                     <GroupTable report=report.clone() />
                     <h3>"When the pair may abstain"</h3>
@@ -59,7 +65,8 @@ fn EvaluationDownload(report: Arc<EvaluationReport>) -> impl IntoView {
     }
 }
 
-/// One row per test set and model: overall, each group's accuracy, the worst group.
+/// One row per test set and model: overall, each group's accuracy (each class's, where the sets
+/// have no groups), the worst of them.
 #[component]
 fn GroupTable(report: Arc<EvaluationReport>) -> impl IntoView {
     let tests: Vec<SetEvaluation> = report.sets.iter().skip(1).cloned().collect();
@@ -67,7 +74,12 @@ fn GroupTable(report: Arc<EvaluationReport>) -> impl IntoView {
         .first()
         .and_then(|set| set.group_counts.as_ref())
         .map(|counts| counts.iter().map(|(name, _)| name.clone()).collect())
-        .unwrap_or_default();
+        .unwrap_or_else(|| report.class_names.clone());
+    let worst = if tests.iter().any(|set| set.group_counts.is_some()) {
+        "Worst group"
+    } else {
+        "Worst class"
+    };
     view! {
         <WideTable label="Accuracy per group">
             <table id="lab-groups">
@@ -76,23 +88,32 @@ fn GroupTable(report: Arc<EvaluationReport>) -> impl IntoView {
                     <th scope="col">"Model"</th>
                     <th scope="col">"Overall"</th>
                     {group_names.into_iter().map(|name| view! { <th scope="col">{name}</th> }).collect_view()}
-                    <th scope="col">"Worst group"</th>
+                    <th scope="col">{worst}</th>
                 </tr></thead>
                 <tbody>
                     {tests.into_iter().flat_map(|set| {
                         let title = set.set.replace('_', " ");
                         set.models.into_iter().map(move |m| {
-                            let groups = m.groups.clone();
-                            let cells = groups.as_ref().map(|g| g.groups.iter().map(|g| view! {
-                                <td class="group" data-correct=g.correct data-count=g.count>{accuracy_text(g.correct, g.count)}</td>
-                            }).collect_view());
+                            let cell = |correct: usize, count: usize| view! {
+                                <td class="group" data-correct=correct data-count=count>{accuracy_text(correct, count)}</td>
+                            };
+                            let (cells, worst) = match &m.groups {
+                                Some(groups) => (
+                                    groups.groups.iter().map(|g| cell(g.correct, g.count)).collect_view(),
+                                    groups.worst_group_accuracy,
+                                ),
+                                None => (
+                                    m.accuracy.per_class.iter().map(|c| cell(c.correct, c.count)).collect_view(),
+                                    m.accuracy.worst_class().and_then(|c| c.accuracy),
+                                ),
+                            };
                             view! {
                                 <tr data-set=set.set.clone() data-model=m.model.clone()>
                                     <td>{title.clone()}</td>
                                     <td>{model_name(&m.model)}</td>
                                     <td class="overall">{percent(m.accuracy.accuracy)}</td>
                                     {cells}
-                                    <td class="worst">{percent(groups.and_then(|g| g.worst_group_accuracy))}</td>
+                                    <td class="worst">{percent(worst)}</td>
                                 </tr>
                             }
                         }).collect::<Vec<_>>()

@@ -1,22 +1,28 @@
-//! The Lab: MaskTune itself, run in the page on spurious MNIST. The user sets a few numbers,
-//! presses Start and watches the ERM model learn the red-square shortcut; the compute worker
-//! trains (`crate::worker::lab`), this side only draws what it reports.
+//! The Lab: MaskTune itself, run in the page on spurious MNIST or on the user's own folder of
+//! images. The user sets a few numbers, presses Start and watches the ERM model learn (on spurious
+//! MNIST, the red-square shortcut), the masks and the fine-tuning; the compute worker trains
+//! (`crate::worker::lab`), this side only draws what it reports.
 
 mod effect;
 mod evaluation;
+mod folder;
 mod state;
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+use masktune::data::image_folder;
 
 use effect::Effect;
 use evaluation::{EvaluationView, ModelsView};
-pub use state::LabState;
+pub use folder::ChosenFolder;
+pub use state::{DataChoice, LabState};
 use state::{RunState, StepProgress};
 
 use super::line_chart::{Axis, LineChart, Series};
 use super::state::PageState;
 use super::wide_table::WideTable;
 use crate::protocol::lab::{LabModel, LabSettings, LabStep};
+use crate::ui::{file_lists, folders};
 
 #[component]
 pub fn LabView() -> impl IntoView {
@@ -26,17 +32,12 @@ pub fn LabView() -> impl IntoView {
         // The page's main content while the Lab shows (the analysis view's <main> is hidden).
         <main id="lab" aria-label="MaskTune Lab">
             <h2>"MaskTune Lab: watch a model learn a shortcut"</h2>
-            <p class="story">
-                "Digits 0–4 are one class and 5–9 the other. In the training images a small red square "
-                "sits in the corner of 99 % of the 0–4s and of 1 % of the 5–9s, so the square alone "
-                "almost tells the class. A model trained as usual (ERM) learns that shortcut: on the "
-                "biased test set, where every 5–9 carries the square, its accuracy falls. "
-                "Everything trains here, in this page, with the same code as the native trainer."
-            </p>
+            <Story />
+            <DataPicker />
             <Settings />
             <div class="lab-actions">
                 <button id="lab-start" on:click=move |_| page.start_lab()
-                    disabled=move || lab.running() || !page.backend_ready()>"Start"</button>
+                    disabled=move || lab.running() || !page.backend_ready() || !lab.data_ready()>"Start"</button>
                 <button id="lab-stop" on:click=move |_| page.stop_lab()
                     disabled=move || lab.run_state.get() != RunState::Running>"Stop"</button>
                 <RunStatus />
@@ -51,11 +52,97 @@ pub fn LabView() -> impl IntoView {
             <MaskGrid />
             <EvaluationView />
             <ModelsView />
-            <p class="fine-print">
-                "Data: the first 12,000 training and 2,000 test images of MNIST (Y. LeCun, C. Cortes, "
-                "C. J. C. Burges), licensed CC BY-SA 3.0; the red squares are painted in the page."
-            </p>
+            <Show when=move || lab.data_choice.get() == DataChoice::SpuriousMnist>
+                <p class="fine-print">
+                    "Data: the first 12,000 training and 2,000 test images of MNIST (Y. LeCun, C. Cortes, "
+                    "C. J. C. Burges), licensed CC BY-SA 3.0; the red squares are painted in the page."
+                </p>
+            </Show>
         </main>
+    }
+}
+
+#[component]
+fn Story() -> impl IntoView {
+    let lab = expect_context::<PageState>().lab;
+    move || match lab.data_choice.get() {
+        DataChoice::SpuriousMnist => view! {
+            <p class="story">
+                "Digits 0–4 are one class and 5–9 the other. In the training images a small red square "
+                "sits in the corner of 99 % of the 0–4s and of 1 % of the 5–9s, so the square alone "
+                "almost tells the class. A model trained as usual (ERM) learns that shortcut: on the "
+                "biased test set, where every 5–9 carries the square, its accuracy falls. "
+                "Everything trains here, in this page, with the same code as the native trainer."
+            </p>
+        },
+        DataChoice::Folder => view! {
+            <p class="story">
+                "Your own images, one folder per class: an ERM model learns them, its XGradCAM maps "
+                "show what it looks at in every training image, MaskTune hides that and fine-tunes "
+                "once, and the pair is evaluated per class and for abstaining. Everything trains "
+                "here, in this page, with the same code as the native trainer; the images never "
+                "leave it."
+            </p>
+        },
+    }
+}
+
+/// What the Lab trains on: the shipped spurious MNIST or a folder of the user's, chosen or
+/// dropped on the Lab, with what the trainer's layout rule makes of it.
+#[component]
+fn DataPicker() -> impl IntoView {
+    let lab = expect_context::<PageState>().lab;
+    let choice = move |value: DataChoice, id: &'static str, label: &'static str| {
+        view! {
+            <label for=id>
+                <input type="radio" id=id name="lab-data-choice"
+                    prop:checked=move || lab.data_choice.get() == value
+                    disabled=move || lab.running()
+                    on:change=move |_| lab.data_choice.set(value) />
+                " " {label}
+            </label>
+        }
+    };
+    let chosen = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        let files = file_lists::all(input.files());
+        input.set_value("");
+        spawn_local(async move {
+            let (images, left_out) = folders::chosen(&files).await;
+            lab.take_folder(ChosenFolder::new(images, left_out.len()));
+        });
+    };
+    let folder_note = move || {
+        lab.folder.get().map(|folder| match &folder.layout {
+            Ok(_) => view! { <p id="lab-folder" class="fine-print" data-state="ready">{folder.summary()}</p> },
+            Err(error) => view! {
+                <p id="lab-folder" class="error" data-state="unusable">
+                    {format!("This folder cannot be trained on: {error}.")}
+                </p>
+            },
+        })
+    };
+    view! {
+        <fieldset class="lab-data">
+            <legend>"Data"</legend>
+            {choice(DataChoice::SpuriousMnist, "lab-data-mnist", "Spurious MNIST (shipped with the page)")}
+            {choice(DataChoice::Folder, "lab-data-folder", "Your images: a folder with one subfolder per class")}
+            <Show when=move || lab.data_choice.get() == DataChoice::Folder>
+                <label for="lab-folder-input">"Choose the folder (or drop it on the Lab): "
+                    <input id="lab-folder-input" type="file" prop:webkitdirectory=true multiple
+                        disabled=move || lab.running() on:change=chosen />
+                </label>
+                <small class="fine-print">
+                    "As trainer-native reads a folder: "
+                    {image_folder::LAYOUT}
+                    {format!(
+                        " (PNG, JPEG, BMP or WebP). Where val/ or test/ is missing, {:.0} % of the                          training images are held out for it.",
+                        image_folder::HOLDOUT * 100.0
+                    )}
+                </small>
+                {folder_note}
+            </Show>
+        </fieldset>
     }
 }
 
@@ -90,11 +177,27 @@ fn Settings() -> impl IntoView {
                 |s, v| if let Ok(v) = v.parse() { s.seed = v })}
             {field("lab-images", "Images per split (at most)", "100", |s| s.images.to_string(),
                 |s, v| if let Ok(v) = v.parse() { s.images = v })}
-            <small class="fine-print">
-                "The authors' MNIST network and SGD (momentum 0.9, weight decay 1e-4, batches of 128), as "
-                "trainer-native pipeline --experiment spurious-mnist --data app/assets/lab/mnist."
-            </small>
+            <Show when=move || lab.data_choice.get() == DataChoice::Folder>
+                {field("lab-image-size", "Image side (px)", "8", |s| s.image_size.to_string(),
+                    |s, v| if let Ok(v) = v.parse() { s.image_size = v })}
+            </Show>
+            <small class="fine-print">{move || recipe_text(lab.data_choice.get())}</small>
         </fieldset>
+    }
+}
+
+/// The recipe a run follows, and the trainer's command that trains the same way.
+fn recipe_text(choice: DataChoice) -> &'static str {
+    match choice {
+        DataChoice::SpuriousMnist => {
+            "The authors' MNIST network and SGD (momentum 0.9, weight decay 1e-4, batches of 128), \
+             as trainer-native pipeline --experiment spurious-mnist --data app/assets/lab/mnist."
+        }
+        DataChoice::Folder => {
+            "VGG-11 at a quarter width from scratch, SGD (momentum 0.9, weight decay 1e-4, batches \
+             of 64), random crops and flips, ImageNet's normalisation, as trainer-native pipeline \
+             --experiment folder --data <your folder> --image-size <side> --subset <images>."
+        }
     }
 }
 
@@ -132,6 +235,7 @@ fn step_text(progress: StepProgress) -> String {
             done as f64 / 1e6,
             of as f64 / 1e6
         ),
+        LabStep::Reading => format!("Reading your images: {done} of {of}"),
         LabStep::Erm { epoch } => format!("ERM training, epoch {epoch}: {done} of {of} images"),
         LabStep::Measuring => format!("Measuring accuracy: {done} of {of} held-out images"),
         LabStep::Masking => format!("Masking with XGradCAM: {done} of {of} training images"),
@@ -159,11 +263,19 @@ fn DataSummaryView() -> impl IntoView {
                 .map(|(name, count)| format!("{name}: {count}"))
                 .collect::<Vec<_>>()
                 .join(" · ");
+            let tests = match data.tests.as_slice() {
+                [(_, test)] => format!("{test} test images"),
+                tests => format!("{} test images (each test set)", tests[0].1),
+            };
+            let kind = match lab.data_choice.get_untracked() {
+                DataChoice::SpuriousMnist => "groups",
+                DataChoice::Folder => "classes",
+            };
             view! {
                 <p id="lab-data">
                     {format!(
-                        "{} training, {} validation and {} test images (each test set). Training groups: {groups}.",
-                        data.train, data.val, data.test
+                        "{} training, {} validation and {tests}. Training {kind}: {groups}.",
+                        data.train, data.val
                     )}
                 </p>
             }
@@ -223,26 +335,44 @@ fn AccuracyCurve() -> impl IntoView {
     let lab = expect_context::<PageState>().lab;
     move || {
         let epochs = lab.epochs.get();
-        let line =
-            |name: &str, class, value: fn(&crate::protocol::lab::EpochPoint) -> f64| Series {
-                name: name.into(),
-                class,
-                points: epochs.iter().map(|p| [p.epoch as f64, value(p)]).collect(),
-            };
-        let series = vec![
-            line("original test", "original", |p| p.test_original),
-            line("biased test", "biased", |p| p.test_biased),
-            line("validation", "validation", |p| p.val_accuracy),
-        ];
+        let names: Vec<String> = epochs
+            .first()
+            .map(|p| p.tests.iter().map(|(name, _)| name.clone()).collect())
+            .unwrap_or_default();
+        let mut series: Vec<Series> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Series {
+                name: test_title(name),
+                class: test_class(name),
+                points: epochs
+                    .iter()
+                    .map(|p| [p.epoch as f64, p.tests[i].1])
+                    .collect(),
+            })
+            .collect();
+        series.push(Series {
+            name: "validation".into(),
+            class: "validation",
+            points: epochs
+                .iter()
+                .map(|p| [p.epoch as f64, p.val_accuracy])
+                .collect(),
+        });
         let y = Axis {
             min: 0.0,
             max: 1.0,
             name: "accuracy",
             percent: true,
         };
-        let label = "accuracy on the original test, the biased test and validation after each ERM \
-                     epoch and after the fine-tuning epoch"
-            .to_string();
+        let label = format!(
+            "accuracy on {} and validation after each ERM epoch and after the fine-tuning epoch",
+            names
+                .iter()
+                .map(|n| test_title(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         view! { <figure id="lab-accuracy"><LineChart series x=epochs_axis(&lab) y label /></figure> }
     }
 }
@@ -253,6 +383,10 @@ fn EpochTable() -> impl IntoView {
     let percent = |v: f64| format!("{:.2}%", v * 100.0);
     move || {
         let epochs = lab.epochs.get();
+        let names: Vec<String> = epochs
+            .first()
+            .map(|p| p.tests.iter().map(|(name, _)| name.clone()).collect())
+            .unwrap_or_default();
         (!epochs.is_empty()).then(|| {
             view! {
                 <WideTable label="Each epoch's loss and accuracies">
@@ -263,8 +397,7 @@ fn EpochTable() -> impl IntoView {
                             <th scope="col">"Loss"</th>
                             <th scope="col">"Train acc."</th>
                             <th scope="col">"Validation"</th>
-                            <th scope="col">"Original test"</th>
-                            <th scope="col">"Biased test"</th>
+                            {names.iter().map(|name| view! { <th scope="col">{capitalised(&test_title(name))}</th> }).collect_view()}
                             <th scope="col">"Time"</th>
                         </tr></thead>
                         <tbody>
@@ -275,8 +408,9 @@ fn EpochTable() -> impl IntoView {
                                     <td>{p.train_loss.map_or("–".into(), |l| format!("{l:.4}"))}</td>
                                     <td>{p.train_accuracy.map_or("–".into(), percent)}</td>
                                     <td class="val">{percent(p.val_accuracy)}</td>
-                                    <td class="original">{percent(p.test_original)}</td>
-                                    <td class="biased">{percent(p.test_biased)}</td>
+                                    {p.tests.iter().map(|(name, value)| view! {
+                                        <td class=test_class(name)>{percent(*value)}</td>
+                                    }).collect_view()}
                                     <td>{p.train_ms.map_or("–".into(), |ms| format!("{:.1} s", ms / 1e3))}</td>
                                 </tr>
                             }).collect_view()}
@@ -285,6 +419,30 @@ fn EpochTable() -> impl IntoView {
                 </WideTable>
             }
         })
+    }
+}
+
+/// A test set's name as the page writes it ("test_biased": "biased test").
+fn test_title(name: &str) -> String {
+    match name.strip_prefix("test_") {
+        Some(kind) => format!("{kind} test"),
+        None => name.replace('_', " "),
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or(String::new(), |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
+/// The style class of a test set's line and cells.
+fn test_class(name: &str) -> &'static str {
+    match name {
+        "test_original" => "original",
+        "test_biased" => "biased",
+        _ => "test",
     }
 }
 

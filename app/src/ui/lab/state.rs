@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use masktune::evaluation::EvaluationReport;
 use masktune::training::masking_pass::GroupMasking;
 
+use super::folder::ChosenFolder;
 use crate::object_url::ObjectUrl;
 use crate::protocol::BackendKind;
 use crate::protocol::lab::{
@@ -24,12 +25,21 @@ pub enum RunState {
     Failed(String),
 }
 
+/// What the Lab trains on: the shipped spurious MNIST, or the user's folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataChoice {
+    SpuriousMnist,
+    Folder,
+}
+
 /// The data the run trains on, as the worker built it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DataSummary {
     pub train: usize,
     pub val: usize,
-    pub test: usize,
+    /// Each test set's name (as the trainer's report names it) and size.
+    pub tests: Vec<(String, usize)>,
+    /// The training set's groups, or its classes where it has none, with counts.
     pub train_groups: Vec<(String, usize)>,
 }
 
@@ -84,6 +94,9 @@ impl Downloads {
 #[derive(Clone, Copy)]
 pub struct LabState {
     pub settings: RwSignal<LabSettings>,
+    pub data_choice: RwSignal<DataChoice>,
+    /// The folder the user gave, kept while the page lives or until another is given.
+    pub folder: RwSignal<Option<Arc<ChosenFolder>>>,
     pub run_state: RwSignal<RunState>,
     pub data: RwSignal<Option<DataSummary>>,
     pub step: RwSignal<Option<StepProgress>>,
@@ -107,6 +120,8 @@ impl LabState {
     pub fn new() -> Self {
         Self {
             settings: RwSignal::new(LabSettings::default()),
+            data_choice: RwSignal::new(DataChoice::SpuriousMnist),
+            folder: RwSignal::new(None),
             run_state: RwSignal::new(RunState::Idle),
             data: RwSignal::new(None),
             step: RwSignal::new(None),
@@ -118,6 +133,23 @@ impl LabState {
             downloads: RwSignal::new(None),
             worker_memory: RwSignal::new(None),
             run: StoredValue::new(0),
+        }
+    }
+
+    /// Takes a folder the user chose or dropped as the Lab's data.
+    pub fn take_folder(&self, folder: ChosenFolder) {
+        self.folder.set(Some(Arc::new(folder)));
+        self.data_choice.set(DataChoice::Folder);
+    }
+
+    /// Whether the chosen data can be trained on: spurious MNIST always, a folder once one is
+    /// given whose layout places its images.
+    pub fn data_ready(&self) -> bool {
+        match self.data_choice.get() {
+            DataChoice::SpuriousMnist => true,
+            DataChoice::Folder => self
+                .folder
+                .with(|folder| folder.as_ref().is_some_and(|f| f.layout.is_ok())),
         }
     }
 
@@ -186,12 +218,12 @@ impl LabState {
             LabEvent::DataReady {
                 train,
                 val,
-                test,
+                tests,
                 train_groups,
             } => self.data.set(Some(DataSummary {
                 train,
                 val,
-                test,
+                tests,
                 train_groups,
             })),
             LabEvent::Epoch(point) => self.epochs.update(|points| points.push(point)),
