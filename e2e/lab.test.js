@@ -223,10 +223,21 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
     // Nothing to train on yet.
     assert.equal(await page.locator("#lab-start").isDisabled(), true);
 
-    // One class folder alone is named as unusable, and the run cannot start.
-    await page.setInputFiles("#lab-folder-input", join(SHAPES, "train", "disc"));
+    // What is dropped on the Lab is its data too: loose files name no class.
+    await page.evaluate(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array([137, 80, 78, 71])], "a.png", { type: "image/png" }));
+      const drop = new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true });
+      document.querySelector("#lab").dispatchEvent(drop);
+    });
     const note = page.locator("#lab-folder");
     await note.waitFor();
+    assert.equal(await note.getAttribute("data-state"), "unusable");
+    assert.match(await note.textContent(), /no class folder found/);
+
+    // One class folder alone is named as unusable, and the run cannot start.
+    await page.setInputFiles("#lab-folder-input", join(SHAPES, "train", "disc"));
+    await page.locator("#lab-folder", { hasText: "only one class folder" }).waitFor();
     assert.equal(await note.getAttribute("data-state"), "unusable");
     assert.match(await note.textContent(), /only one class folder, disc\/: a classifier needs two or more/);
     assert.equal(await page.locator("#lab-start").isDisabled(), true);

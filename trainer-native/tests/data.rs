@@ -623,32 +623,41 @@ fn image_folder_splits_crop_and_errors() {
     std::fs::write(r.join("train/cat/notes.txt"), "ignored").unwrap();
     save(&r.join("test/dog/d.jpg"), 16, 16, |_, _| [0, 0, 255]);
 
-    let f = image_folder::load(r, 2).unwrap();
+    // test/ given, validation held out of train/ (one of its three images).
+    let f = image_folder::load(r, 2, 0, None).unwrap();
     assert_eq!(f.train.class_names, vec!["cat", "dog"]);
-    assert_eq!(f.train.labels, vec![0, 0, 1]);
-    assert_eq!(f.train.image(2), &[10, 0, 0].repeat(4)[..]);
-    assert!(f.val.is_none());
-    assert_eq!(f.test.as_ref().unwrap().labels, vec![1]);
+    let mut all = [f.train.labels.clone(), f.val.labels.clone()].concat();
+    all.sort_unstable();
+    assert_eq!((f.val.len(), all), (1, vec![0, 0, 1]));
+    let dog = f.train.labels.iter().position(|&l| l == 1);
+    let dog_image = dog.map_or(f.val.image(0), |i| f.train.image(i));
+    assert_eq!(dog_image, &[10, 0, 0].repeat(4)[..]);
+    assert_eq!(f.test.labels, vec![1]);
 
-    // Without split folders the root itself is the (only) set.
-    let flat = image_folder::load(&r.join("train"), 3).unwrap();
+    // Without split folders the root itself is the training set, validation and test held out;
+    // a subset is drawn from each.
+    let flat = image_folder::load(&r.join("train"), 3, 0, None).unwrap();
     assert_eq!(
-        (flat.train.len(), flat.train.image(0)),
-        (3, &[1, 2, 3].repeat(9)[..])
+        (flat.train.len(), flat.val.len(), flat.test.len()),
+        (1, 1, 1)
     );
+    let cats = [&flat.train, &flat.val, &flat.test].map(|set| set.image(0)[0]);
+    assert!(cats.contains(&1) && cats.contains(&4), "{cats:?}");
+    let subset = image_folder::load(r, 2, 0, Some(1)).unwrap();
+    assert_eq!(subset.train.len(), 1);
 
     save(&r.join("val/bird/e.png"), 2, 2, |_, _| [0; 3]);
-    let e = image_folder::load(r, 2).unwrap_err();
+    let e = image_folder::load(r, 2, 0, None).unwrap_err();
     assert!(e.to_string().contains("bird"), "{e}");
     std::fs::remove_dir_all(r.join("val")).unwrap();
 
     std::fs::write(r.join("train/cat/broken.jpg"), b"\xff\xd8\xff garbage").unwrap();
-    let e = image_folder::load(r, 2).unwrap_err();
+    let e = image_folder::load(r, 2, 0, None).unwrap_err();
     assert!(
         matches!(e, DataError::Image { .. }) && e.to_string().contains("broken.jpg"),
         "{e}"
     );
 
-    let e = image_folder::load(&r.join("nothing"), 2).unwrap_err();
+    let e = image_folder::load(&r.join("nothing"), 2, 0, None).unwrap_err();
     assert!(e.to_string().contains("nothing"), "{e}");
 }

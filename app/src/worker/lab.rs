@@ -10,7 +10,7 @@ use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use gloo_timers::future::TimeoutFuture;
 use masktune::bundle::{Bundle, BundleMetadata, CheckpointKind, TrainingSummary, WeightPrecision};
-use masktune::data::image_folder::{self, FolderLayout, FolderSplit};
+use masktune::data::image_folder::{self, FolderLayout, SplitPlan};
 use masktune::data::spurious_mnist::{self, SpuriousConfig};
 use masktune::data::{ImageSet, mnist_idx};
 use masktune::evaluation::{self, EvaluationReport, NamedSet};
@@ -91,6 +91,11 @@ pub async fn fetch_mnist(lab: &LabRun<'_>, urls: &LabDataUrls) -> Result<MnistSu
     })
 }
 
+/// The most bytes a folder's decoded images (and the masked copy of its training set) may take:
+/// the threaded build's memory cannot grow past 1 GiB, which the models, their training and the
+/// page's other work share.
+const MAX_FOLDER_BYTES: usize = 400_000_000;
+
 /// The sets a run trains and measures on, and what they are.
 pub struct LabSets {
     task: LabTask,
@@ -110,21 +115,21 @@ impl LabSets {
             ..Default::default()
         };
         let sets = spurious_mnist::build(&split, &config);
+        let subset = |set: ImageSet| set.shuffled_subset(settings.images, settings.seed);
         LabSets {
             task: LabTask::SpuriousMnist,
-            train: sets.train,
-            val: sets.val,
+            train: subset(sets.train),
+            val: subset(sets.val),
             tests: vec![
-                ("test_original".into(), sets.test_original),
-                ("test_biased".into(), sets.test_biased),
+                ("test_original".into(), subset(sets.test_original)),
+                ("test_biased".into(), subset(sets.test_biased)),
             ],
         }
-        .subset(settings)
     }
 
     /// The user's folder as `trainer-native --experiment folder --data <the folder>
-    /// --image-size S --seed S --subset N` reads it: the images decoded here (PNG and JPEG by the
-    /// trainer's decoder), the missing splits held out of the training images.
+    /// --image-size S --seed S --subset N` reads it: the sets chosen first, then only their
+    /// images decoded here (PNG and JPEG by the trainer's decoder).
     pub async fn folder(
         lab: &LabRun<'_>,
         files: &[LabFile],
@@ -137,39 +142,23 @@ impl LabSets {
             classes: layout.class_names.len(),
         };
         settings.check(&task).map_err(Ended::Failed)?;
+        let plan = image_folder::plan(&layout, settings.seed, Some(settings.images));
+        let side = settings.image_size;
+        let images = fits_in_memory(&plan, side).map_err(Ended::Failed)?;
         let mut reading = FolderReading {
             lab,
             files,
             layout: &layout,
-            side: settings.image_size,
+            side,
             done: 0,
+            of: images as u64,
         };
-        let train = reading.split(FolderSplit::Train).await?;
-        let val = reading.optional_split(FolderSplit::Val).await?;
-        let test = reading.optional_split(FolderSplit::Test).await?;
-        let (train, val, test) = image_folder::hold_out(train, val, test, settings.seed);
         Ok(LabSets {
             task,
-            train,
-            val,
-            tests: vec![("test".into(), test)],
-        }
-        .subset(settings))
-    }
-
-    /// At most the settings' number of images of every split, as the trainer's `--subset`.
-    fn subset(self, settings: &LabSettings) -> LabSets {
-        let subset = |set: ImageSet| set.shuffled_subset(settings.images, settings.seed);
-        LabSets {
-            task: self.task,
-            train: subset(self.train),
-            val: subset(self.val),
-            tests: self
-                .tests
-                .into_iter()
-                .map(|(name, set)| (name, subset(set)))
-                .collect(),
-        }
+            train: reading.set(&plan.train).await?,
+            val: reading.set(&plan.val).await?,
+            tests: vec![("test".into(), reading.set(&plan.test).await?)],
+        })
     }
 
     /// The held-out sets in the order [`HeldOut`] keeps them: validation, then the tests.
@@ -218,36 +207,47 @@ impl LabSets {
     }
 }
 
-/// The user's folder being decoded, split by split, with progress over all its images.
+/// The number of images `plan` chooses, if they fit in [`MAX_FOLDER_BYTES`] at `side` px; else
+/// what to change.
+fn fits_in_memory(plan: &SplitPlan, side: usize) -> Result<usize, String> {
+    let images = plan.train.len() + plan.val.len() + plan.test.len();
+    // The masking pass copies the training set once more.
+    let bytes = (images + plan.train.len()) * side * side * 3;
+    if bytes > MAX_FOLDER_BYTES {
+        return Err(format!(
+            "{images} images of {side}x{side} px would take {} MB in the page, more than its {} MB \
+             for a folder: lower the images per split or the image side",
+            bytes / 1_000_000,
+            MAX_FOLDER_BYTES / 1_000_000
+        ));
+    }
+    Ok(images)
+}
+
+/// The user's folder being decoded, set by set, with progress over all the images chosen.
 struct FolderReading<'a> {
     lab: &'a LabRun<'a>,
     files: &'a [LabFile],
     layout: &'a FolderLayout,
     side: usize,
     done: u64,
+    of: u64,
 }
 
 impl FolderReading<'_> {
-    async fn optional_split(&mut self, split: FolderSplit) -> Result<Option<ImageSet>, Ended> {
-        if self.layout.has(split) {
-            Ok(Some(self.split(split).await?))
-        } else {
-            Ok(None)
-        }
-    }
-
-    async fn split(&mut self, split: FolderSplit) -> Result<ImageSet, Ended> {
-        let of = self.layout.images.len() as u64;
+    /// The images `chosen` (indices into the layout's images), decoded in that order.
+    async fn set(&mut self, chosen: &[usize]) -> Result<ImageSet, Ended> {
         let mut set = ImageSet {
-            images: Vec::new(),
+            images: Vec::with_capacity(chosen.len() * self.side * self.side * 3),
             width: self.side,
             height: self.side,
-            labels: Vec::new(),
+            labels: Vec::with_capacity(chosen.len()),
             groups: None,
             class_names: self.layout.class_names.clone(),
             group_names: Vec::new(),
         };
-        for placed in self.layout.of(split) {
+        for &i in chosen {
+            let placed = self.layout.images[i];
             let file = &self.files[placed.index];
             let image = image_input::decode(&file.blob, &file.path, self.side)
                 .await
@@ -257,7 +257,7 @@ impl FolderReading<'_> {
             set.images.extend(image.rgb);
             set.labels.push(placed.label);
             self.done += 1;
-            progress(self.lab, LabStep::Reading, self.done, of);
+            progress(self.lab, LabStep::Reading, self.done, self.of);
             if (self.lab.stop_requested)() {
                 return Err(Ended::Stopped);
             }
@@ -660,9 +660,27 @@ mod tests {
     use masktune::training::{self, training_rng};
     use wasm_bindgen_test::wasm_bindgen_test;
 
+    use masktune::data::image_folder::SplitPlan;
+
+    use super::fits_in_memory;
     use crate::protocol::BackendKind;
     use crate::protocol::lab::{LabSettings, LabTask};
     use crate::worker::backend::pick_backend;
+
+    #[wasm_bindgen_test]
+    fn a_folder_too_large_for_the_pages_memory_is_refused_before_decoding() {
+        let plan = |n: usize| SplitPlan {
+            train: (0..n).collect(),
+            val: (0..n).collect(),
+            test: (0..n).collect(),
+        };
+        assert_eq!(fits_in_memory(&plan(1000), 64), Ok(3000));
+        assert_eq!(
+            fits_in_memory(&plan(10_000), 128).unwrap_err(),
+            "30000 images of 128x128 px would take 1966 MB in the page, more than its 400 MB for \
+             a folder: lower the images per split or the image side"
+        );
+    }
 
     /// 16 noisy 28x28 pictures of two classes (bright left or right half).
     fn two_halves() -> ImageSet {

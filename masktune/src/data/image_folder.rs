@@ -1,7 +1,7 @@
 //! A class-per-folder image set, arranged from its files' paths alone: the trainer lists a folder
 //! on disk, the page a folder the user chose or dropped, and both place every image by this one
-//! rule, then hold out validation and test images by [`hold_out`], so that a seed gives the same
-//! splits in both.
+//! rule, then choose the images of the training, validation and test sets by [`plan`] before
+//! decoding any, so that a seed gives the same sets in both.
 //!
 //! The layout is `<class>/<image>`, or with split folders `{train,val,test}/<class>/<image>`
 //! (train required then, val and test optional). Classes are the training folder's subfolders,
@@ -10,7 +10,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+#[cfg(doc)]
 use super::ImageSet;
+use super::{holdout_positions, subset_positions};
 
 /// File extensions (any case) read as images.
 pub const EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "webp"];
@@ -173,30 +175,59 @@ pub fn is_image_name(name: &str) -> bool {
     })
 }
 
-/// Training, validation and test sets from a folder's splits: a split the folder lacks is held
-/// out of the training images at random by `seed` ([`HOLDOUT`] of them, at least one), validation
-/// first, then test from what is left.
-pub fn hold_out(
-    train: ImageSet,
-    val: Option<ImageSet>,
-    test: Option<ImageSet>,
-    seed: u64,
-) -> (ImageSet, ImageSet, ImageSet) {
-    let holdout = |set: &ImageSet| ((set.len() as f64 * HOLDOUT).ceil() as usize).max(1);
-    let (train, val) = match val {
-        Some(val) => (train, val),
-        None => train.split_holdout(holdout(&train), seed),
+/// The images each set of a run takes, as indices into [`FolderLayout::images`], in the order
+/// the sets hold them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SplitPlan {
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+/// Training, validation and test sets from a folder's splits, chosen before any image is
+/// decoded: a split the folder lacks is held out of the training images at random by `seed`
+/// ([`HOLDOUT`] of them, at least one), validation first, then test from what is left; then
+/// each set keeps at most `subset` images, drawn by `seed` as [`ImageSet::shuffled_subset`]
+/// draws them.
+pub fn plan(layout: &FolderLayout, seed: u64, subset: Option<usize>) -> SplitPlan {
+    let of = |split| -> Vec<usize> {
+        (0..layout.images.len())
+            .filter(|&i| layout.images[i].split == split)
+            .collect()
     };
-    let (train, test) = match test {
-        Some(test) => (train, test),
-        None => train.split_holdout(holdout(&train), seed.wrapping_add(1)),
+    let hold_out = |from: Vec<usize>, seed| {
+        let n = ((from.len() as f64 * HOLDOUT).ceil() as usize).max(1);
+        let (rest, held) = holdout_positions(from.len(), n, seed);
+        (pick(&from, &rest), pick(&from, &held))
     };
-    (train, val, test)
+    let train = of(FolderSplit::Train);
+    let (train, val) = match of(FolderSplit::Val) {
+        val if !val.is_empty() => (train, val),
+        _ => hold_out(train, seed),
+    };
+    let (train, test) = match of(FolderSplit::Test) {
+        test if !test.is_empty() => (train, test),
+        _ => hold_out(train, seed.wrapping_add(1)),
+    };
+    let subset = |set: Vec<usize>| match subset {
+        Some(n) => pick(&set, &subset_positions(set.len(), n, seed)),
+        None => set,
+    };
+    SplitPlan {
+        train: subset(train),
+        val: subset(val),
+        test: subset(test),
+    }
+}
+
+fn pick(from: &[usize], positions: &[usize]) -> Vec<usize> {
+    positions.iter().map(|&p| from[p]).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::ImageSet;
 
     fn placed(layout: &FolderLayout) -> Vec<(usize, FolderSplit, u32)> {
         layout
@@ -267,38 +298,81 @@ mod tests {
         );
     }
 
-    fn numbered(n: usize) -> ImageSet {
+    /// A layout of `train` training images (two classes in turn) and `test` test images.
+    fn layout(train: usize, test: usize) -> FolderLayout {
+        let placed = |index, split| PlacedImage {
+            index,
+            split,
+            label: (index % 2) as u32,
+        };
+        FolderLayout {
+            class_names: vec!["a".into(), "b".into()],
+            images: (0..train)
+                .map(|i| placed(i, FolderSplit::Train))
+                .chain((train..train + test).map(|i| placed(i, FolderSplit::Test)))
+                .collect(),
+        }
+    }
+
+    /// The same choice made on decoded images: a set whose image i is the byte i.
+    fn numbered(indices: impl Iterator<Item = usize>) -> ImageSet {
+        let indices: Vec<usize> = indices.collect();
         ImageSet {
-            images: (0..n as u8).flat_map(|i| [i; 3]).collect(),
+            images: indices.iter().flat_map(|&i| [i as u8; 3]).collect(),
             width: 1,
             height: 1,
-            labels: vec![0; n],
+            labels: vec![0; indices.len()],
             groups: None,
             class_names: vec!["one".into()],
             group_names: Vec::new(),
         }
     }
 
+    fn bytes(set: &ImageSet) -> Vec<usize> {
+        set.images
+            .chunks(3)
+            .map(|pixel| pixel[0] as usize)
+            .collect()
+    }
+
     #[test]
     fn missing_splits_are_held_out_of_training_by_the_seed() {
-        let (train, val, test) = hold_out(numbered(100), None, None, 7);
-        assert_eq!((train.len(), val.len(), test.len()), (81, 10, 9));
-        let mut all: Vec<u8> = [&train, &val, &test]
-            .iter()
-            .flat_map(|set| set.images.chunks(3).map(|pixel| pixel[0]))
+        let plan = plan(&layout(100, 0), 7, None);
+        assert_eq!(
+            (plan.train.len(), plan.val.len(), plan.test.len()),
+            (81, 10, 9)
+        );
+        let mut all: Vec<usize> = [&plan.train, &plan.val, &plan.test]
+            .into_iter()
+            .flatten()
+            .copied()
             .collect();
         all.sort_unstable();
+        assert_eq!(all, (0..100).collect::<Vec<_>>(), "each image in one set");
         assert_eq!(
-            all,
-            (0..100).collect::<Vec<u8>>(),
-            "each image in one split"
-        );
-        assert_eq!(
-            hold_out(numbered(100), None, None, 7).1,
-            val,
+            super::plan(&layout(100, 0), 7, None),
+            plan,
             "the seed decides"
         );
-        let (train, val, test) = hold_out(numbered(5), Some(numbered(2)), None, 0);
-        assert_eq!((train.len(), val.len(), test.len()), (4, 2, 1));
+        assert_ne!(super::plan(&layout(100, 0), 8, None).val, plan.val);
+        let given = super::plan(&layout(5, 2), 0, None);
+        assert_eq!(
+            (given.train.len(), given.val.len(), given.test),
+            (4, 1, vec![5, 6])
+        );
+    }
+
+    #[test]
+    fn the_plan_keeps_what_holding_out_and_subsetting_decoded_sets_keeps() {
+        let (seed, n) = (3, 20);
+        let plan = plan(&layout(100, 30), seed, Some(n));
+        let all = numbered(0..100);
+        let (train, val) = all.split_holdout(10, seed);
+        assert_eq!(plan.train, bytes(&train.shuffled_subset(n, seed)));
+        assert_eq!(plan.val, bytes(&val.shuffled_subset(n, seed)));
+        assert_eq!(
+            plan.test,
+            bytes(&numbered(100..130).shuffled_subset(n, seed))
+        );
     }
 }

@@ -92,21 +92,17 @@ impl ImageSet {
         }
     }
 
-    /// `min(n, len)` images drawn without replacement, in shuffled order.
+    /// `min(n, len)` images drawn without replacement, in shuffled order
+    /// ([`subset_positions`]).
     pub fn shuffled_subset(&self, n: usize, seed: u64) -> ImageSet {
-        let order = permutation(self.len(), seed, stream::SUBSET);
-        self.subset(&order[..n.min(self.len())])
+        self.subset(&subset_positions(self.len(), n, seed))
     }
 
     /// Splits off `n` images chosen at random by `seed` as a holdout: returns (rest, holdout),
-    /// both keeping the original order. Used for validation sets taken from a training set.
+    /// both keeping the original order ([`holdout_positions`]). Used for validation sets taken
+    /// from a training set.
     pub fn split_holdout(&self, n: usize, seed: u64) -> (ImageSet, ImageSet) {
-        let order = permutation(self.len(), seed, stream::HOLDOUT);
-        let n = n.min(self.len());
-        let mut holdout = order[..n].to_vec();
-        let mut rest = order[n..].to_vec();
-        holdout.sort_unstable();
-        rest.sort_unstable();
+        let (rest, holdout) = holdout_positions(self.len(), n, seed);
         (self.subset(&rest), self.subset(&holdout))
     }
 
@@ -160,6 +156,26 @@ pub fn seeded_rng(seed: u64, stream: u64) -> ChaCha8Rng {
 }
 
 /// A seeded random permutation of 0..n.
+/// The positions [`ImageSet::shuffled_subset`] keeps of a set of `len` images, in its order: a
+/// caller can choose images before it decodes them.
+pub fn subset_positions(len: usize, n: usize, seed: u64) -> Vec<usize> {
+    let mut order = permutation(len, seed, stream::SUBSET);
+    order.truncate(n.min(len));
+    order
+}
+
+/// The positions [`ImageSet::split_holdout`] puts in (rest, holdout) of a set of `len` images,
+/// each in order.
+pub fn holdout_positions(len: usize, n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let order = permutation(len, seed, stream::HOLDOUT);
+    let n = n.min(len);
+    let mut holdout = order[..n].to_vec();
+    let mut rest = order[n..].to_vec();
+    holdout.sort_unstable();
+    rest.sort_unstable();
+    (rest, holdout)
+}
+
 pub fn permutation(n: usize, seed: u64, stream: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut seeded_rng(seed, stream));

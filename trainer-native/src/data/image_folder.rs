@@ -1,12 +1,13 @@
-//! Any class-per-folder image set on disk, placed by [`masktune::data::image_folder`]'s rule
-//! (the page's Lab places a dropped folder by the same one): `root/<class>/*.{png,jpg,jpeg,bmp,webp}`,
-//! or with split folders `root/{train,val,test}/<class>/...` (train required then, val and test
-//! optional). Every image is centre-cropped to a square and resized to `size` x `size` RGB.
+//! Any class-per-folder image set on disk, placed and split by [`masktune::data::image_folder`]'s
+//! rules (the page's Lab places a dropped folder by the same ones): `root/<class>/*.{png,jpg,
+//! jpeg,bmp,webp}`, or with split folders `root/{train,val,test}/<class>/...` (train required
+//! then, val and test optional). Every image is centre-cropped to a square and resized to
+//! `size` x `size` RGB.
 //! Also home of [`decode_resized`] and [`decode_all`], which the CelebA loader shares.
 
 use std::path::{Path, PathBuf};
 
-use masktune::data::image_folder::{FolderLayout, FolderSplit, arrange};
+use masktune::data::image_folder::{FolderLayout, arrange, plan};
 use masktune::square_image;
 use rayon::prelude::*;
 
@@ -15,15 +16,17 @@ use crate::progress::images_bar;
 
 pub use masktune::data::image_folder::LAYOUT;
 
+/// A folder's training, validation and test sets ([`masktune::data::image_folder::plan`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageFolder {
-    /// `root/train`, or all of `root` when it has no split folders.
     pub train: ImageSet,
-    pub val: Option<ImageSet>,
-    pub test: Option<ImageSet>,
+    pub val: ImageSet,
+    pub test: ImageSet,
 }
 
-pub fn load(root: &Path, size: u32) -> Result<ImageFolder> {
+/// Reads the folder at `root` as `size` x `size` images: the sets the seed and `subset` choose,
+/// decoding only their images.
+pub fn load(root: &Path, size: u32, seed: u64, subset: Option<usize>) -> Result<ImageFolder> {
     let files = files_under(root)?;
     let paths: Vec<String> = files
         .iter()
@@ -40,17 +43,12 @@ pub fn load(root: &Path, size: u32) -> Result<ImageFolder> {
                 message: error.to_string(),
             }
         })?;
-    let set = |split| load_split(&layout, split, &files, size);
+    let plan = plan(&layout, seed, subset);
+    let set = |chosen: &[usize], label| read_set(&layout, chosen, &files, size, label);
     Ok(ImageFolder {
-        train: set(FolderSplit::Train)?,
-        val: layout
-            .has(FolderSplit::Val)
-            .then(|| set(FolderSplit::Val))
-            .transpose()?,
-        test: layout
-            .has(FolderSplit::Test)
-            .then(|| set(FolderSplit::Test))
-            .transpose()?,
+        train: set(&plan.train, "train")?,
+        val: set(&plan.val, "val")?,
+        test: set(&plan.test, "test")?,
     })
 }
 
@@ -74,18 +72,20 @@ fn files_under(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Decodes the images of one split, labelled as the layout says.
-fn load_split(
+/// Decodes the `chosen` images of the layout, labelled as it says; `label` names the set on
+/// the progress bar.
+fn read_set(
     layout: &FolderLayout,
-    split: FolderSplit,
+    chosen: &[usize],
     files: &[PathBuf],
     size: u32,
+    label: &str,
 ) -> Result<ImageSet> {
-    let placed: Vec<_> = layout.of(split).collect();
+    let placed: Vec<_> = chosen.iter().map(|&i| layout.images[i]).collect();
     let paths: Vec<&Path> = placed.iter().map(|p| files[p.index].as_path()).collect();
     let side = size as usize;
     Ok(ImageSet {
-        images: decode_all(&paths, size, &format!("{split:?}").to_lowercase())?.concat(),
+        images: decode_all(&paths, size, label)?.concat(),
         width: side,
         height: side,
         labels: placed.iter().map(|p| p.label).collect(),

@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use masktune::data::image_folder;
 use masktune::models::Architecture;
 use masktune::models::preprocess::{DatasetKind, Normalization};
 use masktune::training::augment::Augmentation;
@@ -301,13 +300,13 @@ pub fn load(
             }
         }
         Experiment::Folder => {
-            let f = data::image_folder::load(dir, side_u32(image_size)?)?;
-            let (train, val, test) = image_folder::hold_out(f.train, f.val, f.test, seed);
-            Datasets {
-                train,
-                val,
-                tests: vec![named("test", test)],
-            }
+            // The folder's sets are chosen, subset included, before its images are decoded.
+            let f = data::image_folder::load(dir, side_u32(image_size)?, seed, subset)?;
+            return Ok(Datasets {
+                train: f.train,
+                val: f.val,
+                tests: vec![named("test", f.test)],
+            });
         }
     };
     Ok(match subset {
