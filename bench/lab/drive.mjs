@@ -2,12 +2,21 @@
 // ../vs_tfjs/run.mjs).
 import { pageUrl, setField } from "../../e2e/support/browser.js";
 
-// Opens the Lab at `base` (on WebGPU when asked) once its compute worker is up, and sets the
-// Lab's fields that `settings` gives ({ images, epochs, seed }; undefined ones keep the page's).
-export async function openLab(page, base, { webgpu = false, images, epochs, seed } = {}) {
+// Opens the Lab at `base` (on WebGPU when asked) once its compute worker is up, gives it `folder`
+// (a folder of class subfolders) where one is named, and sets the Lab's fields that `settings`
+// gives ({ images, epochs, seed, imageSize }; undefined ones keep the page's).
+export async function openLab(page, base, { webgpu = false, folder, images, epochs, seed, imageSize } = {}) {
   await page.goto(pageUrl(base, { webgpu, fragment: "lab" }));
   await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
-  for (const [field, value] of [["#lab-images", images], ["#lab-epochs", epochs], ["#lab-seed", seed]]) {
+  if (folder) {
+    await page.click("#lab-data-folder");
+    await page.setInputFiles("#lab-folder-input", folder);
+    const note = page.locator("#lab-folder");
+    await note.waitFor({ timeout: 300_000 });
+    if ((await note.getAttribute("data-state")) !== "ready") throw new Error(await note.textContent());
+  }
+  const fields = [["#lab-images", images], ["#lab-epochs", epochs], ["#lab-seed", seed], ["#lab-image-size", imageSize]];
+  for (const [field, value] of fields) {
     if (value === undefined) continue;
     await setField(page, field, value);
   }

@@ -1,10 +1,11 @@
-// The Lab's default run (or the settings given) in the built page, in Debian's headless Chromium:
+// The Lab's default run (or the settings given, or a run on a folder of class subfolders) in the
+// built page, in Debian's headless Chromium:
 // the time of each step as the page shows it and the accuracies it reaches, run after run in one
 // page per backend, so that "same seed, same backend: same numbers" is checked too. Run by hand
 // (run.sh), not by the tests. Prints one JSON object per run and a Markdown table.
 //
 //     node bench/lab/lab.mjs [--dist dist] [--repeats 2] [--images 10000] [--epochs 1] [--seed 0]
-//         [--backends cpu,cpu-threads,webgpu]
+//         [--backends cpu,cpu-threads,webgpu] [--folder DIR [--image-size 64]]
 //
 // cpu-threads: the CPU fallback on a cross-origin isolated page (the threaded build).
 import { parseArgs } from "node:util";
@@ -23,6 +24,8 @@ const { values: options } = parseArgs({
     epochs: { type: "string" },
     seed: { type: "string" },
     backends: { type: "string", default: "cpu,webgpu" },
+    folder: { type: "string" },
+    "image-size": { type: "string" },
   },
 });
 
@@ -57,9 +60,12 @@ async function oneRun(page) {
     rows.map((r) => ({
       model: r.dataset.model,
       epoch: Number(r.dataset.epoch),
-      val: r.querySelector(".val").textContent,
-      original: r.querySelector(".original").textContent,
-      biased: r.querySelector(".biased").textContent,
+      // Spurious MNIST's two test sets, or a folder's one.
+      ...Object.fromEntries(
+        ["val", "original", "biased", "test"]
+          .map((c) => [c, r.querySelector(`.${c}`)?.textContent])
+          .filter(([, text]) => text !== undefined),
+      ),
     })),
   );
   const worst = await page.locator("#lab-groups tbody tr").evaluateAll((rows) =>
@@ -70,7 +76,7 @@ async function oneRun(page) {
     steps,
     table,
     worst,
-    effect: await page.locator("#lab-effect").textContent(),
+    effect: (await page.locator("#lab-effect").count()) ? await page.locator("#lab-effect").textContent() : null,
   };
 }
 
@@ -86,8 +92,9 @@ try {
     const browser = await launchChromium({ webgpu: backend === "webgpu" });
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-      const { images, epochs, seed } = options;
-      await openLab(page, server.url, { webgpu: backend === "webgpu", images, epochs, seed });
+      const { images, epochs, seed, folder } = options;
+      const imageSize = options["image-size"];
+      await openLab(page, server.url, { webgpu: backend === "webgpu", folder, images, epochs, seed, imageSize });
       for (let repeat = 0; repeat < Number(options.repeats); repeat++) {
         const run = { backend, repeat, ...(await oneRun(page)), trains_on: await trainsOn(page) };
         console.log(JSON.stringify(run));
@@ -102,16 +109,20 @@ try {
 }
 
 const s = (v) => (v ?? 0).toFixed(1);
-console.log("\n| page backend | run | total (s) | data | ERM epochs (train + measure) | masking | fine-tuning (+ measure) | ERM orig / biased | MaskTune orig / biased |");
+const tests = (row) => (row.test ? row.test : `${row.original} / ${row.biased}`);
+const testsTitle = options.folder ? "test" : "orig / biased";
+console.log(
+  `\n| page backend | run | total (s) | data | ERM epochs (train + measure) | masking | fine-tuning (+ measure) | ERM ${testsTitle} | MaskTune ${testsTitle} |`,
+);
 console.log("|---|---|---|---|---|---|---|---|---|");
 for (const r of results) {
   const sum = (f) => Object.entries(r.steps).filter(([k]) => f(k)).reduce((a, [, v]) => a + v, 0);
   const erm = r.table.filter((t) => t.model === "erm").at(-1);
   const mt = r.table.find((t) => t.model === "masktune");
   console.log(
-    `| ${r.backend} | ${r.repeat + 1} | ${s(r.total_s)} | ${s(sum((k) => k.startsWith("Downloading")))} | ` +
+    `| ${r.backend} | ${r.repeat + 1} | ${s(r.total_s)} | ${s(sum((k) => k.startsWith("Downloading") || k.startsWith("Reading")))} | ` +
       `${s(sum((k) => k.startsWith("ERM")))} | ${s(sum((k) => k.startsWith("Masking")))} | ${s(sum((k) => k.startsWith("Fine-tuning")))} | ` +
-      `${erm.original} / ${erm.biased} | ${mt.original} / ${mt.biased} |`,
+      `${tests(erm)} | ${tests(mt)} |`,
   );
 }
 for (const backend of new Set(results.map((r) => r.backend))) {
