@@ -1,6 +1,7 @@
 //! The Lab's part of the protocol: the page asks for a run of the method on spurious MNIST or on
 //! the user's own folder of images, the worker reports every step of it as it happens.
 
+use masktune::data::image_folder;
 use masktune::evaluation::EvaluationReport;
 use masktune::models::preprocess::{DatasetKind, Normalization};
 use masktune::training::masking_pass::GroupMasking;
@@ -106,7 +107,7 @@ impl LabTask {
     pub fn normalization(&self) -> Normalization {
         match self {
             LabTask::SpuriousMnist => DatasetKind::SpuriousMnist.normalization(),
-            LabTask::Folder { .. } => DatasetKind::CelebA.normalization(),
+            LabTask::Folder { .. } => image_folder::NORMALIZATION,
         }
     }
 
@@ -122,7 +123,7 @@ impl LabTask {
     pub fn dataset_name(&self) -> &'static str {
         match self {
             LabTask::SpuriousMnist => DatasetKind::SpuriousMnist.name(),
-            LabTask::Folder { .. } => "folder",
+            LabTask::Folder { .. } => image_folder::DATASET_NAME,
         }
     }
 }

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 #[cfg(doc)]
 use super::ImageSet;
 use super::{holdout_positions, subset_positions};
+use crate::models::preprocess::Normalization;
 
 /// File extensions (any case) read as images.
 pub const EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "webp"];
@@ -20,6 +21,12 @@ pub const EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "webp"];
 /// What a folder must look like, for messages.
 pub const LAYOUT: &str =
     "expected one subfolder per class holding its images, optionally under train/, val/ and test/";
+
+/// The dataset's name in the bundles of a folder's models.
+pub const DATASET_NAME: &str = "folder";
+
+/// A folder's photos are normalised with ImageNet's statistics (as CelebA's).
+pub const NORMALIZATION: Normalization = Normalization::IMAGENET;
 
 /// Share of the training images held out for validation (and then again for testing) where the
 /// folder has no `val/` (`test/`) split.

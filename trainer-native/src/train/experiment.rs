@@ -81,7 +81,8 @@ impl Experiment {
                 DatasetKind::SpuriousMnist.normalization()
             }
             Experiment::Cifar10 => DatasetKind::Cifar10.normalization(),
-            Experiment::Celeba | Experiment::Folder => DatasetKind::CelebA.normalization(),
+            Experiment::Celeba => DatasetKind::CelebA.normalization(),
+            Experiment::Folder => masktune::data::image_folder::NORMALIZATION,
         }
     }
 

@@ -45,7 +45,7 @@ fn dataset_name(experiment: Experiment) -> &'static str {
         Experiment::Mnist => "mnist",
         Experiment::Cifar10 => "cifar10",
         Experiment::Celeba => "celeba",
-        Experiment::Folder => "folder",
+        Experiment::Folder => masktune::data::image_folder::DATASET_NAME,
     }
 }
 

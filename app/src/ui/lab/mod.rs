@@ -21,7 +21,7 @@ use state::{RunState, StepProgress};
 use super::line_chart::{Axis, LineChart, Series};
 use super::state::PageState;
 use super::wide_table::WideTable;
-use crate::protocol::lab::{LabModel, LabSettings, LabStep};
+use crate::protocol::lab::{EpochPoint, LabModel, LabSettings, LabStep};
 use crate::ui::{file_lists, folders};
 
 #[component]
@@ -133,10 +133,11 @@ fn DataPicker() -> impl IntoView {
                         disabled=move || lab.running() on:change=chosen />
                 </label>
                 <small class="fine-print">
-                    "As trainer-native reads a folder: "
-                    {image_folder::LAYOUT}
                     {format!(
-                        " (PNG, JPEG, BMP or WebP). Where val/ or test/ is missing, {:.0} % of the                          training images are held out for it.",
+                        "One subfolder per class holding its images (PNG, JPEG, BMP or WebP), \
+                         optionally under train/, val/ and test/, as trainer-native --experiment \
+                         folder reads it. Where val/ or test/ is missing, {:.0} % of the training \
+                         images are held out for it.",
                         image_folder::HOLDOUT * 100.0
                     )}
                 </small>
@@ -335,10 +336,7 @@ fn AccuracyCurve() -> impl IntoView {
     let lab = expect_context::<PageState>().lab;
     move || {
         let epochs = lab.epochs.get();
-        let names: Vec<String> = epochs
-            .first()
-            .map(|p| p.tests.iter().map(|(name, _)| name.clone()).collect())
-            .unwrap_or_default();
+        let names = test_names(&epochs);
         let mut series: Vec<Series> = names
             .iter()
             .enumerate()
@@ -383,10 +381,7 @@ fn EpochTable() -> impl IntoView {
     let percent = |v: f64| format!("{:.2}%", v * 100.0);
     move || {
         let epochs = lab.epochs.get();
-        let names: Vec<String> = epochs
-            .first()
-            .map(|p| p.tests.iter().map(|(name, _)| name.clone()).collect())
-            .unwrap_or_default();
+        let names = test_names(&epochs);
         (!epochs.is_empty()).then(|| {
             view! {
                 <WideTable label="Each epoch's loss and accuracies">
@@ -420,6 +415,14 @@ fn EpochTable() -> impl IntoView {
             }
         })
     }
+}
+
+/// The run's test sets by name, in the order every epoch reports them.
+fn test_names(epochs: &[EpochPoint]) -> Vec<String> {
+    epochs
+        .first()
+        .map(|p| p.tests.iter().map(|(name, _)| name.clone()).collect())
+        .unwrap_or_default()
 }
 
 /// A test set's name as the page writes it ("test_biased": "biased test").
