@@ -301,6 +301,8 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
       [0, 1].map((i) => join(SHAPES, "test", shape, `${shape}-00${i}.png`)),
     );
     await checkModelPair(page, "folder", false, { images, side: 32 });
+    // The digits are no examples for models of the user's folder.
+    assert.equal(await page.locator(".examples button").count(), 0);
   } finally {
     await browser.close();
   }

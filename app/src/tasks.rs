@@ -117,8 +117,9 @@ pub const TASKS: &[Task] = &[
     Task {
         id: LAB_MODELS,
         label: "The models you trained in the Lab",
-        story: "The ERM and MaskTune models of your last finished Lab run, on digits with and without \
-                the red square: drop your own digits (28×28 or larger) to see whether they learned the shortcut.",
+        story: "The ERM and MaskTune models of your last finished Lab run. Trained on spurious MNIST: \
+                try digits with and without the red square (yours too, 28×28 or larger) to see whether \
+                they learned the shortcut. Trained on your own folder: give images like its own.",
         models: Models::Lab,
         examples: DIGITS,
     },

@@ -47,10 +47,10 @@ pub fn ImagePicker() -> impl IntoView {
                      accuracy per class, as " <code>"trainer-native predict --labelled"</code> " counts it."
                 </p>
             })}
-            <Show when=move || !state.current_task().examples.is_empty()>
+            <Show when=move || !state.examples().is_empty()>
                 <div class="examples" role="group" aria-label="Example images">
                     "Or try an example: "
-                    {move || state.current_task().examples.iter().map(|example| {
+                    {move || state.examples().iter().map(|example| {
                         let example = *example;
                         view! {
                             <button type="button" class="example" disabled=move || !state.accepts_images()

@@ -10,6 +10,7 @@ use leptos::ev;
 use leptos::prelude::*;
 use masktune::bundle::{BundleMetadata, CoverageThreshold, SelectiveSummary, closest_threshold};
 use masktune::labelled::class_of_path;
+use masktune::models::preprocess::DatasetKind;
 use masktune::selective::{Decision, confidence_range, decide};
 use send_wrapper::SendWrapper;
 
@@ -289,6 +290,20 @@ impl PageState {
 
     pub fn current_task(&self) -> &'static Task {
         tasks::find(&self.task.get()).unwrap_or(&TASKS[0])
+    }
+
+    /// The examples to offer: the task's, except for the Lab's pair when it was trained on the
+    /// user's folder, which the digits are not of.
+    pub fn examples(&self) -> &'static [tasks::Example] {
+        let task = self.current_task();
+        let on_digits = self.meta.with(|meta| {
+            meta.as_ref()
+                .is_none_or(|meta| meta.dataset == DatasetKind::SpuriousMnist.name())
+        });
+        match task.models {
+            Models::Lab if !on_digits => &[],
+            _ => task.examples,
+        }
     }
 
     pub fn backend_ready(&self) -> bool {
