@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rm } from "node:fs/promises";
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -242,6 +242,27 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
     assert.match(await note.textContent(), /only one class folder, disc\/: a classifier needs two or more/);
     assert.equal(await page.locator("#lab-start").isDisabled(), true);
 
+    // A file that is not an image after all stops the run while the folder is read, named.
+    const damaged = join(ROOT, "target", "e2e", "lab-damaged-folder");
+    await rm(damaged, { recursive: true, force: true });
+    for (const shape of ["disc", "square"]) {
+      await mkdir(join(damaged, shape), { recursive: true });
+      for (const i of [0, 1, 2]) {
+        await copyFile(join(SHAPES, "train", shape, `${shape}-00${i}.png`), join(damaged, shape, `${shape}-00${i}.png`));
+      }
+    }
+    await copyFile(join(ROOT, "e2e", "fixtures", "corrupt.png"), join(damaged, "square", "corrupt.png"));
+    await page.setInputFiles("#lab-folder-input", damaged);
+    await page.locator("#lab-folder[data-state='ready']").waitFor();
+    await setField(page, "#lab-image-size", 32);
+    await page.click("#lab-start");
+    const failed = await finished(page, consoleLines);
+    assert.equal(failed.state, "failed", failed.text);
+    assert.match(
+      await page.locator("#lab-status").textContent(),
+      /square\/corrupt\.png could not be decoded: .*; remove or replace it in the folder/,
+    );
+
     // The example folder: train/ and test/ with two classes; validation held out of train/.
     await page.setInputFiles("#lab-folder-input", SHAPES);
     await page.locator("#lab-folder[data-state='ready']").waitFor();
@@ -252,8 +273,10 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
     // Settings are checked against the folder's task: an image side the network cannot take.
     await setField(page, "#lab-image-size", 20);
     await page.click("#lab-start");
-    await page.locator("#lab-status[data-state='failed']").waitFor({ timeout: 10_000 });
-    assert.match(await page.locator("#lab-status").textContent(), /images of 20 px: choose a multiple of 8 from 16 to 128/);
+    // (The status says "failed" already, of the damaged folder's run: wait for the new message.)
+    await page
+      .locator("#lab-status[data-state='failed']", { hasText: "images of 20 px: choose a multiple of 8 from 16 to 128" })
+      .waitFor({ timeout: 10_000 });
 
     await setField(page, "#lab-image-size", 32);
     await setField(page, "#lab-epochs", 2);
