@@ -197,7 +197,8 @@ fn recipe_text(choice: DataChoice) -> &'static str {
         DataChoice::Folder => {
             "VGG-11 at a quarter width from scratch, SGD (momentum 0.9, weight decay 1e-4, batches \
              of 64), random crops and flips, ImageNet's normalisation, as trainer-native pipeline \
-             --experiment folder --data <your folder> --image-size <side> --subset <images>."
+             --experiment folder --data <your folder> --image-size <side> --subset <images>. From \
+             scratch a model needs many epochs (the trainer's default is 20); one shows the steps."
         }
     }
 }
