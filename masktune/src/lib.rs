@@ -16,6 +16,7 @@ pub mod inference;
 pub mod labelled;
 pub mod masking;
 pub mod metrics;
+pub mod model_file;
 pub mod models;
 mod problem_list;
 pub mod pytorch;

@@ -3,7 +3,6 @@
 //! and our models are written as `.safetensors` under the PyTorch modules' own keys, through
 //! `masktune::pytorch`.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use burn::store::{ModuleStore, PytorchStore, bridge};
@@ -100,35 +99,7 @@ pub fn load_into(
 pub fn write_safetensors(path: &Path, model: &AnyModel, meta: &BundleMetadata) -> Result<usize> {
     let state = pytorch::to_state_dict(model, &meta.architecture)
         .map_err(|e| TrainError::compute("cannot read the model's weights", e))?;
-    let json = |value: serde_json::Result<String>| value.expect("bundle metadata serialises");
-    let metadata = HashMap::from([
-        // What safetensors.torch writes: the tensors are PyTorch's.
-        ("format".to_string(), "pt".to_string()),
-        (
-            "masktune.architecture".into(),
-            json(serde_json::to_string(&meta.architecture)),
-        ),
-        (
-            "masktune.class_names".into(),
-            json(serde_json::to_string(&meta.class_names)),
-        ),
-        (
-            "masktune.input_size".into(),
-            json(serde_json::to_string(&meta.input_size)),
-        ),
-        (
-            "masktune.normalization".into(),
-            json(serde_json::to_string(&meta.normalization)),
-        ),
-        (
-            "masktune.dataset".into(),
-            json(serde_json::to_string(&meta.dataset)),
-        ),
-        (
-            "masktune.checkpoint".into(),
-            json(serde_json::to_string(&meta.checkpoint)),
-        ),
-    ]);
+    let metadata = pytorch::safetensors::model_metadata(meta);
     let bytes = pytorch::safetensors::write(&state, metadata)
         .map_err(|e| TrainError::compute("cannot write the safetensors file", e))?;
     write_atomic(path, &bytes)?;

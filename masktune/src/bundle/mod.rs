@@ -148,7 +148,7 @@ pub struct BundleMetadata {
 
 impl BundleMetadata {
     /// Checks that the fields agree with each other and describe a buildable model.
-    fn check(&self) -> Result<(), BundleError> {
+    pub(crate) fn check(&self) -> Result<(), BundleError> {
         let inconsistent = |msg: String| Err(BundleError::InconsistentMetadata(msg));
         if let Err(e) = self.architecture.validate() {
             return inconsistent(e.to_string());

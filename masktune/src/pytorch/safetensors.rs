@@ -1,13 +1,18 @@
 //! State dicts in the safetensors format (what `safetensors.torch.save_file` writes and
-//! `load_file` reads), with its string metadata.
+//! `load_file` reads), with its string metadata; a model's description (architecture, classes,
+//! input, normalisation) travels in that metadata under `masktune.` keys.
 
 use std::collections::HashMap;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use ::safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
 use burn::tensor::{DType, TensorData};
 use thiserror::Error;
 
 use super::state_dict::StateDict;
+use crate::bundle::{BundleError, BundleMetadata, CheckpointKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SafetensorsError {
@@ -15,6 +20,14 @@ pub enum SafetensorsError {
     Unreadable(String),
     #[error("'{key}' holds {dtype:?} values, which this reader does not take")]
     UnsupportedType { key: String, dtype: String },
+    #[error(
+        "the file's metadata lacks {missing}, which says what model its weights are for: write \
+         it with `trainer-native export --format safetensors` (or `import` a PyTorch file first), \
+         or save it from PyTorch with that metadata (pytorch/masktune_models.py)"
+    )]
+    NoModelMetadata { missing: String },
+    #[error("the file's metadata '{key}' cannot be read: {reason}")]
+    InvalidModelMetadata { key: String, reason: String },
 }
 
 impl From<SafeTensorError> for SafetensorsError {
@@ -23,10 +36,15 @@ impl From<SafeTensorError> for SafetensorsError {
     }
 }
 
+/// A safetensors file's metadata, without reading its tensors.
+pub fn read_metadata(bytes: &[u8]) -> Result<HashMap<String, String>, SafetensorsError> {
+    let (_, header) = SafeTensors::read_metadata(bytes)?;
+    Ok(header.metadata().clone().unwrap_or_default())
+}
+
 /// The tensors of a safetensors file and its metadata.
 pub fn read(bytes: &[u8]) -> Result<(StateDict, HashMap<String, String>), SafetensorsError> {
-    let (_, header) = SafeTensors::read_metadata(bytes)?;
-    let metadata = header.metadata().clone().unwrap_or_default();
+    let metadata = read_metadata(bytes)?;
     let mut state = StateDict::new();
     for (key, view) in SafeTensors::deserialize(bytes)?.iter() {
         let dtype = match view.dtype() {
@@ -70,4 +88,88 @@ pub fn write(
         views.push((key.as_str(), view));
     }
     Ok(::safetensors::tensor::serialize(views, Some(metadata))?)
+}
+
+/// The metadata keys of a model's description, as `pytorch/masktune_models.py` reads them.
+mod keys {
+    pub const ARCHITECTURE: &str = "masktune.architecture";
+    pub const CLASS_NAMES: &str = "masktune.class_names";
+    pub const INPUT_SIZE: &str = "masktune.input_size";
+    pub const NORMALIZATION: &str = "masktune.normalization";
+    pub const DATASET: &str = "masktune.dataset";
+    pub const CHECKPOINT: &str = "masktune.checkpoint";
+}
+
+/// The safetensors metadata that describes the model `meta` describes (each field as JSON under
+/// its `masktune.` key), with `format: pt` as `safetensors.torch` writes it. The training record,
+/// thresholds and curves of a bundle stay out: they are not PyTorch's.
+pub fn model_metadata(meta: &BundleMetadata) -> HashMap<String, String> {
+    fn json(value: &impl Serialize) -> String {
+        serde_json::to_string(value).expect("bundle metadata serialises")
+    }
+    HashMap::from([
+        ("format".to_string(), "pt".to_string()),
+        (keys::ARCHITECTURE.into(), json(&meta.architecture)),
+        (keys::CLASS_NAMES.into(), json(&meta.class_names)),
+        (keys::INPUT_SIZE.into(), json(&meta.input_size)),
+        (keys::NORMALIZATION.into(), json(&meta.normalization)),
+        (keys::DATASET.into(), json(&meta.dataset)),
+        (keys::CHECKPOINT.into(), json(&meta.checkpoint)),
+    ])
+}
+
+/// The model a safetensors file's metadata describes, as [`model_metadata`] wrote it: a
+/// bundle's metadata with no training record. Checked as a bundle's is.
+pub fn bundle_metadata(
+    metadata: &HashMap<String, String>,
+) -> Result<BundleMetadata, SafetensorsError> {
+    let required = [
+        keys::ARCHITECTURE,
+        keys::CLASS_NAMES,
+        keys::INPUT_SIZE,
+        keys::NORMALIZATION,
+    ];
+    let missing: Vec<&str> = required
+        .into_iter()
+        .filter(|key| !metadata.contains_key(*key))
+        .collect();
+    if !missing.is_empty() {
+        return Err(SafetensorsError::NoModelMetadata {
+            missing: missing.join(", "),
+        });
+    }
+    const PRESENT: &str = "the required keys are there";
+    fn field<T: DeserializeOwned>(
+        metadata: &HashMap<String, String>,
+        key: &str,
+    ) -> Result<Option<T>, SafetensorsError> {
+        metadata
+            .get(key)
+            .map(|text| serde_json::from_str(text))
+            .transpose()
+            .map_err(|e| SafetensorsError::InvalidModelMetadata {
+                key: key.into(),
+                reason: e.to_string(),
+            })
+    }
+    let meta = BundleMetadata {
+        architecture: field(metadata, keys::ARCHITECTURE)?.expect(PRESENT),
+        class_names: field(metadata, keys::CLASS_NAMES)?.expect(PRESENT),
+        input_size: field(metadata, keys::INPUT_SIZE)?.expect(PRESENT),
+        normalization: field(metadata, keys::NORMALIZATION)?.expect(PRESENT),
+        dataset: field(metadata, keys::DATASET)?.unwrap_or_default(),
+        checkpoint: field(metadata, keys::CHECKPOINT)?.unwrap_or(CheckpointKind::Erm),
+        training: None,
+        selective_thresholds: Vec::new(),
+        selective_summaries: Vec::new(),
+    };
+    meta.check()
+        .map_err(|e| SafetensorsError::InvalidModelMetadata {
+            key: keys::ARCHITECTURE.into(),
+            reason: match e {
+                BundleError::InconsistentMetadata(why) => why,
+                other => other.to_string(),
+            },
+        })?;
+    Ok(meta)
 }
