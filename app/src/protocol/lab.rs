@@ -1,9 +1,10 @@
 //! The Lab's part of the protocol: the page asks for a run of the method on spurious MNIST or on
 //! the user's own folder of images, the worker reports every step of it as it happens.
 
-use masktune::data::image_folder;
+use masktune::bundle::BundleMetadata;
+use masktune::data::{image_folder, spurious_mnist};
 use masktune::evaluation::EvaluationReport;
-use masktune::models::preprocess::{DatasetKind, Normalization};
+use masktune::models::preprocess::{DatasetKind, InputSize, Normalization};
 use masktune::training::masking_pass::GroupMasking;
 use masktune::training::{Augmentation, OptimizerSettings, Recipe};
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{BackendKind, Pictures};
 
 /// What the user can change about a Lab run; the rest is the trainer's recipe for the data
-/// ([`LabTask::recipe`]), so that `trainer-native pipeline` with the same settings trains the
+/// ([`LabTask::recipe`]) or the given ERM model's, so that `trainer-native pipeline` with the same settings trains the
 /// same way.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LabSettings {
@@ -45,9 +46,10 @@ impl LabSettings {
     /// Sides a folder can be read at: the folder recipe's VGG halves its maps three times.
     pub const IMAGE_SIZES: std::ops::RangeInclusive<usize> = 16..=128;
 
-    /// Why these settings cannot run `task`, in words for the user.
-    pub fn check(&self, task: &LabTask) -> Result<(), String> {
-        if !(1..=50).contains(&self.epochs) {
+    /// Why these settings cannot run `task` from `erm` (a given model as its file describes it,
+    /// or none where the run trains its own), in words for the user.
+    pub fn check(&self, task: &LabTask, erm: Option<&BundleMetadata>) -> Result<(), String> {
+        if erm.is_none() && !(1..=50).contains(&self.epochs) {
             return Err(format!("{} epochs: choose 1 to 50", self.epochs));
         }
         if !(100..=Self::MAX_IMAGES).contains(&self.images) {
@@ -57,7 +59,7 @@ impl LabSettings {
                 Self::MAX_IMAGES
             ));
         }
-        if let LabTask::Folder { .. } = task
+        if let (LabTask::Folder { .. }, None) = (task, erm)
             && (!Self::IMAGE_SIZES.contains(&self.image_size) || !self.image_size.is_multiple_of(8))
         {
             return Err(format!(
@@ -67,65 +69,137 @@ impl LabSettings {
                 Self::IMAGE_SIZES.end()
             ));
         }
-        task.recipe(self).optimizer.validate()
+        if let Some(model) = erm {
+            task.check_model(model)?;
+        }
+        task.recipe(self, erm).recipe.optimizer.validate()
     }
 }
 
-/// What a Lab run trains, as far as the recipe and the bundles depend on it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What a Lab run trains on, as far as the recipe and the bundles depend on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LabTask {
     /// `trainer-native pipeline --experiment spurious-mnist`.
     SpuriousMnist,
-    /// `trainer-native pipeline --experiment folder`: `classes` classes.
-    Folder { classes: usize },
+    /// `trainer-native pipeline --experiment folder`, on a folder of these classes.
+    Folder { class_names: Vec<String> },
+}
+
+/// Side of spurious MNIST's images.
+fn mnist_side() -> usize {
+    DatasetKind::SpuriousMnist.input_size().height
+}
+
+/// How a run reads its images and builds and trains its models: the trainer's recipe for the
+/// task with the user's settings, or what a given ERM model was trained with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LabRecipe {
+    /// The architecture, optimizer, ERM epochs (none for a given model) and batch size.
+    pub recipe: Recipe,
+    /// Side of the square images the models take.
+    pub image_size: usize,
+    pub normalization: Normalization,
+    pub augmentation: Augmentation,
+    /// The dataset's name in the bundles, as the trainer writes it.
+    pub dataset_name: &'static str,
+}
+
+impl LabRecipe {
+    /// The fine-tuning's learning rate: the last ERM epoch's, as the trainer's `finetune`; for
+    /// a given model the schedule's first, as after `trainer-native import --epochs 1`.
+    pub fn finetune_lr(&self) -> f64 {
+        self.recipe
+            .optimizer
+            .lr_at(self.recipe.epochs.saturating_sub(1))
+    }
 }
 
 impl LabTask {
-    /// The trainer's recipe for the task, with the user's epochs and learning rate.
-    pub fn recipe(&self, settings: &LabSettings) -> Recipe {
-        let mut recipe = match *self {
-            LabTask::SpuriousMnist => Recipe::mnist(2),
-            LabTask::Folder { classes } => Recipe::image_folder(classes),
+    /// The classes of the task's data, in label order.
+    pub fn class_names(&self) -> Vec<String> {
+        match self {
+            LabTask::SpuriousMnist => spurious_mnist::CLASS_NAMES.map(String::from).to_vec(),
+            LabTask::Folder { class_names } => class_names.clone(),
+        }
+    }
+
+    /// The run's recipe: the trainer's for the task (MNIST's network and statistics for digits;
+    /// VGG-11, ImageNet's statistics, crops and flips for photos) with the user's epochs,
+    /// learning rate and image side; from a given ERM model (`erm`), that model's architecture,
+    /// input side and normalisation, and no ERM epochs.
+    pub fn recipe(&self, settings: &LabSettings, erm: Option<&BundleMetadata>) -> LabRecipe {
+        let (mut recipe, normalization, dataset_name) = match self {
+            LabTask::SpuriousMnist => (
+                Recipe::mnist(2),
+                DatasetKind::SpuriousMnist.normalization(),
+                DatasetKind::SpuriousMnist.name(),
+            ),
+            LabTask::Folder { class_names } => (
+                Recipe::image_folder(class_names.len()),
+                image_folder::NORMALIZATION,
+                image_folder::DATASET_NAME,
+            ),
         };
         recipe.epochs = settings.epochs;
         recipe.optimizer = OptimizerSettings {
             lr: settings.lr,
             ..recipe.optimizer
         };
-        recipe
-    }
-
-    /// Side of the task's square images.
-    pub fn image_size(&self, settings: &LabSettings) -> usize {
-        match self {
-            LabTask::SpuriousMnist => 28,
-            LabTask::Folder { .. } => settings.image_size,
-        }
-    }
-
-    /// The trainer's preprocessing for the task: MNIST's statistics, ImageNet's for photos.
-    pub fn normalization(&self) -> Normalization {
-        match self {
-            LabTask::SpuriousMnist => DatasetKind::SpuriousMnist.normalization(),
-            LabTask::Folder { .. } => image_folder::NORMALIZATION,
-        }
-    }
-
-    /// The trainer's augmentation: none for digits, crop and flip for photos.
-    pub fn augmentation(&self, settings: &LabSettings) -> Augmentation {
-        match self {
+        let (image_size, normalization) = match (self, erm) {
+            (_, Some(model)) => {
+                recipe.architecture = model.architecture.clone();
+                recipe.epochs = 0;
+                (model.input_size.height, model.normalization)
+            }
+            (LabTask::SpuriousMnist, None) => (mnist_side(), normalization),
+            (LabTask::Folder { .. }, None) => (settings.image_size, normalization),
+        };
+        let augmentation = match self {
             LabTask::SpuriousMnist => Augmentation::None,
-            LabTask::Folder { .. } => Augmentation::crop_flip(settings.image_size),
+            LabTask::Folder { .. } => Augmentation::crop_flip(image_size),
+        };
+        LabRecipe {
+            recipe,
+            image_size,
+            normalization,
+            augmentation,
+            dataset_name,
         }
     }
 
-    /// The dataset's name in the bundles, as the trainer writes it.
-    pub fn dataset_name(&self) -> &'static str {
+    /// Why a given ERM model cannot be fine-tuned on the task's data: its classes must be the
+    /// data's, in the same order, and its input square (28 px for spurious MNIST; a folder is
+    /// read at the model's side).
+    pub fn check_model(&self, model: &BundleMetadata) -> Result<(), String> {
+        let classes = self.class_names();
+        if model.class_names != classes {
+            return Err(format!(
+                "the model's classes are {}, the data's {}: give a model trained on these \
+                 classes, in this order",
+                model.class_names.join(", "),
+                classes.join(", ")
+            ));
+        }
+        let InputSize { height, width } = model.input_size;
         match self {
-            LabTask::SpuriousMnist => DatasetKind::SpuriousMnist.name(),
-            LabTask::Folder { .. } => image_folder::DATASET_NAME,
+            _ if height != width => Err(format!(
+                "the model takes {height}x{width} px images; the Lab reads square ones"
+            )),
+            LabTask::SpuriousMnist if height != mnist_side() => Err(format!(
+                "the model takes {height} px images, spurious MNIST's are {} px",
+                mnist_side()
+            )),
+            LabTask::Folder { .. } if !Self::MODEL_SIDES.contains(&height) => Err(format!(
+                "the model takes {height} px images: the Lab reads a folder at {} to {} px",
+                Self::MODEL_SIDES.start(),
+                Self::MODEL_SIDES.end()
+            )),
+            _ => Ok(()),
         }
     }
+
+    /// Sides a given model's images may have (the paper's ResNet-50 on CelebA takes 224 px).
+    pub const MODEL_SIDES: std::ops::RangeInclusive<usize> = 8..=256;
 }
 
 /// What a Lab run trains on.
@@ -143,6 +217,17 @@ pub struct LabFile {
     pub path: String,
     #[serde(with = "serde_wasm_bindgen::preserve")]
     pub blob: web_sys::Blob,
+}
+
+/// Where a Lab run's ERM model comes from.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum LabErm {
+    /// Trained in the run, for the settings' epochs.
+    Train,
+    /// The user's trained model, a bundle or a safetensors file (`masktune::model_file`): the
+    /// run masks with it and fine-tunes it, as `trainer-native import` followed by `mask`,
+    /// `finetune` and `evaluate`.
+    Given(LabFile),
 }
 
 /// The Lab's data: MNIST's four idx files, shipped with the page (scripts/make_lab_data.py
@@ -301,4 +386,103 @@ pub struct EpochPoint {
     pub tests: Vec<(String, f64)>,
     /// Milliseconds the epoch's training took.
     pub train_ms: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use masktune::bundle::{BundleMetadata, CheckpointKind};
+    use masktune::models::Architecture;
+    use masktune::models::preprocess::{DatasetKind, InputSize};
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::{LabSettings, LabTask};
+
+    fn folder_task() -> LabTask {
+        LabTask::Folder {
+            class_names: vec!["blond".into(), "not_blond".into()],
+        }
+    }
+
+    /// A model of the folder's classes at `side` px, as its file would describe it.
+    fn model(side: usize, class_names: &[&str]) -> BundleMetadata {
+        BundleMetadata {
+            architecture: Architecture::Vgg {
+                in_channels: 3,
+                num_classes: class_names.len(),
+                depth: 11,
+                width: 8,
+            },
+            dataset: "celeba".into(),
+            class_names: class_names.iter().map(|name| name.to_string()).collect(),
+            input_size: InputSize::square(side),
+            normalization: DatasetKind::Cifar10.normalization(),
+            checkpoint: CheckpointKind::Erm,
+            training: None,
+            selective_thresholds: Vec::new(),
+            selective_summaries: Vec::new(),
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn a_given_model_sets_the_architecture_side_and_normalisation_and_trains_no_erm_epoch() {
+        let settings = LabSettings {
+            epochs: 30,
+            image_size: 64,
+            ..LabSettings::default()
+        };
+        let given = model(48, &["blond", "not_blond"]);
+        let recipe = folder_task().recipe(&settings, Some(&given));
+        assert_eq!(recipe.recipe.architecture, given.architecture);
+        assert_eq!(recipe.image_size, 48);
+        assert_eq!(recipe.normalization, given.normalization);
+        assert_eq!(recipe.recipe.epochs, 0);
+        assert_eq!(recipe.finetune_lr(), settings.lr);
+        assert_eq!(recipe.dataset_name, "folder");
+        // Trained here: the folder recipe at the settings' side, the schedule's last rate.
+        let trained = folder_task().recipe(&settings, None);
+        assert_eq!(trained.image_size, 64);
+        assert_eq!(trained.recipe.epochs, 30);
+        assert_eq!(trained.finetune_lr(), settings.lr * 1.0);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_given_model_must_fit_the_datas_classes_and_images() {
+        let settings = LabSettings {
+            // Ignored with a given model: it trains no ERM epoch and sets the side.
+            epochs: 0,
+            image_size: 7,
+            ..LabSettings::default()
+        };
+        let task = folder_task();
+        assert_eq!(settings.check(&task, Some(&model(48, &["blond", "not_blond"]))), Ok(()));
+        assert_eq!(
+            settings.check(&task, Some(&model(48, &["not_blond", "blond"]))),
+            Err("the model's classes are not_blond, blond, the data's blond, not_blond: give a \
+                 model trained on these classes, in this order"
+                .into())
+        );
+        assert_eq!(
+            settings.check(&task, Some(&model(512, &["blond", "not_blond"]))),
+            Err("the model takes 512 px images: the Lab reads a folder at 8 to 256 px".into())
+        );
+        let mnist = model(64, &["0-4", "5-9"]);
+        assert_eq!(
+            LabTask::SpuriousMnist.check_model(&mnist),
+            Err("the model takes 64 px images, spurious MNIST's are 28 px".into())
+        );
+        let mut wide = model(64, &["blond", "not_blond"]);
+        wide.input_size = InputSize {
+            height: 64,
+            width: 96,
+        };
+        assert_eq!(
+            task.check_model(&wide),
+            Err("the model takes 64x96 px images; the Lab reads square ones".into())
+        );
+        // Without a model, the same settings are refused.
+        assert_eq!(
+            settings.check(&task, None),
+            Err("0 epochs: choose 1 to 50".into())
+        );
+    }
 }

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::object_url::ObjectUrl;
-use lab::{LabData, LabEvent, LabSettings};
+use lab::{LabData, LabErm, LabEvent, LabSettings};
 
 /// What the page asks of the worker. Requests are handled one after the other, in order.
 #[derive(Debug, Serialize, Deserialize)]
@@ -37,11 +37,12 @@ pub enum Request {
         generation: u64,
         images: Vec<ImageFile>,
     },
-    /// Run the method in the Lab: fetch or read its data, then train. `run` numbers the Lab's
-    /// runs.
+    /// Run the method in the Lab: fetch or read its data, then train the ERM model (or read the
+    /// user's), mask, fine-tune and evaluate. `run` numbers the Lab's runs.
     StartLab {
         run: u64,
         data: LabData,
+        erm: LabErm,
         settings: LabSettings,
     },
     /// Stop Lab run `run` after its current batch. Handled as it arrives, not queued.

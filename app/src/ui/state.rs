@@ -20,7 +20,7 @@ use super::compute_worker::ComputeWorker;
 use super::lab::{DataChoice, LabState};
 use super::result_card::{WARM_UP_NAME, rehearse};
 use crate::assets;
-use crate::protocol::lab::{LabData, LabDataUrls, LabTask};
+use crate::protocol::lab::{LabData, LabDataUrls, LabErm};
 use crate::protocol::{
     AnalysedImage, BackendKind, BackendReport, BundleFile, ImageFile, Pictures, Request, Response,
     ToDraw,
@@ -244,32 +244,40 @@ impl PageState {
 
     /// Asks the worker to run the Lab on its chosen data with the settings in its controls.
     pub fn start_lab(self) {
-        let settings = self.lab.settings.get_untracked();
-        let data = match self.lab.data_choice.get_untracked() {
-            DataChoice::SpuriousMnist => settings
-                .check(&LabTask::SpuriousMnist)
-                .and_then(|()| LabDataUrls::in_folder(LAB_DATA, assets::absolute_url))
-                .map(LabData::SpuriousMnist),
-            DataChoice::Folder => match self.lab.folder.get_untracked() {
-                None => Err("choose or drop a folder of images first".into()),
-                Some(folder) => folder
-                    .task()
-                    .and_then(|task| settings.check(&task))
-                    .map(|()| LabData::Folder(folder.lab_files())),
-            },
+        let lab = self.lab;
+        let settings = lab.settings.get_untracked();
+        let request = untrack(|| {
+            let task = lab.task()?;
+            let given = lab.given()?;
+            let meta = given.as_ref().and_then(|g| g.meta.as_ref().ok());
+            settings.check(&task, meta)?;
+            let data = match lab.data_choice.get() {
+                DataChoice::SpuriousMnist => {
+                    LabData::SpuriousMnist(LabDataUrls::in_folder(LAB_DATA, assets::absolute_url)?)
+                }
+                DataChoice::Folder => LabData::Folder(
+                    lab.folder
+                        .get()
+                        .expect("a folder task has its folder")
+                        .lab_files(),
+                ),
+            };
+            let erm = given.map_or(LabErm::Train, |g| LabErm::Given(g.lab_file()));
+            Ok::<_, String>((data, erm))
+        });
+        let (data, erm) = match request {
+            Ok(request) => request,
+            Err(message) => return lab.failed(message),
         };
-        let data = match data {
-            Ok(data) => data,
-            Err(message) => return self.lab.failed(message),
-        };
-        let run = self.lab.begin_run();
+        let run = lab.begin_run();
         let request = self.send(&Request::StartLab {
             run,
             data,
+            erm,
             settings,
         });
         if let Err(message) = request {
-            self.lab.failed(message);
+            lab.failed(message);
         }
     }
 

@@ -1,7 +1,8 @@
 //! The Lab in the worker: spurious MNIST built from the Lab's MNIST subset, or the user's folder
 //! of class subfolders placed and held out, by the trainer's own code (`masktune::data`), then
-//! ERM training by the trainer's own loop (`masktune::training`), reporting every batch and every
-//! epoch, and stopping after any batch when asked.
+//! ERM training by the trainer's own loop (`masktune::training`) or the user's trained model in
+//! its place, the masking and the fine-tuning, reporting every batch and every epoch, and
+//! stopping after any batch when asked.
 
 use std::ops::ControlFlow;
 use std::rc::Rc;
@@ -15,6 +16,7 @@ use masktune::data::spurious_mnist::{self, SpuriousConfig};
 use masktune::data::{ImageSet, mnist_idx};
 use masktune::evaluation::{self, EvaluationReport, NamedSet};
 use masktune::heatmap::{heatmap_rgba, levels};
+use masktune::model_file;
 use masktune::models::AnyModel;
 use masktune::models::preprocess::InputSize;
 use masktune::readback;
@@ -26,8 +28,8 @@ use super::backend::{ComputeBackend, now_ms};
 use super::{canvas, image_input};
 use crate::assets;
 use crate::protocol::lab::{
-    EpochPoint, LabBundles, LabData, LabDataUrls, LabEvent, LabFile, LabModel, LabSettings,
-    LabStep, LabTask, MaskExample,
+    EpochPoint, LabBundles, LabData, LabDataUrls, LabErm, LabEvent, LabFile, LabModel, LabRecipe,
+    LabSettings, LabStep, LabTask, MaskExample,
 };
 
 /// The Lab's MNIST subset as its files hold it (fetched once per page).
@@ -96,9 +98,9 @@ pub async fn fetch_mnist(lab: &LabRun<'_>, urls: &LabDataUrls) -> Result<MnistSu
 /// page's other work share.
 const MAX_FOLDER_BYTES: usize = 400_000_000;
 
-/// The sets a run trains and measures on, and what they are.
+/// The sets a run trains and measures on, what they are and how the run trains on them.
 pub struct LabSets {
-    task: LabTask,
+    recipe: LabRecipe,
     train: ImageSet,
     val: ImageSet,
     /// Named as the trainer's report names them.
@@ -108,7 +110,11 @@ pub struct LabSets {
 impl LabSets {
     /// Spurious MNIST as `trainer-native --experiment spurious-mnist --data <the Lab's data>
     /// --seed S --subset N` builds it.
-    pub fn spurious_mnist(data: &MnistSubset, settings: &LabSettings) -> LabSets {
+    pub fn spurious_mnist(
+        data: &MnistSubset,
+        settings: &LabSettings,
+        recipe: LabRecipe,
+    ) -> LabSets {
         let split = mnist_idx::split(data.train_full.clone(), data.test.clone(), settings.seed);
         let config = SpuriousConfig {
             seed: settings.seed,
@@ -117,7 +123,7 @@ impl LabSets {
         let sets = spurious_mnist::build(&split, &config);
         let subset = |set: ImageSet| set.shuffled_subset(settings.images, settings.seed);
         LabSets {
-            task: LabTask::SpuriousMnist,
+            recipe,
             train: subset(sets.train),
             val: subset(sets.val),
             tests: vec![
@@ -127,34 +133,30 @@ impl LabSets {
         }
     }
 
-    /// The user's folder as `trainer-native --experiment folder --data <the folder>
-    /// --image-size S --seed S --subset N` reads it: the sets chosen first, then only their
-    /// images decoded here (PNG and JPEG by the trainer's decoder).
+    /// The user's folder (its files placed as `layout`) as `trainer-native --experiment folder
+    /// --data <the folder> --image-size S --seed S --subset N` reads it: the sets chosen first,
+    /// then only their images decoded here (PNG and JPEG by the trainer's decoder), at the
+    /// recipe's side.
     pub async fn folder(
         lab: &LabRun<'_>,
         files: &[LabFile],
+        layout: &FolderLayout,
         settings: &LabSettings,
+        recipe: LabRecipe,
     ) -> Result<LabSets, Ended> {
-        let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
-        let layout = image_folder::arrange(&paths)
-            .map_err(|error| Ended::Failed(format!("the folder cannot be trained on: {error}")))?;
-        let task = LabTask::Folder {
-            classes: layout.class_names.len(),
-        };
-        settings.check(&task).map_err(Ended::Failed)?;
-        let plan = image_folder::plan(&layout, settings.seed, Some(settings.images));
-        let side = settings.image_size;
+        let plan = image_folder::plan(layout, settings.seed, Some(settings.images));
+        let side = recipe.image_size;
         let images = fits_in_memory(&plan, side).map_err(Ended::Failed)?;
         let mut reading = FolderReading {
             lab,
             files,
-            layout: &layout,
+            layout,
             side,
             done: 0,
             of: images as u64,
         };
         Ok(LabSets {
-            task,
+            recipe,
             train: reading.set(&plan.train).await?,
             val: reading.set(&plan.val).await?,
             tests: vec![("test".into(), reading.set(&plan.test).await?)],
@@ -169,11 +171,11 @@ impl LabSets {
             .collect()
     }
 
-    fn batching(&self, settings: &LabSettings) -> Batching {
+    fn batching(&self) -> Batching {
         Batching {
-            batch_size: self.task.recipe(settings).batch_size,
-            normalization: self.task.normalization(),
-            augmentation: self.task.augmentation(settings),
+            batch_size: self.recipe.recipe.batch_size,
+            normalization: self.recipe.normalization,
+            augmentation: self.recipe.augmentation,
         }
     }
 
@@ -271,6 +273,7 @@ impl FolderReading<'_> {
 pub struct Erm {
     /// A snapshot (evaluation mode): the epochs after it leave its batch norms alone.
     best: AnyModel,
+    /// 0 for a given model.
     best_epoch: usize,
     /// The best and the last model's probabilities on the held-out sets.
     best_probabilities: HeldOut,
@@ -280,6 +283,8 @@ pub struct Erm {
     rng: ChaCha8Rng,
     last_lr: f64,
     epochs: usize,
+    /// The file the model came from, where the user gave it.
+    given: Option<String>,
 }
 
 /// Example rows of the masking grid (two of each group).
@@ -287,7 +292,7 @@ const EXAMPLES: usize = 8;
 
 /// Trains the ERM model, measuring it after every epoch.
 async fn train_erm(lab: &LabRun<'_>, sets: &LabSets, settings: &LabSettings) -> Result<Erm, Ended> {
-    let recipe = sets.task.recipe(settings);
+    let recipe = &sets.recipe.recipe;
     let plain = lab.backend.device.clone();
     let device = plain.clone().autodiff();
     // As the trainer: the seed drives the weights' initialisation, then the data order.
@@ -295,7 +300,7 @@ async fn train_erm(lab: &LabRun<'_>, sets: &LabSets, settings: &LabSettings) -> 
     let mut model = recipe.architecture.init(&device);
     let mut optimizer = recipe.optimizer.build();
     let mut rng = training_rng(settings.seed);
-    let batching = sets.batching(settings);
+    let batching = sets.batching();
     let mut best: Option<(f64, usize, AnyModel, HeldOut)> = None;
     let mut last_probabilities = None;
     for epoch in 0..recipe.epochs {
@@ -342,20 +347,84 @@ async fn train_erm(lab: &LabRun<'_>, sets: &LabSets, settings: &LabSettings) -> 
         last: model,
         optimizer,
         rng,
-        last_lr: recipe.optimizer.lr_at(recipe.epochs - 1),
+        last_lr: sets.recipe.finetune_lr(),
         epochs: recipe.epochs,
+        given: None,
+    })
+}
+
+/// The user's trained model, read from its file on the run's backend.
+pub struct GivenErm {
+    file_name: String,
+    /// Evaluation mode.
+    model: AnyModel,
+    meta: BundleMetadata,
+}
+
+/// Reads the user's model, if the run was given one: before the data, so that a file that
+/// cannot be read fails the run at once.
+async fn read_given(lab: &LabRun<'_>, erm: &LabErm) -> Result<Option<GivenErm>, Ended> {
+    let LabErm::Given(file) = erm else {
+        return Ok(None);
+    };
+    let failed = |error: String| Ended::Failed(format!("{}: {error}", file.path));
+    let bytes = super::blob_bytes(&file.blob)
+        .await
+        .map_err(|error| failed(format!("the file could not be read ({error:?})")))?;
+    let (model, meta) =
+        model_file::read(&bytes, &lab.backend.device).map_err(|e| failed(e.to_string()))?;
+    Ok(Some(GivenErm {
+        file_name: file.path.clone(),
+        model,
+        meta,
+    }))
+}
+
+/// The user's model as the run's ERM model, as `trainer-native import` makes it: measured on
+/// the held-out sets (reported as epoch 0), the best and the last model at once, fine-tuned
+/// with a fresh optimizer and the training RNG of the seed.
+async fn given_erm(
+    lab: &LabRun<'_>,
+    sets: &LabSets,
+    settings: &LabSettings,
+    given: GivenErm,
+) -> Result<Erm, Ended> {
+    let plain = lab.backend.device.clone();
+    let probabilities = measure(lab, &given.model, sets, &sets.batching(), &plain).await?;
+    let (val_accuracy, tests) = probabilities.accuracies(sets);
+    (lab.report)(LabEvent::Epoch(EpochPoint {
+        model: LabModel::Erm,
+        epoch: 0,
+        train_loss: None,
+        train_accuracy: None,
+        val_accuracy,
+        tests,
+        train_ms: None,
+    }));
+    let device = plain.autodiff();
+    device.seed(settings.seed);
+    let last = readback::module_to(&given.model, &device)
+        .await
+        .map_err(|error| Ended::Failed(format!("the model could not be trained: {error}")))?
+        .train();
+    Ok(Erm {
+        best: given.model,
+        best_epoch: 0,
+        best_probabilities: probabilities.clone(),
+        last_probabilities: probabilities,
+        last,
+        optimizer: sets.recipe.recipe.optimizer.build(),
+        rng: training_rng(settings.seed),
+        last_lr: sets.recipe.finetune_lr(),
+        epochs: 0,
+        given: Some(given.file_name),
     })
 }
 
 /// Masks the training set with the best ERM model's XGradCAM maps and shows examples.
-async fn mask_train(
-    lab: &LabRun<'_>,
-    sets: &LabSets,
-    settings: &LabSettings,
-    erm: &Erm,
-) -> Result<ImageSet, Ended> {
+async fn mask_train(lab: &LabRun<'_>, sets: &LabSets, erm: &Erm) -> Result<ImageSet, Ended> {
     let train = &sets.train;
-    let batching = sets.batching(settings);
+    let batching = sets.batching();
     let examples = example_indices(train, EXAMPLES);
     let done = mask_set(
         &erm.best,
@@ -404,13 +473,12 @@ async fn mask_train(
 async fn finetune(
     lab: &LabRun<'_>,
     sets: &LabSets,
-    settings: &LabSettings,
     masked: &ImageSet,
     erm: &mut Erm,
 ) -> Result<(AnyModel, HeldOut), Ended> {
     let epochs = erm.epochs;
     let plain = lab.backend.device.clone();
-    let batching = sets.batching(settings);
+    let batching = sets.batching();
     let start = now_ms();
     let trained = training::train_epoch(
         erm.last.clone(),
@@ -521,32 +589,36 @@ async fn bundles(
     masktune: &AnyModel,
     report: &EvaluationReport,
 ) -> Result<LabBundles, Ended> {
-    let recipe = sets.task.recipe(settings);
+    let recipe = &sets.recipe;
     let host = Device::flex();
     let failed = |error| Ended::Failed(format!("the weights could not be read: {error}"));
     let erm_best = readback::module_to(&erm.best, &host)
         .await
         .map_err(failed)?;
     let masktune = readback::module_to(masktune, &host).await.map_err(failed)?;
-    let bundle = |model: &AnyModel, checkpoint, name: &str, epochs: usize| {
+    let mut extra = serde_json::Map::new();
+    extra.insert(
+        "lab_settings".into(),
+        serde_json::to_value(settings).expect("LabSettings serialise to JSON"),
+    );
+    if let Some(file) = &erm.given {
+        extra.insert("erm_model_file".into(), file.clone().into());
+    }
+    let bundle = |model: &AnyModel, checkpoint, name: &str, epochs: Option<usize>| {
         let meta = BundleMetadata {
-            architecture: recipe.architecture.clone(),
-            dataset: sets.task.dataset_name().into(),
+            architecture: recipe.recipe.architecture.clone(),
+            dataset: recipe.dataset_name.into(),
             class_names: report.class_names.clone(),
-            input_size: InputSize::square(sets.task.image_size(settings)),
-            normalization: sets.task.normalization(),
+            input_size: InputSize::square(recipe.image_size),
+            normalization: recipe.normalization,
             checkpoint,
             training: Some(TrainingSummary {
-                epochs: Some(epochs),
+                epochs,
                 seed: Some(settings.seed),
                 learning_rate: Some(erm.last_lr),
-                batch_size: Some(recipe.batch_size),
+                batch_size: Some(recipe.recipe.batch_size),
                 accuracies: report.accuracies_of(name),
-                extra: [(
-                    "lab_settings".to_string(),
-                    serde_json::to_value(settings).expect("LabSettings serialise to JSON"),
-                )]
-                .into(),
+                extra: extra.clone().into_iter().collect(),
             }),
             selective_thresholds: report.coverage_thresholds(),
             selective_summaries: report.selective_summaries(),
@@ -557,12 +629,18 @@ async fn bundles(
     };
     Ok(LabBundles {
         seed: settings.seed,
-        erm: bundle(&erm_best, CheckpointKind::Erm, "erm_best", erm.best_epoch)?,
+        // A given model's epochs are not known.
+        erm: bundle(
+            &erm_best,
+            CheckpointKind::Erm,
+            "erm_best",
+            erm.given.is_none().then_some(erm.best_epoch),
+        )?,
         masktune: bundle(
             &masktune,
             CheckpointKind::MaskTune,
             "masktune",
-            erm.epochs + 1,
+            Some(erm.epochs + 1),
         )?,
     })
 }
@@ -597,18 +675,22 @@ async fn after_batch(lab: &LabRun<'_>, step: LabStep, done: BatchDone) -> Contro
 }
 
 /// The run's sets: spurious MNIST from the Lab's subset (downloaded once and kept for the next
-/// run), or the user's folder, read again for every run.
+/// run), or the user's folder, read again for every run; read for the recipe of the given ERM
+/// model (`erm`), if any.
 async fn sets(
     lab: &LabRun<'_>,
     mnist: &std::cell::RefCell<Option<Rc<MnistSubset>>>,
     data: &LabData,
+    erm: Option<&BundleMetadata>,
     settings: &LabSettings,
 ) -> Result<LabSets, Ended> {
+    let checked_recipe = |task: &LabTask| -> Result<LabRecipe, Ended> {
+        settings.check(task, erm).map_err(Ended::Failed)?;
+        Ok(task.recipe(settings, erm))
+    };
     match data {
         LabData::SpuriousMnist(urls) => {
-            settings
-                .check(&LabTask::SpuriousMnist)
-                .map_err(Ended::Failed)?;
+            let recipe = checked_recipe(&LabTask::SpuriousMnist)?;
             let cached = mnist.borrow().clone();
             let subset = match cached {
                 Some(subset) => subset,
@@ -618,30 +700,44 @@ async fn sets(
                     subset
                 }
             };
-            Ok(LabSets::spurious_mnist(&subset, settings))
+            Ok(LabSets::spurious_mnist(&subset, settings, recipe))
         }
-        LabData::Folder(files) => LabSets::folder(lab, files, settings).await,
+        LabData::Folder(files) => {
+            let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
+            let layout = image_folder::arrange(&paths).map_err(|error| {
+                Ended::Failed(format!("the folder cannot be trained on: {error}"))
+            })?;
+            let recipe = checked_recipe(&LabTask::Folder {
+                class_names: layout.class_names.clone(),
+            })?;
+            LabSets::folder(lab, files, &layout, settings, recipe).await
+        }
     }
 }
 
-/// A whole run: data, ERM training, masking, fine-tuning, evaluation and the model pair's
-/// bundles, which it returns.
+/// A whole run: data, the ERM model (trained, or the user's), masking, fine-tuning, evaluation
+/// and the model pair's bundles, which it returns.
 pub async fn run(
     lab: &LabRun<'_>,
     mnist: &std::cell::RefCell<Option<Rc<MnistSubset>>>,
     data: &LabData,
+    erm: &LabErm,
     settings: &LabSettings,
 ) -> Result<LabBundles, Ended> {
-    let sets = sets(lab, mnist, data, settings).await?;
+    let given = read_given(lab, erm).await?;
+    let sets = sets(lab, mnist, data, given.as_ref().map(|g| &g.meta), settings).await?;
     (lab.report)(LabEvent::Training {
         kind: lab.backend.kind,
         label: lab.backend.label(),
         detail: lab.backend.detail.clone(),
     });
     (lab.report)(sets.summary());
-    let mut erm = train_erm(lab, &sets, settings).await?;
-    let masked = mask_train(lab, &sets, settings, &erm).await?;
-    let (masktune, probabilities) = finetune(lab, &sets, settings, &masked, &mut erm).await?;
+    let mut erm = match given {
+        None => train_erm(lab, &sets, settings).await?,
+        Some(given) => given_erm(lab, &sets, settings, given).await?,
+    };
+    let masked = mask_train(lab, &sets, &erm).await?;
+    let (masktune, probabilities) = finetune(lab, &sets, &masked, &mut erm).await?;
     let report = evaluate(&sets, &erm, &probabilities)?;
     (lab.report)(LabEvent::Evaluated(Box::new(report.clone())));
     let bundles = bundles(&sets, settings, &erm, &masktune, &report).await?;
@@ -724,13 +820,13 @@ mod tests {
         let backend = pick_backend().await;
         assert_eq!(backend.kind, BackendKind::WebGpu, "{}", backend.detail);
         let settings = LabSettings::default();
-        let task = LabTask::SpuriousMnist;
-        let recipe = task.recipe(&settings);
+        let lab_recipe = LabTask::SpuriousMnist.recipe(&settings, None);
+        let recipe = &lab_recipe.recipe;
         let set = two_halves();
         let batching = training::Batching {
             batch_size: 8,
-            normalization: task.normalization(),
-            augmentation: task.augmentation(&settings),
+            normalization: lab_recipe.normalization,
+            augmentation: lab_recipe.augmentation,
         };
         let cpu = Device::flex().autodiff();
         cpu.seed(0);

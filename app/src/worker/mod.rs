@@ -22,7 +22,7 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::assets;
-use crate::protocol::lab::{LabBundles, LabData, LabEvent, LabSettings};
+use crate::protocol::lab::{LabBundles, LabData, LabErm, LabEvent, LabSettings};
 use crate::protocol::{
     self, AnalysedImage, BundleFile, ImageFile, Pictures, Request, Response, ToDraw,
 };
@@ -172,8 +172,9 @@ impl ComputeWorker {
             Request::StartLab {
                 run,
                 data,
+                erm,
                 settings,
-            } => self.lab(run, &data, &settings).await,
+            } => self.lab(run, &data, &erm, &settings).await,
             Request::StopLab { .. } | Request::Draw { .. } => {
                 unreachable!("stop and drawing requests are not queued")
             }
@@ -181,7 +182,7 @@ impl ComputeWorker {
     }
 
     /// Runs the Lab, reporting as it goes; ends with `Finished`, `Stopped` or `Failed`.
-    async fn lab(&self, run: u64, data: &LabData, settings: &LabSettings) {
+    async fn lab(&self, run: u64, data: &LabData, erm: &LabErm, settings: &LabSettings) {
         let report = |event| self.send(&Response::Lab { run, event });
         let stop_requested = || self.lab_stopped.get() >= run;
         let backend = self.backend.for_training();
@@ -190,7 +191,7 @@ impl ComputeWorker {
             report: &report,
             stop_requested: &stop_requested,
         };
-        let last = match lab::run(&lab, &self.lab_mnist, data, settings).await {
+        let last = match lab::run(&lab, &self.lab_mnist, data, erm, settings).await {
             Ok(bundles) => {
                 self.lab_bundles.replace(Some(Rc::new(bundles)));
                 LabEvent::Finished {
@@ -489,19 +490,11 @@ fn summary(pair: &ModelPair) -> String {
     let meta = &pair.meta;
     let size = meta.input_size;
     format!(
-        "Models ready: ERM and MaskTune {} on {} ({} classes, {}×{} input).",
-        architecture_name(&meta.architecture),
+        "Models ready: ERM and MaskTune ({}) on {} ({} classes, {}×{} input).",
+        meta.architecture,
         meta.dataset,
         meta.class_names.len(),
         size.width,
         size.height
     )
-}
-
-fn architecture_name(architecture: &masktune::models::Architecture) -> String {
-    serde_json::to_value(architecture)
-        .ok()
-        .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
-        .unwrap_or_else(|| "model".into())
-        .replace('_', " ")
 }

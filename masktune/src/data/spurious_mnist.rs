@@ -72,11 +72,14 @@ pub fn build(mnist: &Split, config: &SpuriousConfig) -> SpuriousMnist {
     }
 }
 
+/// The two classes: digits 0-4 and 5-9.
+pub const CLASS_NAMES: [&str; 2] = ["0-4", "5-9"];
+
 /// Digits 0-4 -> 0, 5-9 -> 1.
 fn binarize(set: &ImageSet) -> ImageSet {
     ImageSet {
         labels: set.labels.iter().map(|&d| u32::from(d >= 5)).collect(),
-        class_names: vec!["0-4".into(), "5-9".into()],
+        class_names: CLASS_NAMES.map(String::from).to_vec(),
         ..set.clone()
     }
 }

@@ -40,7 +40,7 @@ impl ChosenFolder {
         self.layout
             .as_ref()
             .map(|layout| LabTask::Folder {
-                classes: layout.class_names.len(),
+                class_names: layout.class_names.clone(),
             })
             .map_err(|error| format!("the folder cannot be trained on: {error}"))
     }
@@ -154,7 +154,8 @@ mod tests {
             "shapes/notes.gif",
         ]);
         assert_eq!(chosen.name.as_deref(), Some("shapes"));
-        assert_eq!(chosen.task(), Ok(LabTask::Folder { classes: 2 }));
+        let class_names = vec!["disc".to_string(), "square".to_string()];
+        assert_eq!(chosen.task(), Ok(LabTask::Folder { class_names }));
         assert_eq!(chosen.lab_files()[0].path, "train/disc/a.png");
         assert_eq!(
             chosen.summary(),
@@ -168,7 +169,8 @@ mod tests {
     fn class_folders_dropped_together_are_the_classes() {
         let chosen = folder(&["cat/a.png", "dog/b.jpg"]);
         assert_eq!(chosen.name, None);
-        assert_eq!(chosen.task(), Ok(LabTask::Folder { classes: 2 }));
+        let class_names = vec!["cat".to_string(), "dog".to_string()];
+        assert_eq!(chosen.task(), Ok(LabTask::Folder { class_names }));
     }
 
     #[wasm_bindgen_test]

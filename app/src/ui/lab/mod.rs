@@ -6,6 +6,7 @@
 mod effect;
 mod evaluation;
 mod folder;
+mod given_model;
 mod state;
 
 use leptos::prelude::*;
@@ -15,6 +16,8 @@ use masktune::data::image_folder;
 use effect::Effect;
 use evaluation::{EvaluationView, ModelsView};
 pub use folder::ChosenFolder;
+use given_model::GivenModel;
+use state::ErmChoice;
 pub use state::{DataChoice, LabState};
 use state::{RunState, StepProgress};
 
@@ -34,10 +37,11 @@ pub fn LabView() -> impl IntoView {
             <h2>"MaskTune Lab: watch a model learn a shortcut"</h2>
             <Story />
             <DataPicker />
+            <ErmPicker />
             <Settings />
             <div class="lab-actions">
                 <button id="lab-start" on:click=move |_| page.start_lab()
-                    disabled=move || lab.running() || !page.backend_ready() || !lab.data_ready()>"Start"</button>
+                    disabled=move || lab.running() || !page.backend_ready() || !lab.ready()>"Start"</button>
                 <button id="lab-stop" on:click=move |_| page.stop_lab()
                     disabled=move || lab.run_state.get() != RunState::Running>"Stop"</button>
                 <RunStatus />
@@ -147,6 +151,69 @@ fn DataPicker() -> impl IntoView {
     }
 }
 
+/// Where the ERM model comes from: trained in the run, or the user's own trained model (a bundle
+/// or a safetensors file), described and checked against the data before a run.
+#[component]
+fn ErmPicker() -> impl IntoView {
+    let lab = expect_context::<PageState>().lab;
+    let choice = move |value: ErmChoice, id: &'static str, label: &'static str| {
+        view! {
+            <label for=id>
+                <input type="radio" id=id name="lab-erm-choice"
+                    prop:checked=move || lab.erm_choice.get() == value
+                    disabled=move || lab.running()
+                    on:change=move |_| lab.erm_choice.set(value) />
+                " " {label}
+            </label>
+        }
+    };
+    let chosen = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        let file = input.files().and_then(|files| files.get(0));
+        input.set_value("");
+        if let Some(file) = file {
+            spawn_local(async move {
+                let model = GivenModel::read(file.name(), file.into()).await;
+                lab.given_model.set(Some(std::sync::Arc::new(model)));
+            });
+        }
+    };
+    let model_note = move || {
+        lab.given_model
+            .get()
+            .map(|model| match model.summary(&lab.task()) {
+                Ok(summary) => {
+                    view! { <p id="lab-erm" class="fine-print" data-state="ready">{summary}</p> }
+                }
+                Err(error) => view! {
+                    <p id="lab-erm" class="error" data-state="unusable">
+                        {format!("{}: this model cannot be fine-tuned here: {error}.", model.name)}
+                    </p>
+                },
+            })
+    };
+    view! {
+        <fieldset class="lab-data">
+            <legend>"ERM model"</legend>
+            {choice(ErmChoice::Train, "lab-erm-train", "Train it here")}
+            {choice(ErmChoice::Given, "lab-erm-given", "Yours, already trained: mask with it and fine-tune it")}
+            <Show when=move || lab.erm_choice.get() == ErmChoice::Given>
+                <label for="lab-erm-input">"Choose the model file: "
+                    <input id="lab-erm-input" type="file" accept=".mtb,.bundle,.safetensors"
+                        disabled=move || lab.running() on:change=chosen />
+                </label>
+                <small class="fine-print">
+                    "A bundle written by trainer-native or the Lab, or a .safetensors file from \
+                     trainer-native export --format safetensors (a PyTorch model goes through \
+                     trainer-native import first). Its classes must be the data's, in the same \
+                     order; a folder is read at the model's image side, with its normalisation."
+                </small>
+                {model_note}
+            </Show>
+        </fieldset>
+    }
+}
+
 #[component]
 fn Settings() -> impl IntoView {
     let lab = expect_context::<PageState>().lab;
@@ -170,31 +237,41 @@ fn Settings() -> impl IntoView {
     view! {
         <fieldset class="lab-settings">
             <legend>"Settings"</legend>
-            {field("lab-epochs", "ERM epochs", "1", |s| s.epochs.to_string(),
-                |s, v| if let Ok(v) = v.parse() { s.epochs = v })}
+            <Show when=move || lab.erm_choice.get() == ErmChoice::Train>
+                {field("lab-epochs", "ERM epochs", "1", |s| s.epochs.to_string(),
+                    |s, v| if let Ok(v) = v.parse() { s.epochs = v })}
+            </Show>
             {field("lab-lr", "Learning rate", "0.001", |s| s.lr.to_string(),
                 |s, v| if let Ok(v) = v.parse() { s.lr = v })}
             {field("lab-seed", "Seed", "1", |s| s.seed.to_string(),
                 |s, v| if let Ok(v) = v.parse() { s.seed = v })}
             {field("lab-images", "Images per split (at most)", "100", |s| s.images.to_string(),
                 |s, v| if let Ok(v) = v.parse() { s.images = v })}
-            <Show when=move || lab.data_choice.get() == DataChoice::Folder>
+            <Show when=move || {
+                lab.data_choice.get() == DataChoice::Folder && lab.erm_choice.get() == ErmChoice::Train
+            }>
                 {field("lab-image-size", "Image side (px)", "8", |s| s.image_size.to_string(),
                     |s, v| if let Ok(v) = v.parse() { s.image_size = v })}
             </Show>
-            <small class="fine-print">{move || recipe_text(lab.data_choice.get())}</small>
+            <small class="fine-print">{move || recipe_text(lab.data_choice.get(), lab.erm_choice.get())}</small>
         </fieldset>
     }
 }
 
 /// The recipe a run follows, and the trainer's command that trains the same way.
-fn recipe_text(choice: DataChoice) -> &'static str {
-    match choice {
-        DataChoice::SpuriousMnist => {
+fn recipe_text(data: DataChoice, erm: ErmChoice) -> &'static str {
+    match (data, erm) {
+        (_, ErmChoice::Given) => {
+            "Your model is measured, masks the training images with its XGradCAM maps and is \
+             fine-tuned for one epoch on them at the learning rate (SGD, momentum 0.9, weight \
+             decay 1e-4, a fresh optimizer state), as trainer-native import --weights <file> \
+             --epochs 1 --lr <rate>, then mask, finetune and evaluate."
+        }
+        (DataChoice::SpuriousMnist, ErmChoice::Train) => {
             "The authors' MNIST network and SGD (momentum 0.9, weight decay 1e-4, batches of 128), \
              as trainer-native pipeline --experiment spurious-mnist --data app/assets/lab/mnist."
         }
-        DataChoice::Folder => {
+        (DataChoice::Folder, ErmChoice::Train) => {
             "VGG-11 at a quarter width from scratch, SGD (momentum 0.9, weight decay 1e-4, batches \
              of 64), random crops and flips, ImageNet's normalisation, as trainer-native pipeline \
              --experiment folder --data <your folder> --image-size <side> --subset <images>. From \
@@ -290,7 +367,7 @@ fn DataSummaryView() -> impl IntoView {
 fn epochs_axis(lab: &LabState) -> Axis {
     Axis {
         min: 0.0,
-        max: lab.settings.with(|s| s.epochs) as f64 + 1.0,
+        max: lab.erm_epochs() as f64 + 1.0,
         name: "epochs",
         percent: false,
     }
@@ -399,7 +476,7 @@ fn EpochTable() -> impl IntoView {
                         <tbody>
                             {epochs.into_iter().map(|p| view! {
                                 <tr data-epoch=p.epoch data-model=model_id(p.model) data-train-ms=p.train_ms>
-                                    <td>{model_name(p.model)}</td>
+                                    <td>{model_name(p.model, p.epoch)}</td>
                                     <td>{p.epoch}</td>
                                     <td>{p.train_loss.map_or("–".into(), |l| format!("{l:.4}"))}</td>
                                     <td>{p.train_accuracy.map_or("–".into(), percent)}</td>
@@ -457,10 +534,12 @@ fn model_id(model: LabModel) -> &'static str {
     }
 }
 
-fn model_name(model: LabModel) -> &'static str {
-    match model {
-        LabModel::Erm => "ERM",
-        LabModel::MaskTune => "MaskTune",
+/// The model's name in the table: a given ERM model is its epoch 0.
+fn model_name(model: LabModel, epoch: usize) -> &'static str {
+    match (model, epoch) {
+        (LabModel::Erm, 0) => "ERM (yours)",
+        (LabModel::Erm, _) => "ERM",
+        (LabModel::MaskTune, _) => "MaskTune",
     }
 }
 
@@ -480,7 +559,10 @@ fn MaskGrid() -> impl IntoView {
                 .join(" · ");
             view! {
                 <section id="lab-masking" aria-label="Masking examples">
-                    <h3>{format!("What the epoch-{} ERM model looks at, and the masks", masked.source_epoch)}</h3>
+                    <h3>{match masked.source_epoch {
+                        0 => "What your ERM model looks at, and the masks".to_string(),
+                        epoch => format!("What the epoch-{epoch} ERM model looks at, and the masks"),
+                    }}</h3>
                     <p class="fine-print">{groups}</p>
                     <div class="mask-grid">
                         {masked.examples.iter().map(|e| view! {

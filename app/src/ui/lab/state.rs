@@ -8,10 +8,12 @@ use masktune::evaluation::EvaluationReport;
 use masktune::training::masking_pass::GroupMasking;
 
 use super::folder::ChosenFolder;
+use super::given_model::GivenModel;
 use crate::object_url::ObjectUrl;
 use crate::protocol::BackendKind;
 use crate::protocol::lab::{
-    EpochPoint, LabBundles, LabEvent, LabModel, LabSettings, LabStep, MaskExample, WorkerMemory,
+    EpochPoint, LabBundles, LabEvent, LabModel, LabSettings, LabStep, LabTask, MaskExample,
+    WorkerMemory,
 };
 
 /// Where the current (or last) run stands.
@@ -30,6 +32,13 @@ pub enum RunState {
 pub enum DataChoice {
     SpuriousMnist,
     Folder,
+}
+
+/// Where the ERM model comes from: trained in the run, or the user's file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErmChoice {
+    Train,
+    Given,
 }
 
 /// The data the run trains on, as the worker built it.
@@ -97,6 +106,11 @@ pub struct LabState {
     pub data_choice: RwSignal<DataChoice>,
     /// The folder the user gave, kept while the page lives or until another is given.
     pub folder: RwSignal<Option<Arc<ChosenFolder>>>,
+    pub erm_choice: RwSignal<ErmChoice>,
+    /// The model file the user gave, kept while the page lives or until another is given.
+    pub given_model: RwSignal<Option<Arc<GivenModel>>>,
+    /// Where the current (or last) run's ERM model came from.
+    run_erm: RwSignal<ErmChoice>,
     pub run_state: RwSignal<RunState>,
     pub data: RwSignal<Option<DataSummary>>,
     pub step: RwSignal<Option<StepProgress>>,
@@ -122,6 +136,9 @@ impl LabState {
             settings: RwSignal::new(LabSettings::default()),
             data_choice: RwSignal::new(DataChoice::SpuriousMnist),
             folder: RwSignal::new(None),
+            erm_choice: RwSignal::new(ErmChoice::Train),
+            given_model: RwSignal::new(None),
+            run_erm: RwSignal::new(ErmChoice::Train),
             run_state: RwSignal::new(RunState::Idle),
             data: RwSignal::new(None),
             step: RwSignal::new(None),
@@ -142,15 +159,33 @@ impl LabState {
         self.data_choice.set(DataChoice::Folder);
     }
 
-    /// Whether the chosen data can be trained on: spurious MNIST always, a folder once one is
-    /// given whose layout places its images.
-    pub fn data_ready(&self) -> bool {
+    /// What the chosen data makes a run train, or why it cannot be trained on.
+    pub fn task(&self) -> Result<LabTask, String> {
         match self.data_choice.get() {
-            DataChoice::SpuriousMnist => true,
-            DataChoice::Folder => self
-                .folder
-                .with(|folder| folder.as_ref().is_some_and(|f| f.layout.is_ok())),
+            DataChoice::SpuriousMnist => Ok(LabTask::SpuriousMnist),
+            DataChoice::Folder => self.folder.with(|folder| match folder {
+                Some(folder) => folder.task(),
+                None => Err("choose or drop a folder of images first".into()),
+            }),
         }
+    }
+
+    /// The given model, if the run starts from one, and whether it fits the chosen data.
+    pub fn given(&self) -> Result<Option<Arc<GivenModel>>, String> {
+        if self.erm_choice.get() == ErmChoice::Train {
+            return Ok(None);
+        }
+        let given = self
+            .given_model
+            .get()
+            .ok_or("choose your ERM model's file first")?;
+        given.summary(&self.task())?;
+        Ok(Some(given))
+    }
+
+    /// Whether a run can start: the chosen data can be trained on, and a given model fits it.
+    pub fn ready(&self) -> bool {
+        self.task().is_ok() && self.given().is_ok()
     }
 
     pub fn running(&self) -> bool {
@@ -162,6 +197,7 @@ impl LabState {
         let run = self.run.get_value() + 1;
         self.run.set_value(run);
         self.run_state.set(RunState::Running);
+        self.run_erm.set(self.erm_choice.get_untracked());
         self.data.set(None);
         self.step.set(None);
         self.training_on.set(None);
@@ -253,9 +289,12 @@ impl LabState {
         }
     }
 
-    /// ERM epochs of the run's settings.
+    /// ERM epochs the run trains: its settings', none from a given model.
     pub fn erm_epochs(&self) -> usize {
-        self.settings.with_untracked(|s| s.epochs)
+        match self.run_erm.get() {
+            ErmChoice::Train => self.settings.with(|s| s.epochs),
+            ErmChoice::Given => 0,
+        }
     }
 
     fn end(&self, state: RunState) {

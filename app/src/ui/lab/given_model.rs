@@ -1,0 +1,62 @@
+//! The user's own trained model as the Lab's ERM model: a bundle or a safetensors file
+//! (`masktune::model_file`), described before a run and checked against the chosen data, so that
+//! a model for other classes or another image size is named before anything trains.
+
+use masktune::bundle::BundleMetadata;
+use masktune::model_file;
+use send_wrapper::SendWrapper;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::protocol::lab::{LabFile, LabTask};
+
+/// A model file given to the Lab.
+#[derive(Debug)]
+pub struct GivenModel {
+    pub name: String,
+    /// A page-thread value, hence the wrapper.
+    file: SendWrapper<web_sys::Blob>,
+    /// What the file says its model is, or why it cannot be read.
+    pub meta: Result<BundleMetadata, String>,
+}
+
+impl GivenModel {
+    /// Reads what `file` says its model is (its weights are read by the worker, at Start).
+    pub async fn read(name: String, file: web_sys::Blob) -> Self {
+        let meta = match JsFuture::from(file.array_buffer()).await {
+            Ok(buffer) => model_file::metadata(&js_sys::Uint8Array::new(&buffer).to_vec())
+                .map_err(|error| error.to_string()),
+            Err(error) => Err(format!("the file could not be read ({error:?})")),
+        };
+        GivenModel {
+            name,
+            file: SendWrapper::new(file),
+            meta,
+        }
+    }
+
+    /// The file as the worker gets it.
+    pub fn lab_file(&self) -> LabFile {
+        LabFile {
+            path: self.name.clone(),
+            blob: (*self.file).clone(),
+        }
+    }
+
+    /// The model in a sentence, and whether it fits `task` (the chosen data, if it is usable).
+    pub fn summary(&self, task: &Result<LabTask, String>) -> Result<String, String> {
+        let meta = self.meta.as_ref().map_err(Clone::clone)?;
+        if let Ok(task) = task {
+            task.check_model(meta)?;
+        }
+        let size = meta.input_size;
+        Ok(format!(
+            "{}: {} trained on {}, classes {}, {}×{} px images.",
+            self.name,
+            meta.architecture,
+            meta.dataset,
+            meta.class_names.join(", "),
+            size.width,
+            size.height
+        ))
+    }
+}
