@@ -442,7 +442,11 @@ mod tests {
         let trained = folder_task().recipe(&settings, None);
         assert_eq!(trained.image_size, 64);
         assert_eq!(trained.recipe.epochs, 30);
-        assert_eq!(trained.finetune_lr(), settings.lr * 1.0);
+        assert_eq!(
+            trained.finetune_lr(),
+            settings.lr,
+            "the folder recipe keeps its rate"
+        );
     }
 
     #[wasm_bindgen_test]
@@ -454,12 +458,17 @@ mod tests {
             ..LabSettings::default()
         };
         let task = folder_task();
-        assert_eq!(settings.check(&task, Some(&model(48, &["blond", "not_blond"]))), Ok(()));
+        assert_eq!(
+            settings.check(&task, Some(&model(48, &["blond", "not_blond"]))),
+            Ok(())
+        );
         assert_eq!(
             settings.check(&task, Some(&model(48, &["not_blond", "blond"]))),
-            Err("the model's classes are not_blond, blond, the data's blond, not_blond: give a \
+            Err(
+                "the model's classes are not_blond, blond, the data's blond, not_blond: give a \
                  model trained on these classes, in this order"
-                .into())
+                    .into()
+            )
         );
         assert_eq!(
             settings.check(&task, Some(&model(512, &["blond", "not_blond"]))),
