@@ -3,7 +3,7 @@
 // a software WebGPU adapter the Lab trains on the CPU backend and says so); its model pair,
 // downloaded and read by `trainer-native predict`, answers as the page's analysis view does; a
 // run on a folder of the user's own images (class subfolders) placed as the trainer places it;
-// the stop button; the worker's memory over three runs.
+// a run from the user's own trained model; the stop button; the worker's memory over three runs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -326,6 +326,73 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
     await checkModelPair(page, "folder", false, { images, side: 32 });
     // The digits are no examples for models of the user's folder.
     assert.equal(await page.locator(".examples button").count(), 0);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("the Lab masks with and fine-tunes the user's own trained model, as after trainer-native import", async () => {
+  // The trainer's ERM model of the example folder, as a PyTorch state dict with its description.
+  const dir = join(ROOT, "target", "e2e", "lab", "given");
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const weights = join(dir, "shapes-erm.safetensors");
+  await promisify(execFile)(TRAINER, [
+    "convert-bundle", join(SHAPES_RUN, "bundles", "erm.bundle"), weights, "--format", "safetensors",
+  ]);
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const { page, consoleLines } = await openLab(browser);
+    await page.click("#lab-data-folder");
+    await page.setInputFiles("#lab-folder-input", SHAPES);
+    await page.locator("#lab-folder[data-state='ready']").waitFor();
+    await page.click("#lab-erm-given");
+    assert.equal(await page.locator("#lab-start").isDisabled(), true, "no model given yet");
+    assert.equal(await page.locator("#lab-epochs").count(), 0, "a given model trains no ERM epoch");
+
+    // A file that is no model, and a model of other classes, are named; Start waits.
+    const note = page.locator("#lab-erm");
+    await page.setInputFiles("#lab-erm-input", DIGITS[0]);
+    await page.locator("#lab-erm[data-state='unusable']").waitFor();
+    assert.match(await note.textContent(), /digit-3-square\.png: .*neither a MaskTune bundle \(\.mtb\) nor a safetensors file/);
+    await page.setInputFiles("#lab-erm-input", join(ROOT, "app", "assets", "models", "cifar10-erm.mtb"));
+    await page.locator("#lab-erm[data-state='unusable']", { hasText: "cifar10-erm.mtb" }).waitFor();
+    assert.match(await note.textContent(), /the model's classes are airplane, .*, the data's disc, square/);
+    assert.equal(await page.locator("#lab-start").isDisabled(), true);
+
+    await page.setInputFiles("#lab-erm-input", weights);
+    await page.locator("#lab-erm[data-state='ready']").waitFor();
+    assert.equal(
+      await note.textContent(),
+      "shapes-erm.safetensors: VGG-11 (width 4) trained on folder; classes disc, square; 32×32 px images.",
+    );
+    await page.click("#lab-start");
+    const { state, text } = await finished(page, consoleLines);
+    await screenshot(page, "lab-given-model");
+    assert.equal(state, "finished", text);
+
+    // The given model is epoch 0, measured as the trainer measured it on the same sets; then
+    // the fine-tuning epoch.
+    const rows = page.locator("#lab-results tbody tr");
+    assert.equal(await rows.count(), 2);
+    const given = rows.first();
+    assert.equal(await given.locator("td").first().textContent(), "ERM (yours)");
+    assert.equal(await given.getAttribute("data-epoch"), "0");
+    assert.equal(await rows.nth(1).getAttribute("data-model"), "masktune");
+    const trainer = JSON.parse(await readFile(join(SHAPES_RUN, "report.json"), "utf8"));
+    for (const [set, cell] of [["val", "val"], ["test", "test"]]) {
+      const models = trainer.evaluation.sets.find((s) => s.set === set).models;
+      const expected = 100 * models.find((m) => m.model === "erm_best").accuracy.accuracy;
+      const shown = parseFloat(await given.locator(`td.${cell}`).textContent());
+      assert.ok(Math.abs(shown - expected) < 0.01, `${set}: the page ${shown} %, the trainer ${expected} %`);
+    }
+    assert.equal(
+      await page.locator("#lab-masking h3").textContent(),
+      "What your ERM model looks at, and the masks",
+    );
+    // The pair answers as trainer-native predict does with the downloaded bundles.
+    const images = ["disc", "square"].flatMap((shape) => [0, 1].map((i) => join(SHAPES, "test", shape, `${shape}-00${i}.png`)));
+    await checkModelPair(page, "given", false, { images, side: 32 });
   } finally {
     await browser.close();
   }

@@ -490,7 +490,7 @@ fn summary(pair: &ModelPair) -> String {
     let meta = &pair.meta;
     let size = meta.input_size;
     format!(
-        "Models ready: ERM and MaskTune ({}) on {} ({} classes, {}×{} input).",
+        "Models ready: ERM and MaskTune {} on {} ({} classes, {}×{} input).",
         meta.architecture,
         meta.dataset,
         meta.class_names.len(),

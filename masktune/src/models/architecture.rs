@@ -64,17 +64,19 @@ pub enum Architecture {
     },
 }
 
-/// The family, depth and width, as a person writes them ("VGG-11, width 16").
+/// The family, depth and width, as a person writes them ("VGG-11 (width 16)").
 impl std::fmt::Display for Architecture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Architecture::SmallCnn { width, .. } => write!(f, "small CNN, width {width}"),
-            Architecture::MnistCnn { width, .. } => write!(f, "MNIST CNN, width {width}"),
-            Architecture::Vgg { depth, width, .. } => write!(f, "VGG-{depth}, width {width}"),
+            Architecture::SmallCnn { width, .. } => write!(f, "small CNN (width {width})"),
+            Architecture::MnistCnn { width, .. } => write!(f, "MNIST CNN (width {width})"),
+            Architecture::Vgg { depth, width, .. } => write!(f, "VGG-{depth} (width {width})"),
             Architecture::CifarResNet { depth, width, .. } => {
-                write!(f, "CIFAR ResNet-{depth}, width {width}")
+                write!(f, "CIFAR ResNet-{depth} (width {width})")
             }
-            Architecture::ResNet { depth, width, .. } => write!(f, "ResNet-{depth}, width {width}"),
+            Architecture::ResNet { depth, width, .. } => {
+                write!(f, "ResNet-{depth} (width {width})")
+            }
         }
     }
 }

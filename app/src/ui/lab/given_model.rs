@@ -50,7 +50,7 @@ impl GivenModel {
         }
         let size = meta.input_size;
         Ok(format!(
-            "{}: {} trained on {}, classes {}, {}×{} px images.",
+            "{}: {} trained on {}; classes {}; {}×{} px images.",
             self.name,
             meta.architecture,
             meta.dataset,
