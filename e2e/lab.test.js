@@ -349,9 +349,22 @@ test("the Lab masks with and fine-tunes the user's own trained model, as after t
     await page.click("#lab-erm-given");
     assert.equal(await page.locator("#lab-start").isDisabled(), true, "no model given yet");
     assert.equal(await page.locator("#lab-epochs").count(), 0, "a given model trains no ERM epoch");
+    await page.click("#lab-erm-train");
+
+    // A model file dropped on the Lab is the model to start from.
+    const bytes = [...(await readFile(weights))];
+    await page.evaluate((bytes) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(bytes)], "dropped.safetensors"));
+      const drop = new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true });
+      document.querySelector("#lab").dispatchEvent(drop);
+    }, bytes);
+    const note = page.locator("#lab-erm");
+    await page.locator("#lab-erm[data-state='ready']", { hasText: "dropped.safetensors" }).waitFor();
+    assert.equal(await page.locator("#lab-erm-given").isChecked(), true);
+    assert.equal(await page.locator("#lab-start").isDisabled(), false);
 
     // A file that is no model, and a model of other classes, are named; Start waits.
-    const note = page.locator("#lab-erm");
     await page.setInputFiles("#lab-erm-input", DIGITS[0]);
     await page.locator("#lab-erm[data-state='unusable']").waitFor();
     assert.match(await note.textContent(), /digit-3-square\.png: .*neither a MaskTune bundle \(\.mtb\) nor a safetensors file/);

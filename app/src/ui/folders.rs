@@ -59,6 +59,14 @@ impl Dropped {
     }
 
     /// The files dropped, when no folder was: they need no reading.
+    /// The one file dropped, where nothing else was.
+    pub fn one_file(&self) -> Option<&(String, web_sys::Blob)> {
+        match (self.files.as_slice(), self.folders.is_empty()) {
+            ([file], true) => Some(file),
+            _ => None,
+        }
+    }
+
     pub fn files_only(self) -> Result<Vec<(String, web_sys::Blob)>, Self> {
         if self.folders.is_empty() {
             Ok(self.files)

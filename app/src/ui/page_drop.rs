@@ -1,14 +1,15 @@
 //! Files dropped outside the drop zones. A browser opens such a file in place of the page, which
 //! would lose every result and any Lab run; the page takes the drop instead. On the analysis view
 //! the files are what its zones would take (the two bundles of "Your own models", else images);
-//! on the Lab, a dropped folder (or several class folders) is the data to train on.
+//! on the Lab, a model file dropped alone is the ERM model to start from, a dropped folder (or
+//! several class folders) the data to train on.
 
 use leptos::ev;
 use leptos::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
 use super::folders::{self, Dropped};
-use super::lab::ChosenFolder;
+use super::lab::{ChosenFolder, GivenModel, is_model_file};
 use super::state::{PageState, View};
 use crate::tasks::Models;
 
@@ -41,6 +42,15 @@ pub fn catch_page_drops(state: PageState) {
 /// their names, which name no class).
 fn give_lab_drop(state: PageState, transfer: &web_sys::DataTransfer) {
     let dropped = Dropped::take(transfer);
+    // A model file alone is the ERM model to start from; anything else is the data.
+    if let Some((name, file)) = dropped.one_file().filter(|(name, _)| is_model_file(name)) {
+        let (name, file) = (name.clone(), file.clone());
+        spawn_local(async move {
+            let model = GivenModel::read(name, file).await;
+            state.lab.take_given_model(model);
+        });
+        return;
+    }
     spawn_local(async move {
         match dropped.read(|_| {}).await {
             Ok((files, left_out)) => state

@@ -9,6 +9,17 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::protocol::lab::{LabFile, LabTask};
 
+/// The endings of the files a model may come in (bundles, safetensors).
+pub const MODEL_FILE_ENDINGS: [&str; 3] = [".mtb", ".bundle", ".safetensors"];
+
+/// Whether a file's name is a model file's.
+pub fn is_model_file(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    MODEL_FILE_ENDINGS
+        .iter()
+        .any(|ending| name.ends_with(ending))
+}
+
 /// A model file given to the Lab.
 #[derive(Debug)]
 pub struct GivenModel {

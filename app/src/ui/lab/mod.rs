@@ -16,7 +16,8 @@ use masktune::data::image_folder;
 use effect::Effect;
 use evaluation::{EvaluationView, ModelsView};
 pub use folder::ChosenFolder;
-use given_model::GivenModel;
+use given_model::MODEL_FILE_ENDINGS;
+pub use given_model::{GivenModel, is_model_file};
 use state::ErmChoice;
 pub use state::{DataChoice, LabState};
 use state::{RunState, StepProgress};
@@ -173,8 +174,7 @@ fn ErmPicker() -> impl IntoView {
         input.set_value("");
         if let Some(file) = file {
             spawn_local(async move {
-                let model = GivenModel::read(file.name(), file.into()).await;
-                lab.given_model.set(Some(std::sync::Arc::new(model)));
+                lab.take_given_model(GivenModel::read(file.name(), file.into()).await);
             });
         }
     };
@@ -199,11 +199,11 @@ fn ErmPicker() -> impl IntoView {
             {choice(ErmChoice::Given, "lab-erm-given", "Yours, already trained: mask with it and fine-tune it")}
             <Show when=move || lab.erm_choice.get() == ErmChoice::Given>
                 <label for="lab-erm-input">"Choose the model file: "
-                    <input id="lab-erm-input" type="file" accept=".mtb,.bundle,.safetensors"
+                    <input id="lab-erm-input" type="file" accept=MODEL_FILE_ENDINGS.join(",")
                         disabled=move || lab.running() on:change=chosen />
                 </label>
                 <small class="fine-print">
-                    "A bundle written by trainer-native or the Lab, or a .safetensors file from \
+                    "A bundle written by trainer-native or the Lab (or drop it on the Lab), or a .safetensors file from \
                      trainer-native export --format safetensors (a PyTorch model goes through \
                      trainer-native import first). Its classes must be the data's, in the same \
                      order; a folder is read at the model's image side, with its normalisation."

@@ -159,6 +159,12 @@ impl LabState {
         self.data_choice.set(DataChoice::Folder);
     }
 
+    /// Takes a model file the user chose or dropped as the run's ERM model.
+    pub fn take_given_model(&self, model: GivenModel) {
+        self.given_model.set(Some(Arc::new(model)));
+        self.erm_choice.set(ErmChoice::Given);
+    }
+
     /// What the chosen data makes a run train, or why it cannot be trained on.
     pub fn task(&self) -> Result<LabTask, String> {
         match self.data_choice.get() {
