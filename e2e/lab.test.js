@@ -403,6 +403,7 @@ test("the Lab masks with and fine-tunes the user's own trained model, as after t
       await page.locator("#lab-masking h3").textContent(),
       "What your ERM model looks at, and the masks",
     );
+    assert.match(await page.locator("#lab-evaluation p.fine-print").first().textContent(), /ERM \(best\) and ERM \(last\) are your model/);
     // The pair answers as trainer-native predict does with the downloaded bundles.
     const images = ["disc", "square"].flatMap((shape) => [0, 1].map((i) => join(SHAPES, "test", shape, `${shape}-00${i}.png`)));
     await checkModelPair(page, "given", false, { images, side: 32 });

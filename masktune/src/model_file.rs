@@ -6,8 +6,9 @@
 use burn::prelude::*;
 use thiserror::Error;
 
-use crate::bundle::{Bundle, BundleError, BundleMetadata};
+use crate::bundle::{Bundle, BundleError, BundleMetadata, MAGIC};
 use crate::models::AnyModel;
+use crate::models::preprocess::InputSize;
 use crate::pytorch::safetensors::{self, SafetensorsError};
 use crate::pytorch::{Classifier, PytorchError, load_state_dict};
 
@@ -33,10 +34,15 @@ enum Format {
     Safetensors,
 }
 
+/// Whether `bytes` are a bundle's (by its magic).
+pub fn is_bundle(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
 fn format(bytes: &[u8]) -> Result<Format, ModelFileError> {
     // safetensors: the header's length (u64, little-endian), then the header, a JSON object.
     let safetensors = bytes.len() > 8 && bytes[8] == b'{';
-    if bytes.starts_with(b"MTBUNDLE") {
+    if is_bundle(bytes) {
         Ok(Format::Bundle)
     } else if safetensors {
         Ok(Format::Safetensors)
@@ -67,5 +73,32 @@ pub fn read(bytes: &[u8], device: &Device) -> Result<(AnyModel, BundleMetadata),
             let (model, _) = load_state_dict(model, &meta.architecture, &state, Classifier::Load)?;
             Ok((model.valid(), meta))
         }
+    }
+}
+
+/// Why the model `meta` describes cannot be fine-tuned on data of `class_names` (in label order)
+/// read at `side` px (any square side where `None`), in words for the user.
+pub fn check_fits(
+    meta: &BundleMetadata,
+    class_names: &[String],
+    side: Option<usize>,
+) -> Result<(), String> {
+    if meta.class_names != class_names {
+        return Err(format!(
+            "the model's classes are {}, the data's {}: give a model trained on these classes, \
+             in this order",
+            meta.class_names.join(", "),
+            class_names.join(", ")
+        ));
+    }
+    let InputSize { height, width } = meta.input_size;
+    match side {
+        _ if height != width => Err(format!(
+            "the model takes {height}x{width} px images; the data's are square"
+        )),
+        Some(side) if side != height => Err(format!(
+            "the model takes {height} px images, the data's are {side} px"
+        )),
+        _ => Ok(()),
     }
 }

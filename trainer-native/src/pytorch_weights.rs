@@ -5,8 +5,10 @@
 
 use std::path::Path;
 
+use burn::prelude::Device;
 use burn::store::{ModuleStore, PytorchStore, bridge};
 use masktune::bundle::BundleMetadata;
+use masktune::model_file;
 use masktune::models::{AnyModel, Architecture};
 use masktune::pytorch::{self, Classifier, StateDict};
 
@@ -47,6 +49,25 @@ pub fn read_state_dict(path: &Path) -> Result<StateDict> {
                 ))
             })
     }
+}
+
+/// The model in a file that describes it (a bundle, or a safetensors file whose metadata holds
+/// the description `export --format safetensors` writes), built on `device`, with the
+/// description; `None` for a PyTorch file without one, whose model the command line names.
+pub fn read_described(path: &Path, device: &Device) -> Result<Option<(AnyModel, BundleMetadata)>> {
+    let bytes = std::fs::read(path).map_err(TrainError::io("read", path))?;
+    let described = model_file::is_bundle(&bytes)
+        || pytorch::safetensors::read_metadata(&bytes)
+            .is_ok_and(|metadata| pytorch::safetensors::describes_a_model(&metadata));
+    if !described {
+        return Ok(None);
+    }
+    model_file::read(&bytes, device)
+        .map(Some)
+        .map_err(|e| TrainError::PytorchWeights {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
 }
 
 /// Loads the PyTorch weights at `path` into `model` (built from `architecture`) and says on

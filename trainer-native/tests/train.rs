@@ -293,6 +293,42 @@ fn pytorch_exports_come_back_as_the_same_models(runs: &Path, run: &Path) {
     ok(trainer(runs, &["mask", "--name", "imported"]));
     ok(trainer(runs, &["finetune", "--name", "imported"]));
     assert!(imported.join("checkpoints/masktune.ckpt").exists());
+    // A bundle describes its model too, and imports as the same weights.
+    let bundle = run.join("bundles/erm.bundle");
+    ok(trainer(
+        runs,
+        &[
+            "import",
+            "--name",
+            "from-bundle",
+            "--weights",
+            bundle.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(
+        weights(&runs.join("from-bundle/checkpoints/erm_best.ckpt")),
+        best
+    );
+    // A described model must be the one the settings name.
+    let err = failure(trainer(
+        runs,
+        &[
+            "import",
+            "--name",
+            "wide",
+            "--width",
+            "8",
+            "--weights",
+            erm_arg,
+        ],
+    ));
+    assert!(
+        err.contains("erm.safetensors")
+            && err.contains(
+                "it holds a MNIST CNN (width 4), the settings name a MNIST CNN (width 8)"
+            ),
+        "{err}"
+    );
 
     let log = ok(trainer(
         runs,

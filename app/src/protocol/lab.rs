@@ -4,7 +4,8 @@
 use masktune::bundle::BundleMetadata;
 use masktune::data::{image_folder, spurious_mnist};
 use masktune::evaluation::EvaluationReport;
-use masktune::models::preprocess::{DatasetKind, InputSize, Normalization};
+use masktune::model_file;
+use masktune::models::preprocess::{DatasetKind, Normalization};
 use masktune::training::masking_pass::GroupMasking;
 use masktune::training::{Augmentation, OptimizerSettings, Recipe};
 use serde::{Deserialize, Serialize};
@@ -171,31 +172,20 @@ impl LabTask {
     /// data's, in the same order, and its input square (28 px for spurious MNIST; a folder is
     /// read at the model's side).
     pub fn check_model(&self, model: &BundleMetadata) -> Result<(), String> {
-        let classes = self.class_names();
-        if model.class_names != classes {
+        let side = match self {
+            LabTask::SpuriousMnist => Some(mnist_side()),
+            LabTask::Folder { .. } => None,
+        };
+        model_file::check_fits(model, &self.class_names(), side)?;
+        let side = model.input_size.height;
+        if !Self::MODEL_SIDES.contains(&side) {
             return Err(format!(
-                "the model's classes are {}, the data's {}: give a model trained on these \
-                 classes, in this order",
-                model.class_names.join(", "),
-                classes.join(", ")
-            ));
-        }
-        let InputSize { height, width } = model.input_size;
-        match self {
-            _ if height != width => Err(format!(
-                "the model takes {height}x{width} px images; the Lab reads square ones"
-            )),
-            LabTask::SpuriousMnist if height != mnist_side() => Err(format!(
-                "the model takes {height} px images, spurious MNIST's are {} px",
-                mnist_side()
-            )),
-            LabTask::Folder { .. } if !Self::MODEL_SIDES.contains(&height) => Err(format!(
-                "the model takes {height} px images: the Lab reads a folder at {} to {} px",
+                "the model takes {side} px images: the Lab reads images at {} to {} px",
                 Self::MODEL_SIDES.start(),
                 Self::MODEL_SIDES.end()
-            )),
-            _ => Ok(()),
+            ));
         }
+        Ok(())
     }
 
     /// Sides a given model's images may have (the paper's ResNet-50 on CelebA takes 224 px).
@@ -472,12 +462,12 @@ mod tests {
         );
         assert_eq!(
             settings.check(&task, Some(&model(512, &["blond", "not_blond"]))),
-            Err("the model takes 512 px images: the Lab reads a folder at 8 to 256 px".into())
+            Err("the model takes 512 px images: the Lab reads images at 8 to 256 px".into())
         );
         let mnist = model(64, &["0-4", "5-9"]);
         assert_eq!(
             LabTask::SpuriousMnist.check_model(&mnist),
-            Err("the model takes 64 px images, spurious MNIST's are 28 px".into())
+            Err("the model takes 64 px images, the data's are 28 px".into())
         );
         let mut wide = model(64, &["blond", "not_blond"]);
         wide.input_size = InputSize {
@@ -486,7 +476,7 @@ mod tests {
         };
         assert_eq!(
             task.check_model(&wide),
-            Err("the model takes 64x96 px images; the Lab reads square ones".into())
+            Err("the model takes 64x96 px images; the data's are square".into())
         );
         // Without a model, the same settings are refused.
         assert_eq!(

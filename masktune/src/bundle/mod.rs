@@ -42,7 +42,8 @@ use crate::models::preprocess::{InputSize, Normalization};
 use crate::models::{AnyModel, Architecture};
 use crate::problem_list::join_first;
 
-const MAGIC: &[u8; 8] = b"MTBUNDLE";
+/// The first bytes of every bundle.
+pub const MAGIC: &[u8; 8] = b"MTBUNDLE";
 /// The newest bundle format version this crate reads. It writes version 1, which older readers
 /// read too, unless the weights are stored as a difference (version 2).
 pub const BUNDLE_VERSION: u32 = 2;

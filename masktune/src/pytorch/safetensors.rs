@@ -118,6 +118,11 @@ pub fn model_metadata(meta: &BundleMetadata) -> HashMap<String, String> {
     ])
 }
 
+/// Whether a safetensors file's metadata holds a model's description (some of it at least).
+pub fn describes_a_model(metadata: &HashMap<String, String>) -> bool {
+    metadata.contains_key(keys::ARCHITECTURE)
+}
+
 /// The model a safetensors file's metadata describes, as [`model_metadata`] wrote it: a
 /// bundle's metadata with no training record. Checked as a bundle's is.
 pub fn bundle_metadata(

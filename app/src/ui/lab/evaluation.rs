@@ -25,14 +25,17 @@ pub fn EvaluationView() -> impl IntoView {
             } else {
                 ("Accuracy per class on the test set", "Your folder names no groups, so each class is one")
             };
+            let models = if lab.erm_epochs() == 0 {
+                "ERM (best) and ERM (last) are your model, which made the masks; MaskTune is it \
+                 after one epoch on the masked images."
+            } else {
+                "ERM (best) is the epoch with the best validation accuracy, which made the masks; \
+                 MaskTune is the last ERM epoch after one epoch on the masked images."
+            };
             view! {
                 <section id="lab-evaluation" aria-label="Evaluation of the Lab's models">
                     <h3>{heading}</h3>
-                    <p class="fine-print">
-                        "ERM (best) is the epoch with the best validation accuracy, which made the masks; "
-                        "MaskTune is the last ERM epoch after one epoch on the masked images. "
-                        {parts} "; counts in brackets."
-                    </p>
+                    <p class="fine-print">{models} {parts} "; counts in brackets."</p>
                     <GroupTable report=report.clone() />
                     <h3>"When the pair may abstain"</h3>
                     <p class="fine-print">
