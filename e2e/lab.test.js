@@ -127,7 +127,27 @@ for (const webgpu of [false, true]) {
       await screenshot(page, `lab-${name}-narrow`);
       assert.ok(overflow.px <= 0, `at 320 px the Lab overflows by ${overflow.px}px: ${overflow.outside}`);
       await page.setViewportSize({ width: 1100, height: 900 });
+      const ermNumbers = await numbers(erm);
       await checkModelPair(page, name, webgpu, { images: DIGITS, side: 28 });
+
+      // The run's ERM bundle, given back to the Lab, is measured as the run measured it and is
+      // fine-tuned again (here at another learning rate) without training ERM anew.
+      if (!webgpu) {
+        await page.click("#view-lab");
+        await page.click("#lab-erm-given");
+        await page.setInputFiles("#lab-erm-input", join(ROOT, "target", "e2e", "lab", name, "lab-seed0-erm.mtb"));
+        await page.locator("#lab-erm[data-state='ready']").waitFor();
+        assert.match(await page.locator("#lab-erm").textContent(), /^lab-seed0-erm\.mtb: MNIST CNN \(width 16\) trained on spurious_mnist; classes 0-4, 5-9; 28×28 px images\.$/);
+        await setField(page, "#lab-lr", 0.005);
+        await page.click("#lab-start");
+        const again = await finished(page, consoleLines);
+        assert.equal(again.state, "finished", again.text);
+        const given = page.locator("#lab-results tr[data-model='erm']");
+        assert.equal(await given.getAttribute("data-epoch"), "0");
+        assert.deepEqual(await numbers(given), ermNumbers, "the same model on the same sets");
+        assert.equal(await page.locator("#lab-results tr[data-model='masktune']").getAttribute("data-epoch"), "1");
+        assert.match(await page.locator("#lab-effect").textContent(), /for ERM, .* for MaskTune/);
+      }
     } finally {
       await browser.close();
     }
