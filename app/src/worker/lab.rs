@@ -354,7 +354,7 @@ async fn train_erm(lab: &LabRun<'_>, sets: &LabSets, settings: &LabSettings) -> 
 }
 
 /// The user's trained model, read from its file on the run's backend.
-pub struct GivenErm {
+struct GivenErm {
     file_name: String,
     /// Evaluation mode.
     model: AnyModel,
