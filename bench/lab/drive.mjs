@@ -3,9 +3,10 @@
 import { pageUrl, setField } from "../../e2e/support/browser.js";
 
 // Opens the Lab at `base` (on WebGPU when asked) once its compute worker is up, gives it `folder`
-// (a folder of class subfolders) where one is named, and sets the Lab's fields that `settings`
-// gives ({ images, epochs, seed, imageSize }; undefined ones keep the page's).
-export async function openLab(page, base, { webgpu = false, folder, images, epochs, seed, imageSize } = {}) {
+// (a folder of class subfolders) and `erm` (a trained ERM model's file to start from) where they
+// are named, and sets the Lab's fields that `settings` gives ({ images, epochs, seed, imageSize };
+// undefined ones keep the page's).
+export async function openLab(page, base, { webgpu = false, folder, erm, images, epochs, seed, imageSize } = {}) {
   await page.goto(pageUrl(base, { webgpu, fragment: "lab" }));
   await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
   if (folder) {
@@ -13,6 +14,13 @@ export async function openLab(page, base, { webgpu = false, folder, images, epoc
     await page.setInputFiles("#lab-folder-input", folder);
     const note = page.locator("#lab-folder");
     await note.waitFor({ timeout: 300_000 });
+    if ((await note.getAttribute("data-state")) !== "ready") throw new Error(await note.textContent());
+  }
+  if (erm) {
+    await page.click("#lab-erm-given");
+    await page.setInputFiles("#lab-erm-input", erm);
+    const note = page.locator("#lab-erm");
+    await note.waitFor({ timeout: 60_000 });
     if ((await note.getAttribute("data-state")) !== "ready") throw new Error(await note.textContent());
   }
   const fields = [["#lab-images", images], ["#lab-epochs", epochs], ["#lab-seed", seed], ["#lab-image-size", imageSize]];

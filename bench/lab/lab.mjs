@@ -1,11 +1,11 @@
-// The Lab's default run (or the settings given, or a run on a folder of class subfolders) in the
-// built page, in Debian's headless Chromium:
-// the time of each step as the page shows it and the accuracies it reaches, run after run in one
-// page per backend, so that "same seed, same backend: same numbers" is checked too. Run by hand
+// The Lab's default run (or the settings given, a run on a folder of class subfolders, or one from
+// a given ERM model's file) in the built page, in Debian's headless Chromium: the time of each
+// step as the page shows it and the accuracies it reaches, run after run in one page per backend,
+// so that "same seed, same backend: same numbers" is checked too. Run by hand
 // (run.sh), not by the tests. Prints one JSON object per run and a Markdown table.
 //
 //     node bench/lab/lab.mjs [--dist dist] [--repeats 2] [--images 10000] [--epochs 1] [--seed 0]
-//         [--backends cpu,cpu-threads,webgpu] [--folder DIR [--image-size 64]]
+//         [--backends cpu,cpu-threads,webgpu] [--folder DIR [--image-size 64]] [--erm FILE]
 //
 // cpu-threads: the CPU fallback on a cross-origin isolated page (the threaded build).
 import { parseArgs } from "node:util";
@@ -26,6 +26,7 @@ const { values: options } = parseArgs({
     backends: { type: "string", default: "cpu,webgpu" },
     folder: { type: "string" },
     "image-size": { type: "string" },
+    erm: { type: "string" },
   },
 });
 
@@ -52,8 +53,11 @@ async function oneRun(page) {
   const marks = await page.evaluate(() => window.__labSteps);
   const steps = {};
   for (let i = 0; i + 1 < marks.length; i++) {
-    // Measuring after an ERM epoch counts with it; after the fine-tuning epoch, with that.
-    const name = marks[i].step.startsWith("Measuring") && i > 0 ? `${marks[i - 1].step} (measure)` : marks[i].step;
+    // Measuring after an ERM epoch counts with it; after the fine-tuning epoch, with that; after
+    // the data, it is a given ERM model's.
+    const after = marks[i - 1]?.step ?? "";
+    const given = /^(Reading|Downloading)/.test(after);
+    const name = marks[i].step.startsWith("Measuring") && i > 0 ? (given ? "ERM (yours) (measure)" : `${after} (measure)`) : marks[i].step;
     steps[name] = (steps[name] ?? 0) + (marks[i + 1].at - marks[i].at) / 1000;
   }
   const table = await page.locator("#lab-results tbody tr").evaluateAll((rows) =>
@@ -92,9 +96,9 @@ try {
     const browser = await launchChromium({ webgpu: backend === "webgpu" });
     try {
       const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-      const { images, epochs, seed, folder } = options;
+      const { images, epochs, seed, folder, erm } = options;
       const imageSize = options["image-size"];
-      await openLab(page, server.url, { webgpu: backend === "webgpu", folder, images, epochs, seed, imageSize });
+      await openLab(page, server.url, { webgpu: backend === "webgpu", folder, erm, images, epochs, seed, imageSize });
       for (let repeat = 0; repeat < Number(options.repeats); repeat++) {
         const run = { backend, repeat, ...(await oneRun(page)), trains_on: await trainsOn(page) };
         console.log(JSON.stringify(run));
