@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{BackendKind, Pictures};
 
-/// What the user can change about a Lab run; the rest is the trainer's recipe for the data
-/// ([`LabTask::recipe`]) or the given ERM model's, so that `trainer-native pipeline` with the same settings trains the
-/// same way.
+/// What the user can change about a Lab run; the rest is the trainer's recipe for the data or
+/// the given ERM model's ([`LabTask::recipe`]), so that `trainer-native` with the same settings
+/// trains the same way.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LabSettings {
     pub epochs: usize,
