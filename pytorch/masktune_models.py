@@ -5,6 +5,10 @@
     model, meta = masktune_models.load("runs/cifar10/bundles/erm.safetensors")
     logits = model(images)          # images normalised as meta["normalization"] says
 
+    # A model trained here, described for `trainer-native import` and the page's Lab:
+    masktune_models.save(model, "mine.safetensors", meta["architecture"], ["cat", "dog"], 64,
+                         {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]})
+
 Architectures (the `kind` of the bundles' architecture JSON) and their PyTorch counterparts:
 
   resnet        torchvision's ResNet (the classes of torchvision.models.resnet); at width 64 it
@@ -176,3 +180,27 @@ def load(path):
     model = build(meta["architecture"])
     model.load_state_dict(load_file(path))
     return model.eval(), meta
+
+
+def save(model, path, architecture, class_names, input_size, normalization, dataset="",
+         checkpoint="erm"):
+    """Writes `model`'s state dict as a safetensors file that describes the model as
+    `trainer-native export --format safetensors` does, so that `load`, `trainer-native import`
+    and the page's Lab read it. `architecture`: the dict `build` takes; `class_names`: one per
+    output, in order; `input_size`: the image side (or (height, width)); `normalization`:
+    {"mean": [...], "std": [...]}, per channel, on pixel values in [0, 1]; `dataset`: a name;
+    `checkpoint`: "erm" or "masktune"."""
+    from safetensors.torch import save_file
+
+    height, width = (input_size, input_size) if isinstance(input_size, int) else input_size
+    meta = {
+        "architecture": architecture,
+        "class_names": list(class_names),
+        "input_size": {"height": height, "width": width},
+        "normalization": normalization,
+        "dataset": dataset,
+        "checkpoint": checkpoint,
+    }
+    metadata = {"format": "pt", **{f"masktune.{k}": json.dumps(v) for k, v in meta.items()}}
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, path, metadata=metadata)

@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use masktune::bundle::CheckpointKind;
 use masktune::cam_model::CamModel;
+use masktune::model_file;
 use masktune::models::Architecture;
+use masktune::models::preprocess::{InputSize, Normalization};
 use masktune::pytorch::{self, Classifier, StateDict};
 use serde::Deserialize;
 use trainer_native::pytorch_weights::{load_into, read_state_dict};
@@ -22,6 +25,15 @@ struct Fixtures {
 struct ModelFixture {
     architecture: Architecture,
     file: String,
+    /// What `masktune_models.save` wrote into the file's metadata, where it wrote the file.
+    description: Option<Description>,
+}
+
+#[derive(Deserialize)]
+struct Description {
+    class_names: Vec<String>,
+    normalization: Normalization,
+    dataset: String,
 }
 
 /// A full-size torchvision model's keys and shapes, and those of its counterpart in
@@ -84,6 +96,36 @@ fn pytorch_files_give_pytorchs_logits() {
             &dir().join(&fixture.file),
             Classifier::Load,
         );
+        let theirs = io[&format!("{name}.logits")].try_to_vec::<f32>().unwrap();
+        assert_close(
+            &logits(&model, &io[&format!("{name}.input")]),
+            &theirs,
+            &name,
+        );
+    }
+}
+
+/// A file that `pytorch/masktune_models.py`'s `save` wrote describes its model as our export
+/// does: `masktune::model_file` builds it from the description alone, with PyTorch's logits.
+#[test]
+fn models_saved_with_their_description_in_pytorch_read_as_described() {
+    let io = inputs_and_logits();
+    let described: Vec<_> = fixtures()
+        .models
+        .into_iter()
+        .filter_map(|(name, mut f)| f.description.take().map(|d| (name, f, d)))
+        .collect();
+    assert!(!described.is_empty(), "make_fixtures.py saves one");
+    for (name, fixture, description) in described {
+        let bytes = std::fs::read(dir().join(&fixture.file)).unwrap();
+        let (model, meta) = model_file::read(&bytes, &Device::flex())
+            .unwrap_or_else(|e| panic!("{}: {e}", fixture.file));
+        assert_eq!(meta.architecture, fixture.architecture, "{name}");
+        assert_eq!(meta.class_names, description.class_names, "{name}");
+        assert_eq!(meta.normalization, description.normalization, "{name}");
+        assert_eq!(meta.dataset, description.dataset, "{name}");
+        assert_eq!(meta.input_size, InputSize::square(32), "{name}");
+        assert_eq!(meta.checkpoint, CheckpointKind::Erm, "{name}");
         let theirs = io[&format!("{name}.logits")].try_to_vec::<f32>().unwrap();
         assert_close(
             &logits(&model, &io[&format!("{name}.input")]),

@@ -23,7 +23,7 @@ pub enum SafetensorsError {
     #[error(
         "the file's metadata lacks {missing}, which says what model its weights are for: write \
          it with `trainer-native export --format safetensors` (or `import` a PyTorch file first), \
-         or save it from PyTorch with that metadata (pytorch/masktune_models.py)"
+         or save it from PyTorch with `save` in pytorch/masktune_models.py"
     )]
     NoModelMetadata { missing: String },
     #[error("the file's metadata '{key}' cannot be read: {reason}")]

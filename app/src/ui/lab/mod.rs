@@ -203,9 +203,10 @@ fn ErmPicker() -> impl IntoView {
                         disabled=move || lab.running() on:change=chosen />
                 </label>
                 <small class="fine-print">
-                    "A bundle written by trainer-native or the Lab (or drop it on the Lab), or a .safetensors file from \
-                     trainer-native export --format safetensors (a PyTorch model goes through \
-                     trainer-native import first). Its classes must be the data's, in the same \
+                    "A bundle written by trainer-native or the Lab (or drop it on the Lab), or a \
+                     .safetensors file that describes its model: from trainer-native export \
+                     --format safetensors, or saved from PyTorch by save() in \
+                     pytorch/masktune_models.py. Its classes must be the data's, in the same \
                      order; a folder is read at the model's image side, with its normalisation."
                 </small>
                 {model_note}
