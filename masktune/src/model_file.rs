@@ -1,7 +1,7 @@
 //! One trained model in a file a user gives: a MaskTune bundle (`.mtb`, weights stored whole),
 //! or a safetensors state dict under the PyTorch module's keys that carries the model's
 //! description in its metadata (`trainer-native export --format safetensors` writes one, and so
-//! does PyTorch's `save_file` with that metadata).
+//! does `save` in pytorch/masktune_models.py).
 
 use burn::prelude::*;
 use thiserror::Error;
