@@ -11,6 +11,9 @@ use masktune::models::preprocess::DatasetKind;
 use masktune::models::{AnyModel, Architecture};
 use masktune::saliency::{GradientPath, Method, Target, saliency_maps};
 
+mod support;
+use support::{images, trained};
+
 const ARCH: Architecture = Architecture::SmallCnn {
     in_channels: 3,
     num_classes: 2,
@@ -40,23 +43,6 @@ fn metadata(architecture: Architecture) -> BundleMetadata {
         }],
         selective_summaries: Vec::new(),
     }
-}
-
-fn images(device: &Device) -> Tensor<4> {
-    Tensor::random(
-        [3, 3, 28, 28],
-        burn::tensor::Distribution::Normal(0.0, 1.0),
-        device,
-    )
-}
-
-/// A model whose batch-norm running statistics differ from their initial values, so a
-/// round trip that dropped them (or rounded them) would show.
-fn trained(arch: Architecture) -> AnyModel {
-    let autodiff = Device::flex().autodiff();
-    let model = arch.init(&autodiff);
-    model.forward(images(&autodiff));
-    model.valid()
 }
 
 fn trained_model() -> AnyModel {

@@ -9,6 +9,9 @@ use masktune::models::preprocess::DatasetKind;
 use masktune::models::{AnyModel, Architecture};
 use masktune::pytorch::{self, safetensors};
 
+mod support;
+use support::{images, trained};
+
 const ARCH: Architecture = Architecture::SmallCnn {
     in_channels: 3,
     num_classes: 2,
@@ -30,22 +33,6 @@ fn metadata() -> BundleMetadata {
     }
 }
 
-fn images(device: &Device) -> Tensor<4> {
-    Tensor::random(
-        [3, 3, 28, 28],
-        burn::tensor::Distribution::Normal(0.0, 1.0),
-        device,
-    )
-}
-
-/// A model whose batch norms' running statistics moved from their initial values.
-fn trained() -> AnyModel {
-    let autodiff = Device::flex().autodiff();
-    let model = ARCH.init(&autodiff);
-    model.forward(images(&autodiff));
-    model.valid()
-}
-
 fn safetensors_file(
     model: &AnyModel,
     metadata: std::collections::HashMap<String, String>,
@@ -65,7 +52,7 @@ fn logits(model: &AnyModel, input: &Tensor<4>) -> Vec<f32> {
 #[test]
 fn a_bundle_and_a_safetensors_file_give_the_model_and_its_description() {
     let device = Device::flex();
-    let model = trained();
+    let model = trained(ARCH);
     let meta = metadata();
     let files = [
         Bundle::to_bytes(&model, &meta, WeightPrecision::F32).unwrap(),
@@ -85,7 +72,7 @@ fn a_safetensors_file_without_the_models_description_says_what_is_missing() {
     let mut metadata = safetensors::model_metadata(&metadata());
     metadata.remove("masktune.class_names");
     metadata.remove("masktune.input_size");
-    let bytes = safetensors_file(&trained(), metadata);
+    let bytes = safetensors_file(&trained(ARCH), metadata);
     let error = model_file::read(&bytes, &Device::flex()).unwrap_err();
     assert!(matches!(error, ModelFileError::Safetensors(_)), "{error:?}");
     let message = error.to_string();
@@ -102,7 +89,7 @@ fn a_safetensors_file_without_the_models_description_says_what_is_missing() {
 
 #[test]
 fn a_description_that_does_not_fit_its_weights_or_itself_is_named() {
-    let model = trained();
+    let model = trained(ARCH);
     // Three class names for a model with two outputs.
     let mut meta = metadata();
     meta.class_names.push("extra".into());
@@ -137,7 +124,7 @@ fn a_description_that_does_not_fit_its_weights_or_itself_is_named() {
 fn other_and_damaged_files_are_named() {
     let error = model_file::read(b"\x89PNG\r\n\x1a\n not a model", &Device::flex()).unwrap_err();
     assert!(matches!(error, ModelFileError::UnknownFormat), "{error:?}");
-    let bytes = safetensors_file(&trained(), safetensors::model_metadata(&metadata()));
+    let bytes = safetensors_file(&trained(ARCH), safetensors::model_metadata(&metadata()));
     let cut = &bytes[..bytes.len() - 10];
     let message = model_file::read(cut, &Device::flex())
         .unwrap_err()
@@ -146,7 +133,7 @@ fn other_and_damaged_files_are_named() {
         message.contains("not a readable safetensors file"),
         "{message}"
     );
-    let bundle = Bundle::to_bytes(&trained(), &metadata(), WeightPrecision::F32).unwrap();
+    let bundle = Bundle::to_bytes(&trained(ARCH), &metadata(), WeightPrecision::F32).unwrap();
     let message = model_file::read(&bundle[..bundle.len() - 10], &Device::flex())
         .unwrap_err()
         .to_string();
