@@ -53,12 +53,19 @@ impl GivenModel {
         }
     }
 
-    /// The model in a sentence, and whether it fits `task` (the chosen data, if it is usable).
-    pub fn summary(&self, task: &Result<LabTask, String>) -> Result<String, String> {
+    /// What the model is, if its file could be read and it fits `task` (the chosen data, if it
+    /// is usable); else why not.
+    pub fn fitting(&self, task: &Result<LabTask, String>) -> Result<&BundleMetadata, String> {
         let meta = self.meta.as_ref().map_err(Clone::clone)?;
         if let Ok(task) = task {
             task.check_model(meta)?;
         }
+        Ok(meta)
+    }
+
+    /// The model in a sentence, if it fits `task` ([`GivenModel::fitting`]).
+    pub fn summary(&self, task: &Result<LabTask, String>) -> Result<String, String> {
+        let meta = self.fitting(task)?;
         let size = meta.input_size;
         Ok(format!(
             "{}: {} trained on {}; classes {}; {}×{} px images.",

@@ -92,21 +92,33 @@ fn Story() -> impl IntoView {
     }
 }
 
+/// A radio button of the group `name` that sets `choice` to `value`; no changes while a run goes.
+fn radio_choice<T: Copy + PartialEq + Send + Sync + 'static>(
+    lab: LabState,
+    choice: RwSignal<T>,
+    name: &'static str,
+    value: T,
+    id: &'static str,
+    label: &'static str,
+) -> impl IntoView {
+    view! {
+        <label for=id>
+            <input type="radio" id=id name=name
+                prop:checked=move || choice.get() == value
+                disabled=move || lab.running()
+                on:change=move |_| choice.set(value) />
+            " " {label}
+        </label>
+    }
+}
+
 /// What the Lab trains on: the shipped spurious MNIST or a folder of the user's, chosen or
 /// dropped on the Lab, with what the trainer's layout rule makes of it.
 #[component]
 fn DataPicker() -> impl IntoView {
     let lab = expect_context::<PageState>().lab;
-    let choice = move |value: DataChoice, id: &'static str, label: &'static str| {
-        view! {
-            <label for=id>
-                <input type="radio" id=id name="lab-data-choice"
-                    prop:checked=move || lab.data_choice.get() == value
-                    disabled=move || lab.running()
-                    on:change=move |_| lab.data_choice.set(value) />
-                " " {label}
-            </label>
-        }
+    let choice = move |value, id, label| {
+        radio_choice(lab, lab.data_choice, "lab-data-choice", value, id, label)
     };
     let chosen = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
@@ -157,16 +169,8 @@ fn DataPicker() -> impl IntoView {
 #[component]
 fn ErmPicker() -> impl IntoView {
     let lab = expect_context::<PageState>().lab;
-    let choice = move |value: ErmChoice, id: &'static str, label: &'static str| {
-        view! {
-            <label for=id>
-                <input type="radio" id=id name="lab-erm-choice"
-                    prop:checked=move || lab.erm_choice.get() == value
-                    disabled=move || lab.running()
-                    on:change=move |_| lab.erm_choice.set(value) />
-                " " {label}
-            </label>
-        }
+    let choice = move |value, id, label| {
+        radio_choice(lab, lab.erm_choice, "lab-erm-choice", value, id, label)
     };
     let chosen = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);

@@ -185,7 +185,7 @@ impl LabState {
             .given_model
             .get()
             .ok_or("choose your ERM model's file first")?;
-        given.summary(&self.task())?;
+        given.fitting(&self.task())?;
         Ok(Some(given))
     }
 
