@@ -9,25 +9,23 @@ import { pageUrl, setField } from "../../e2e/support/browser.js";
 export async function openLab(page, base, { webgpu = false, folder, erm, images, epochs, seed, imageSize } = {}) {
   await page.goto(pageUrl(base, { webgpu, fragment: "lab" }));
   await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
-  if (folder) {
-    await page.click("#lab-data-folder");
-    await page.setInputFiles("#lab-folder-input", folder);
-    const note = page.locator("#lab-folder");
-    await note.waitFor({ timeout: 300_000 });
-    if ((await note.getAttribute("data-state")) !== "ready") throw new Error(await note.textContent());
-  }
-  if (erm) {
-    await page.click("#lab-erm-given");
-    await page.setInputFiles("#lab-erm-input", erm);
-    const note = page.locator("#lab-erm");
-    await note.waitFor({ timeout: 60_000 });
-    if ((await note.getAttribute("data-state")) !== "ready") throw new Error(await note.textContent());
-  }
+  if (folder) await give(page, "folder", folder, "#lab-data-folder", 300_000);
+  if (erm) await give(page, "erm", erm, "#lab-erm-given", 60_000);
   const fields = [["#lab-images", images], ["#lab-epochs", epochs], ["#lab-seed", seed], ["#lab-image-size", imageSize]];
   for (const [field, value] of fields) {
     if (value === undefined) continue;
     await setField(page, field, value);
   }
+}
+
+// Chooses `radio`, gives `path` to the Lab's #lab-<what>-input and waits for its note
+// (#lab-<what>) to say the Lab can use it; throws with the note's words if it cannot.
+async function give(page, what, path, radio, timeout) {
+  await page.click(radio);
+  await page.setInputFiles(`#lab-${what}-input`, path);
+  const note = page.locator(`#lab-${what}`);
+  await note.waitFor({ timeout });
+  if ((await note.getAttribute("data-state")) !== "ready") throw new Error(await note.textContent());
 }
 
 // Starts a run and waits for it to finish; throws with the page's message if it failed.

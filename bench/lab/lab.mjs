@@ -7,6 +7,8 @@
 //     node bench/lab/lab.mjs [--dist dist] [--repeats 2] [--images 10000] [--epochs 1] [--seed 0]
 //         [--backends cpu,cpu-threads,webgpu] [--folder DIR [--image-size 64]] [--erm FILE]
 //
+// --erm: the run starts from that ERM model, which also sets the image side (no --image-size).
+//
 // cpu-threads: the CPU fallback on a cross-origin isolated page (the threaded build).
 import { parseArgs } from "node:util";
 import { join, dirname } from "node:path";
