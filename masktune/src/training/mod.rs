@@ -1,10 +1,11 @@
 //! Training, shared by the trainer and the page's Lab: the optimizer settings and their
 //! learning-rate schedule, the authors' recipes, the augmentation, the seeded training RNG (saved with checkpoints),
-//! and the epoch and prediction loops.
+//! the epoch and prediction loops, and the memory a training step takes.
 
 pub mod augment;
 pub mod epoch;
 pub mod masking_pass;
+pub mod memory;
 pub mod optimizer;
 pub mod recipe;
 pub mod rng;
