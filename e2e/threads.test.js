@@ -2,11 +2,15 @@
 // serves it), the page and its compute worker run the threaded build (dist/threads/), the only
 // module fetched, on one thread per core, say so, and answer as trainer-native does; served
 // without those headers, as a static host that cannot send them would, the same files run the
-// page's own module on one thread and say why. And the Lab's fields, typed in one after the other
-// on the threaded build, keep their values.
+// page's own module on one thread and say why. The Lab's fields, typed in one after the other
+// on the threaded build, keep their values, and a run too large for its memory is refused with a
+// batch size that fits.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { rm } from "node:fs/promises";
 import { join, dirname, basename } from "node:path";
+import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { serveDirectory, ISOLATION_HEADERS } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole, setField } from "./support/browser.js";
@@ -16,6 +20,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
 const FIXTURES = join(HERE, "fixtures");
 const EXAMPLES = join(HERE, "..", "app", "assets", "examples");
+const TRAINER = process.env.MASKTUNE_TRAINER ?? join(HERE, "..", "target", "debug", "trainer-native");
+// The example image folder (scripts/example-image-folder.mjs), written by scripts/test.sh.
+const SHAPES = join(HERE, "..", "target", "e2e", "own", "shapes");
 // The largest model (its products are the ones worth splitting) and the smallest.
 const TASKS = [
   { id: "celeba", side: 64, images: [join(FIXTURES, "face-astronaut-64.png"), join(EXAMPLES, "face-astronaut.png")] },
@@ -111,7 +118,13 @@ test("cross-origin isolated, the Lab's fields keep what is typed in them one aft
       await page.goto(`${isolated.url}#lab`);
       await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
       for (let round = 1; round <= 5; round++) {
-        const typed = { "#lab-images": 1000 + round, "#lab-epochs": round, "#lab-lr": round / 100, "#lab-seed": 10 + round };
+        const typed = {
+          "#lab-images": 1000 + round,
+          "#lab-epochs": round,
+          "#lab-lr": round / 100,
+          "#lab-seed": 10 + round,
+          "#lab-batch-size": 8 + round,
+        };
         for (const [field, value] of Object.entries(typed)) await setField(page, field, value);
         await page.waitForTimeout(50);
         for (const [field, value] of Object.entries(typed)) {
@@ -120,6 +133,62 @@ test("cross-origin isolated, the Lab's fields keep what is typed in them one aft
       }
       await page.close();
     }
+  } finally {
+    await browser.close();
+  }
+});
+
+// A run's batches must fit in the threaded build's memory (1 GiB at most): wasm cannot recover
+// from running out of it. The Lab measures steps of a few images first and says what fits.
+test("cross-origin isolated, a Lab run too large for the threaded build's memory is refused with a batch size that fits, which then trains", async () => {
+  // A full-width VGG-11 at 128 px, trained by the trainer on two images (its weights do not
+  // matter here): about 40 MB of activations an image in a training step.
+  const runs = join(HERE, "..", "target", "e2e", "lab", "memory");
+  await rm(runs, { recursive: true, force: true });
+  await promisify(execFile)(TRAINER, [
+    "pipeline", "--experiment", "folder", "--data", SHAPES, "--image-size", "128", "--model", "vgg",
+    "--width", "64", "--epochs", "1", "--subset", "2", "--batch-size", "2", "--runs-dir", runs, "--name", "large",
+  ]);
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const consoleLines = collectConsole(page);
+    await page.goto(`${isolated.url}#lab`);
+    await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
+    await page.click("#lab-data-folder");
+    await page.setInputFiles("#lab-folder-input", SHAPES);
+    await page.locator("#lab-folder[data-state='ready']").waitFor();
+    await page.click("#lab-erm-given");
+    await page.setInputFiles("#lab-erm-input", join(runs, "large", "bundles", "erm.bundle"));
+    await page.locator("#lab-erm[data-state='ready']").waitFor();
+    assert.equal(await page.getAttribute("#lab-batch-size", "placeholder"), "64", "the recipe's batch");
+
+    const end = "#lab-status:is([data-state='finished'], [data-state='failed'], [data-state='stopped'])";
+    await page.click("#lab-start");
+    await page.locator(end).waitFor({ timeout: 300_000 });
+    const refused = await page.locator("#lab-status").textContent();
+    const found = refused.match(
+      /^Training VGG-11 \(width 64\) on 128 px images in batches of 64 would take about (\d+) MB of memory here, and the page has about (\d+) MB left for it \(the threaded build's memory stops at 1 GiB\): set the batch size to (\d+) or less, or train it with trainer-native\.$/,
+    );
+    assert.ok(found, `${refused}\n${consoleLines.join("\n")}`);
+    const [needed, left, fits] = found.slice(1).map(Number);
+    assert.ok(needed > left && left < 1074, `${needed} MB needed, ${left} MB left`);
+    assert.ok(fits >= 2 && fits < 64, `batches of ${fits}`);
+    assert.equal(await page.locator("#lab-results tbody tr").count(), 0, "nothing trained");
+
+    // The batch size named: the whole run trains, masks and fine-tunes in the threaded build.
+    await setField(page, "#lab-batch-size", fits);
+    await page.click("#lab-start");
+    await page.locator("#lab-status[data-state='running']").waitFor({ timeout: 10_000 });
+    await page.locator(end).waitFor({ timeout: 600_000 });
+    assert.equal(
+      await page.locator("#lab-status").getAttribute("data-state"),
+      "finished",
+      `${await page.locator("#lab-status").textContent()}\n${consoleLines.join("\n")}`,
+    );
+    const linear = Number(await page.locator("#lab-memory").getAttribute("data-linear"));
+    console.log(`batches of ${fits}: ${needed} MB needed at 64, ${left} MB left; linear memory after the run ${(linear / 2 ** 20).toFixed(0)} MiB`);
+    await screenshot(page, "lab-memory-threads");
   } finally {
     await browser.close();
   }

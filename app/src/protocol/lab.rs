@@ -25,6 +25,8 @@ pub struct LabSettings {
     /// Side of the square images a folder is read at (the trainer's `--image-size`); spurious
     /// MNIST's are 28 px.
     pub image_size: usize,
+    /// Images per training batch (the trainer's `--batch-size`); `None`: the recipe's.
+    pub batch_size: Option<usize>,
 }
 
 impl Default for LabSettings {
@@ -37,6 +39,7 @@ impl Default for LabSettings {
             seed: 0,
             images: Self::MAX_IMAGES,
             image_size: 64,
+            batch_size: None,
         }
     }
 }
@@ -46,6 +49,8 @@ impl LabSettings {
     pub const MAX_IMAGES: usize = 10_000;
     /// Sides a folder can be read at: the folder recipe's VGG halves its maps three times.
     pub const IMAGE_SIZES: std::ops::RangeInclusive<usize> = 16..=128;
+    /// Batch sizes a run can train with.
+    pub const BATCH_SIZES: std::ops::RangeInclusive<usize> = 1..=512;
 
     /// Why these settings cannot run `task` from `erm` (a given model as its file describes it,
     /// or none where the run trains its own), in words for the user.
@@ -58,6 +63,15 @@ impl LabSettings {
                 "{} images: choose 100 to {}",
                 self.images,
                 Self::MAX_IMAGES
+            ));
+        }
+        if let Some(batch) = self.batch_size
+            && !Self::BATCH_SIZES.contains(&batch)
+        {
+            return Err(format!(
+                "batches of {batch} images: choose {} to {}",
+                Self::BATCH_SIZES.start(),
+                Self::BATCH_SIZES.end()
             ));
         }
         if let (LabTask::Folder { .. }, None) = (task, erm)
@@ -126,7 +140,7 @@ impl LabTask {
 
     /// The run's recipe: the trainer's for the task (MNIST's network and statistics for digits;
     /// VGG-11, ImageNet's statistics, crops and flips for photos) with the user's epochs,
-    /// learning rate and image side; from a given ERM model (`erm`), that model's architecture,
+    /// learning rate, batch size and image side; from a given ERM model (`erm`), that model's architecture,
     /// input side and normalisation, and no ERM epochs.
     pub fn recipe(&self, settings: &LabSettings, erm: Option<&BundleMetadata>) -> LabRecipe {
         let (mut recipe, normalization, dataset_name) = match self {
@@ -142,6 +156,7 @@ impl LabTask {
             ),
         };
         recipe.epochs = settings.epochs;
+        recipe.batch_size = settings.batch_size.unwrap_or(recipe.batch_size);
         recipe.optimizer = OptimizerSettings {
             lr: settings.lr,
             ..recipe.optimizer
@@ -263,6 +278,8 @@ pub enum LabStep {
     Data,
     /// Decoding the user's folder (images).
     Reading,
+    /// Training steps of one and two images that measure the memory a batch takes (steps).
+    Memory,
     /// ERM training, epoch (1-based) of the run's epochs.
     Erm { epoch: usize },
     /// Accuracy of the model on the validation and test sets after an epoch.
@@ -436,6 +453,32 @@ mod tests {
             trained.finetune_lr(),
             settings.lr,
             "the folder recipe keeps its rate"
+        );
+    }
+
+    #[wasm_bindgen_test]
+    fn the_batch_size_is_the_recipes_unless_the_user_sets_one() {
+        let mut settings = LabSettings::default();
+        assert_eq!(
+            LabTask::SpuriousMnist
+                .recipe(&settings, None)
+                .recipe
+                .batch_size,
+            128
+        );
+        assert_eq!(folder_task().recipe(&settings, None).recipe.batch_size, 64);
+        settings.batch_size = Some(8);
+        let given = model(48, &["blond", "not_blond"]);
+        for recipe in [
+            LabTask::SpuriousMnist.recipe(&settings, None),
+            folder_task().recipe(&settings, Some(&given)),
+        ] {
+            assert_eq!(recipe.recipe.batch_size, 8);
+        }
+        settings.batch_size = Some(0);
+        assert_eq!(
+            settings.check(&LabTask::SpuriousMnist, None),
+            Err("batches of 0 images: choose 1 to 512".into())
         );
     }
 

@@ -21,12 +21,14 @@ use masktune::models::AnyModel;
 use masktune::models::preprocess::InputSize;
 use masktune::readback;
 use masktune::training::masking_pass::{example_indices, mask_set};
+use masktune::training::memory::StepMemory;
 use masktune::training::{self, BatchDone, Batching, TrainingError, accuracy, training_rng};
 use rand_chacha::ChaCha8Rng;
 
 use super::backend::{ComputeBackend, now_ms};
-use super::{canvas, image_input};
+use super::{canvas, image_input, memory};
 use crate::assets;
+use crate::protocol::BackendKind;
 use crate::protocol::lab::{
     EpochPoint, LabBundles, LabData, LabDataUrls, LabErm, LabEvent, LabFile, LabModel, LabRecipe,
     LabSettings, LabStep, LabTask, MaskExample,
@@ -289,6 +291,55 @@ pub struct Erm {
 
 /// Example rows of the masking grid (two of each group).
 const EXAMPLES: usize = 8;
+
+/// Measures training steps of the run's network and refuses the run, naming a batch size that
+/// fits, if its batches would not fit in the module's memory: wasm cannot recover from running
+/// out of it. On WebGPU the activations live in the GPU's memory, which the module cannot count.
+async fn check_memory(lab: &LabRun<'_>, sets: &LabSets) -> Result<(), Ended> {
+    if lab.backend.kind != BackendKind::Cpu {
+        return Ok(());
+    }
+    progress(lab, LabStep::Memory, 0, 1);
+    let recipe = &sets.recipe.recipe;
+    let device = lab.backend.device.clone().autodiff();
+    // Besides a step, the run keeps what it holds now, the masked copy of the training set and
+    // two more copies of the weights (the best ERM model, the fine-tuned one), which the
+    // measurement adds once it knows their size.
+    let held = memory::now().allocated_bytes + sets.train.images.len() as u64;
+    let usable = memory::USABLE_BYTES.saturating_sub(held);
+    // No batch is larger than the training set.
+    let batch = recipe.batch_size.min(sets.train.len());
+    let step = StepMemory::measure(
+        recipe,
+        &sets.train,
+        &sets.batching(),
+        &device,
+        &memory::PEAK,
+        batch,
+        usable,
+    )
+    .await?;
+    let usable = usable.saturating_sub(2 * step.weights);
+    if step.at(batch) <= usable {
+        return Ok(());
+    }
+    let megabytes = |bytes: u64| format!("{} MB", bytes.div_ceil(1_000_000));
+    let what = format!(
+        "Training {} on {} px images in batches of {batch} would take about {} of memory here, \
+         and the page has about {} left for it ({})",
+        recipe.architecture,
+        sets.recipe.image_size,
+        megabytes(step.at(batch)),
+        megabytes(usable),
+        memory::LIMIT_REASON
+    );
+    // With room to spare: a new measurement of the batch named may come out a little larger.
+    let change = match step.largest_batch(usable / 20 * 19) {
+        0 => "not even one image fits: train it with trainer-native".to_string(),
+        fits => format!("set the batch size to {fits} or less, or train it with trainer-native"),
+    };
+    Err(Ended::Failed(format!("{what}: {change}.")))
+}
 
 /// Trains the ERM model, measuring it after every epoch.
 async fn train_erm(lab: &LabRun<'_>, sets: &LabSets, settings: &LabSettings) -> Result<Erm, Ended> {
@@ -732,6 +783,7 @@ pub async fn run(
         detail: lab.backend.detail.clone(),
     });
     (lab.report)(sets.summary());
+    check_memory(lab, &sets).await?;
     let mut erm = match given {
         None => train_erm(lab, &sets, settings).await?,
         Some(given) => given_erm(lab, &sets, settings, given).await?,

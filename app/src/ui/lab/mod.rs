@@ -226,7 +226,8 @@ fn Settings() -> impl IntoView {
                       label: &'static str,
                       step: &'static str,
                       get: fn(&LabSettings) -> String,
-                      set: fn(&mut LabSettings, &str)| {
+                      set: fn(&mut LabSettings, &str),
+                      placeholder: fn(DataChoice) -> String| {
         // The field's own value only: a change to another field must not write this field again.
         // On the threaded build the page's effects run as tasks of their own, so such a write can
         // land after the user (or a test) typed here and undo it.
@@ -234,6 +235,7 @@ fn Settings() -> impl IntoView {
         view! {
             <label for=id>{label}" "
                 <input id=id type="number" step=step prop:value=value
+                    placeholder=move || placeholder(lab.data_choice.get())
                     disabled=move || lab.running()
                     on:change=move |ev| lab.settings.update(|s| set(s, &event_target_value(&ev))) />
             </label>
@@ -244,23 +246,33 @@ fn Settings() -> impl IntoView {
             <legend>"Settings"</legend>
             <Show when=move || lab.erm_choice.get() == ErmChoice::Train>
                 {field("lab-epochs", "ERM epochs", "1", |s| s.epochs.to_string(),
-                    |s, v| if let Ok(v) = v.parse() { s.epochs = v })}
+                    |s, v| if let Ok(v) = v.parse() { s.epochs = v }, no_placeholder)}
             </Show>
             {field("lab-lr", "Learning rate", "0.001", |s| s.lr.to_string(),
-                |s, v| if let Ok(v) = v.parse() { s.lr = v })}
+                |s, v| if let Ok(v) = v.parse() { s.lr = v }, no_placeholder)}
             {field("lab-seed", "Seed", "1", |s| s.seed.to_string(),
-                |s, v| if let Ok(v) = v.parse() { s.seed = v })}
+                |s, v| if let Ok(v) = v.parse() { s.seed = v }, no_placeholder)}
             {field("lab-images", "Images per split (at most)", "100", |s| s.images.to_string(),
-                |s, v| if let Ok(v) = v.parse() { s.images = v })}
+                |s, v| if let Ok(v) = v.parse() { s.images = v }, no_placeholder)}
+            // Empty: the recipe's, shown as the placeholder.
+            {field("lab-batch-size", "Batch size", "1",
+                |s| s.batch_size.map(|b| b.to_string()).unwrap_or_default(),
+                |s, v| s.batch_size = v.trim().parse().ok(),
+                |data| data.recipe_batch_size().to_string())}
             <Show when=move || {
                 lab.data_choice.get() == DataChoice::Folder && lab.erm_choice.get() == ErmChoice::Train
             }>
                 {field("lab-image-size", "Image side (px)", "8", |s| s.image_size.to_string(),
-                    |s, v| if let Ok(v) = v.parse() { s.image_size = v })}
+                    |s, v| if let Ok(v) = v.parse() { s.image_size = v }, no_placeholder)}
             </Show>
             <small class="fine-print">{move || recipe_text(lab.data_choice.get(), lab.erm_choice.get())}</small>
         </fieldset>
     }
+}
+
+/// A field that shows nothing while it is empty.
+fn no_placeholder(_: DataChoice) -> String {
+    String::new()
 }
 
 /// The recipe a run follows, and the trainer's command that trains the same way.
@@ -320,6 +332,7 @@ fn step_text(progress: StepProgress) -> String {
             of as f64 / 1e6
         ),
         LabStep::Reading => format!("Reading your images: {done} of {of}"),
+        LabStep::Memory => "Measuring the memory a training batch takes".into(),
         LabStep::Erm { epoch } => format!("ERM training, epoch {epoch}: {done} of {of} images"),
         LabStep::Measuring => format!("Measuring accuracy: {done} of {of} held-out images"),
         LabStep::Masking => format!("Masking with XGradCAM: {done} of {of} training images"),

@@ -34,6 +34,20 @@ pub enum DataChoice {
     Folder,
 }
 
+impl DataChoice {
+    /// The batch size of the data's recipe, which a run trains with unless the user sets one.
+    pub fn recipe_batch_size(self) -> usize {
+        let task = match self {
+            DataChoice::SpuriousMnist => LabTask::SpuriousMnist,
+            // The classes do not change the recipe's batch.
+            DataChoice::Folder => LabTask::Folder {
+                class_names: Vec::new(),
+            },
+        };
+        task.recipe(&LabSettings::default(), None).recipe.batch_size
+    }
+}
+
 /// Where the ERM model comes from: trained in the run, or the user's file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErmChoice {
