@@ -282,17 +282,19 @@ fn recipe_text(data: DataChoice, erm: ErmChoice) -> &'static str {
             "Your model is measured, masks the training images with its XGradCAM maps and is \
              fine-tuned for one epoch on them at the learning rate (SGD, momentum 0.9, weight \
              decay 1e-4, a fresh optimizer state), as trainer-native import --weights <file> \
-             --epochs 1 --lr <rate>, then mask, finetune and evaluate."
+             --epochs 1 --lr <rate> [--batch-size <size>], then mask, finetune and evaluate."
         }
         (DataChoice::SpuriousMnist, ErmChoice::Train) => {
-            "The authors' MNIST network and SGD (momentum 0.9, weight decay 1e-4, batches of 128), \
-             as trainer-native pipeline --experiment spurious-mnist --data app/assets/lab/mnist."
+            "The authors' MNIST network and SGD (momentum 0.9, weight decay 1e-4, batches of 128 \
+             unless set), as trainer-native pipeline --experiment spurious-mnist --data \
+             app/assets/lab/mnist."
         }
         (DataChoice::Folder, ErmChoice::Train) => {
             "VGG-11 at a quarter width from scratch, SGD (momentum 0.9, weight decay 1e-4, batches \
-             of 64), random crops and flips, ImageNet's normalisation, as trainer-native pipeline \
-             --experiment folder --data <your folder> --image-size <side> --subset <images>. From \
-             scratch a model needs many epochs (the trainer's default is 20); one shows the steps."
+             of 64 unless set), random crops and flips, ImageNet's normalisation, as trainer-native \
+             pipeline --experiment folder --data <your folder> --image-size <side> --subset \
+             <images>. From scratch a model needs many epochs (the trainer's default is 20); one \
+             shows the steps."
         }
     }
 }
