@@ -35,7 +35,8 @@ pub fn EvaluationView() -> impl IntoView {
             view! {
                 <section id="lab-evaluation" aria-label="Evaluation of the Lab's models">
                     <h3>{heading}</h3>
-                    <p class="fine-print">{models} {parts} "; counts in brackets."</p>
+                    // One string: the view drops the space between two expressions.
+                    <p class="fine-print">{format!("{models} {parts}; counts in brackets.")}</p>
                     <GroupTable report=report.clone() />
                     <h3>"When the pair may abstain"</h3>
                     <p class="fine-print">
