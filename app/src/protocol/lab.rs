@@ -140,8 +140,8 @@ impl LabTask {
 
     /// The run's recipe: the trainer's for the task (MNIST's network and statistics for digits;
     /// VGG-11, ImageNet's statistics, crops and flips for photos) with the user's epochs,
-    /// learning rate, batch size and image side; from a given ERM model (`erm`), that model's architecture,
-    /// input side and normalisation, and no ERM epochs.
+    /// learning rate, batch size and image side; from a given ERM model (`erm`), that model's
+    /// architecture, input side and normalisation, and no ERM epochs.
     pub fn recipe(&self, settings: &LabSettings, erm: Option<&BundleMetadata>) -> LabRecipe {
         let (mut recipe, normalization, dataset_name) = match self {
             LabTask::SpuriousMnist => (
@@ -278,7 +278,7 @@ pub enum LabStep {
     Data,
     /// Decoding the user's folder (images).
     Reading,
-    /// Training steps of one and two images that measure the memory a batch takes (steps).
+    /// Training steps of 1 to 8 images that measure the memory a batch takes (one step).
     Memory,
     /// ERM training, epoch (1-based) of the run's epochs.
     Erm { epoch: usize },
