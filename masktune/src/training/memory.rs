@@ -69,9 +69,9 @@ pub struct StepMemory {
 impl StepMemory {
     /// Trains a fresh network of `recipe` for one step on the first images of `set`, at each of
     /// [`MEASURED_BATCHES`] up to `batch` (`batching` otherwise), counting the bytes allocated
-    /// above what was allocated before by `allocator`, the program's global allocator. A step
-    /// that could take more than `limit` bytes is not tried (a step of `k` times the images
-    /// takes at most `k` times the bytes). `device` is an autodiff device. The model, its
+    /// above what was allocated before by `allocator`, the program's global allocator. After
+    /// the step of one image, a step that could take more than `limit` bytes is not tried (a
+    /// step of `k` times the images takes at most `k` times the bytes). `device` is an autodiff device. The model, its
     /// optimizer and the RNG are the measurement's own: initialise the run's model afterwards,
     /// since initialising this one draws from the device's RNG.
     pub async fn measure(
