@@ -85,7 +85,9 @@ fn recipe_and_batching(architecture: &Architecture, side: usize) -> (Recipe, Bat
 
 #[test]
 fn steps_of_up_to_8_images_predict_a_step_of_32_at_most_30_percent_high_never_low() {
-    let _counting = COUNTING.lock().unwrap();
+    let _counting = COUNTING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let device = Device::flex().autodiff();
     for (architecture, side) in networks() {
         let (recipe, batching) = recipe_and_batching(&architecture, side);
@@ -121,35 +123,29 @@ fn steps_of_up_to_8_images_predict_a_step_of_32_at_most_30_percent_high_never_lo
 
 #[test]
 fn no_step_is_tried_that_could_take_more_than_the_limit() {
-    let _counting = COUNTING.lock().unwrap();
+    let _counting = COUNTING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let device = Device::flex().autodiff();
     let (architecture, side) = (networks()[1].0.clone(), 64);
     let (recipe, batching) = recipe_and_batching(&architecture, side);
     let set = random_set(8, side);
-    let measure = |limit| {
+    let measure = |batch, limit| {
         pollster::block_on(StepMemory::measure(
-            &recipe, &set, &batching, &device, &ALLOCATOR, 8, limit,
+            &recipe, &set, &batching, &device, &ALLOCATOR, batch, limit,
         ))
         .unwrap()
     };
-    let all = measure(u64::MAX);
-    assert_eq!(all.batch, 8);
+    assert_eq!(measure(8, u64::MAX).batch, 8);
     // A step of twice the images takes at most twice the bytes: with room for less than twice
-    // the step of 4, the step of 8 is not tried.
-    let limit = 2 * all.at(4) - 1;
-    let stopped = measure(limit);
-    assert_eq!(stopped.batch, 4, "{stopped:?}");
+    // the step of 4 (a tenth less: on threads, a step's peak varies a little from run to run),
+    // the step of 8 is not tried.
+    let four = measure(4, u64::MAX);
+    assert_eq!(four.batch, 4);
+    let limit = four.peak / 10 * 18;
+    let stopped = measure(8, limit);
+    assert_eq!(stopped.batch, 4, "{stopped:?}, limit {limit}");
     assert!(stopped.peak <= limit);
     // A batch smaller than the probes' is measured as it is.
-    let three = pollster::block_on(StepMemory::measure(
-        &recipe,
-        &set,
-        &batching,
-        &device,
-        &ALLOCATOR,
-        3,
-        u64::MAX,
-    ))
-    .unwrap();
-    assert_eq!(three.batch, 3);
+    assert_eq!(measure(3, u64::MAX).batch, 3);
 }
