@@ -9,7 +9,7 @@ use burn::prelude::*;
 use masktune::data::ImageSet;
 use masktune::models::Architecture;
 use masktune::models::preprocess::Normalization;
-use masktune::training::memory::{StepMemory, step_peak};
+use masktune::training::memory::{StepMemory, measure_step};
 use masktune::training::{Augmentation, Batching, Recipe, authors_sgd};
 use peakmem_alloc::PeakMemAlloc;
 use rand::{Rng, SeedableRng};
@@ -103,7 +103,9 @@ fn steps_of_up_to_8_images_predict_a_step_of_32_at_most_30_percent_high_never_lo
         ))
         .unwrap();
         let measured =
-            pollster::block_on(step_peak(&recipe, &set, &batching, &device, &ALLOCATOR)).unwrap();
+            pollster::block_on(measure_step(&recipe, &set, &batching, &device, &ALLOCATOR))
+                .unwrap()
+                .peak;
         let predicted = memory.at(32);
         eprintln!(
             "{architecture} at {side} px: {memory:?}; 32 images: predicted {predicted}, measured {measured}"

@@ -58,7 +58,7 @@ mod tests {
     use burn::prelude::*;
     use masktune::data::ImageSet;
     use masktune::models::preprocess::Normalization;
-    use masktune::training::memory::{StepMemory, step_peak};
+    use masktune::training::memory::{StepMemory, measure_step};
     use masktune::training::{Augmentation, Batching, Recipe};
     use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -89,9 +89,10 @@ mod tests {
             StepMemory::measure(&recipe, &set, &batching, &device, &PEAK, images, u64::MAX)
                 .await
                 .unwrap();
-        let measured = step_peak(&recipe, &set, &batching, &device, &PEAK)
+        let measured = measure_step(&recipe, &set, &batching, &device, &PEAK)
             .await
-            .unwrap();
+            .unwrap()
+            .peak;
         let ratio = memory.at(images) as f64 / measured as f64;
         assert!(
             (1.0..=1.3).contains(&ratio),

@@ -25,16 +25,24 @@ pub const MEASURED_BATCHES: [usize; 4] = [1, 2, 4, 8];
 /// measured added: the bytes per image still grow a little with the batch.
 const GROWTH_MARGIN: f64 = 1.25;
 
-/// The most bytes `allocator` counted at once, above what it held before, while a fresh network
-/// of `recipe` trained one step on all of `images` (its optimizer and RNG its own) on `device`,
-/// an autodiff device.
-pub async fn step_peak(
+/// One training step, measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeasuredStep {
+    /// The most bytes the allocator counted at once, above what it held before.
+    pub peak: u64,
+    /// Bytes of one copy of the network's weights.
+    pub weights: u64,
+}
+
+/// A fresh network of `recipe` trained for one step on all of `images` (its optimizer and RNG
+/// its own) on `device`, an autodiff device, with `allocator` counting.
+pub async fn measure_step(
     recipe: &Recipe,
     images: &ImageSet,
     batching: &Batching,
     device: &Device,
     allocator: &impl PeakMemAllocTrait,
-) -> Result<u64, TrainingError> {
+) -> Result<MeasuredStep, TrainingError> {
     allocator.reset_peak_memory();
     let trained = train_epoch(
         recipe.architecture.init(device),
@@ -50,8 +58,12 @@ pub async fn step_peak(
         |_| async { ControlFlow::Continue(()) },
     )
     .await?;
+    let weights = (trained.model.num_params() * size_of::<f32>()) as u64;
     drop(trained);
-    Ok(allocator.get_peak_memory() as u64)
+    Ok(MeasuredStep {
+        peak: allocator.get_peak_memory() as u64,
+        weights,
+    })
 }
 
 /// The memory of one training step of a network, at any batch size.
@@ -85,6 +97,7 @@ impl StepMemory {
     ) -> Result<StepMemory, TrainingError> {
         let batch = batch.clamp(1, set.len().max(1));
         let mut peaks: Vec<(usize, u64)> = Vec::new();
+        let mut weights = 0;
         for size in MEASURED_BATCHES.map(|b| b.min(batch)) {
             let last = peaks.last().copied();
             if last.is_some_and(|(measured, peak)| {
@@ -93,11 +106,11 @@ impl StepMemory {
                 continue;
             }
             let images = set.subset(&(0..size).collect::<Vec<_>>());
-            let peak = step_peak(recipe, &images, batching, device, allocator).await?;
-            peaks.push((size, peak));
+            let step = measure_step(recipe, &images, batching, device, allocator).await?;
+            peaks.push((size, step.peak));
+            weights = step.weights;
         }
-        let weights = recipe.architecture.init(device).num_params() * size_of::<f32>();
-        Ok(StepMemory::through(&peaks, weights as u64))
+        Ok(StepMemory::through(&peaks, weights))
     }
 
     /// The line through the two largest of the `(batch, peak bytes)` measured (in increasing
