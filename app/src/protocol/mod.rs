@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::object_url::ObjectUrl;
-use lab::{LabData, LabErm, LabEvent, LabSettings};
+use lab::{LabData, LabErm, LabEvent, LabFile, LabSettings};
 
 /// What the page asks of the worker. Requests are handled one after the other, in order.
 #[derive(Debug, Serialize, Deserialize)]
@@ -47,6 +47,10 @@ pub enum Request {
     },
     /// Stop Lab run `run` after its current batch. Handled as it arrives, not queued.
     StopLab { run: u64 },
+    /// Read what a model file given to the Lab says its model is (its weights are read at
+    /// `StartLab`); `id` numbers the files given. Handled as it arrives, not queued: a Lab run
+    /// keeps the queue busy for minutes.
+    DescribeModel { id: u64, file: LabFile },
     /// Draw the pictures of answered images of `generation`, whose cards have come into the
     /// page; one `Drawn` per image. Handled as it arrives, not queued: behind a folder's
     /// analysis, a card would wait for all of it.
@@ -132,6 +136,11 @@ pub enum Response {
     Drawn {
         id: u64,
         pictures: Result<Pictures, String>,
+    },
+    /// What the model file of `DescribeModel` `id` says its model is, or why it cannot be read.
+    ModelDescribed {
+        id: u64,
+        meta: Result<Box<BundleMetadata>, String>,
     },
     /// What Lab run `run` did.
     Lab {

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
 use super::folders::{self, Dropped};
-use super::lab::{ChosenFolder, GivenModel, is_model_file};
+use super::lab::{ChosenFolder, is_model_file};
 use super::state::{PageState, View};
 use crate::tasks::Models;
 
@@ -44,11 +44,7 @@ fn give_lab_drop(state: PageState, transfer: &web_sys::DataTransfer) {
     let dropped = Dropped::take(transfer);
     // A model file alone is the ERM model to start from; anything else is the data.
     if let Some((name, file)) = dropped.one_file().filter(|(name, _)| is_model_file(name)) {
-        let (name, file) = (name.clone(), file.clone());
-        spawn_local(async move {
-            let model = GivenModel::read(name, file).await;
-            state.lab.take_given_model(model);
-        });
+        state.give_lab_model(name.clone(), file.clone());
         return;
     }
     spawn_local(async move {

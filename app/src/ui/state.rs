@@ -249,7 +249,9 @@ impl PageState {
         let request = untrack(|| {
             let task = lab.task()?;
             let given = lab.given()?;
-            let meta = given.as_ref().and_then(|g| g.meta.as_ref().ok());
+            let meta = given
+                .as_ref()
+                .and_then(|g| g.meta.as_ref().and_then(|meta| meta.as_ref().ok()));
             settings.check(&task, meta)?;
             let data = match lab.data_choice.get() {
                 DataChoice::SpuriousMnist => {
@@ -278,6 +280,19 @@ impl PageState {
         });
         if let Err(message) = request {
             lab.failed(message);
+        }
+    }
+
+    /// Takes a model file the user chose or dropped as the Lab's ERM model, and asks the worker
+    /// what it holds (the page's thread never reads a model's bytes).
+    pub fn give_lab_model(self, name: String, file: web_sys::Blob) {
+        let model = self.lab.take_given_model(name, file);
+        let request = Request::DescribeModel {
+            id: model.id,
+            file: model.lab_file(),
+        };
+        if let Err(message) = self.send(&request) {
+            self.lab.described(model.id, Err(message));
         }
     }
 
@@ -640,6 +655,7 @@ impl PageState {
                 Err(message) => Outcome::Failed(message),
             }),
             Response::Drawn { id, pictures } => self.draw(id, pictures),
+            Response::ModelDescribed { id, meta } => self.lab.described(id, meta.map(|meta| *meta)),
             Response::Lab { run, event } => self.lab.receive(run, event),
             Response::WorkerFailed(message) => self.worker_failed(message),
             // Answers about models the page has since replaced.
@@ -662,6 +678,7 @@ impl PageState {
         if self.lab.running() {
             self.lab.failed(message.clone());
         }
+        self.lab.reading_failed(&message);
         let waiting: Vec<u64> = self.entries.with_untracked(|entries| {
             entries
                 .iter()

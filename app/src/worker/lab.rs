@@ -419,9 +419,7 @@ async fn read_given(lab: &LabRun<'_>, erm: &LabErm) -> Result<Option<GivenErm>, 
         return Ok(None);
     };
     let failed = |error: String| Ended::Failed(format!("{}: {error}", file.path));
-    let bytes = super::blob_bytes(&file.blob)
-        .await
-        .map_err(|error| failed(format!("the file could not be read ({error:?})")))?;
+    let bytes = given_bytes(file).await.map_err(failed)?;
     let (model, meta) =
         model_file::read(&bytes, &lab.backend.device).map_err(|e| failed(e.to_string()))?;
     Ok(Some(GivenErm {
@@ -429,6 +427,19 @@ async fn read_given(lab: &LabRun<'_>, erm: &LabErm) -> Result<Option<GivenErm>, 
         model,
         meta,
     }))
+}
+
+/// What a model file given to the Lab says its model is ([`model_file::metadata`]), or why
+/// it cannot be read, for the page to check against the data before a run.
+pub async fn describe(file: &LabFile) -> Result<BundleMetadata, String> {
+    let bytes = given_bytes(file).await?;
+    model_file::metadata(&bytes).map_err(|error| error.to_string())
+}
+
+async fn given_bytes(file: &LabFile) -> Result<Vec<u8>, String> {
+    super::blob_bytes(&file.blob)
+        .await
+        .map_err(|error| format!("the file could not be read ({error:?})"))
 }
 
 /// The user's model as the run's ERM model, as `trainer-native import` makes it: measured on

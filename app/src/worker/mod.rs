@@ -93,6 +93,14 @@ impl ComputeWorker {
             self.lab_stopped.set(self.lab_stopped.get().max(run));
             return;
         }
+        if let Request::DescribeModel { id, file } = request {
+            // Not queued: a Lab run keeps the queue busy for minutes.
+            spawn_local(async move {
+                let meta = lab::describe(&file).await.map(Box::new);
+                self.send(&Response::ModelDescribed { id, meta });
+            });
+            return;
+        }
         if let Request::Draw { generation, images } = request {
             // Not queued: the cards shown would wait for every image given before them.
             if self.current(generation) {
@@ -175,8 +183,8 @@ impl ComputeWorker {
                 erm,
                 settings,
             } => self.lab(run, &data, &erm, &settings).await,
-            Request::StopLab { .. } | Request::Draw { .. } => {
-                unreachable!("stop and drawing requests are not queued")
+            Request::StopLab { .. } | Request::Draw { .. } | Request::DescribeModel { .. } => {
+                unreachable!("stop, drawing and description requests are not queued")
             }
         }
     }

@@ -1,11 +1,10 @@
 //! The user's own trained model as the Lab's ERM model: a bundle or a safetensors file
-//! (`masktune::model_file`), described before a run and checked against the chosen data, so that
-//! a model for other classes or another image size is named before anything trains.
+//! (`masktune::model_file`), described by the worker before a run and checked against the chosen
+//! data, so that a model for other classes or another image size is named before anything
+//! trains.
 
 use masktune::bundle::BundleMetadata;
-use masktune::model_file;
 use send_wrapper::SendWrapper;
-use wasm_bindgen_futures::JsFuture;
 
 use crate::protocol::lab::{LabFile, LabTask};
 
@@ -21,27 +20,34 @@ pub fn is_model_file(name: &str) -> bool {
 }
 
 /// A model file given to the Lab.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct GivenModel {
     pub name: String,
+    /// Numbers the files given: the worker's description of an older one is not this one's.
+    pub id: u64,
     /// A page-thread value, hence the wrapper.
     file: SendWrapper<web_sys::Blob>,
-    /// What the file says its model is, or why it cannot be read.
-    pub meta: Result<BundleMetadata, String>,
+    /// What the file says its model is, or why it cannot be read; `None` while the worker
+    /// reads it (the whole file: a bundle's checksum covers its weights).
+    pub meta: Option<Result<BundleMetadata, String>>,
 }
 
 impl GivenModel {
-    /// Reads what `file` says its model is (its weights are read by the worker, at Start).
-    pub async fn read(name: String, file: web_sys::Blob) -> Self {
-        let meta = match JsFuture::from(file.array_buffer()).await {
-            Ok(buffer) => model_file::metadata(&js_sys::Uint8Array::new(&buffer).to_vec())
-                .map_err(|error| error.to_string()),
-            Err(error) => Err(format!("the file could not be read ({error:?})")),
-        };
+    /// The file `name`, `id`th given, before the worker has described it.
+    pub fn new(id: u64, name: String, file: web_sys::Blob) -> Self {
         GivenModel {
             name,
+            id,
             file: SendWrapper::new(file),
-            meta,
+            meta: None,
+        }
+    }
+
+    /// The same file with the worker's description.
+    pub fn described(&self, meta: Result<BundleMetadata, String>) -> Self {
+        GivenModel {
+            meta: Some(meta),
+            ..self.clone()
         }
     }
 
@@ -53,10 +59,15 @@ impl GivenModel {
         }
     }
 
-    /// What the model is, if its file could be read and it fits `task` (the chosen data, if it
+    /// What the model is, if its file has been read and it fits `task` (the chosen data, if it
     /// is usable); else why not.
     pub fn fitting(&self, task: &Result<LabTask, String>) -> Result<&BundleMetadata, String> {
-        let meta = self.meta.as_ref().map_err(Clone::clone)?;
+        let meta = self
+            .meta
+            .as_ref()
+            .ok_or("its file is still being read")?
+            .as_ref()
+            .map_err(Clone::clone)?;
         if let Ok(task) = task {
             task.check_model(meta)?;
         }

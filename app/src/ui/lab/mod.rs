@@ -17,7 +17,7 @@ use effect::Effect;
 use evaluation::{EvaluationView, ModelsView};
 pub use folder::ChosenFolder;
 use given_model::MODEL_FILE_ENDINGS;
-pub use given_model::{GivenModel, is_model_file};
+pub use given_model::is_model_file;
 use state::ErmChoice;
 pub use state::{DataChoice, LabState};
 use state::{RunState, StepProgress};
@@ -168,7 +168,8 @@ fn DataPicker() -> impl IntoView {
 /// or a safetensors file), described and checked against the data before a run.
 #[component]
 fn ErmPicker() -> impl IntoView {
-    let lab = expect_context::<PageState>().lab;
+    let page = expect_context::<PageState>();
+    let lab = page.lab;
     let choice = move |value, id, label| {
         radio_choice(lab, lab.erm_choice, "lab-erm-choice", value, id, label)
     };
@@ -177,15 +178,18 @@ fn ErmPicker() -> impl IntoView {
         let file = input.files().and_then(|files| files.get(0));
         input.set_value("");
         if let Some(file) = file {
-            spawn_local(async move {
-                lab.take_given_model(GivenModel::read(file.name(), file.into()).await);
-            });
+            page.give_lab_model(file.name(), file.into());
         }
     };
     let model_note = move || {
         lab.given_model
             .get()
             .map(|model| match model.summary(&lab.task()) {
+                _ if model.meta.is_none() => view! {
+                    <p id="lab-erm" class="fine-print" data-state="reading">
+                        {format!("Reading {}…", model.name)}
+                    </p>
+                },
                 Ok(summary) => {
                     view! { <p id="lab-erm" class="fine-print" data-state="ready">{summary}</p> }
                 }

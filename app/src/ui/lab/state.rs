@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
+use masktune::bundle::BundleMetadata;
 use masktune::evaluation::EvaluationReport;
 use masktune::training::masking_pass::GroupMasking;
 
@@ -123,6 +124,8 @@ pub struct LabState {
     pub erm_choice: RwSignal<ErmChoice>,
     /// The model file the user gave, kept while the page lives or until another is given.
     pub given_model: RwSignal<Option<Arc<GivenModel>>>,
+    /// How many model files were given: numbers them.
+    models_given: StoredValue<u64>,
     /// Where the current (or last) run's ERM model came from.
     run_erm: RwSignal<ErmChoice>,
     pub run_state: RwSignal<RunState>,
@@ -152,6 +155,7 @@ impl LabState {
             folder: RwSignal::new(None),
             erm_choice: RwSignal::new(ErmChoice::Train),
             given_model: RwSignal::new(None),
+            models_given: StoredValue::new(0),
             run_erm: RwSignal::new(ErmChoice::Train),
             run_state: RwSignal::new(RunState::Idle),
             data: RwSignal::new(None),
@@ -173,10 +177,39 @@ impl LabState {
         self.data_choice.set(DataChoice::Folder);
     }
 
-    /// Takes a model file the user chose or dropped as the run's ERM model.
-    pub fn take_given_model(&self, model: GivenModel) {
-        self.given_model.set(Some(Arc::new(model)));
+    /// Takes a model file the user chose or dropped as the run's ERM model; the worker describes
+    /// it ([`LabState::described`]).
+    pub fn take_given_model(&self, name: String, file: web_sys::Blob) -> Arc<GivenModel> {
+        let id = self.models_given.get_value() + 1;
+        self.models_given.set_value(id);
+        let model = Arc::new(GivenModel::new(id, name, file));
+        self.given_model.set(Some(model.clone()));
         self.erm_choice.set(ErmChoice::Given);
+        model
+    }
+
+    /// The worker's description of the model file `id`, if that file is still the one given and
+    /// was not described yet.
+    pub fn described(&self, id: u64, meta: Result<BundleMetadata, String>) {
+        let waiting = self.given_model.with_untracked(|given| {
+            given
+                .as_ref()
+                .is_some_and(|model| model.id == id && model.meta.is_none())
+        });
+        if waiting {
+            self.given_model.update(|given| {
+                if let Some(model) = given {
+                    *model = Arc::new(model.described(meta));
+                }
+            });
+        }
+    }
+
+    /// The worker will not describe the model file it was reading: says why.
+    pub fn reading_failed(&self, message: &str) {
+        if let Some(model) = self.given_model.get_untracked() {
+            self.described(model.id, Err(message.to_string()));
+        }
     }
 
     /// What the chosen data makes a run train, or why it cannot be trained on.
