@@ -1,7 +1,8 @@
 // Files given at awkward times or places are never silently lost. Images given while the models
 // download wait for them and are analysed once they are ready; with no models (failed, or not
 // chosen yet) each card says why. A file dropped outside the drop zones is taken by the page
-// (a browser would open it in place of the page, losing every result).
+// (a browser would open it in place of the page, losing every result). After the compute worker
+// stops, what is given says why.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { copyFile, mkdir, mkdtemp, readdir } from "node:fs/promises";
@@ -131,6 +132,42 @@ test("files dropped anywhere are taken by the page, not opened in its place; bun
     assert.equal(await dropDigit(page, "on-lab.png", "#lab"), true);
     assert.equal(new URL(page.url()).hash, "#lab");
     assert.equal(await page.locator("article.result[data-name='on-lab.png']").count(), 0);
+  } finally {
+    await browser.close();
+  }
+});
+
+// A compute worker that stops (a panic traps its WebAssembly, and the browser reports an
+// uncaught error) computes nothing more: the page says why where it names the backend, and what
+// is given afterwards is refused with that reason instead of waiting for an answer that cannot
+// come. The stop is simulated by an uncaught error in the worker, which the page hears the same way.
+test("after the compute worker stops, the page says why, and what is given afterwards says it too", async () => {
+  bundlesReleased = Promise.resolve(true);
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const { page, consoleLines } = await openMnist(browser, "ready");
+    const worker = page.workers().find((w) => new URL(w.url()).pathname.endsWith("/worker.js"));
+    assert.ok(worker, `no compute worker among ${page.workers().map((w) => w.url())}`);
+    await worker.evaluate(() => setTimeout(() => {
+      throw new Error("simulated failure");
+    }));
+    const stopped = /^the compute worker stopped: Uncaught Error: simulated failure$/;
+    const status = page.locator("#backend-status[data-state='failed']");
+    await status.waitFor({ timeout: 10_000 });
+    assert.match(await status.textContent(), /^Compute: not available — the compute worker stopped: Uncaught Error: simulated failure$/);
+
+    await dropDigit(page, "after-the-stop.png");
+    await cardsDone(page, 1);
+    const [card] = await readCards(page);
+    assert.match(card.error ?? "", stopped, consoleLines.join("\n"));
+
+    await page.click("#view-lab");
+    await page.click("#lab-erm-given");
+    await page.setInputFiles("#lab-erm-input", join(ASSETS, "models", "spurious-mnist-erm.mtb"));
+    const note = page.locator("#lab-erm[data-state='unusable']");
+    await note.waitFor({ timeout: 10_000 });
+    assert.match(await note.textContent(), /^spurious-mnist-erm\.mtb: this model cannot be fine-tuned here: the compute worker stopped: Uncaught Error: simulated failure\.$/);
+    assert.equal(await page.locator("#lab-start").isDisabled(), true);
   } finally {
     await browser.close();
   }

@@ -121,6 +121,8 @@ pub struct PageState {
     /// Metadata of the loaded MaskTune bundle (classes, input, thresholds).
     meta: RwSignal<Option<Arc<BundleMetadata>>>,
     worker: StoredValue<Option<Rc<ComputeWorker>>, LocalStorage>,
+    /// Why the compute worker stopped, once it has: it computes nothing more.
+    stopped: StoredValue<Option<String>>,
     pub entries: RwSignal<Vec<Entry>, LocalStorage>,
     /// Index into the sorted coverage thresholds of the loaded models.
     pub coverage_index: RwSignal<usize>,
@@ -171,6 +173,7 @@ impl PageState {
             }),
             meta: RwSignal::new(None),
             worker: StoredValue::new_local(None),
+            stopped: StoredValue::new(None),
             entries: RwSignal::new_local(Vec::new()),
             coverage_index: RwSignal::new(0),
             card_filter: RwSignal::new(CardFilter::All),
@@ -607,6 +610,9 @@ impl PageState {
     }
 
     fn send(&self, request: &Request) -> Result<(), String> {
+        if let Some(why) = self.stopped.get_value() {
+            return Err(why);
+        }
         match self.worker.get_value() {
             Some(worker) => worker.send(request),
             None => Err("the compute worker is not running: reload the page".into()),
@@ -667,11 +673,15 @@ impl PageState {
 
     /// Nothing more will be computed: everything still waiting says so.
     fn worker_failed(&self, message: String) {
+        // The first report says why; the trap that ends a panicking worker adds nothing.
+        if self.stopped.get_value().is_some() {
+            return;
+        }
+        self.stopped.set_value(Some(message.clone()));
         self.held.set_value(Vec::new());
         self.outbox.set_value(VecDeque::new());
-        if matches!(self.backend.get_untracked(), BackendState::Starting) {
-            self.backend.set(BackendState::Failed(message.clone()));
-        }
+        // The backend badge says why, on every view.
+        self.backend.set(BackendState::Failed(message.clone()));
         if !self.models_ready() {
             self.models.set(ModelState::Failed(message.clone()));
         }

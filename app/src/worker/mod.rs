@@ -8,6 +8,7 @@ mod drawing;
 mod image_input;
 mod lab;
 mod memory;
+mod panic_report;
 mod threads;
 
 use std::cell::{Cell, RefCell};
@@ -32,6 +33,7 @@ use image_input::DecodedImage;
 
 /// Entry point when the module runs in the worker: starts the backend, then serves requests.
 pub fn start() {
+    panic_report::install();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     spawn_local(async move {
         let (backend, report) = backend::start().await;
