@@ -1,8 +1,9 @@
 // Files given at awkward times or places are never silently lost. Images given while the models
 // download wait for them and are analysed once they are ready; with no models (failed, or not
 // chosen yet) each card says why. A file dropped outside the drop zones is taken by the page
-// (a browser would open it in place of the page, losing every result). After the compute worker
-// stops, what is given says why.
+// (a browser would open it in place of the page, losing every result). A model file given to
+// the Lab before the compute worker has started waits for it; after the worker stops, what is
+// given says why.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { copyFile, mkdir, mkdtemp, readdir } from "node:fs/promises";
@@ -21,13 +22,18 @@ const DIGIT = join(ASSETS, "examples", "digit-3.png");
 const dropDigit = (page, name, target) => dropFiles(page, [DIGIT], { names: [name], target });
 
 // The shipped bundles (.mtb) are held until `release(true)` serves them, or `release(false)`
-// answers "not found"; every other file is served at once.
+// answers "not found"; the WebGPU build until `webgpuReleased` resolves; every other file is
+// served at once.
 let server;
 let release;
 let bundlesReleased;
+let webgpuReleased = Promise.resolve(true);
 before(async () => {
   server = await serveDirectory(DIST, {
-    gate: async (path) => (path.endsWith(".mtb") ? bundlesReleased : true),
+    gate: async (path) => {
+      if (path.endsWith(".mtb")) return bundlesReleased;
+      return path.includes("/webgpu/") ? webgpuReleased : true;
+    },
   });
 });
 after(() => server?.close());
@@ -169,6 +175,34 @@ test("after the compute worker stops, the page says why, and what is given after
     assert.match(await note.textContent(), /^spurious-mnist-erm\.mtb: this model cannot be fine-tuned here: the compute worker stopped: Uncaught Error: simulated failure\.$/);
     assert.equal(await page.locator("#lab-start").isDisabled(), true);
   } finally {
+    await browser.close();
+  }
+});
+
+// A model file given to the Lab while the compute worker starts (here: while it downloads the
+// WebGPU build) is read once the worker listens: a request sent before would be lost.
+test("a model file given to the Lab while the compute worker starts is read once it has started", async () => {
+  bundlesReleased = Promise.resolve(true);
+  let startWorker;
+  webgpuReleased = new Promise((resolve) => (startWorker = resolve));
+  const browser = await launchChromium({ webgpu: true });
+  try {
+    const page = await browser.newPage();
+    const consoleLines = collectConsole(page);
+    await page.goto(pageUrl(server.url, { webgpu: true, fragment: "lab" }));
+    await page.click("#lab-erm-given");
+    await page.setInputFiles("#lab-erm-input", join(ASSETS, "models", "spurious-mnist-erm.mtb"));
+    await page.locator("#lab-erm[data-state='reading']").waitFor();
+    assert.equal(await page.locator("#backend-status").getAttribute("data-state"), "starting");
+    startWorker(true);
+    const note = page.locator("#lab-erm[data-state='ready']");
+    await note.waitFor({ timeout: 120_000 }).catch((error) => {
+      throw new Error(`${error.message}\n${consoleLines.join("\n")}`);
+    });
+    assert.match(await note.textContent(), /^spurious-mnist-erm\.mtb: MNIST CNN \(width \d+\) trained on spurious_mnist;/);
+    assert.equal(await page.locator("#backend-status").getAttribute("data-backend"), "webgpu");
+  } finally {
+    webgpuReleased = Promise.resolve(true);
     await browser.close();
   }
 });

@@ -17,7 +17,7 @@ use send_wrapper::SendWrapper;
 use super::backend_choice;
 use super::card_filter::{CardFacts, CardFilter};
 use super::compute_worker::ComputeWorker;
-use super::lab::{DataChoice, LabState};
+use super::lab::{DataChoice, GivenModel, LabState};
 use super::result_card::{WARM_UP_NAME, rehearse};
 use crate::assets;
 use crate::protocol::lab::{LabData, LabDataUrls, LabErm};
@@ -287,9 +287,18 @@ impl PageState {
     }
 
     /// Takes a model file the user chose or dropped as the Lab's ERM model, and asks the worker
-    /// what it holds (the page's thread never reads a model's bytes).
+    /// what it holds (the page's thread never reads a model's bytes): once it has started (until
+    /// it listens, a request would be lost).
     pub fn give_lab_model(self, name: String, file: web_sys::Blob) {
         let model = self.lab.take_given_model(name, file);
+        // A worker that could not start refuses with its reason.
+        if !matches!(self.backend.get_untracked(), BackendState::Starting) {
+            self.describe(&model);
+        }
+    }
+
+    /// Asks the worker what the model file `model` holds.
+    fn describe(&self, model: &GivenModel) {
         let request = Request::DescribeModel {
             id: model.id,
             file: model.lab_file(),
@@ -623,7 +632,15 @@ impl PageState {
     fn receive(self, response: Response) {
         let current = |generation| generation == self.generation.get_value();
         match response {
-            Response::Backend(report) => self.backend.set(BackendState::Ready(report)),
+            Response::Backend(report) => {
+                self.backend.set(BackendState::Ready(report));
+                // A model file given to the Lab while the worker started.
+                if let Some(model) = self.lab.given_model.get_untracked()
+                    && model.meta.is_none()
+                {
+                    self.describe(&model);
+                }
+            }
             Response::LoadProgress {
                 generation,
                 received,

@@ -17,7 +17,7 @@ use effect::Effect;
 use evaluation::{EvaluationView, ModelsView};
 pub use folder::ChosenFolder;
 use given_model::MODEL_FILE_ENDINGS;
-pub use given_model::is_model_file;
+pub use given_model::{GivenModel, is_model_file};
 use state::ErmChoice;
 pub use state::{DataChoice, LabState};
 use state::{RunState, StepProgress};
