@@ -16,11 +16,28 @@ async function buildFor(backend, own, webgpu) {
   return webgpu;
 }
 
+// An uncaught error ends the worker: its WebAssembly trapped (after a panic, which the module has
+// reported itself, or when Rust aborts because memory ran out, which it has not). The page hears
+// why in its protocol (Response::WorkerFailed); the module says whether an allocation failed.
+function reportStops(bindings) {
+  self.addEventListener("error", (event) => {
+    event.preventDefault();
+    let reason;
+    try {
+      reason = bindings.stopReason(event.message);
+    } catch {
+      reason = `the compute worker stopped: ${event.message}`;
+    }
+    self.postMessage({ WorkerFailed: reason });
+  });
+}
+
 self.onmessage = async ({ data: { glue, module, backend, webgpuGlue, webgpuModule } }) => {
   self.onmessage = null;
   try {
     const build = await buildFor(backend, { glue, module }, { glue: webgpuGlue, module: webgpuModule });
     const bindings = await import(build.glue);
+    reportStops(bindings);
     await bindings.default({ module_or_path: build.module });
   } catch (error) {
     // The page's protocol: Response::WorkerFailed.

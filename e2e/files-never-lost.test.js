@@ -2,8 +2,8 @@
 // download wait for them and are analysed once they are ready; with no models (failed, or not
 // chosen yet) each card says why. A file dropped outside the drop zones is taken by the page
 // (a browser would open it in place of the page, losing every result). A model file given to
-// the Lab before the compute worker has started waits for it; after the worker stops, what is
-// given says why.
+// the Lab before the compute worker has started waits for it; a worker that stops is replaced,
+// and what it had says so.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { copyFile, mkdir, mkdtemp, readdir } from "node:fs/promises";
@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "./support/server.js";
-import { launchChromium, collectConsole, pageUrl, dropFiles, dropFolder } from "./support/browser.js";
+import { launchChromium, collectConsole, pageUrl, dropFiles, dropFolder, stopComputeWorker, SIMULATED_STOP } from "./support/browser.js";
 import { readCards } from "./support/cards.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -143,36 +143,75 @@ test("files dropped anywhere are taken by the page, not opened in its place; bun
   }
 });
 
-// A compute worker that stops (a panic traps its WebAssembly, and the browser reports an
-// uncaught error) computes nothing more: the page says why where it names the backend, and what
-// is given afterwards is refused with that reason instead of waiting for an answer that cannot
-// come. The stop is simulated by an uncaught error in the worker, which the page hears the same way.
-test("after the compute worker stops, the page says why, and what is given afterwards says it too", async () => {
+// A compute worker that stops (a panic or running out of memory traps its WebAssembly, and the
+// browser reports an uncaught error) is replaced by a new one, which loads the same models: the
+// answers shown stay, with the coverage chosen, the image the stopped worker had says so, and
+// images given afterwards are answered. After three such restarts the page stops starting new
+// ones: it says why where it names the backend, and what is given afterwards is refused with
+// that reason instead of waiting for an answer that cannot come. A stop is simulated by an
+// uncaught error in the worker, which the page hears the same way.
+test("a compute worker that stops is replaced with the same models, three times, then the page says why", async () => {
   bundlesReleased = Promise.resolve(true);
   const browser = await launchChromium({ webgpu: false });
   try {
     const { page, consoleLines } = await openMnist(browser, "ready");
-    const worker = page.workers().find((w) => new URL(w.url()).pathname.endsWith("/worker.js"));
-    assert.ok(worker, `no compute worker among ${page.workers().map((w) => w.url())}`);
-    await worker.evaluate(() => setTimeout(() => {
-      throw new Error("simulated failure");
-    }));
-    const stopped = /^the compute worker stopped: Uncaught Error: simulated failure$/;
+    const stopped = SIMULATED_STOP;
+    const ready = page.locator("#backend-status[data-state='ready']");
+
+    await dropDigit(page, "before.png");
+    await cardsDone(page, 1);
+    await page.locator("#coverage").focus();
+    await page.keyboard.press("End");
+    const coverage = await page.locator("#coverage-value").textContent();
+    const [before] = await readCards(page);
+    assert.equal(before.error, null, consoleLines.join("\n"));
+
+    // An image given while the worker is busy reaches it, which stops before it answers.
+    await stopComputeWorker(page, { busyMs: 1500 });
+    await dropDigit(page, "in-flight.png");
+    await page.locator("#worker-restarted").waitFor({ timeout: 30_000 });
+    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 60_000 });
+    await ready.waitFor();
+    assert.equal(await page.locator("#worker-restarted").textContent(),
+      `Earlier, ${stopped}; a new worker took its place and loaded the same models again.`);
+    await dropDigit(page, "after.png");
+    await cardsDone(page, 3);
+    const cards = Object.fromEntries((await readCards(page)).map((card) => [card.name, card]));
+    assert.deepEqual(cards["before.png"], before, "the answer shown before the stop stays");
+    const stillThere = await page.locator("article.result[data-name='before.png'] img").evaluateAll((images) =>
+      Promise.all(images.map((image) => fetch(image.src).then((response) => response.ok, () => false))));
+    assert.deepEqual(stillThere, [true, true, true], "its pictures outlive the worker that drew them");
+    assert.equal(cards["in-flight.png"].error,
+      `not analysed: the compute worker stopped before it answered (${stopped}); a new worker has started: give this image again`);
+    const { name, ...answer } = cards["after.png"];
+    assert.deepEqual({ ...answer, name: "before.png" }, before, "the new worker answers with the same models");
+    assert.equal(await page.locator("#coverage-value").textContent(), coverage, "the coverage chosen stays");
+
+    // Two more restarts; the fourth stop is the last.
+    for (let restart = 2; restart <= 3; restart++) {
+      const newWorker = page.waitForEvent("worker");
+      await stopComputeWorker(page);
+      await newWorker;
+      await ready.waitFor({ timeout: 30_000 });
+      await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 60_000 });
+    }
+    await stopComputeWorker(page);
     const status = page.locator("#backend-status[data-state='failed']");
     await status.waitFor({ timeout: 10_000 });
-    assert.match(await status.textContent(), /^Compute: not available — the compute worker stopped: Uncaught Error: simulated failure$/);
+    const final = `${stopped}; it had stopped 3 times before, and the page started a new one each time: reload the page`;
+    assert.equal(await status.textContent(), `Compute: not available — ${final}`);
 
     await dropDigit(page, "after-the-stop.png");
-    await cardsDone(page, 1);
-    const [card] = await readCards(page);
-    assert.match(card.error ?? "", stopped, consoleLines.join("\n"));
+    await cardsDone(page, 4);
+    const card = (await readCards(page)).find((c) => c.name === "after-the-stop.png");
+    assert.equal(card.error, final, consoleLines.join("\n"));
 
     await page.click("#view-lab");
     await page.click("#lab-erm-given");
     await page.setInputFiles("#lab-erm-input", join(ASSETS, "models", "spurious-mnist-erm.mtb"));
     const note = page.locator("#lab-erm[data-state='unusable']");
     await note.waitFor({ timeout: 10_000 });
-    assert.match(await note.textContent(), /^spurious-mnist-erm\.mtb: this model cannot be fine-tuned here: the compute worker stopped: Uncaught Error: simulated failure\.$/);
+    assert.equal(await note.textContent(), `spurious-mnist-erm.mtb: this model cannot be fine-tuned here: ${final}.`);
     assert.equal(await page.locator("#lab-start").isDisabled(), true);
   } finally {
     await browser.close();

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { accessibilityViolations } from "./support/accessibility.js";
 import { serveDirectory } from "./support/server.js";
-import { launchChromium, screenshot, collectConsole, pageUrl, setField, sidewaysOverflow } from "./support/browser.js";
+import { launchChromium, screenshot, collectConsole, pageUrl, setField, sidewaysOverflow, stopComputeWorker, SIMULATED_STOP } from "./support/browser.js";
 import { readCards, assertAgrees } from "./support/cards.js";
 import { version } from "../scripts/stamp_assets.mjs";
 
@@ -432,7 +432,7 @@ test("the Lab masks with and fine-tunes the user's own trained model, as after t
   }
 });
 
-test("the Lab stops on request, keeps what finished and runs again", async () => {
+test("the Lab stops on request, or when its worker stops, keeps what finished and runs again", async () => {
   const browser = await launchChromium({ webgpu: false });
   try {
     const { page, consoleLines } = await openLab(browser);
@@ -454,7 +454,17 @@ test("the Lab stops on request, keeps what finished and runs again", async () =>
     assert.equal(await page.locator("#lab-results tr").count(), 2, "the header and epoch 1");
     assert.equal(await page.locator("#lab-masking").count(), 0, "no masking after a stop");
 
-    // The worker is free again: a short run completes.
+    // A worker that stops during a run is replaced; the run says so and keeps what finished.
+    await page.click("#lab-start");
+    await page.locator("#lab-status[data-state='running']", { hasText: "epoch 2" }).waitFor({ timeout: 120_000 });
+    await stopComputeWorker(page);
+    await page.locator("#lab-status[data-state='failed']").waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator("#lab-status").textContent(),
+      `${SIMULATED_STOP}; a new worker has started: start the run again`);
+    assert.equal(await page.locator("#lab-results tr").count(), 2, "the header and epoch 1");
+    await page.locator("#backend-status[data-state='ready']").waitFor({ timeout: 60_000 });
+
+    // The worker (here, the new one) is free again: a short run completes.
     await setField(page, "#lab-images", 200);
     await setField(page, "#lab-epochs", 1);
     await page.click("#lab-start");

@@ -66,6 +66,21 @@ export async function computeBackend(page) {
   return status.getAttribute("data-backend");
 }
 
+// The message of the uncaught error that `stopComputeWorker` throws in the worker.
+export const SIMULATED_STOP = "the compute worker stopped: Uncaught Error: simulated failure";
+
+// Stops the page's compute worker as a panic or running out of memory would (its WebAssembly
+// traps: an uncaught error), after `busyMs` of blocking work during which what the page sends
+// waits. The page hears it as `SIMULATED_STOP`.
+export function stopComputeWorker(page, { busyMs = 0 } = {}) {
+  const worker = page.workers().filter((w) => new URL(w.url()).pathname.endsWith("/worker.js")).at(-1);
+  if (!worker) throw new Error(`no compute worker among ${page.workers().map((w) => w.url())}`);
+  return worker.evaluate((busyMs) => setTimeout(() => {
+    for (const end = Date.now() + busyMs; Date.now() < end;);
+    throw new Error("simulated failure");
+  }), busyMs);
+}
+
 // Drops the files at `paths` on the element `target` (the image drop zone unless told), as a
 // user dragging files would; a file's name is its own unless `names` gives another. Returns
 // whether the page took the drop (cancelled it), which keeps the browser from opening the file

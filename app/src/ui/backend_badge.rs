@@ -9,9 +9,16 @@ use crate::protocol::{BackendKind, BackendReport, SELF_CHECK_EXPECTED};
 #[component]
 pub fn BackendBadge() -> impl IntoView {
     let state = expect_context::<PageState>();
-    move || match state.backend.get() {
+    move || {
+        match state.backend.get() {
         BackendState::Starting => view! {
             <p id="backend-status" data-state="starting">"Starting the compute worker…"</p>
+        }
+        .into_any(),
+        BackendState::Restarting(message) => view! {
+            <p id="backend-status" data-state="restarting" role="alert">
+                "Compute: " <strong>"restarting"</strong> " — " {message} "; a new worker is starting…"
+            </p>
         }
         .into_any(),
         BackendState::Failed(message) => view! {
@@ -22,9 +29,27 @@ pub fn BackendBadge() -> impl IntoView {
         .into_any(),
         BackendState::Ready(report) => view! {
             {ready(report)}
+            <Restarted />
             <Switch />
         }
         .into_any(),
+    }
+    }
+}
+
+/// Why the compute worker stopped, when the page started a new one in its place.
+#[component]
+fn Restarted() -> impl IntoView {
+    let state = expect_context::<PageState>();
+    move || {
+        state.restarted.get().map(|message| {
+            view! {
+                <p id="worker-restarted" class="fine-print">
+                    "Earlier, " {message} "; a new worker took its place and loaded the same \
+                     models again."
+                </p>
+            }
+        })
     }
 }
 

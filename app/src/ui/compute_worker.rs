@@ -64,7 +64,8 @@ impl ComputeWorker {
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        // Both live as long as the worker, which lives as long as the page.
+        // Both live as long as the page: they may be running when the page replaces the worker
+        // (a few small closures per worker, and the page starts a few at most).
         on_message.forget();
         on_error.forget();
 
@@ -87,5 +88,12 @@ impl ComputeWorker {
         self.worker
             .post_message_with_transfer(&encoded.value, &encoded.transfer)
             .map_err(|error| format!("the compute worker could not be reached: {error:?}"))
+    }
+}
+
+/// A worker the page replaced ends at once.
+impl Drop for ComputeWorker {
+    fn drop(&mut self) {
+        self.worker.terminate();
     }
 }

@@ -44,10 +44,11 @@ pub fn App() -> impl IntoView {
     state.follow_address();
     page_drop::catch_page_drops(state);
 
-    // (Re)load the task's models whenever the task changes, once the worker is ready.
+    // (Re)load the task's models whenever the task changes, once a worker has started (one
+    // started again after a stop loads the models it had itself).
     Effect::new(move |_| {
         let task = state.task.get();
-        if state.backend_ready() {
+        if state.started.get() {
             state.load_models(task);
         }
     });

@@ -31,9 +31,15 @@ use crate::tasks::{self, Models, TASKS, Task};
 #[derive(Clone, Debug)]
 pub enum BackendState {
     Starting,
+    /// The worker stopped for the reason given, and the page starts another.
+    Restarting(String),
     Ready(BackendReport),
     Failed(String),
 }
+
+/// How many times the page starts a new compute worker after one that had started stopped: a
+/// worker that keeps stopping (say, on the same model) is not started for ever.
+const RESTARTS: u32 = 3;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ModelState {
@@ -47,6 +53,44 @@ pub enum ModelState {
         summary: String,
     },
     Failed(String),
+}
+
+/// Where the analysis view's models come from.
+#[derive(Clone)]
+enum ModelSource {
+    /// A task's shipped bundles.
+    Shipped {
+        erm_url: String,
+        masktune_url: String,
+    },
+    /// Two bundle files: the user's own, or the Lab's last pair.
+    Files(Vec<(String, web_sys::Blob)>),
+}
+
+impl ModelSource {
+    /// What asks the worker to load them as the models of `generation`.
+    fn request(&self, generation: u64) -> Request {
+        match self {
+            Self::Shipped {
+                erm_url,
+                masktune_url,
+            } => Request::LoadModels {
+                generation,
+                erm_url: erm_url.clone(),
+                masktune_url: masktune_url.clone(),
+            },
+            Self::Files(files) => Request::LoadBundles {
+                generation,
+                files: files
+                    .iter()
+                    .map(|(name, blob)| BundleFile {
+                        name: name.clone(),
+                        blob: blob.clone(),
+                    })
+                    .collect(),
+            },
+        }
+    }
 }
 
 /// One image the user gave, and how far its analysis got.
@@ -118,10 +162,21 @@ pub struct PageState {
     /// The WebGPU adapter the browser offers, if any (known shortly after start).
     pub webgpu_offered: RwSignal<Option<backend_choice::Adapter>>,
     pub models: RwSignal<ModelState>,
+    /// Where the current models come from: a restarted worker loads them again.
+    models_source: StoredValue<Option<ModelSource>, LocalStorage>,
     /// Metadata of the loaded MaskTune bundle (classes, input, thresholds).
     meta: RwSignal<Option<Arc<BundleMetadata>>>,
     worker: StoredValue<Option<Rc<ComputeWorker>>, LocalStorage>,
-    /// Why the compute worker stopped, once it has: it computes nothing more.
+    /// How many compute workers the page started: numbers them, so that what a replaced one
+    /// still says is ignored.
+    workers_started: StoredValue<u32>,
+    /// Whether a compute worker has started: the task's models load from then on.
+    pub started: RwSignal<bool>,
+    /// Requests made while the worker starts, which it could not hear yet: sent once it has.
+    unsent: StoredValue<Vec<Request>, LocalStorage>,
+    /// Why a compute worker stopped, the last time the page started another.
+    pub restarted: RwSignal<Option<String>>,
+    /// Why the compute worker stopped for good, once it has: it computes nothing more.
     stopped: StoredValue<Option<String>>,
     pub entries: RwSignal<Vec<Entry>, LocalStorage>,
     /// Index into the sorted coverage thresholds of the loaded models.
@@ -171,8 +226,13 @@ impl PageState {
                 received: 0,
                 total: None,
             }),
+            models_source: StoredValue::new_local(None),
             meta: RwSignal::new(None),
             worker: StoredValue::new_local(None),
+            workers_started: StoredValue::new(0),
+            started: RwSignal::new(false),
+            unsent: StoredValue::new_local(Vec::new()),
+            restarted: RwSignal::new(None),
             stopped: StoredValue::new(None),
             entries: RwSignal::new_local(Vec::new()),
             coverage_index: RwSignal::new(0),
@@ -195,11 +255,21 @@ impl PageState {
             self.webgpu_offered
                 .set(backend_choice::webgpu_offered().await);
         });
-        match ComputeWorker::start(self.requested_backend, move |response| {
-            self.receive(response)
-        }) {
+        self.launch_worker();
+    }
+
+    /// Starts a compute worker, which replaces (and ends) the one before, if any.
+    fn launch_worker(self) {
+        let number = self.workers_started.get_value() + 1;
+        self.workers_started.set_value(number);
+        let started = ComputeWorker::start(self.requested_backend, move |response| {
+            if number == self.workers_started.get_value() {
+                self.receive(response)
+            }
+        });
+        match started {
             Ok(worker) => self.worker.set_value(Some(Rc::new(worker))),
-            Err(message) => self.backend.set(BackendState::Failed(message)),
+            Err(message) => self.stop(message),
         }
     }
 
@@ -275,7 +345,7 @@ impl PageState {
             Err(message) => return lab.failed(message),
         };
         let run = lab.begin_run();
-        let request = self.send(&Request::StartLab {
+        let request = self.send(Request::StartLab {
             run,
             data,
             erm,
@@ -287,14 +357,10 @@ impl PageState {
     }
 
     /// Takes a model file the user chose or dropped as the Lab's ERM model, and asks the worker
-    /// what it holds (the page's thread never reads a model's bytes): once it has started (until
-    /// it listens, a request would be lost).
+    /// what it holds (the page's thread never reads a model's bytes).
     pub fn give_lab_model(self, name: String, file: web_sys::Blob) {
         let model = self.lab.take_given_model(name, file);
-        // A worker that could not start refuses with its reason.
-        if !matches!(self.backend.get_untracked(), BackendState::Starting) {
-            self.describe(&model);
-        }
+        self.describe(&model);
     }
 
     /// Asks the worker what the model file `model` holds.
@@ -303,7 +369,7 @@ impl PageState {
             id: model.id,
             file: model.lab_file(),
         };
-        if let Err(message) = self.send(&request) {
+        if let Err(message) = self.send(request) {
             self.lab.described(model.id, Err(message));
         }
     }
@@ -317,7 +383,7 @@ impl PageState {
     /// Asks the worker to stop the Lab's run after its current batch.
     pub fn stop_lab(self) {
         if let Some(run) = self.lab.stopping()
-            && let Err(message) = self.send(&Request::StopLab { run })
+            && let Err(message) = self.send(Request::StopLab { run })
         {
             self.lab.failed(message);
         }
@@ -347,6 +413,10 @@ impl PageState {
 
     pub fn models_ready(&self) -> bool {
         matches!(self.models.get(), ModelState::Ready { .. })
+    }
+
+    fn models_ready_untracked(&self) -> bool {
+        matches!(self.models.get_untracked(), ModelState::Ready { .. })
     }
 
     /// The validation thresholds of the loaded models, by increasing coverage.
@@ -443,36 +513,40 @@ impl PageState {
         self.threshold().map(|t| decide(confidence, t.threshold))
     }
 
-    /// Asks the worker for the task's two shipped bundles, or waits for the user's own; what was
-    /// shown for other models goes.
+    /// Asks the worker for the task's two shipped bundles, the Lab's last pair, or waits for the
+    /// user's own; what was shown for other models goes.
     pub fn load_models(self, task_id: String) {
         let task = tasks::find(&task_id).unwrap_or(&TASKS[0]);
         let early_bundles = self.early_bundles.try_update_value(Option::take).flatten();
-        let generation = self.forget_models();
-        let (erm, masktune) = match task.models {
-            Models::Shipped { erm, masktune } => (erm, masktune),
+        let source = match task.models {
+            Models::Shipped { erm, masktune } => assets::absolute_url(erm).and_then(|erm_url| {
+                Ok(ModelSource::Shipped {
+                    erm_url,
+                    masktune_url: assets::absolute_url(masktune)?,
+                })
+            }),
             Models::Own => {
                 if let Some(files) = early_bundles {
                     return self.load_bundles(files);
                 }
+                self.forget_models();
                 self.models.set(ModelState::AwaitingFiles);
                 return self.fail_held(NO_MODELS);
             }
-            Models::Lab => return self.request_models(Ok(Request::LoadLabModels { generation })),
+            Models::Lab => self
+                .lab
+                .downloads
+                .with_untracked(|pair| pair.as_ref().map(|pair| pair.files()))
+                .map(ModelSource::Files)
+                .ok_or_else(|| NO_LAB_PAIR.to_string()),
         };
-        let request = assets::absolute_url(erm).and_then(|erm_url| {
-            Ok(Request::LoadModels {
-                generation,
-                erm_url,
-                masktune_url: assets::absolute_url(masktune)?,
-            })
-        });
-        self.request_models(request);
+        self.load(source);
     }
 
     /// Asks the worker to load the user's two bundle files.
     pub fn load_bundles(self, files: Vec<(String, web_sys::Blob)>) {
-        if !self.backend_ready() {
+        // Until then the task's own load would forget them.
+        if !self.started.get_untracked() {
             self.early_bundles.set_value(Some(files));
             self.models.set(ModelState::Loading {
                 received: 0,
@@ -480,12 +554,14 @@ impl PageState {
             });
             return;
         }
+        self.load(Ok(ModelSource::Files(files)));
+    }
+
+    /// Asks the worker for the models of `source`, new ones: what was shown for others goes.
+    fn load(&self, source: Result<ModelSource, String>) {
         let generation = self.forget_models();
-        let files = files
-            .into_iter()
-            .map(|(name, blob)| BundleFile { name, blob })
-            .collect();
-        self.request_models(Ok(Request::LoadBundles { generation, files }));
+        self.models_source.set_value(source.as_ref().ok().cloned());
+        self.request_models(source.map(|source| source.request(generation)));
     }
 
     /// Starts a new generation of models: the old ones and their results are gone; images held
@@ -511,9 +587,15 @@ impl PageState {
             received: 0,
             total: None,
         });
-        if let Err(message) = request.and_then(|request| self.send(&request)) {
-            self.models.set(ModelState::Failed(message));
+        if let Err(message) = request.and_then(|request| self.send(request)) {
+            self.fail_models(message);
         }
+    }
+
+    /// The models did not load: images held for them say so.
+    fn fail_models(&self, message: String) {
+        self.fail_held(&models_failed(&message));
+        self.models.set(ModelState::Failed(message));
     }
 
     /// Whether images can be given now: the models are ready, or loading (the images then wait).
@@ -591,7 +673,7 @@ impl PageState {
                 generation: self.generation.get_value(),
                 images: slice,
             };
-            if let Err(message) = self.send(&request) {
+            if let Err(message) = self.send(request) {
                 self.fail_all(ids, &message);
             }
             // The next slice after the page's next turn (it draws and answers input there).
@@ -618,12 +700,18 @@ impl PageState {
         self.fail_all(ids_of(&self.take_held()), message);
     }
 
-    fn send(&self, request: &Request) -> Result<(), String> {
+    /// Sends `request` to the compute worker, or keeps it until the worker listens (a message
+    /// sent before would be lost).
+    fn send(&self, request: Request) -> Result<(), String> {
         if let Some(why) = self.stopped.get_value() {
             return Err(why);
         }
+        if !matches!(self.backend.get_untracked(), BackendState::Ready(_)) {
+            self.unsent.update_value(|unsent| unsent.push(request));
+            return Ok(());
+        }
         match self.worker.get_value() {
-            Some(worker) => worker.send(request),
+            Some(worker) => worker.send(&request),
             None => Err("the compute worker is not running: reload the page".into()),
         }
     }
@@ -634,11 +722,14 @@ impl PageState {
         match response {
             Response::Backend(report) => {
                 self.backend.set(BackendState::Ready(report));
-                // A model file given to the Lab while the worker started.
-                if let Some(model) = self.lab.given_model.get_untracked()
-                    && model.meta.is_none()
-                {
-                    self.describe(&model);
+                if !self.started.get_untracked() {
+                    self.started.set(true);
+                }
+                let unsent = self.unsent.try_update_value(std::mem::take);
+                for request in unsent.unwrap_or_default() {
+                    if let Err(message) = self.send(request) {
+                        return self.worker_failed(message);
+                    }
                 }
             }
             Response::LoadProgress {
@@ -653,24 +744,25 @@ impl PageState {
                 warm_up,
                 warm_up_pictures,
             } if current(generation) => {
-                // Start the slider at 90% coverage, or the closest the models offer.
-                let thresholds = sorted_by_coverage(&meta.selective_thresholds);
-                self.coverage_index
-                    .set(closest_threshold(&thresholds, 0.9).map_or(0, |(index, _)| index));
+                // New models start the slider at 90% coverage, or the closest they offer; the
+                // same models loaded again by a restarted worker keep it.
+                if self.meta.with_untracked(Option::is_none) {
+                    let thresholds = sorted_by_coverage(&meta.selective_thresholds);
+                    self.coverage_index
+                        .set(closest_threshold(&thresholds, 0.9).map_or(0, |(index, _)| index));
+                }
                 self.meta.set(Some(Arc::new(*meta)));
                 if let Ok(shown) = self.show(*warm_up, WARM_UP_NAME) {
                     rehearse(self, shown, warm_up_pictures);
                 }
                 self.models.set(ModelState::Ready { summary });
+                self.ask_again_for_pictures();
                 self.analyse(self.take_held());
             }
             Response::ModelsFailed {
                 generation,
                 message,
-            } if current(generation) => {
-                self.fail_held(&models_failed(&message));
-                self.models.set(ModelState::Failed(message));
-            }
+            } if current(generation) => self.fail_models(message),
             Response::Analysed { id, result } => self.finish(id, |name| match result {
                 Ok(image) => self
                     .show(*image, name)
@@ -688,13 +780,64 @@ impl PageState {
         }
     }
 
-    /// Nothing more will be computed: everything still waiting says so.
-    fn worker_failed(&self, message: String) {
+    /// The compute worker stopped: a worker that had started is replaced by a new one, up to
+    /// [`RESTARTS`] times; else nothing more will be computed.
+    fn worker_failed(self, message: String) {
         // The first report says why; the trap that ends a panicking worker adds nothing.
         if self.stopped.get_value().is_some() {
             return;
         }
+        let restarts = self.workers_started.get_value() - 1;
+        match self.backend.get_untracked() {
+            BackendState::Ready(_) if restarts < RESTARTS => self.restart(message),
+            BackendState::Ready(_) => self.stop(format!(
+                "{message}; it had stopped {restarts} times before, and the page started a new \
+                 one each time: reload the page"
+            )),
+            _ => self.stop(message),
+        }
+    }
+
+    /// Starts a new compute worker in place of one that stopped, which loads the same models.
+    /// What the stopped one was doing is lost: the images it had and the Lab's run say so.
+    fn restart(self, message: String) {
+        self.restarted.set(Some(message.clone()));
+        self.backend.set(BackendState::Restarting(message.clone()));
+        // Images not yet sent go to the new worker once its models are ready.
+        let unsent: Vec<ImageFile> = self
+            .outbox
+            .try_update_value(|outbox| outbox.drain(..).collect())
+            .unwrap_or_default();
+        self.held.update_value(|held| held.extend(unsent));
+        let held: Vec<u64> = self
+            .held
+            .with_value(|held| held.iter().map(|image| image.id).collect());
+        let lost: Vec<u64> = self.waiting_ids().filter(|id| !held.contains(id)).collect();
+        let lost_note = format!(
+            "not analysed: the compute worker stopped before it answered ({message}); a new \
+             worker has started: give this image again"
+        );
+        self.fail_all(lost, &lost_note);
+        if self.lab.running() {
+            self.lab.failed(format!(
+                "{message}; a new worker has started: start the run again"
+            ));
+        }
+        if let Some(source) = self.models_source.get_value() {
+            self.request_models(Ok(source.request(self.generation.get_value())));
+        }
+        if let Some(model) = self.lab.given_model.get_untracked()
+            && model.meta.is_none()
+        {
+            self.describe(&model);
+        }
+        self.launch_worker();
+    }
+
+    /// Nothing more will be computed: everything still waiting says so.
+    fn stop(&self, message: String) {
         self.stopped.set_value(Some(message.clone()));
+        self.unsent.set_value(Vec::new());
         self.held.set_value(Vec::new());
         self.outbox.set_value(VecDeque::new());
         // The backend badge says why, on every view.
@@ -706,14 +849,20 @@ impl PageState {
             self.lab.failed(message.clone());
         }
         self.lab.reading_failed(&message);
-        let waiting: Vec<u64> = self.entries.with_untracked(|entries| {
+        let waiting: Vec<u64> = self.waiting_ids().collect();
+        self.fail_all(waiting, &message);
+    }
+
+    /// The images given that have no answer yet.
+    fn waiting_ids(&self) -> impl Iterator<Item = u64> {
+        self.entries.with_untracked(|entries| {
             entries
                 .iter()
                 .filter(|e| matches!(e.outcome, Outcome::Waiting))
                 .map(|e| e.id)
-                .collect()
-        });
-        self.fail_all(waiting, &message);
+                .collect::<Vec<_>>()
+                .into_iter()
+        })
     }
 
     /// Removes the cards that have their answer or error; images still waiting stay.
@@ -749,22 +898,44 @@ impl PageState {
     /// Asks the worker for the pictures of `entry`'s answer `shown`, the first time its card
     /// shows: the answers of a folder whose cards are not shown are never drawn.
     pub fn ask_for_pictures(&self, entry: &Entry, shown: &Shown) {
-        if shown.pictures_asked.swap(true, Ordering::Relaxed) {
+        // While a restarted worker loads the models, they are asked for once it has.
+        if shown.pictures_asked.swap(true, Ordering::Relaxed) || !self.models_ready_untracked() {
             return;
         }
+        self.draw_pictures(vec![to_draw(entry, shown)]);
+    }
+
+    /// Asks again for the pictures asked of a worker that stopped before it drew them.
+    fn ask_again_for_pictures(&self) {
+        let undrawn = self.entries.with_untracked(|entries| {
+            entries
+                .iter()
+                .filter_map(|entry| match &entry.outcome {
+                    Outcome::Done(shown)
+                        if shown.pictures_asked.load(Ordering::Relaxed)
+                            && shown.pictures.with_untracked(Option::is_none) =>
+                    {
+                        Some(to_draw(entry, shown))
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        });
+        if !undrawn.is_empty() {
+            self.draw_pictures(undrawn);
+        }
+    }
+
+    fn draw_pictures(&self, images: Vec<ToDraw>) {
+        let ids: Vec<u64> = images.iter().map(|image| image.file.id).collect();
         let request = Request::Draw {
             generation: self.generation.get_value(),
-            images: vec![ToDraw {
-                file: ImageFile {
-                    id: entry.id,
-                    name: entry.name.clone(),
-                    blob: (*entry.file).clone(),
-                },
-                saliency: shown.numbers.saliency.clone(),
-            }],
+            images,
         };
-        if let Err(message) = self.send(&request) {
-            shown.pictures.set(Some(Err(message)));
+        if let Err(message) = self.send(request) {
+            for id in ids {
+                self.draw(id, Err(message.clone()));
+            }
         }
     }
 
@@ -821,6 +992,21 @@ fn sorted_by_coverage(thresholds: &[CoverageThreshold]) -> Vec<CoverageThreshold
 /// What an image given before the user chose their own models says.
 const NO_MODELS: &str = "not analysed: there are no models yet. Choose the two bundle files of \
                          your run above, then give the image again.";
+
+/// What the worker needs to draw the pictures of `entry`'s answer `shown`.
+fn to_draw(entry: &Entry, shown: &Shown) -> ToDraw {
+    ToDraw {
+        file: ImageFile {
+            id: entry.id,
+            name: entry.name.clone(),
+            blob: (*entry.file).clone(),
+        },
+        saliency: shown.numbers.saliency.clone(),
+    }
+}
+
+/// What the analysis view says when asked for the Lab's pair before a run has made one.
+const NO_LAB_PAIR: &str = "no Lab run has finished yet: train a model pair in the Lab first";
 
 /// What an image given for models that failed to load says.
 fn models_failed(message: &str) -> String {

@@ -48,7 +48,7 @@ pub async fn encode(
 }
 
 /// The three pictures of an analysis (or of a Lab example), `side`×`side` each, as PNG files
-/// encoded side by side, handed over to the page as object URLs.
+/// encoded side by side.
 pub async fn png_pictures(
     side: usize,
     input_rgb: &[u8],
@@ -59,7 +59,7 @@ pub async fn png_pictures(
     let input = png(&rgba_of_rgb(input_rgb))?;
     let heatmap = png(heatmap_rgba)?;
     let masked = png(&rgba_of_rgb(masked_rgb))?;
-    let url = |file: Blob| ObjectUrl::handed_over(&file);
+    let url = ObjectUrl::of;
     Ok(Pictures {
         input: url(finished(input).await?)?,
         heatmap: url(finished(heatmap).await?)?,

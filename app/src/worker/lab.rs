@@ -778,14 +778,14 @@ async fn sets(
 }
 
 /// A whole run: data, the ERM model (trained, or the user's), masking, fine-tuning, evaluation
-/// and the model pair's bundles, which it returns.
+/// and the model pair's bundles, which it reports.
 pub async fn run(
     lab: &LabRun<'_>,
     mnist: &std::cell::RefCell<Option<Rc<MnistSubset>>>,
     data: &LabData,
     erm: &LabErm,
     settings: &LabSettings,
-) -> Result<LabBundles, Ended> {
+) -> Result<(), Ended> {
     let given = read_given(lab, erm).await?;
     let sets = sets(lab, mnist, data, given.as_ref().map(|g| &g.meta), settings).await?;
     (lab.report)(LabEvent::Training {
@@ -804,8 +804,8 @@ pub async fn run(
     let report = evaluate(&sets, &erm, &probabilities)?;
     (lab.report)(LabEvent::Evaluated(Box::new(report.clone())));
     let bundles = bundles(&sets, settings, &erm, &masktune, &report).await?;
-    (lab.report)(LabEvent::Bundles(Box::new(bundles.clone())));
-    Ok(bundles)
+    (lab.report)(LabEvent::Bundles(Box::new(bundles)));
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,9 +4,12 @@
 //! Wasm linear memory only grows, and how far it grows depends on where the allocator happened to
 //! place a run's buffers (a fragmented free list asks for more pages). The bytes still allocated
 //! after a run are what a leak would raise, so every allocation is counted; so is the most
-//! allocated at once, which a training step's measurement reads.
+//! allocated at once, which a training step's measurement reads. An allocation the memory could
+//! not grow for is noted: Rust then aborts without a panic, and the page would hear only that
+//! the module trapped ([`super::stop_report`] says why).
 
-use std::alloc::System;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cap::Cap;
 use peakmem_alloc::PeakMemAlloc;
@@ -19,7 +22,63 @@ pub static PEAK: PeakMemAlloc<System> = PeakMemAlloc::new(System);
 
 // The module's allocator (the page and the worker alike), counting the bytes it holds; no limit.
 #[global_allocator]
-static ALLOCATOR: Cap<&PeakMemAlloc<System>> = Cap::new(&PEAK, usize::MAX);
+static ALLOCATOR: NotingFailures<Cap<&PeakMemAlloc<System>>> =
+    NotingFailures::new(Cap::new(&PEAK, usize::MAX));
+
+/// The size in bytes of the last allocation the module's memory could not grow for, if one
+/// failed.
+pub fn failed_allocation() -> Option<usize> {
+    ALLOCATOR.last_failure()
+}
+
+/// An allocator that notes the size of the last allocation it could not make.
+struct NotingFailures<A> {
+    inner: A,
+    /// 0 while none failed.
+    last_failure: AtomicUsize,
+}
+
+impl<A> NotingFailures<A> {
+    const fn new(inner: A) -> Self {
+        Self {
+            inner,
+            last_failure: AtomicUsize::new(0),
+        }
+    }
+
+    fn last_failure(&self) -> Option<usize> {
+        Some(self.last_failure.load(Ordering::Relaxed)).filter(|&size| size > 0)
+    }
+
+    fn noted(&self, allocation: *mut u8, size: usize) -> *mut u8 {
+        if allocation.is_null() {
+            self.last_failure.store(size, Ordering::Relaxed);
+        }
+        allocation
+    }
+}
+
+// SAFETY: every call goes to the inner allocator unchanged.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for NotingFailures<A> {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.noted(unsafe { self.inner.alloc(layout) }, layout.size())
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        self.noted(unsafe { self.inner.alloc_zeroed(layout) }, layout.size())
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { self.inner.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        self.noted(
+            unsafe { self.inner.realloc(ptr, layout, new_size) },
+            new_size,
+        )
+    }
+}
 
 /// The most the linear memory can grow to: the threaded build declares a shared memory of at
 /// most 1 GiB (build.rs), the others may grow to wasm32's 4 GiB.
@@ -48,13 +107,15 @@ pub fn now() -> WorkerMemory {
         .unchecked_into::<js_sys::ArrayBuffer>()
         .byte_length();
     WorkerMemory {
-        allocated_bytes: ALLOCATOR.allocated() as u64,
+        allocated_bytes: ALLOCATOR.inner.allocated() as u64,
         linear_memory_bytes: linear as u64,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::alloc::{GlobalAlloc, Layout, System};
+
     use burn::prelude::*;
     use masktune::data::ImageSet;
     use masktune::models::preprocess::Normalization;
@@ -62,7 +123,43 @@ mod tests {
     use masktune::training::{Augmentation, Batching, Recipe};
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    use super::PEAK;
+    use super::{NotingFailures, PEAK};
+
+    /// Gives what it is asked for up to `limit` bytes at a time, as a memory that cannot grow
+    /// further would.
+    struct Limited {
+        limit: usize,
+    }
+
+    unsafe impl GlobalAlloc for Limited {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if layout.size() > self.limit {
+                return std::ptr::null_mut();
+            }
+            unsafe { System.alloc(layout) }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn the_last_allocation_that_failed_is_noted() {
+        let allocator = NotingFailures::new(Limited { limit: 1000 });
+        let layout = |size| Layout::from_size_align(size, 8).unwrap();
+        let allocate = |size| unsafe { allocator.alloc(layout(size)) };
+        let kept = allocate(1000);
+        assert!(!kept.is_null());
+        assert_eq!(allocator.last_failure(), None);
+        assert!(allocate(5000).is_null());
+        assert!(allocate(3000).is_null());
+        assert_eq!(allocator.last_failure(), Some(3000));
+        // Growing is allocating too.
+        assert!(unsafe { allocator.realloc(kept, layout(1000), 7000) }.is_null());
+        assert_eq!(allocator.last_failure(), Some(7000));
+        unsafe { allocator.dealloc(kept, layout(1000)) };
+    }
 
     /// In the module's memory, counted by its own allocator, as natively
     /// (masktune/tests/training_memory.rs): the Lab's folder network.

@@ -8,7 +8,7 @@ mod drawing;
 mod image_input;
 mod lab;
 mod memory;
-mod panic_report;
+mod stop_report;
 mod threads;
 
 use std::cell::{Cell, RefCell};
@@ -23,7 +23,7 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::assets;
-use crate::protocol::lab::{LabBundles, LabData, LabErm, LabEvent, LabSettings};
+use crate::protocol::lab::{LabData, LabErm, LabEvent, LabSettings};
 use crate::protocol::{
     self, AnalysedImage, BundleFile, ImageFile, Pictures, Request, Response, ToDraw,
 };
@@ -33,7 +33,7 @@ use image_input::DecodedImage;
 
 /// Entry point when the module runs in the worker: starts the backend, then serves requests.
 pub fn start() {
-    panic_report::install();
+    stop_report::install();
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     spawn_local(async move {
         let (backend, report) = backend::start().await;
@@ -48,7 +48,6 @@ pub fn start() {
             recent_inputs: RefCell::new(RecentInputs::default()),
             lab_mnist: RefCell::new(None),
             lab_stopped: Cell::new(0),
-            lab_bundles: RefCell::new(None),
         }));
         worker.listen();
         worker.send(&Response::Backend(report));
@@ -71,8 +70,6 @@ struct ComputeWorker {
     lab_mnist: RefCell<Option<Rc<lab::MnistSubset>>>,
     /// Lab runs up to this number were asked to stop.
     lab_stopped: Cell<u64>,
-    /// The model pair of the last Lab run that finished.
-    lab_bundles: RefCell<Option<Rc<LabBundles>>>,
 }
 
 impl ComputeWorker {
@@ -110,9 +107,8 @@ impl ComputeWorker {
             }
             return;
         }
-        if let Request::LoadModels { generation, .. }
-        | Request::LoadBundles { generation, .. }
-        | Request::LoadLabModels { generation } = request
+        if let Request::LoadModels { generation, .. } | Request::LoadBundles { generation, .. } =
+            request
         {
             // A new load makes everything still waiting out of date.
             self.generation.set(generation);
@@ -167,17 +163,6 @@ impl ComputeWorker {
                 let loaded = read_pair(&files, &self.backend).await;
                 self.loaded(generation, loaded).await;
             }
-            Request::LoadLabModels { generation } => {
-                self.pair.replace(None);
-                let bundles = self.lab_bundles.borrow().clone();
-                let loaded = match bundles {
-                    Some(b) => ModelPair::load(&b.erm, &b.masktune, &self.backend.device),
-                    None => Err(
-                        "no Lab run has finished yet: train a model pair in the Lab first".into(),
-                    ),
-                };
-                self.loaded(generation, loaded).await;
-            }
             Request::Analyse { generation, images } => self.analyse(generation, images).await,
             Request::StartLab {
                 run,
@@ -202,12 +187,9 @@ impl ComputeWorker {
             stop_requested: &stop_requested,
         };
         let last = match lab::run(&lab, &self.lab_mnist, data, erm, settings).await {
-            Ok(bundles) => {
-                self.lab_bundles.replace(Some(Rc::new(bundles)));
-                LabEvent::Finished {
-                    worker_memory: memory::now(),
-                }
-            }
+            Ok(()) => LabEvent::Finished {
+                worker_memory: memory::now(),
+            },
             Err(lab::Ended::Stopped) => LabEvent::Stopped,
             Err(lab::Ended::Failed(message)) => LabEvent::Failed(message),
         };

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use masktune::bundle::BundleMetadata;
 use masktune::evaluation::EvaluationReport;
 use masktune::training::masking_pass::GroupMasking;
+use web_sys::Blob;
 
 use super::folder::ChosenFolder;
 use super::given_model::GivenModel;
@@ -85,15 +86,16 @@ pub struct StepProgress {
 }
 
 /// A finished run's two bundles as object URLs the page's download links point at.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub struct Downloads {
     pub erm: Download,
     pub masktune: Download,
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub struct Download {
     pub file_name: String,
+    /// The bundle's address; the analysis view also loads the pair from its file.
     pub url: ObjectUrl,
     pub bytes: usize,
 }
@@ -112,6 +114,13 @@ impl Downloads {
             erm: link(&bundles.erm, "erm")?,
             masktune: link(&bundles.masktune, "masktune")?,
         })
+    }
+
+    /// The two bundles with their file names.
+    pub fn files(&self) -> Vec<(String, Blob)> {
+        [&self.erm, &self.masktune]
+            .map(|d| (d.file_name.clone(), d.url.file().clone()))
+            .into()
     }
 }
 
