@@ -218,6 +218,36 @@ test("a compute worker that stops is replaced with the same models, three times,
   }
 });
 
+// Models that were loading when two workers stopped may be what stops them: the page does not
+// load them a third time, and the images waiting for them say so.
+test("models loading while two compute workers stop are not loaded a third time", async () => {
+  holdBundles();
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const { page, consoleLines } = await openMnist(browser, "loading");
+    const ready = page.locator("#backend-status[data-state='ready']");
+    await ready.waitFor({ timeout: 60_000 });
+    await dropDigit(page, "waiting.png");
+    const newWorker = page.waitForEvent("worker");
+    await stopComputeWorker(page);
+    await newWorker;
+    await ready.waitFor({ timeout: 30_000 });
+    assert.equal(await page.locator("#model-status").getAttribute("data-state"), "loading", "loaded again once");
+    await stopComputeWorker(page);
+    const failed = page.locator("#model-status[data-state='failed']");
+    await failed.waitFor({ timeout: 30_000 });
+    const why = `the compute worker stopped twice while it loaded them (${SIMULATED_STOP}); they may be what stops it`;
+    assert.equal(await failed.textContent(), why);
+    release(true);
+    await cardsDone(page, 1);
+    const [card] = await readCards(page);
+    assert.equal(card.error, `not analysed: the models did not load (${why})`, consoleLines.join("\n"));
+  } finally {
+    release?.(true);
+    await browser.close();
+  }
+});
+
 // A model file given to the Lab while the compute worker starts (here: while it downloads the
 // WebGPU build) is read once the worker listens: a request sent before would be lost.
 test("a model file given to the Lab while the compute worker starts is read once it has started", async () => {

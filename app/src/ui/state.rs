@@ -164,6 +164,8 @@ pub struct PageState {
     pub models: RwSignal<ModelState>,
     /// Where the current models come from: a restarted worker loads them again.
     models_source: StoredValue<Option<ModelSource>, LocalStorage>,
+    /// The generation of models a restarted worker was given while they were loading.
+    reloaded: StoredValue<Option<u64>>,
     /// Metadata of the loaded MaskTune bundle (classes, input, thresholds).
     meta: RwSignal<Option<Arc<BundleMetadata>>>,
     worker: StoredValue<Option<Rc<ComputeWorker>>, LocalStorage>,
@@ -227,6 +229,7 @@ impl PageState {
                 total: None,
             }),
             models_source: StoredValue::new_local(None),
+            reloaded: StoredValue::new(None),
             meta: RwSignal::new(None),
             worker: StoredValue::new_local(None),
             workers_started: StoredValue::new(0),
@@ -798,8 +801,10 @@ impl PageState {
         }
     }
 
-    /// Starts a new compute worker in place of one that stopped, which loads the same models.
-    /// What the stopped one was doing is lost: the images it had and the Lab's run say so.
+    /// Starts a new compute worker in place of one that stopped, which loads the same models;
+    /// models that were loading when two workers stopped may be what stops them, and are not
+    /// loaded a third time. What the stopped one was doing is lost: the images it had and the
+    /// Lab's run say so.
     fn restart(self, message: String) {
         self.restarted.set(Some(message.clone()));
         self.backend.set(BackendState::Restarting(message.clone()));
@@ -823,8 +828,19 @@ impl PageState {
                 "{message}; a new worker has started: start the run again"
             ));
         }
-        if let Some(source) = self.models_source.get_value() {
-            self.request_models(Ok(source.request(self.generation.get_value())));
+        let generation = self.generation.get_value();
+        let loading = matches!(self.models.get_untracked(), ModelState::Loading { .. });
+        let reloaded = self.reloaded.get_value() == Some(generation);
+        match self.models_source.get_value() {
+            Some(_) if loading && reloaded => self.fail_models(format!(
+                "the compute worker stopped twice while it loaded them ({message}); they may be \
+                 what stops it"
+            )),
+            Some(source) => {
+                self.reloaded.set_value(loading.then_some(generation));
+                self.request_models(Ok(source.request(generation)));
+            }
+            None => {}
         }
         if let Some(model) = self.lab.given_model.get_untracked()
             && model.meta.is_none()
