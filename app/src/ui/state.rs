@@ -325,10 +325,7 @@ impl PageState {
         let request = untrack(|| {
             let task = lab.task()?;
             let given = lab.given()?;
-            let meta = given
-                .as_ref()
-                .and_then(|g| g.meta.as_ref().and_then(|meta| meta.as_ref().ok()));
-            settings.check(&task, meta)?;
+            settings.check(&task, given.as_deref().and_then(GivenModel::description))?;
             let data = match lab.data_choice.get() {
                 DataChoice::SpuriousMnist => {
                     LabData::SpuriousMnist(LabDataUrls::in_folder(LAB_DATA, assets::absolute_url)?)

@@ -59,6 +59,11 @@ impl GivenModel {
         }
     }
 
+    /// What the file says its model is, once the worker has read it without error.
+    pub fn description(&self) -> Option<&BundleMetadata> {
+        self.meta.as_ref()?.as_ref().ok()
+    }
+
     /// What the model is, if its file has been read and it fits `task` (the chosen data, if it
     /// is usable); else why not.
     pub fn fitting(&self, task: &Result<LabTask, String>) -> Result<&BundleMetadata, String> {
