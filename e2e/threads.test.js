@@ -1,6 +1,7 @@
 // The CPU backend on threads: served with COOP/COEP (cross-origin isolated, as scripts/serve.sh
 // serves it), the page and its compute worker run the threaded build (dist/threads/), the only
-// module fetched, on one thread per core, say so, and answer as trainer-native does; served
+// module fetched, on one thread per core, say so, and answer as trainer-native does (also a
+// compute worker that replaced a stopped one, its pool started again); served
 // without those headers, as a static host that cannot send them would, the same files run the
 // page's own module on one thread and say why. The Lab's fields, typed in one after the other
 // on the threaded build, keep their values, and a run too large for its memory is refused with a
@@ -13,7 +14,7 @@ import { join, dirname, basename } from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { serveDirectory, ISOLATION_HEADERS } from "./support/server.js";
-import { launchChromium, screenshot, collectConsole, setField } from "./support/browser.js";
+import { launchChromium, screenshot, collectConsole, setField, stopComputeWorker } from "./support/browser.js";
 import { readCards, assertAgrees, trainerPredictions } from "./support/cards.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -23,10 +24,11 @@ const EXAMPLES = join(HERE, "..", "app", "assets", "examples");
 const TRAINER = process.env.MASKTUNE_TRAINER ?? join(HERE, "..", "target", "debug", "trainer-native");
 // The example image folder (scripts/example-image-folder.mjs), written by scripts/test.sh.
 const SHAPES = join(HERE, "..", "target", "e2e", "own", "shapes");
-// The largest model (its products are the ones worth splitting) and the smallest.
+// The largest model (its products are the ones worth splitting) and the smallest, whose images
+// go to a compute worker that replaced a stopped one (its pool of threads started again).
 const TASKS = [
   { id: "celeba", side: 64, images: [join(FIXTURES, "face-astronaut-64.png"), join(EXAMPLES, "face-astronaut.png")] },
-  { id: "spurious-mnist", side: 28, images: ["digit-3-square.png", "digit-8.png"].map((f) => join(EXAMPLES, f)) },
+  { id: "spurious-mnist", side: 28, images: ["digit-3-square.png", "digit-8.png"].map((f) => join(EXAMPLES, f)), restart: true },
 ];
 
 let isolated;
@@ -51,9 +53,15 @@ async function analyse(server, task) {
       if (path.endsWith(".wasm")) wasmFetched.push(path);
     });
     await page.goto(`${server.url}#${task.id}`);
-    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 }).catch((error) => {
+    const modelsReady = () => page.locator("#model-status[data-state='ready']").waitFor({ timeout: 180_000 }).catch((error) => {
       throw new Error(`models never became ready: ${error.message}\n${consoleLines.join("\n")}`);
     });
+    await modelsReady();
+    if (task.restart) {
+      await stopComputeWorker(page);
+      await page.locator("#worker-restarted").waitFor({ timeout: 60_000 });
+      await modelsReady();
+    }
     await page.setInputFiles("#file-input", task.images);
     await page.waitForFunction(
       (n) => document.querySelectorAll("article.result .decision, article.result .error").length === n,
@@ -68,6 +76,7 @@ async function analyse(server, task) {
       state: await status.getAttribute("data-state"),
       label: await status.locator("strong").textContent(),
       status: await status.textContent(),
+      restarted: await page.locator("#worker-restarted").count(),
       cards: await readCards(page),
       wasmFetched,
       console: consoleLines.join("\n"),
@@ -80,9 +89,11 @@ async function analyse(server, task) {
 }
 
 for (const task of TASKS) {
-  test(`${task.id}: cross-origin isolated, the CPU backend runs on one thread per core and agrees with the trainer`, async () => {
+  const replaced = task.restart ? ", also in a worker that replaced a stopped one" : "";
+  test(`${task.id}: cross-origin isolated, the CPU backend runs on one thread per core and agrees with the trainer${replaced}`, async () => {
     const result = await analyse(isolated, task);
     assert.ok(result.isolated, "COOP/COEP make the page cross-origin isolated");
+    assert.equal(result.restarted, task.restart ? 1 : 0);
     assert.equal(result.backend, "cpu", result.console);
     assert.equal(result.state, "ready", result.status);
     const threads = result.cores > 1 ? `${result.cores} threads` : "1 thread";
