@@ -3,6 +3,7 @@
 //! and our models are written as `.safetensors` under the PyTorch modules' own keys, through
 //! `masktune::pytorch`.
 
+use std::io::Read;
 use std::path::Path;
 
 use burn::prelude::Device;
@@ -19,6 +20,11 @@ use crate::train::{Result, TrainError};
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 const PICKLE_MAGIC: u8 = 0x80;
 
+/// Whether a file that starts with `bytes` is a `torch.save` file.
+fn is_torch_save(bytes: &[u8]) -> bool {
+    bytes.starts_with(ZIP_MAGIC) || bytes.first() == Some(&PICKLE_MAGIC)
+}
+
 /// Reads the tensors of a PyTorch weight file. Nested dicts come flattened with dots
 /// (`state_dict.conv1.weight`); [`load_into`] finds the model's keys under such a prefix.
 pub fn read_state_dict(path: &Path) -> Result<StateDict> {
@@ -27,7 +33,7 @@ pub fn read_state_dict(path: &Path) -> Result<StateDict> {
         path: path.to_path_buf(),
         reason,
     };
-    if bytes.starts_with(ZIP_MAGIC) || bytes.first() == Some(&PICKLE_MAGIC) {
+    if is_torch_save(&bytes) {
         let mut store = PytorchStore::from_file(path).map_indices_contiguous(false);
         let tensors = store
             .get_all_tensors()
@@ -55,6 +61,14 @@ pub fn read_state_dict(path: &Path) -> Result<StateDict> {
 /// the description `export --format safetensors` writes), built on `device`, with the
 /// description; `None` for a PyTorch file without one, whose model the command line names.
 pub fn read_described(path: &Path, device: &Device) -> Result<Option<(AnyModel, BundleMetadata)>> {
+    // A torch.save file never describes its model: its weights are read once, by `load_into`.
+    let mut start = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(ZIP_MAGIC.len() as u64).read_to_end(&mut start))
+        .map_err(TrainError::io("read", path))?;
+    if is_torch_save(&start) {
+        return Ok(None);
+    }
     let bytes = std::fs::read(path).map_err(TrainError::io("read", path))?;
     let described = model_file::is_bundle(&bytes)
         || pytorch::safetensors::read_metadata(&bytes)

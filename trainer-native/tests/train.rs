@@ -268,7 +268,8 @@ fn pipeline_runs_end_to_end_and_finetunes_one_epoch_on_the_masked_set() {
 
 /// `export --format safetensors` writes both models as PyTorch state dicts; `import` of the ERM
 /// one makes a run whose checkpoints hold the very weights of the run's best ERM checkpoint,
-/// and that fine-tunes; `train --init-from` starts from it; weights of another width are
+/// and that fine-tunes; a bundle imports as the same weights, a `torch.save` file as the
+/// settings' architecture; `train --init-from` starts from it; weights of another width are
 /// refused with the keys at fault.
 fn pytorch_exports_come_back_as_the_same_models(runs: &Path, run: &Path) {
     ok(trainer(
@@ -309,6 +310,22 @@ fn pytorch_exports_come_back_as_the_same_models(runs: &Path, run: &Path) {
         weights(&runs.join("from-bundle/checkpoints/erm_best.ckpt")),
         best
     );
+    // A torch.save file describes nothing: it is the settings' architecture (PyTorch's own
+    // weights, so not the run's).
+    let pth = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pytorch/mnist_cnn_w4.pth");
+    ok(trainer(
+        runs,
+        &[
+            "import",
+            "--name",
+            "from-pth",
+            "--weights",
+            pth.to_str().unwrap(),
+        ],
+    ));
+    let from_pth = weights(&runs.join("from-pth/checkpoints/erm_best.ckpt"));
+    assert_eq!(from_pth.len(), best.len());
+    assert_ne!(from_pth, best);
     // A described model must be the one the settings name.
     let err = failure(trainer(
         runs,
