@@ -20,20 +20,24 @@ use crate::train::{Result, TrainError};
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 const PICKLE_MAGIC: u8 = 0x80;
 
-/// Whether a file that starts with `bytes` is a `torch.save` file.
-fn is_torch_save(bytes: &[u8]) -> bool {
-    bytes.starts_with(ZIP_MAGIC) || bytes.first() == Some(&PICKLE_MAGIC)
+/// Whether the file at `path` is a `torch.save` file, from its first bytes: its reader reads the
+/// file itself.
+fn is_torch_save(path: &Path) -> Result<bool> {
+    let mut start = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(ZIP_MAGIC.len() as u64).read_to_end(&mut start))
+        .map_err(TrainError::io("read", path))?;
+    Ok(start.starts_with(ZIP_MAGIC) || start.first() == Some(&PICKLE_MAGIC))
 }
 
 /// Reads the tensors of a PyTorch weight file. Nested dicts come flattened with dots
 /// (`state_dict.conv1.weight`); [`load_into`] finds the model's keys under such a prefix.
 pub fn read_state_dict(path: &Path) -> Result<StateDict> {
-    let bytes = std::fs::read(path).map_err(TrainError::io("read", path))?;
     let fail = |reason: String| TrainError::PytorchWeights {
         path: path.to_path_buf(),
         reason,
     };
-    if is_torch_save(&bytes) {
+    if is_torch_save(path)? {
         let mut store = PytorchStore::from_file(path).map_indices_contiguous(false);
         let tensors = store
             .get_all_tensors()
@@ -47,6 +51,7 @@ pub fn read_state_dict(path: &Path) -> Result<StateDict> {
             })
             .collect()
     } else {
+        let bytes = std::fs::read(path).map_err(TrainError::io("read", path))?;
         pytorch::safetensors::read(&bytes)
             .map(|(state, _)| state)
             .map_err(|e| {
@@ -62,11 +67,7 @@ pub fn read_state_dict(path: &Path) -> Result<StateDict> {
 /// description; `None` for a PyTorch file without one, whose model the command line names.
 pub fn read_described(path: &Path, device: &Device) -> Result<Option<(AnyModel, BundleMetadata)>> {
     // A torch.save file never describes its model: its weights are read once, by `load_into`.
-    let mut start = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(ZIP_MAGIC.len() as u64).read_to_end(&mut start))
-        .map_err(TrainError::io("read", path))?;
-    if is_torch_save(&start) {
+    if is_torch_save(path)? {
         return Ok(None);
     }
     let bytes = std::fs::read(path).map_err(TrainError::io("read", path))?;
