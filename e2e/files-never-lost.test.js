@@ -109,6 +109,15 @@ test("images given when there are no models say why, on their card", async () =>
     await cardsDone(page, 1);
     const [card] = await readCards(page);
     assert.match(card.error ?? "", /there are no models yet\. Choose the two bundle files/);
+
+    // Once the models are chosen, the image is given again from its card, its file kept.
+    bundlesReleased = Promise.resolve(true);
+    await page.setInputFiles("#bundle-input", ["erm", "masktune"].map((m) => join(ASSETS, "models", `spurious-mnist-${m}.mtb`)));
+    await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 60_000 });
+    await page.click("article.result[data-name='no-models.png'] button.try-again");
+    await page.locator("article.result[data-name='no-models.png'] .decision").waitFor({ timeout: 60_000 });
+    const [again] = await readCards(page);
+    assert.equal(again.error, null);
   } finally {
     await browser.close();
   }
@@ -182,9 +191,13 @@ test("a compute worker that stops is replaced with the same models, three times,
       Promise.all(images.map((image) => fetch(image.src).then((response) => response.ok, () => false))));
     assert.deepEqual(stillThere, [true, true, true], "its pictures outlive the worker that drew them");
     assert.equal(cards["in-flight.png"].error,
-      `not analysed: the compute worker stopped before it answered (${stopped}); a new worker has started: give this image again`);
+      `not analysed: the compute worker stopped before it answered (${stopped}); a new worker has started: try again`);
     const { name, ...answer } = cards["after.png"];
     assert.deepEqual({ ...answer, name: "before.png" }, before, "the new worker answers with the same models");
+    await page.click("article.result[data-name='in-flight.png'] button.try-again");
+    await page.locator("article.result[data-name='in-flight.png'] .decision").waitFor({ timeout: 60_000 });
+    const again = (await readCards(page)).find((card) => card.name === "in-flight.png");
+    assert.deepEqual({ ...again, name: "before.png" }, before, "given again, it is answered");
     assert.equal(await page.locator("#coverage-value").textContent(), coverage, "the coverage chosen stays");
 
     // Two more restarts; the fourth stop is the last.
@@ -205,6 +218,7 @@ test("a compute worker that stops is replaced with the same models, three times,
     await cardsDone(page, 4);
     const card = (await readCards(page)).find((c) => c.name === "after-the-stop.png");
     assert.equal(card.error, final, consoleLines.join("\n"));
+    assert.equal(await page.locator("button.try-again").count(), 0, "a stopped worker would refuse it again");
 
     await page.click("#view-lab");
     await page.click("#lab-erm-given");

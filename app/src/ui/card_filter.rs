@@ -37,7 +37,7 @@ impl CardFacts {
     pub fn of(entry: &Entry, threshold: f64) -> Self {
         match &entry.outcome {
             Outcome::Waiting => CardFacts::Waiting,
-            Outcome::Failed(_) => CardFacts::Failed,
+            Outcome::Failed(_) | Outcome::NotAnalysed(_) => CardFacts::Failed,
             Outcome::Done(shown) => {
                 let a = &shown.numbers;
                 let (erm, masktune) = (

@@ -10,7 +10,7 @@ use masktune::selective::Decision;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::JsCast;
 
-use super::state::{Entry, Outcome, PageState, Shown};
+use super::state::{BackendState, Entry, Outcome, PageState, Shown};
 use crate::object_url::ObjectUrl;
 use crate::protocol::{AnalysedImage, Pictures};
 
@@ -74,6 +74,18 @@ pub fn ResultCard(entry: Entry) -> impl IntoView {
         Outcome::Waiting => view! { <p class="waiting">{waiting}</p> }.into_any(),
         Outcome::Failed(message) => {
             view! { <p class="error" role="alert">{message.clone()}</p> }.into_any()
+        }
+        Outcome::NotAnalysed(message) => {
+            let id = entry.id;
+            // A worker that stopped for good would refuse it again.
+            let can_try = move || !matches!(state.backend.get(), BackendState::Failed(_));
+            view! {
+                <p class="error" role="alert">{message.clone()}</p>
+                <Show when=can_try>
+                    <button class="try-again" on:click=move |_| state.try_again(id)>"Try again"</button>
+                </Show>
+            }
+            .into_any()
         }
         Outcome::Done(shown) => {
             state.ask_for_pictures(&entry, shown);

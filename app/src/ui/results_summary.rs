@@ -136,9 +136,11 @@ fn reports(state: PageState) -> Result<Vec<(String, ImageReport)>, String> {
             .filter_map(|entry| {
                 let report = match &entry.outcome {
                     Outcome::Waiting => return None,
-                    Outcome::Failed(message) => ImageReport::Failed {
-                        error: message.clone(),
-                    },
+                    Outcome::Failed(message) | Outcome::NotAnalysed(message) => {
+                        ImageReport::Failed {
+                            error: message.clone(),
+                        }
+                    }
                     Outcome::Done(shown) => {
                         let a = &shown.numbers;
                         let answer = Answer {

@@ -124,10 +124,27 @@ impl PageState {
             .unwrap_or_default()
     }
 
-    /// Ends the images `ids` with `message` as their error.
+    /// Ends the images `ids`, which could not be analysed, with `message` as their error.
     pub(super) fn fail_all(&self, ids: impl IntoIterator<Item = u64>, message: &str) {
         for id in ids {
-            self.finish(id, |_| Outcome::Failed(message.to_string()));
+            self.finish(id, |_| Outcome::NotAnalysed(message.to_string()));
+        }
+    }
+
+    /// Gives again the image of card `id`, which could not be analysed, as a new card at the
+    /// top (the page keeps its file): once the models it waited for are there, or after a
+    /// worker that stopped before it answered.
+    pub fn try_again(self, id: u64) {
+        let mut given = None;
+        self.entries.update(|entries| {
+            let found = entries
+                .iter()
+                .position(|e| e.id == id && matches!(e.outcome, Outcome::NotAnalysed(_)));
+            given = found.map(|index| entries.remove(index));
+        });
+        if let Some(entry) = given {
+            self.uncount(1);
+            self.add_images(vec![(entry.name, (*entry.file).clone())]);
         }
     }
 
@@ -158,9 +175,14 @@ impl PageState {
             entries.retain(|e| matches!(e.outcome, Outcome::Waiting));
             cleared = before - entries.len();
         });
+        self.uncount(cleared);
+    }
+
+    /// Takes `finished` images that were taken away out of the progress.
+    fn uncount(&self, finished: usize) {
         self.progress.update(|(done, total)| {
-            *done -= cleared.min(*done);
-            *total -= cleared.min(*total);
+            *done -= finished.min(*done);
+            *total -= finished.min(*total);
         });
     }
 

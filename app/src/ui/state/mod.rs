@@ -68,7 +68,11 @@ pub struct Entry {
 #[derive(Clone)]
 pub enum Outcome {
     Waiting,
+    /// The worker could not analyse the image: why.
     Failed(String),
+    /// The page could not have it analysed (no models, or a worker that stopped before it
+    /// answered): why. Given again, it may be.
+    NotAnalysed(String),
     Done(Arc<Shown>),
 }
 
@@ -78,6 +82,7 @@ impl Entry {
         let stage = match self.outcome {
             Outcome::Waiting => "waiting",
             Outcome::Failed(_) => "failed",
+            Outcome::NotAnalysed(_) => "not-analysed",
             Outcome::Done(_) => "done",
         };
         format!("{}-{stage}", self.id)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use masktune::bundle::{BundleMetadata, closest_threshold};
 
-use super::{ModelState, PageState, sorted_by_coverage};
+use super::{ModelState, Outcome, PageState, sorted_by_coverage};
 use crate::assets;
 use crate::protocol::{AnalysedImage, BundleFile, Pictures, Request};
 use crate::tasks::{self, Models, TASKS};
@@ -54,7 +54,7 @@ impl ModelSource {
 
 /// What an image given before the user chose their own models says.
 pub(super) const NO_MODELS: &str = "not analysed: there are no models yet. Choose the two bundle files of \
-                         your run above, then give the image again.";
+                         your run above, then try again.";
 
 /// What the analysis view says when asked for the Lab's pair before a run has made one.
 const NO_LAB_PAIR: &str = "no Lab run has finished yet: train a model pair in the Lab first";
@@ -81,7 +81,7 @@ impl PageState {
                 if let Some(files) = early_bundles {
                     return self.load_bundles(files);
                 }
-                self.forget_models();
+                self.forget_models(false);
                 self.models.set(ModelState::AwaitingFiles);
                 return self.fail_held(NO_MODELS);
             }
@@ -92,7 +92,7 @@ impl PageState {
                 .map(ModelSource::Files)
                 .ok_or_else(|| NO_LAB_PAIR.to_string()),
         };
-        self.load(source);
+        self.load(source, false);
     }
 
     /// Asks the worker to load the user's two bundle files.
@@ -106,19 +106,22 @@ impl PageState {
             });
             return;
         }
-        self.load(Ok(ModelSource::Files(files)));
+        // The images given before them, which could not be analysed then, can be now.
+        self.load(Ok(ModelSource::Files(files)), true);
     }
 
-    /// Asks the worker for the models of `source`, new ones: what was shown for others goes.
-    fn load(&self, source: Result<ModelSource, String>) {
-        let generation = self.forget_models();
+    /// Asks the worker for the models of `source`, new ones: what was shown for others goes
+    /// ([`PageState::forget_models`]).
+    fn load(&self, source: Result<ModelSource, String>, keep_not_analysed: bool) {
+        let generation = self.forget_models(keep_not_analysed);
         self.models_source.set_value(source.as_ref().ok().cloned());
         self.request_models(source.map(|source| source.request(generation)));
     }
 
     /// Starts a new generation of models: the old ones and their results are gone; images held
-    /// for models stay held.
-    fn forget_models(&self) -> u64 {
+    /// for models stay held, and, if `keep_not_analysed`, so do the images that could not be
+    /// analysed, to be tried again.
+    fn forget_models(&self, keep_not_analysed: bool) -> u64 {
         let generation = self.generation.get_value() + 1;
         self.generation.set_value(generation);
         // Images not yet sent were for the old models, and their entries go with them.
@@ -126,9 +129,17 @@ impl PageState {
         let held: Vec<u64> = self
             .held
             .with_value(|held| held.iter().map(|i| i.id).collect());
-        self.entries
-            .update(|entries| entries.retain(|entry| held.contains(&entry.id)));
-        self.progress.set((0, held.len()));
+        let mut not_analysed = 0;
+        self.entries.update(|entries| {
+            entries.retain(|entry| match entry.outcome {
+                Outcome::NotAnalysed(_) if keep_not_analysed => {
+                    not_analysed += 1;
+                    true
+                }
+                _ => held.contains(&entry.id),
+            })
+        });
+        self.progress.set((not_analysed, held.len() + not_analysed));
         self.card_filter.set(CardFilter::All);
         self.meta.set(None);
         generation

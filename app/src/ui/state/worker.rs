@@ -145,7 +145,7 @@ impl PageState {
         let lost: Vec<u64> = self.waiting_ids().filter(|id| !held.contains(id)).collect();
         let lost_note = format!(
             "not analysed: the compute worker stopped before it answered ({message}); a new \
-             worker has started: give this image again"
+             worker has started: try again"
         );
         self.fail_all(lost, &lost_note);
         if self.lab.running() {
