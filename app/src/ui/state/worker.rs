@@ -154,18 +154,19 @@ impl PageState {
             ));
         }
         let generation = self.generation.get_value();
-        let loading = matches!(self.models.get_untracked(), ModelState::Loading { .. });
         let reloaded = self.reloaded.get_value() == Some(generation);
-        match self.models_source.get_value() {
-            Some(_) if loading && reloaded => self.fail_models(format!(
+        match (self.models.get_untracked(), self.models_source.get_value()) {
+            (ModelState::Loading { .. }, Some(_)) if reloaded => self.fail_models(format!(
                 "the compute worker stopped twice while it loaded them ({message}); they may be \
                  what stops it"
             )),
-            Some(source) => {
+            (state @ (ModelState::Ready { .. } | ModelState::Loading { .. }), Some(source)) => {
+                let loading = matches!(state, ModelState::Loading { .. });
                 self.reloaded.set_value(loading.then_some(generation));
                 self.request_models(Ok(source.request(generation)));
             }
-            None => {}
+            // No models, or models that did not load: nothing to load again.
+            _ => {}
         }
         if let Some(model) = self.lab.given_model.get_untracked()
             && model.meta.is_none()
