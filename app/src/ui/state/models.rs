@@ -53,8 +53,8 @@ impl ModelSource {
 }
 
 /// What an image given before the user chose their own models says.
-pub(super) const NO_MODELS: &str = "not analysed: there are no models yet. Choose the two bundle files of \
-                         your run above, then try again.";
+pub(super) const NO_MODELS: &str = "not analysed: there are no models yet. Choose the two \
+                                    bundle files of your run above, then try again.";
 
 /// What the analysis view says when asked for the Lab's pair before a run has made one.
 const NO_LAB_PAIR: &str = "no Lab run has finished yet: train a model pair in the Lab first";
