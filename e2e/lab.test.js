@@ -3,7 +3,8 @@
 // a software WebGPU adapter the Lab trains on the CPU backend and says so); its model pair,
 // downloaded and read by `trainer-native predict`, answers as the page's analysis view does; a
 // run on a folder of the user's own images (class subfolders) placed as the trainer places it;
-// a run from the user's own trained model; the stop button; the worker's memory over three runs.
+// a run from the user's own trained model; the stop button, and a worker that stops during a
+// run; the worker's memory over three runs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
