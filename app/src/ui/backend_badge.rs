@@ -9,15 +9,15 @@ use crate::protocol::{BackendKind, BackendReport, SELF_CHECK_EXPECTED};
 #[component]
 pub fn BackendBadge() -> impl IntoView {
     let state = expect_context::<PageState>();
-    move || {
-        match state.backend.get() {
+    move || match state.backend.get() {
         BackendState::Starting => view! {
             <p id="backend-status" data-state="starting">"Starting the compute worker…"</p>
         }
         .into_any(),
         BackendState::Restarting(message) => view! {
             <p id="backend-status" data-state="restarting" role="alert">
-                "Compute: " <strong>"restarting"</strong> " — " {message} "; a new worker is starting…"
+                "Compute: " <strong>"restarting"</strong> " — " {message}
+                "; a new worker is starting…"
             </p>
         }
         .into_any(),
@@ -33,7 +33,6 @@ pub fn BackendBadge() -> impl IntoView {
             <Switch />
         }
         .into_any(),
-    }
     }
 }
 
