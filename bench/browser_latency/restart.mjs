@@ -11,6 +11,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "../../e2e/support/server.js";
 import { launchChromium, pageUrl, stopComputeWorker } from "../../e2e/support/browser.js";
+import { median } from "./page_timings.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const { values: options } = parseArgs({
@@ -21,12 +22,6 @@ const { values: options } = parseArgs({
     webgpu: { type: "boolean", default: false },
   },
 });
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 
 // One page load: seconds from navigation to models ready, and from the stop to the new worker's
 // report and to the models ready again.
