@@ -340,6 +340,20 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
     assert.match(await page.locator("#lab-evaluation h3").first().textContent(), /per class/);
     assert.deepEqual(await accessibilityViolations(page), [], "axe-core finds nothing to fix in the Lab");
 
+    // A run on the same folder and settings takes the images the last run read, and trains the
+    // same models from them.
+    const epochRows = async () => {
+      const rows = await page.locator("#lab-results tbody tr").all();
+      // All but the time each epoch took.
+      return Promise.all(rows.map(async (row) => (await row.locator("td").allTextContents()).slice(0, -1)));
+    };
+    const firstRun = await epochRows();
+    await page.click("#lab-start");
+    assert.equal((await finished(page, consoleLines)).state, "finished");
+    const readBefore = " The images as the last run read them: same folder, seed, images per split and image side.";
+    assert.equal(await page.locator("#lab-data").textContent(), `${data[0]}${readBefore}`);
+    assert.deepEqual(await epochRows(), firstRun);
+
     // The pair answers as trainer-native predict does with the downloaded bundles.
     const images = ["disc", "square"].flatMap((shape) =>
       [0, 1].map((i) => join(SHAPES, "test", shape, `${shape}-00${i}.png`)),
@@ -347,6 +361,13 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
     await checkModelPair(page, "folder", false, { images, side: 32 });
     // The digits are no examples for models of the user's folder.
     assert.equal(await page.locator(".examples button").count(), 0);
+
+    // Another seed places the folder's images otherwise: it is read again.
+    await page.click("#view-lab");
+    await setField(page, "#lab-seed", 1);
+    await page.click("#lab-start");
+    assert.equal((await finished(page, consoleLines)).state, "finished");
+    assert.match(await page.locator("#lab-data").textContent(), /square: \d+\.$/);
   } finally {
     await browser.close();
   }

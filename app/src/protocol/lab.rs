@@ -334,6 +334,9 @@ pub enum LabEvent {
         val: usize,
         tests: Vec<(String, usize)>,
         train_groups: Vec<(String, usize)>,
+        /// Whether these are the images an earlier run read from the same folder (same files,
+        /// seed, images per split and side), kept rather than decoded again.
+        read_before: bool,
     },
     /// An ERM epoch, or the fine-tuning epoch, finished.
     Epoch(EpochPoint),

@@ -46,7 +46,7 @@ pub fn start() {
             running: Cell::new(false),
             generation: Cell::new(0),
             recent_inputs: RefCell::new(RecentInputs::default()),
-            lab_mnist: RefCell::new(None),
+            lab_data: RefCell::default(),
             lab_stopped: Cell::new(0),
         }));
         worker.listen();
@@ -66,8 +66,8 @@ struct ComputeWorker {
     generation: Cell<u64>,
     /// The inputs of the images answered last, for drawing their cards' pictures.
     recent_inputs: RefCell<RecentInputs>,
-    /// The Lab's data, fetched by its first run.
-    lab_mnist: RefCell<Option<Rc<lab::MnistSubset>>>,
+    /// What the Lab keeps of its data for the next run.
+    lab_data: RefCell<lab::KeptData>,
     /// Lab runs up to this number were asked to stop.
     lab_stopped: Cell<u64>,
 }
@@ -186,7 +186,7 @@ impl ComputeWorker {
             report: &report,
             stop_requested: &stop_requested,
         };
-        let last = match lab::run(&lab, &self.lab_mnist, data, erm, settings).await {
+        let last = match lab::run(&lab, &self.lab_data, data, erm, settings).await {
             Ok(()) => LabEvent::Finished {
                 worker_memory: memory::now(),
             },

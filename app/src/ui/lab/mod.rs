@@ -374,14 +374,18 @@ fn DataSummaryView() -> impl IntoView {
                 DataChoice::SpuriousMnist => "groups",
                 DataChoice::Folder => "classes",
             };
-            view! {
-                <p id="lab-data">
-                    {format!(
-                        "{} training, {} validation and {tests}. Training {kind}: {groups}.",
-                        data.train, data.val
-                    )}
-                </p>
-            }
+            // Reading is the step a run on the same folder skips: say why it took no time.
+            let read_before = if data.read_before {
+                " The images as the last run read them: same folder, seed, images per split and \
+                 image side."
+            } else {
+                ""
+            };
+            let text = format!(
+                "{} training, {} validation and {tests}. Training {kind}: {groups}.{read_before}",
+                data.train, data.val
+            );
+            view! { <p id="lab-data">{text}</p> }
         })
     };
     view! { {training_on} {data} }

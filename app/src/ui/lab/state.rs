@@ -66,6 +66,8 @@ pub struct DataSummary {
     pub tests: Vec<(String, usize)>,
     /// The training set's groups, or its classes where it has none, with counts.
     pub train_groups: Vec<(String, usize)>,
+    /// Whether the worker kept these images from an earlier run rather than read them again.
+    pub read_before: bool,
 }
 
 /// The masking pass's examples, their pictures the page's while this lives, and what it hid per
@@ -318,11 +320,13 @@ impl LabState {
                 val,
                 tests,
                 train_groups,
+                read_before,
             } => self.data.set(Some(DataSummary {
                 train,
                 val,
                 tests,
                 train_groups,
+                read_before,
             })),
             LabEvent::Epoch(point) => self.epochs.update(|points| points.push(point)),
             LabEvent::Masked {

@@ -1,20 +1,22 @@
-//! The Lab in the worker: spurious MNIST built from the Lab's MNIST subset, or the user's folder
-//! of class subfolders placed and held out, by the trainer's own code (`masktune::data`), then
+//! The Lab in the worker: the run's data ([`data`]: spurious MNIST or the user's folder), then
 //! ERM training by the trainer's own loop (`masktune::training`) or the user's trained model in
 //! its place, the masking and the fine-tuning, reporting every batch and every epoch, and
 //! stopping after any batch when asked.
 
+mod data;
+
+pub use data::KeptData;
+use data::LabSets;
+
+use std::cell::RefCell;
 use std::ops::ControlFlow;
-use std::rc::Rc;
 
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use gloo_timers::future::TimeoutFuture;
 use masktune::bundle::{Bundle, BundleMetadata, CheckpointKind, TrainingSummary, WeightPrecision};
-use masktune::data::image_folder::{self, FolderLayout, SplitPlan};
-use masktune::data::spurious_mnist::{self, SpuriousConfig};
-use masktune::data::{ImageSet, mnist_idx};
-use masktune::evaluation::{self, EvaluationReport, NamedSet};
+use masktune::data::ImageSet;
+use masktune::evaluation::{self, EvaluationReport};
 use masktune::heatmap::{heatmap_rgba, levels};
 use masktune::model_file;
 use masktune::models::AnyModel;
@@ -26,19 +28,12 @@ use masktune::training::{self, BatchDone, Batching, TrainingError, accuracy, tra
 use rand_chacha::ChaCha8Rng;
 
 use super::backend::{ComputeBackend, now_ms};
-use super::{canvas, image_input, memory};
-use crate::assets;
+use super::{canvas, memory};
 use crate::protocol::BackendKind;
 use crate::protocol::lab::{
-    EpochPoint, LabBundles, LabData, LabDataUrls, LabErm, LabEvent, LabFile, LabModel, LabRecipe,
-    LabSettings, LabStep, LabTask, MaskExample,
+    EpochPoint, LabBundles, LabData, LabErm, LabEvent, LabFile, LabModel, LabSettings, LabStep,
+    MaskExample,
 };
-
-/// The Lab's MNIST subset as its files hold it (fetched once per page).
-pub struct MnistSubset {
-    train_full: ImageSet,
-    test: ImageSet,
-}
 
 /// One Lab run as the worker sees it: where it reports, and whether the page asked it to stop.
 pub struct LabRun<'a> {
@@ -59,214 +54,6 @@ impl From<TrainingError> for Ended {
             TrainingError::Stopped => Ended::Stopped,
             other => Ended::Failed(other.to_string()),
         }
-    }
-}
-
-/// Downloads the four idx files.
-pub async fn fetch_mnist(lab: &LabRun<'_>, urls: &LabDataUrls) -> Result<MnistSubset, Ended> {
-    let mut files = Vec::new();
-    let (mut done, mut known_total) = (0u64, 0u64);
-    for url in urls.all() {
-        let bytes = assets::fetch_bytes(url, |received, total| {
-            let of = known_total + total.unwrap_or(received);
-            progress(lab, LabStep::Data, done + received, of);
-        })
-        .await
-        .map_err(Ended::Failed)?;
-        done += bytes.len() as u64;
-        known_total = done;
-        let bytes = mnist_idx::unpacked(bytes)
-            .map_err(|error| Ended::Failed(format!("{url} is not a gzip file: {error}")))?;
-        files.push(bytes);
-        if (lab.stop_requested)() {
-            return Err(Ended::Stopped);
-        }
-    }
-    let parse = |images: &[u8], labels: &[u8], which: &str| {
-        mnist_idx::digit_set(images, labels).map_err(|(file, error)| {
-            Ended::Failed(format!(
-                "the Lab's {which} {file:?} file is damaged ({error}): reload the page"
-            ))
-        })
-    };
-    Ok(MnistSubset {
-        train_full: parse(&files[0], &files[1], "training")?,
-        test: parse(&files[2], &files[3], "test")?,
-    })
-}
-
-/// The most bytes a folder's decoded images (and the masked copy of its training set) may take:
-/// the threaded build's memory cannot grow past 1 GiB, which the models, their training and the
-/// page's other work share.
-const MAX_FOLDER_BYTES: usize = 400_000_000;
-
-/// The sets a run trains and measures on, what they are and how the run trains on them.
-pub struct LabSets {
-    recipe: LabRecipe,
-    train: ImageSet,
-    val: ImageSet,
-    /// Named as the trainer's report names them.
-    tests: Vec<(String, ImageSet)>,
-}
-
-impl LabSets {
-    /// Spurious MNIST as `trainer-native --experiment spurious-mnist --data <the Lab's data>
-    /// --seed S --subset N` builds it.
-    pub fn spurious_mnist(
-        data: &MnistSubset,
-        settings: &LabSettings,
-        recipe: LabRecipe,
-    ) -> LabSets {
-        let split = mnist_idx::split(data.train_full.clone(), data.test.clone(), settings.seed);
-        let config = SpuriousConfig {
-            seed: settings.seed,
-            ..Default::default()
-        };
-        let sets = spurious_mnist::build(&split, &config);
-        let subset = |set: ImageSet| set.shuffled_subset(settings.images, settings.seed);
-        LabSets {
-            recipe,
-            train: subset(sets.train),
-            val: subset(sets.val),
-            tests: vec![
-                ("test_original".into(), subset(sets.test_original)),
-                ("test_biased".into(), subset(sets.test_biased)),
-            ],
-        }
-    }
-
-    /// The user's folder (its files placed as `layout`) as `trainer-native --experiment folder
-    /// --data <the folder> --image-size S --seed S --subset N` reads it: the sets chosen first,
-    /// then only their images decoded here (PNG and JPEG by the trainer's decoder), at the
-    /// recipe's side.
-    pub async fn folder(
-        lab: &LabRun<'_>,
-        files: &[LabFile],
-        layout: &FolderLayout,
-        settings: &LabSettings,
-        recipe: LabRecipe,
-    ) -> Result<LabSets, Ended> {
-        let plan = image_folder::plan(layout, settings.seed, Some(settings.images));
-        let side = recipe.image_size;
-        let images = fits_in_memory(&plan, side).map_err(Ended::Failed)?;
-        let mut reading = FolderReading {
-            lab,
-            files,
-            layout,
-            side,
-            done: 0,
-            of: images as u64,
-        };
-        Ok(LabSets {
-            recipe,
-            train: reading.set(&plan.train).await?,
-            val: reading.set(&plan.val).await?,
-            tests: vec![("test".into(), reading.set(&plan.test).await?)],
-        })
-    }
-
-    /// The held-out sets in the order [`HeldOut`] keeps them: validation, then the tests.
-    fn held_out(&self) -> Vec<NamedSet<'_>> {
-        std::iter::once(("val", &self.val))
-            .chain(self.tests.iter().map(|(name, set)| (name.as_str(), set)))
-            .map(|(name, set)| NamedSet { name, set })
-            .collect()
-    }
-
-    fn batching(&self) -> Batching {
-        Batching {
-            batch_size: self.recipe.recipe.batch_size,
-            normalization: self.recipe.normalization,
-            augmentation: self.recipe.augmentation,
-        }
-    }
-
-    /// What the page shows of the data: sizes, and the training set's groups (or classes).
-    fn summary(&self) -> LabEvent {
-        let train = &self.train;
-        let (names, counts) = match train.group_counts() {
-            Some(counts) => (&train.group_names, counts),
-            None => (&train.class_names, train.class_counts()),
-        };
-        LabEvent::DataReady {
-            train: train.len(),
-            val: self.val.len(),
-            tests: self
-                .tests
-                .iter()
-                .map(|(name, set)| (name.clone(), set.len()))
-                .collect(),
-            train_groups: names.iter().cloned().zip(counts).collect(),
-        }
-    }
-
-    /// The group of training image `i`, or its class where the set has no groups.
-    fn group_of(&self, i: usize) -> String {
-        let train = &self.train;
-        let (names, of) = match &train.groups {
-            Some(groups) => (&train.group_names, groups[i]),
-            None => (&train.class_names, train.labels[i]),
-        };
-        names.get(of as usize).cloned().unwrap_or_default()
-    }
-}
-
-/// The number of images `plan` chooses, if they fit in [`MAX_FOLDER_BYTES`] at `side` px; else
-/// what to change.
-fn fits_in_memory(plan: &SplitPlan, side: usize) -> Result<usize, String> {
-    let images = plan.train.len() + plan.val.len() + plan.test.len();
-    // The masking pass copies the training set once more.
-    let bytes = (images + plan.train.len()) * side * side * 3;
-    if bytes > MAX_FOLDER_BYTES {
-        return Err(format!(
-            "{images} images of {side}x{side} px would take {} MB in the page, more than its {} MB \
-             for a folder: lower the images per split or the image side",
-            bytes / 1_000_000,
-            MAX_FOLDER_BYTES / 1_000_000
-        ));
-    }
-    Ok(images)
-}
-
-/// The user's folder being decoded, set by set, with progress over all the images chosen.
-struct FolderReading<'a> {
-    lab: &'a LabRun<'a>,
-    files: &'a [LabFile],
-    layout: &'a FolderLayout,
-    side: usize,
-    done: u64,
-    of: u64,
-}
-
-impl FolderReading<'_> {
-    /// The images `chosen` (indices into the layout's images), decoded in that order.
-    async fn set(&mut self, chosen: &[usize]) -> Result<ImageSet, Ended> {
-        let mut set = ImageSet {
-            images: Vec::with_capacity(chosen.len() * self.side * self.side * 3),
-            width: self.side,
-            height: self.side,
-            labels: Vec::with_capacity(chosen.len()),
-            groups: None,
-            class_names: self.layout.class_names.clone(),
-            group_names: Vec::new(),
-        };
-        for &i in chosen {
-            let placed = self.layout.images[i];
-            let file = &self.files[placed.index];
-            let image = image_input::decode(&file.blob, &file.path, self.side)
-                .await
-                .map_err(|error| {
-                    Ended::Failed(format!("{error}; remove or replace it in the folder"))
-                })?;
-            set.images.extend(image.rgb);
-            set.labels.push(placed.label);
-            self.done += 1;
-            progress(self.lab, LabStep::Reading, self.done, self.of);
-            if (self.lab.stop_requested)() {
-                return Err(Ended::Stopped);
-            }
-        }
-        Ok(set)
     }
 }
 
@@ -305,13 +92,13 @@ async fn check_memory(lab: &LabRun<'_>, sets: &LabSets) -> Result<(), Ended> {
     // Besides a step, the run keeps what it holds now, the masked copy of the training set and
     // two more copies of the weights (the best ERM model, the fine-tuned one), which the
     // measurement adds once it knows their size.
-    let held = memory::now().allocated_bytes + sets.train.images.len() as u64;
+    let held = memory::now().allocated_bytes + sets.splits.train.images.len() as u64;
     let usable = memory::USABLE_BYTES.saturating_sub(held);
     // No batch is larger than the training set.
-    let batch = recipe.batch_size.min(sets.train.len());
+    let batch = recipe.batch_size.min(sets.splits.train.len());
     let step = StepMemory::measure(
         recipe,
-        &sets.train,
+        &sets.splits.train,
         &sets.batching(),
         &device,
         &memory::PEAK,
@@ -361,7 +148,7 @@ async fn train_erm(lab: &LabRun<'_>, sets: &LabSets, settings: &LabSettings) -> 
             model,
             &mut optimizer,
             recipe.optimizer.lr_at(epoch),
-            &sets.train,
+            &sets.splits.train,
             &batching,
             &mut rng,
             &device,
@@ -485,7 +272,7 @@ async fn given_erm(
 
 /// Masks the training set with the best ERM model's XGradCAM maps and shows examples.
 async fn mask_train(lab: &LabRun<'_>, sets: &LabSets, erm: &Erm) -> Result<ImageSet, Ended> {
-    let train = &sets.train;
+    let train = &sets.splits.train;
     let batching = sets.batching();
     let examples = example_indices(train, EXAMPLES);
     let done = mask_set(
@@ -635,7 +422,7 @@ fn evaluate(sets: &LabSets, erm: &Erm, masktune: &HeldOut) -> Result<EvaluationR
         &["erm_best", "erm_last", "masktune"],
         &sets.held_out(),
         &probabilities,
-        &sets.train.class_names,
+        &sets.splits.train.class_names,
     )
     .map_err(|error| Ended::Failed(format!("the evaluation failed: {error}")))?;
     Ok(report)
@@ -736,58 +523,18 @@ async fn after_batch(lab: &LabRun<'_>, step: LabStep, done: BatchDone) -> Contro
     }
 }
 
-/// The run's sets: spurious MNIST from the Lab's subset (downloaded once and kept for the next
-/// run), or the user's folder, read again for every run; read for the recipe of the given ERM
-/// model (`erm`), if any.
-async fn sets(
-    lab: &LabRun<'_>,
-    mnist: &std::cell::RefCell<Option<Rc<MnistSubset>>>,
-    data: &LabData,
-    erm: Option<&BundleMetadata>,
-    settings: &LabSettings,
-) -> Result<LabSets, Ended> {
-    let checked_recipe = |task: &LabTask| -> Result<LabRecipe, Ended> {
-        settings.check(task, erm).map_err(Ended::Failed)?;
-        Ok(task.recipe(settings, erm))
-    };
-    match data {
-        LabData::SpuriousMnist(urls) => {
-            let recipe = checked_recipe(&LabTask::SpuriousMnist)?;
-            let cached = mnist.borrow().clone();
-            let subset = match cached {
-                Some(subset) => subset,
-                None => {
-                    let subset = Rc::new(fetch_mnist(lab, urls).await?);
-                    mnist.replace(Some(subset.clone()));
-                    subset
-                }
-            };
-            Ok(LabSets::spurious_mnist(&subset, settings, recipe))
-        }
-        LabData::Folder(files) => {
-            let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
-            let layout = image_folder::arrange(&paths).map_err(|error| {
-                Ended::Failed(format!("the folder cannot be trained on: {error}"))
-            })?;
-            let recipe = checked_recipe(&LabTask::Folder {
-                class_names: layout.class_names.clone(),
-            })?;
-            LabSets::folder(lab, files, &layout, settings, recipe).await
-        }
-    }
-}
-
 /// A whole run: data, the ERM model (trained, or the user's), masking, fine-tuning, evaluation
 /// and the model pair's bundles, which it reports.
 pub async fn run(
     lab: &LabRun<'_>,
-    mnist: &std::cell::RefCell<Option<Rc<MnistSubset>>>,
+    kept: &RefCell<KeptData>,
     data: &LabData,
     erm: &LabErm,
     settings: &LabSettings,
 ) -> Result<(), Ended> {
     let given = read_given(lab, erm).await?;
-    let sets = sets(lab, mnist, data, given.as_ref().map(|g| &g.meta), settings).await?;
+    let erm_meta = given.as_ref().map(|g| &g.meta);
+    let sets = LabSets::read(lab, kept, data, erm_meta, settings).await?;
     (lab.report)(LabEvent::Training {
         kind: lab.backend.kind,
         label: lab.backend.label(),
@@ -819,27 +566,9 @@ mod tests {
     use masktune::training::{self, training_rng};
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    use masktune::data::image_folder::SplitPlan;
-
-    use super::fits_in_memory;
     use crate::protocol::BackendKind;
     use crate::protocol::lab::{LabSettings, LabTask};
     use crate::worker::backend::pick_backend;
-
-    #[wasm_bindgen_test]
-    fn a_folder_too_large_for_the_pages_memory_is_refused_before_decoding() {
-        let plan = |n: usize| SplitPlan {
-            train: (0..n).collect(),
-            val: (0..n).collect(),
-            test: (0..n).collect(),
-        };
-        assert_eq!(fits_in_memory(&plan(1000), 64), Ok(3000));
-        assert_eq!(
-            fits_in_memory(&plan(10_000), 128).unwrap_err(),
-            "30000 images of 128x128 px would take 1966 MB in the page, more than its 400 MB for \
-             a folder: lower the images per split or the image side"
-        );
-    }
 
     /// 16 noisy 28x28 pictures of two classes (bright left or right half).
     fn two_halves() -> ImageSet {
