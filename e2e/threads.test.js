@@ -22,8 +22,6 @@ const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
 const FIXTURES = join(HERE, "fixtures");
 const EXAMPLES = join(HERE, "..", "app", "assets", "examples");
 const TRAINER = process.env.MASKTUNE_TRAINER ?? join(HERE, "..", "target", "debug", "trainer-native");
-// The example image folder (scripts/example-image-folder.mjs), written by scripts/test.sh.
-const SHAPES = join(HERE, "..", "target", "e2e", "own", "shapes");
 // The largest model (its products are the ones worth splitting) and the smallest, whose images
 // go to a compute worker that replaced a stopped one (its pool of threads started again).
 const TASKS = [
@@ -149,16 +147,22 @@ test("cross-origin isolated, the Lab's fields keep what is typed in them one aft
   }
 });
 
-// A run's batches must fit in the threaded build's memory (1 GiB at most): wasm cannot recover
-// from running out of it. The Lab measures steps of a few images first and says what fits.
+// A run's batches must fit in the threaded build's memory (4 GiB at most, as the other builds'):
+// wasm cannot recover from running out of it. The Lab measures steps of a few images first and
+// says what fits.
 test("cross-origin isolated, a Lab run too large for the threaded build's memory is refused with a batch size that fits, which then trains", async () => {
-  // A full-width VGG-11 at 128 px, trained by the trainer on two images (its weights do not
-  // matter here): about 40 MB of activations an image in a training step.
+  // 270 training images (the example folder's shapes, more of them) at 128 px through a VGG-11
+  // at half width, trained by the trainer on two images (its weights do not matter here): about
+  // 20 MB of activations an image in a training step, over 5 GB for a batch of all of them.
   const runs = join(HERE, "..", "target", "e2e", "lab", "memory");
+  const folder = join(runs, "shapes");
   await rm(runs, { recursive: true, force: true });
+  await promisify(execFile)("node", [
+    join(HERE, "..", "scripts", "example-image-folder.mjs"), folder, "--train", "150", "--test", "5",
+  ]);
   await promisify(execFile)(TRAINER, [
-    "pipeline", "--experiment", "folder", "--data", SHAPES, "--image-size", "128", "--model", "vgg",
-    "--width", "64", "--epochs", "1", "--subset", "2", "--batch-size", "2", "--runs-dir", runs, "--name", "large",
+    "pipeline", "--experiment", "folder", "--data", folder, "--image-size", "128", "--model", "vgg",
+    "--width", "32", "--epochs", "1", "--subset", "2", "--batch-size", "2", "--runs-dir", runs, "--name", "large",
   ]);
   const browser = await launchChromium({ webgpu: false });
   try {
@@ -167,24 +171,26 @@ test("cross-origin isolated, a Lab run too large for the threaded build's memory
     await page.goto(`${isolated.url}#lab`);
     await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
     await page.click("#lab-data-folder");
-    await page.setInputFiles("#lab-folder-input", SHAPES);
+    await page.setInputFiles("#lab-folder-input", folder);
     await page.locator("#lab-folder[data-state='ready']").waitFor();
     await page.click("#lab-erm-given");
     await page.setInputFiles("#lab-erm-input", join(runs, "large", "bundles", "erm.bundle"));
     await page.locator("#lab-erm[data-state='ready']").waitFor();
     assert.equal(await page.getAttribute("#lab-batch-size", "placeholder"), "64", "the recipe's batch");
+    // Batches larger than the training set are batches of all of it.
+    await setField(page, "#lab-batch-size", 512);
 
     const end = "#lab-status:is([data-state='finished'], [data-state='failed'], [data-state='stopped'])";
     await page.click("#lab-start");
     await page.locator(end).waitFor({ timeout: 300_000 });
     const refused = await page.locator("#lab-status").textContent();
     const found = refused.match(
-      /^Training VGG-11 \(width 64\) on 128 px images in batches of 64 would take about (\d+) MB of memory here, and the page has about (\d+) MB left for it \(the threaded build's memory stops at 1 GiB\): set the batch size to (\d+) or less, or train it with trainer-native\.$/,
+      /^Training VGG-11 \(width 32\) on 128 px images in batches of 270 would take about (\d+) MB of memory here, and the page has about (\d+) MB left for it \(WebAssembly's memory stops at 4 GiB\): set the batch size to (\d+) or less, or train it with trainer-native\.$/,
     );
     assert.ok(found, `${refused}\n${consoleLines.join("\n")}`);
     const [needed, left, fits] = found.slice(1).map(Number);
-    assert.ok(needed > left && left < 1074, `${needed} MB needed, ${left} MB left`);
-    assert.ok(fits >= 2 && fits < 64, `batches of ${fits}`);
+    assert.ok(needed > left && left > 1074 && left < 4295, `${needed} MB needed, ${left} MB left`);
+    assert.ok(fits >= 64 && fits < 270, `batches of ${fits}`);
     assert.equal(await page.locator("#lab-results tbody tr").count(), 0, "nothing trained");
 
     // The batch size named: the whole run trains, masks and fine-tunes in the threaded build.
@@ -198,7 +204,7 @@ test("cross-origin isolated, a Lab run too large for the threaded build's memory
       `${await page.locator("#lab-status").textContent()}\n${consoleLines.join("\n")}`,
     );
     const linear = Number(await page.locator("#lab-memory").getAttribute("data-linear"));
-    console.log(`batches of ${fits}: ${needed} MB needed at 64, ${left} MB left; linear memory after the run ${(linear / 2 ** 20).toFixed(0)} MiB`);
+    console.log(`batches of ${fits}: ${needed} MB needed at 270, ${left} MB left; linear memory after the run ${(linear / 2 ** 20).toFixed(0)} MiB`);
     await screenshot(page, "lab-memory-threads");
   } finally {
     await browser.close();

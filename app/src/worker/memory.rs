@@ -80,24 +80,16 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for NotingFailures<A> {
     }
 }
 
-/// The most the linear memory can grow to: the threaded build declares a shared memory of at
-/// most 1 GiB (build.rs), the others may grow to wasm32's 4 GiB.
-const MAX_LINEAR_MEMORY: u64 = if cfg!(target_feature = "atomics") {
-    1 << 30
-} else {
-    4 << 30
-};
+/// The most the linear memory can grow to: wasm32's 4 GiB (the threaded build declares its
+/// shared memory that large, build.rs).
+const MAX_LINEAR_MEMORY: u64 = 4 << 30;
 
 /// The bytes a run may have allocated at once: what the linear memory can grow to, less a
 /// margin for the allocator's fragmentation.
 pub const USABLE_BYTES: u64 = MAX_LINEAR_MEMORY / 10 * 8;
 
 /// Why the module's memory stops where it does, in words for the user.
-pub const LIMIT_REASON: &str = if cfg!(target_feature = "atomics") {
-    "the threaded build's memory stops at 1 GiB"
-} else {
-    "WebAssembly's memory stops at 4 GiB"
-};
+pub const LIMIT_REASON: &str = "WebAssembly's memory stops at 4 GiB";
 
 /// The bytes allocated now and the size of the linear memory.
 pub fn now() -> WorkerMemory {
