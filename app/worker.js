@@ -32,8 +32,10 @@ function reportStops(bindings) {
   });
 }
 
-self.onmessage = async ({ data: { glue, module, backend, webgpuGlue, webgpuModule } }) => {
+self.onmessage = async ({ data: { glue, module, backend, webgpuGlue, webgpuModule, threadsFailed } }) => {
   self.onmessage = null;
+  // Why the page runs its own module though it is cross-origin isolated (app/loader.js).
+  if (threadsFailed) self.masktuneThreadsFailed = threadsFailed;
   try {
     const build = await buildFor(backend, { glue, module }, { glue: webgpuGlue, module: webgpuModule });
     const bindings = await import(build.glue);

@@ -3,7 +3,8 @@
 // module fetched, on one thread per core, say so, and answer as trainer-native does (also a
 // compute worker that replaced a stopped one, its pool started again); served
 // without those headers, as a static host that cannot send them would, the same files run the
-// page's own module on one thread and say why. The Lab's fields, typed in one after the other
+// page's own module on one thread and say why, as they do where the threaded build cannot start.
+// The Lab's fields, typed in one after the other
 // on the threaded build, keep their values, and a run too large for its memory is refused with a
 // batch size that fits.
 import { test, before, after } from "node:test";
@@ -40,10 +41,12 @@ after(() => {
   plain?.close();
 });
 
-async function analyse(server, task) {
+// `prepare` (if given) runs on the page before it loads.
+async function analyse(server, task, prepare = async () => {}) {
   const browser = await launchChromium({ webgpu: false });
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await prepare(page);
     const consoleLines = collectConsole(page);
     const wasmFetched = [];
     page.on("request", (request) => {
@@ -112,6 +115,19 @@ test("not cross-origin isolated, the same page runs on one thread and says why",
   assert.equal(result.label, "CPU (WebAssembly, SIMD, 1 thread)", result.status);
   assert.match(result.status, /one thread: the page is not cross-origin isolated/);
   assert.ok(result.wasmFetched.length === 1 && !result.wasmFetched[0].startsWith("/threads/"), `fetched: ${result.wasmFetched}`);
+  assert.ok(result.cards.every((c) => c.error === null && c.decision), result.console);
+});
+
+test("cross-origin isolated, a threaded build that cannot start leaves the page on its own module, one thread, saying why", async () => {
+  const damaged = (page) =>
+    page.route("**/threads/app_bg.wasm*", (route) =>
+      route.fulfill({ contentType: "application/wasm", body: "not a WebAssembly module" }),
+    );
+  const result = await analyse(isolated, TASKS[1], damaged);
+  assert.ok(result.isolated);
+  assert.equal(result.label, "CPU (WebAssembly, SIMD, 1 thread)", result.status);
+  assert.match(result.status, /one thread: the threaded build could not start \(.*WebAssembly.*\)/, result.status);
+  assert.deepEqual(result.wasmFetched.map((path) => path.startsWith("/threads/")), [true, false], `fetched: ${result.wasmFetched}`);
   assert.ok(result.cards.every((c) => c.error === null && c.decision), result.console);
 });
 

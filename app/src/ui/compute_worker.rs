@@ -28,6 +28,9 @@ const WEBGPU_BUILD: [(&str, &str); 2] = [
 ];
 /// The compute worker's name, which tells it from the threads of its pool (`main`).
 pub const NAME: &str = "masktune-compute";
+/// The global in which app/loader.js says why the threaded build could not start on a
+/// cross-origin isolated page; the worker script (app/worker.js) sets it in the worker too.
+pub const THREADS_FAILED: &str = "masktuneThreadsFailed";
 
 pub struct ComputeWorker {
     worker: Worker,
@@ -75,6 +78,9 @@ impl ComputeWorker {
             .map_err(failed)?;
         Reflect::set(&start, &"module".into(), &wasm_bindgen::module()).map_err(failed)?;
         Reflect::set(&start, &"backend".into(), &backend.id().into()).map_err(failed)?;
+        let threads_failed =
+            Reflect::get(&js_sys::global(), &THREADS_FAILED.into()).map_err(failed)?;
+        Reflect::set(&start, &"threadsFailed".into(), &threads_failed).map_err(failed)?;
         for (key, path) in WEBGPU_BUILD {
             let url = assets::absolute_url(path)?;
             Reflect::set(&start, &key.into(), &url.into()).map_err(failed)?;

@@ -52,12 +52,15 @@ async fn start_workers() -> Result<usize, String> {
 /// The page's own build: app/loader.js starts the threaded build instead where it can.
 #[cfg(not(feature = "threads"))]
 async fn start_workers() -> Result<usize, String> {
-    Err(if cross_origin_isolated() {
-        "the threaded build is not next to the page (threads/)"
-    } else {
-        NOT_ISOLATED
+    use crate::ui::compute_worker::THREADS_FAILED;
+    if !cross_origin_isolated() {
+        return Err(NOT_ISOLATED.into());
     }
-    .into())
+    let failed = js_sys::Reflect::get(&js_sys::global(), &THREADS_FAILED.into());
+    Err(failed
+        .ok()
+        .and_then(|reason| reason.as_string())
+        .unwrap_or_else(|| "the threaded build is not next to the page (threads/)".into()))
 }
 
 /// Runs `work`'s future, CPU work whose reads are ready at once (the CPU backend's), on one of
