@@ -55,11 +55,12 @@ async function oneRun(page) {
   const marks = await page.evaluate(() => window.__labSteps);
   const steps = {};
   for (let i = 0; i + 1 < marks.length; i++) {
-    // Measuring after an ERM epoch counts with it; after the fine-tuning epoch, with that; after
-    // the data, it is a given ERM model's.
+    // Measuring accuracy after an ERM epoch counts with it; after the fine-tuning epoch, with
+    // that; after the data or the memory measurement, it is a given ERM model's.
     const after = marks[i - 1]?.step ?? "";
-    const given = /^(Reading|Downloading)/.test(after);
-    const name = marks[i].step.startsWith("Measuring") && i > 0 ? (given ? "ERM (yours) (measure)" : `${after} (measure)`) : marks[i].step;
+    const given = /^(Reading|Downloading|Measuring the memory)/.test(after);
+    const step = marks[i].step;
+    const name = step.startsWith("Measuring accuracy") ? (given ? "ERM (yours) (measure)" : `${after} (measure)`) : step;
     steps[name] = (steps[name] ?? 0) + (marks[i + 1].at - marks[i].at) / 1000;
   }
   const table = await page.locator("#lab-results tbody tr").evaluateAll((rows) =>
@@ -118,15 +119,16 @@ const s = (v) => (v ?? 0).toFixed(1);
 const tests = (row) => (row.test ? row.test : `${row.original} / ${row.biased}`);
 const testsTitle = options.folder ? "test" : "orig / biased";
 console.log(
-  `\n| page backend | run | total (s) | data | ERM epochs (train + measure) | masking | fine-tuning (+ measure) | ERM ${testsTitle} | MaskTune ${testsTitle} |`,
+  `\n| page backend | run | total (s) | data | memory check | ERM epochs (train + measure) | masking | fine-tuning (+ measure) | ERM ${testsTitle} | MaskTune ${testsTitle} |`,
 );
-console.log("|---|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const r of results) {
   const sum = (f) => Object.entries(r.steps).filter(([k]) => f(k)).reduce((a, [, v]) => a + v, 0);
   const erm = r.table.filter((t) => t.model === "erm").at(-1);
   const mt = r.table.find((t) => t.model === "masktune");
   console.log(
     `| ${r.backend} | ${r.repeat + 1} | ${s(r.total_s)} | ${s(sum((k) => k.startsWith("Downloading") || k.startsWith("Reading")))} | ` +
+      `${s(sum((k) => k.startsWith("Measuring the memory")))} | ` +
       `${s(sum((k) => k.startsWith("ERM")))} | ${s(sum((k) => k.startsWith("Masking")))} | ${s(sum((k) => k.startsWith("Fine-tuning")))} | ` +
       `${tests(erm)} | ${tests(mt)} |`,
   );
