@@ -212,8 +212,9 @@ impl LabTask {
 pub enum LabData {
     /// Spurious MNIST, painted on the Lab's MNIST subset (shipped with the page).
     SpuriousMnist(LabDataUrls),
-    /// The user's folder of class subfolders, placed by `masktune::data::image_folder`.
-    Folder(Vec<LabFile>),
+    /// The user's folder of class subfolders, placed by `masktune::data::image_folder`: its
+    /// `files` came before, in the run's [`Request::LabFiles`](super::Request::LabFiles).
+    Folder { files: usize },
 }
 
 /// A file of the user's folder: its path inside the folder (`/` between names) and its content.
@@ -276,6 +277,9 @@ impl LabDataUrls {
 pub enum LabStep {
     /// Downloading the Lab's MNIST subset (bytes).
     Data,
+    /// The page handing the user's folder to the worker (files): the page's own step, before
+    /// the run's `StartLab`.
+    Handing,
     /// Decoding the user's folder (images).
     Reading,
     /// Training steps of 1 to 8 images that measure the memory a batch takes (one step).

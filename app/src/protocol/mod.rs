@@ -46,6 +46,10 @@ pub enum Request {
         erm: LabErm,
         settings: LabSettings,
     },
+    /// Files of the folder Lab run `run` trains on, sent before its `StartLab` in slices: a
+    /// folder's thousands of files in one message held the page's thread for seconds (the
+    /// browser clones each file's handle). Handled as they arrive, not queued.
+    LabFiles { run: u64, files: Vec<LabFile> },
     /// Stop Lab run `run` after its current batch. Handled as it arrives, not queued.
     StopLab { run: u64 },
     /// Read what a model file given to the Lab says its model is (its weights are read at

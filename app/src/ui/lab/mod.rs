@@ -337,6 +337,7 @@ fn step_text(progress: StepProgress) -> String {
             done as f64 / 1e6,
             of as f64 / 1e6
         ),
+        LabStep::Handing => format!("Handing your folder to the worker: {done} of {of} files"),
         LabStep::Reading => format!("Reading your images: {done} of {of}"),
         LabStep::Memory => "Measuring the memory a training batch takes".into(),
         LabStep::Erm { epoch } => format!("ERM training, epoch {epoch}: {done} of {of} images"),

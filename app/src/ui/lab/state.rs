@@ -256,6 +256,22 @@ impl LabState {
         matches!(self.run_state.get(), RunState::Running | RunState::Stopping)
     }
 
+    /// Whether run `run` still wants its folder handed to the worker; a stop asked meanwhile
+    /// ends it here, since the worker has not started it.
+    pub fn still_starting(&self, run: u64) -> bool {
+        if run != self.run.get_value() {
+            return false;
+        }
+        match self.run_state.get_untracked() {
+            RunState::Running => true,
+            RunState::Stopping => {
+                self.end(RunState::Stopped);
+                false
+            }
+            _ => false,
+        }
+    }
+
     /// Forgets the last run and numbers a new one.
     pub fn begin_run(&self) -> u64 {
         let run = self.run.get_value() + 1;

@@ -122,6 +122,28 @@ async fn fetch_mnist(lab: &LabRun<'_>, urls: &LabDataUrls) -> Result<MnistSubset
 /// other work share.
 const MAX_FOLDER_BYTES: usize = 1_500_000_000;
 
+/// What a run reads its data from.
+pub enum RunData<'a> {
+    /// The Lab's MNIST subset, at these URLs.
+    SpuriousMnist(&'a LabDataUrls),
+    /// The user's folder, its files as the page handed them over.
+    Folder(&'a [LabFile]),
+}
+
+impl<'a> RunData<'a> {
+    /// The data `data` names; a folder's are the `files` the page handed over for the run.
+    pub fn of(data: &'a LabData, files: &'a [LabFile]) -> Result<Self, Ended> {
+        match data {
+            LabData::SpuriousMnist(urls) => Ok(RunData::SpuriousMnist(urls)),
+            &LabData::Folder { files: count } if files.len() == count => Ok(RunData::Folder(files)),
+            LabData::Folder { files: count } => Err(Ended::Failed(format!(
+                "the worker has {} of the folder's {count} files: start the run again",
+                files.len()
+            ))),
+        }
+    }
+}
+
 /// The sets a run trains and measures on, what they are and how the run trains on them.
 pub struct LabSets {
     pub recipe: LabRecipe,
@@ -145,7 +167,7 @@ impl LabSets {
     pub async fn read(
         lab: &LabRun<'_>,
         kept: &RefCell<KeptData>,
-        data: &LabData,
+        data: RunData<'_>,
         erm: Option<&BundleMetadata>,
         settings: &LabSettings,
     ) -> Result<LabSets, Ended> {
@@ -154,7 +176,7 @@ impl LabSets {
             Ok(task.recipe(settings, erm))
         };
         match data {
-            LabData::SpuriousMnist(urls) => {
+            RunData::SpuriousMnist(urls) => {
                 let recipe = checked_recipe(&LabTask::SpuriousMnist)?;
                 let subset = kept_mnist(lab, kept, urls).await?;
                 Ok(LabSets {
@@ -163,7 +185,7 @@ impl LabSets {
                     read_before: false,
                 })
             }
-            LabData::Folder(files) => {
+            RunData::Folder(files) => {
                 let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
                 let layout = image_folder::arrange(&paths).map_err(|error| {
                     Ended::Failed(format!("the folder cannot be trained on: {error}"))

@@ -6,7 +6,7 @@
 mod data;
 
 pub use data::KeptData;
-use data::LabSets;
+use data::{LabSets, RunData};
 
 use std::cell::RefCell;
 use std::ops::ControlFlow;
@@ -529,9 +529,11 @@ pub async fn run(
     lab: &LabRun<'_>,
     kept: &RefCell<KeptData>,
     data: &LabData,
+    folder_files: &[LabFile],
     erm: &LabErm,
     settings: &LabSettings,
 ) -> Result<(), Ended> {
+    let data = RunData::of(data, folder_files)?;
     let given = read_given(lab, erm).await?;
     let erm_meta = given.as_ref().map(|g| &g.meta);
     let sets = LabSets::read(lab, kept, data, erm_meta, settings).await?;
