@@ -36,6 +36,7 @@ struct ReadFolder {
     splits: Rc<Splits>,
 }
 
+/// What a folder's splits depend on.
 #[derive(PartialEq)]
 struct FolderKey {
     /// Each file's path, size and time of last change, in the order the page gave them.
