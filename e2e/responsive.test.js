@@ -227,7 +227,10 @@ async function corruptBundle() {
   return file;
 }
 
-async function giveModel(file) {
+// Opens the Lab on the CPU fallback in a browser of its own that records the page's long tasks,
+// and runs `act` there, which returns when its window started (`since`) and what else it found;
+// the long tasks since then and what the page logged come with it.
+async function inLab(act) {
   const browser = await launchChromium({ webgpu: false });
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -235,20 +238,26 @@ async function giveModel(file) {
     await page.addInitScript(observeLongTasks);
     await page.goto(pageUrl(servers.plain.url, { webgpu: false, fragment: "lab" }));
     await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
+    const { since, ...found } = await act(page);
+    const result = await page.evaluate((since) => ({
+      supported: window.longTasksSupported,
+      longTasks: window.longTasks.filter((t) => t.start >= since),
+    }), since);
+    return { ...result, ...found, console: consoleLines.join("\n") };
+  } finally {
+    await browser.close();
+  }
+}
+
+const giveModel = (file) =>
+  inLab(async (page) => {
     await page.click("#lab-erm-given");
     const since = await page.evaluate(() => performance.now());
     await page.setInputFiles("#lab-erm-input", file);
     const note = page.locator("#lab-erm[data-state='unusable']");
     await note.waitFor({ timeout: 60_000 });
-    const result = await page.evaluate((since) => ({
-      supported: window.longTasksSupported,
-      longTasks: window.longTasks.filter((t) => t.start >= since),
-    }), since);
-    return { ...result, note: await note.textContent(), console: consoleLines.join("\n") };
-  } finally {
-    await browser.close();
-  }
-}
+    return { since, note: await note.textContent() };
+  });
 
 test(`no main-thread task over ${LONG_TASK_MS} ms while a ${MODEL_FILE_MB} MB model file is given to the Lab (CPU fallback)`, async () => {
   const file = await corruptBundle();
@@ -269,14 +278,8 @@ test(`no main-thread task over ${LONG_TASK_MS} ms while a ${MODEL_FILE_MB} MB mo
 // it.
 const LAB_FOLDER_FILES = 5_000;
 
-async function startLabOnFolder(folder) {
-  const browser = await launchChromium({ webgpu: false });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    const consoleLines = collectConsole(page);
-    await page.addInitScript(observeLongTasks);
-    await page.goto(pageUrl(servers.plain.url, { webgpu: false, fragment: "lab" }));
-    await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
+const startLabOnFolder = (folder) =>
+  inLab(async (page) => {
     await page.click("#lab-data-folder");
     // The browser's own listing of the folder is one long task of its making, before the page
     // hears of the files: the window starts once the page has placed them.
@@ -298,16 +301,8 @@ async function startLabOnFolder(folder) {
       await page.click("#lab-stop");
       await page.locator("#lab-status[data-state='stopped']").waitFor({ timeout: 60_000 });
     }
-    const result = await page.evaluate((since) => ({
-      supported: window.longTasksSupported,
-      longTasks: window.longTasks.filter((t) => t.start >= since),
-      steps: window.labSteps,
-    }), since);
-    return { ...result, console: consoleLines.join("\n") };
-  } finally {
-    await browser.close();
-  }
-}
+    return { since, steps: await page.evaluate(() => window.labSteps) };
+  });
 
 test(`no main-thread task over ${LONG_TASK_MS} ms while a Lab run starts on a folder of ${LAB_FOLDER_FILES} files (CPU fallback)`, async () => {
   const folder = join(await mkdtemp(join(tmpdir(), "masktune-lab-folder-")), "shapes");
