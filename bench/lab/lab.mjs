@@ -127,7 +127,7 @@ for (const r of results) {
   const erm = r.table.filter((t) => t.model === "erm").at(-1);
   const mt = r.table.find((t) => t.model === "masktune");
   console.log(
-    `| ${r.backend} | ${r.repeat + 1} | ${s(r.total_s)} | ${s(sum((k) => k.startsWith("Downloading") || k.startsWith("Reading")))} | ` +
+    `| ${r.backend} | ${r.repeat + 1} | ${s(r.total_s)} | ${s(sum((k) => /^(Downloading|Handing|Reading)/.test(k)))} | ` +
       `${s(sum((k) => k.startsWith("Measuring the memory")))} | ` +
       `${s(sum((k) => k.startsWith("ERM")))} | ${s(sum((k) => k.startsWith("Masking")))} | ${s(sum((k) => k.startsWith("Fine-tuning")))} | ` +
       `${tests(erm)} | ${tests(mt)} |`,
