@@ -368,6 +368,15 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
     await page.click("#lab-start");
     assert.equal((await finished(page, consoleLines)).state, "finished");
     assert.match(await page.locator("#lab-data").textContent(), /square: \d+\.$/);
+
+    // A worker that replaces a stopped one has none of the folder: the page hands it over again
+    // once the new worker listens, and a run reads it.
+    await stopComputeWorker(page);
+    await page.locator("#lab-folder[data-handed='false']").waitFor({ timeout: 10_000 });
+    await page.locator("#lab-folder[data-handed='true']").waitFor({ timeout: 60_000 });
+    await page.click("#lab-start");
+    assert.equal((await finished(page, consoleLines)).state, "finished");
+    assert.match(await page.locator("#lab-data").textContent(), /square: \d+\.$/);
   } finally {
     await browser.close();
   }

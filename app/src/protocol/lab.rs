@@ -213,12 +213,12 @@ pub enum LabData {
     /// Spurious MNIST, painted on the Lab's MNIST subset (shipped with the page).
     SpuriousMnist(LabDataUrls),
     /// The user's folder of class subfolders, placed by `masktune::data::image_folder`: its
-    /// `files` came before, in the run's [`Request::LabFiles`](super::Request::LabFiles).
-    Folder { files: usize },
+    /// `files` came before, in [`Request::LabFiles`](super::Request::LabFiles) numbered `folder`.
+    Folder { folder: u64, files: usize },
 }
 
 /// A file of the user's folder: its path inside the folder (`/` between names) and its content.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LabFile {
     pub path: String,
     #[serde(with = "serde_wasm_bindgen::preserve")]

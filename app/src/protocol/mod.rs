@@ -46,10 +46,12 @@ pub enum Request {
         erm: LabErm,
         settings: LabSettings,
     },
-    /// Files of the folder Lab run `run` trains on, sent before its `StartLab` in slices: a
-    /// folder's thousands of files in one message held the page's thread for seconds (the
-    /// browser clones each file's handle). Handled as they arrive, not queued.
-    LabFiles { run: u64, files: Vec<LabFile> },
+    /// Files of the folder given to the Lab, numbered `folder` (each folder given takes the next
+    /// number), sent in slices as soon as it is given: the browser clones each file's handle on
+    /// the page's thread, and a folder's thousands in one message held it for seconds. The
+    /// worker keeps the newest folder's files for every run on it. Handled as they arrive, not
+    /// queued.
+    LabFiles { folder: u64, files: Vec<LabFile> },
     /// Stop Lab run `run` after its current batch. Handled as it arrives, not queued.
     StopLab { run: u64 },
     /// Read what a model file given to the Lab says its model is (its weights are read at

@@ -49,9 +49,7 @@ fn give_lab_drop(state: PageState, transfer: &web_sys::DataTransfer) {
     }
     spawn_local(async move {
         match dropped.read(|_| {}).await {
-            Ok((files, left_out)) => state
-                .lab
-                .take_folder(ChosenFolder::new(files, left_out.len())),
+            Ok((files, left_out)) => state.give_lab_folder(ChosenFolder::new(files, left_out.len())),
             Err(error) => state.lab.failed(format!(
                 "the dropped folder could not be read ({error:?}): choose it with the folder button instead"
             )),

@@ -23,7 +23,7 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::assets;
-use crate::protocol::lab::{LabData, LabErm, LabEvent, LabFile, LabSettings};
+use crate::protocol::lab::{LabData, LabErm, LabEvent, LabSettings};
 use crate::protocol::{
     self, AnalysedImage, BundleFile, ImageFile, Pictures, Request, Response, ToDraw,
 };
@@ -48,7 +48,7 @@ pub fn start() {
             recent_inputs: RefCell::new(RecentInputs::default()),
             lab_data: RefCell::default(),
             lab_stopped: Cell::new(0),
-            lab_files: RefCell::default(),
+            lab_folder: RefCell::default(),
         }));
         worker.listen();
         worker.send(&Response::Backend(report));
@@ -71,8 +71,8 @@ struct ComputeWorker {
     lab_data: RefCell<lab::KeptData>,
     /// Lab runs up to this number were asked to stop.
     lab_stopped: Cell<u64>,
-    /// The folder files the page has handed over for a Lab run (`Request::LabFiles`), by run.
-    lab_files: RefCell<(u64, Vec<LabFile>)>,
+    /// The folder the page handed over for the Lab's runs.
+    lab_folder: RefCell<lab::HandedFolder>,
 }
 
 impl ComputeWorker {
@@ -93,19 +93,11 @@ impl ComputeWorker {
         if let Request::StopLab { run } = request {
             // Not queued: the run it stops is what keeps the queue busy.
             self.lab_stopped.set(self.lab_stopped.get().max(run));
-            // The files of a run stopped before it started go.
-            if self.lab_files.borrow().0 <= run {
-                self.lab_files.take();
-            }
             return;
         }
-        if let Request::LabFiles { run, files } = request {
-            // Not queued: a run's files come before it, and an earlier run may be going.
-            let mut handed = self.lab_files.borrow_mut();
-            if handed.0 != run {
-                *handed = (run, Vec::new());
-            }
-            handed.1.extend(files);
+        if let Request::LabFiles { folder, files } = request {
+            // Not queued: a folder is handed over as soon as it is given, and a run may be going.
+            self.lab_folder.borrow_mut().receive(folder, files);
             return;
         }
         if let Request::DescribeModel { id, file } = request {
@@ -205,11 +197,9 @@ impl ComputeWorker {
             report: &report,
             stop_requested: &stop_requested,
         };
-        let files = match self.lab_files.take() {
-            (handed_for, files) if handed_for == run => files,
-            _ => Vec::new(),
-        };
-        let last = match lab::run(&lab, &self.lab_data, data, &files, erm, settings).await {
+        // A copy of the handles: a newer folder may come during the run.
+        let folder = self.lab_folder.borrow().clone();
+        let last = match lab::run(&lab, &self.lab_data, data, &folder, erm, settings).await {
             Ok(()) => LabEvent::Finished {
                 worker_memory: memory::now(),
             },

@@ -45,6 +45,11 @@ impl ChosenFolder {
             .map_err(|error| format!("the folder cannot be trained on: {error}"))
     }
 
+    /// How many files the folder holds, images or not.
+    pub fn file_count(&self) -> usize {
+        self.files.len()
+    }
+
     /// The files as the worker gets them: every file, by its path inside the folder (the worker
     /// places them by the same rule).
     pub fn lab_files(&self) -> Vec<LabFile> {

@@ -116,7 +116,8 @@ fn radio_choice<T: Copy + PartialEq + Send + Sync + 'static>(
 /// dropped on the Lab, with what the trainer's layout rule makes of it.
 #[component]
 fn DataPicker() -> impl IntoView {
-    let lab = expect_context::<PageState>().lab;
+    let page = expect_context::<PageState>();
+    let lab = page.lab;
     let choice = move |value, id, label| {
         radio_choice(lab, lab.data_choice, "lab-data-choice", value, id, label)
     };
@@ -126,14 +127,20 @@ fn DataPicker() -> impl IntoView {
         input.set_value("");
         spawn_local(async move {
             let (images, left_out) = folders::chosen(&files).await;
-            lab.take_folder(ChosenFolder::new(images, left_out.len()));
+            page.give_lab_folder(ChosenFolder::new(images, left_out.len()));
         });
     };
+    // `data-handed`: whether the worker has all of the folder's files.
+    let handed = move || lab.folder_handed().to_string();
     let folder_note = move || {
         lab.folder.get().map(|folder| match &folder.layout {
-            Ok(_) => view! { <p id="lab-folder" class="fine-print" data-state="ready">{folder.summary()}</p> },
+            Ok(_) => view! {
+                <p id="lab-folder" class="fine-print" data-state="ready" data-handed=handed>
+                    {folder.summary()}
+                </p>
+            },
             Err(error) => view! {
-                <p id="lab-folder" class="error" data-state="unusable">
+                <p id="lab-folder" class="error" data-state="unusable" data-handed=handed>
                     {format!("This folder cannot be trained on: {error}.")}
                 </p>
             },

@@ -12,11 +12,11 @@ use web_sys::Blob;
 use super::folder::ChosenFolder;
 use super::given_model::GivenModel;
 use crate::object_url::ObjectUrl;
-use crate::protocol::BackendKind;
 use crate::protocol::lab::{
     EpochPoint, LabBundles, LabEvent, LabModel, LabSettings, LabStep, LabTask, MaskExample,
     WorkerMemory,
 };
+use crate::protocol::{BackendKind, Request};
 
 /// Where the current (or last) run stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -132,6 +132,14 @@ pub struct LabState {
     pub data_choice: RwSignal<DataChoice>,
     /// The folder the user gave, kept while the page lives or until another is given.
     pub folder: RwSignal<Option<Arc<ChosenFolder>>>,
+    /// How many folders were given: numbers them (the worker keeps the newest one's files).
+    folders_given: StoredValue<u64>,
+    /// How many of the folder's files the worker has: the page hands them over as soon as the
+    /// folder is given.
+    pub handed: RwSignal<usize>,
+    /// A run started before the worker had all of its folder: its number and the request that
+    /// starts it, sent once the worker has.
+    waiting: StoredValue<Option<(u64, Request)>, LocalStorage>,
     pub erm_choice: RwSignal<ErmChoice>,
     /// The model file the user gave, kept while the page lives or until another is given.
     pub given_model: RwSignal<Option<Arc<GivenModel>>>,
@@ -164,6 +172,9 @@ impl LabState {
             settings: RwSignal::new(LabSettings::default()),
             data_choice: RwSignal::new(DataChoice::SpuriousMnist),
             folder: RwSignal::new(None),
+            folders_given: StoredValue::new(0),
+            handed: RwSignal::new(0),
+            waiting: StoredValue::new_local(None),
             erm_choice: RwSignal::new(ErmChoice::Train),
             given_model: RwSignal::new(None),
             models_given: StoredValue::new(0),
@@ -182,10 +193,26 @@ impl LabState {
         }
     }
 
-    /// Takes a folder the user chose or dropped as the Lab's data.
+    /// Takes a folder the user chose or dropped as the Lab's data; the worker has none of it yet.
     pub fn take_folder(&self, folder: ChosenFolder) {
+        self.folders_given.update_value(|given| *given += 1);
+        self.handed.set(0);
         self.folder.set(Some(Arc::new(folder)));
         self.data_choice.set(DataChoice::Folder);
+    }
+
+    /// The number of the folder given last.
+    pub fn folder_number(&self) -> u64 {
+        self.folders_given.get_value()
+    }
+
+    /// Whether the worker has every file of the folder given.
+    pub fn folder_handed(&self) -> bool {
+        self.folder.with(|folder| {
+            folder
+                .as_ref()
+                .is_some_and(|folder| self.handed.get() == folder.file_count())
+        })
     }
 
     /// Takes a model file the user chose or dropped as the run's ERM model; the worker describes
@@ -256,20 +283,26 @@ impl LabState {
         matches!(self.run_state.get(), RunState::Running | RunState::Stopping)
     }
 
-    /// Whether run `run` still wants its folder handed to the worker; a stop asked meanwhile
-    /// ends it here, since the worker has not started it.
-    pub fn still_starting(&self, run: u64) -> bool {
-        if run != self.run.get_value() {
-            return false;
-        }
-        match self.run_state.get_untracked() {
-            RunState::Running => true,
-            RunState::Stopping => {
-                self.end(RunState::Stopped);
-                false
-            }
-            _ => false,
-        }
+    /// Keeps run `run`'s `start` request until the worker has the run's folder.
+    pub fn wait_for_folder(&self, run: u64, start: Request) {
+        self.waiting.set_value(Some((run, start)));
+    }
+
+    /// The run waiting for its folder, if it still wants to start.
+    pub fn waiting_run(&self) -> Option<u64> {
+        self.waiting
+            .with_value(|waiting| waiting.as_ref().map(|(run, _)| *run))
+            .filter(|&run| self.starts(run))
+    }
+
+    /// The request that starts the run waiting for its folder, if that run still wants to start.
+    pub fn take_waiting(&self) -> Option<Request> {
+        let (run, start) = self.waiting.try_update_value(Option::take).flatten()?;
+        self.starts(run).then_some(start)
+    }
+
+    fn starts(&self, run: u64) -> bool {
+        run == self.run.get_value() && self.run_state.get_untracked() == RunState::Running
     }
 
     /// Forgets the last run and numbers a new one.
@@ -289,12 +322,18 @@ impl LabState {
         run
     }
 
-    /// The run to stop, if one is going.
+    /// The run to stop in the worker, if one is going there; a run still waiting for its folder
+    /// stops here, since the worker has not started it.
     pub fn stopping(&self) -> Option<u64> {
-        (self.run_state.get_untracked() == RunState::Running).then(|| {
-            self.run_state.set(RunState::Stopping);
-            self.run.get_value()
-        })
+        if self.run_state.get_untracked() != RunState::Running {
+            return None;
+        }
+        if self.take_waiting().is_some() {
+            self.end(RunState::Stopped);
+            return None;
+        }
+        self.run_state.set(RunState::Stopping);
+        Some(self.run.get_value())
     }
 
     pub fn failed(&self, message: String) {

@@ -1,5 +1,5 @@
-//! What the Lab asks of the worker: a run, a stop, the description of a model file given to
-//! it; and showing its last pair in the analysis view.
+//! What the Lab asks of the worker: a run, a stop, a folder handed over, the description of a
+//! model file given to it; and showing its last pair in the analysis view.
 
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
@@ -9,7 +9,7 @@ use crate::assets;
 use crate::protocol::Request;
 use crate::protocol::lab::{LabData, LabDataUrls, LabErm, LabEvent, LabFile, LabStep};
 use crate::tasks;
-use crate::ui::lab::{DataChoice, GivenModel};
+use crate::ui::lab::{ChosenFolder, DataChoice, GivenModel};
 
 /// The folder of the Lab's data, relative to the page (scripts/make_lab_data.py writes it).
 const LAB_DATA: &str = "assets/lab/mnist/";
@@ -21,7 +21,8 @@ const HAND_OVER_SLICE: usize = 32;
 const HAND_OVER_TASK_MS: f64 = 20.0;
 
 impl PageState {
-    /// Asks the worker to run the Lab on its chosen data with the settings in its controls.
+    /// Asks the worker to run the Lab on its chosen data with the settings in its controls; a run
+    /// on a folder the worker does not have all of yet waits for the rest.
     pub fn start_lab(self) {
         let lab = self.lab;
         let settings = lab.settings.get_untracked();
@@ -29,73 +30,113 @@ impl PageState {
             let task = lab.task()?;
             let given = lab.given()?;
             settings.check(&task, given.as_deref().and_then(GivenModel::description))?;
-            let (data, files) = match lab.data_choice.get() {
-                DataChoice::SpuriousMnist => (
-                    LabData::SpuriousMnist(LabDataUrls::in_folder(LAB_DATA, assets::absolute_url)?),
-                    Vec::new(),
-                ),
-                DataChoice::Folder => {
-                    let folder = lab.folder.get().expect("a folder task has its folder");
-                    let files = folder.lab_files();
-                    (LabData::Folder { files: files.len() }, files)
+            let data = match lab.data_choice.get() {
+                DataChoice::SpuriousMnist => {
+                    LabData::SpuriousMnist(LabDataUrls::in_folder(LAB_DATA, assets::absolute_url)?)
                 }
+                DataChoice::Folder => LabData::Folder {
+                    folder: lab.folder_number(),
+                    files: lab.folder.get().map_or(0, |folder| folder.file_count()),
+                },
             };
+            let waits = matches!(data, LabData::Folder { .. }) && !lab.folder_handed();
             let erm = given.map_or(LabErm::Train, |g| LabErm::Given(g.lab_file()));
-            Ok::<_, String>((data, files, erm))
+            Ok::<_, String>((data, erm, waits))
         });
-        let (data, files, erm) = match request {
+        let (data, erm, waits) = match request {
             Ok(request) => request,
             Err(message) => return lab.failed(message),
         };
         let run = lab.begin_run();
+        let start = Request::StartLab {
+            run,
+            data,
+            erm,
+            settings,
+        };
+        let sent = match self.stopped.get_value() {
+            Some(why) => Err(why),
+            None if waits => {
+                lab.wait_for_folder(run, start);
+                Ok(())
+            }
+            None => self.send(start),
+        };
+        if let Err(message) = sent {
+            lab.failed(message);
+        }
+    }
+
+    /// Takes a folder the user chose or dropped as the Lab's data, and hands it to the worker.
+    pub fn give_lab_folder(self, folder: ChosenFolder) {
+        self.lab.take_folder(folder);
+        self.hand_folder_over();
+    }
+
+    /// Hands the Lab's folder to the worker from its first file, in short tasks of the page's
+    /// thread so that a folder of thousands never freezes the page, while the user sets the run
+    /// up; a run started meanwhile waits, and says how far the hand-over is. A newer folder or a
+    /// new worker ends it: a new worker is handed the folder once it listens.
+    pub(super) fn hand_folder_over(self) {
+        let lab = self.lab;
+        lab.handed.set(0);
+        // A folder that cannot be trained on is never read.
+        let Some(folder) = lab.folder.get_untracked().filter(|f| f.layout.is_ok()) else {
+            return;
+        };
+        let number = lab.folder_number();
+        let worker = self.workers_started.get_value();
+        let current = move || {
+            lab.folder_number() == number
+                && self.workers_started.get_value() == worker
+                && self.worker_listens()
+        };
+        if !current() {
+            return;
+        }
         leptos::task::spawn_local(async move {
-            let request = match self.hand_over(run, files).await {
-                Ok(true) => self.send(Request::StartLab {
-                    run,
-                    data,
-                    erm,
-                    settings,
-                }),
-                Ok(false) => Ok(()),
-                Err(message) => Err(message),
-            };
-            if let Err(message) = request {
+            let of = folder.file_count();
+            let mut files = folder.lab_files().into_iter().peekable();
+            let mut done = 0;
+            while files.peek().is_some() {
+                // A task of its own, the first one too (not the chooser's).
+                TimeoutFuture::new(0).await;
+                if !current() {
+                    return;
+                }
+                let began = js_sys::Date::now();
+                while files.peek().is_some() && js_sys::Date::now() - began < HAND_OVER_TASK_MS {
+                    let files: Vec<LabFile> = files.by_ref().take(HAND_OVER_SLICE).collect();
+                    done += files.len();
+                    if self
+                        .send(Request::LabFiles {
+                            folder: number,
+                            files,
+                        })
+                        .is_err()
+                    {
+                        // The page stopped its worker, and said so.
+                        return;
+                    }
+                }
+                lab.handed.set(done);
+                if let Some(run) = lab.waiting_run() {
+                    let progress = LabEvent::Progress {
+                        step: LabStep::Handing,
+                        done: done as u64,
+                        of: of as u64,
+                        batch_loss: None,
+                        running_accuracy: None,
+                    };
+                    lab.receive(run, progress);
+                }
+            }
+            if let Some(start) = lab.take_waiting()
+                && let Err(message) = self.send(start)
+            {
                 lab.failed(message);
             }
         });
-    }
-
-    /// Hands a folder's `files` to the worker for run `run`, in short tasks of the page's thread
-    /// so that a folder of thousands never freezes the page; whether the run still wants to
-    /// start (a stop, or a worker that stopped, ends it meanwhile).
-    async fn hand_over(self, run: u64, files: Vec<LabFile>) -> Result<bool, String> {
-        let of = files.len() as u64;
-        let mut files = files.into_iter().peekable();
-        let mut done = 0;
-        while files.peek().is_some() {
-            // A task of its own, the first one too (not the Start button's).
-            TimeoutFuture::new(0).await;
-            if !self.lab.still_starting(run) {
-                return Ok(false);
-            }
-            let began = js_sys::Date::now();
-            while files.peek().is_some() && js_sys::Date::now() - began < HAND_OVER_TASK_MS {
-                let slice: Vec<LabFile> = files.by_ref().take(HAND_OVER_SLICE).collect();
-                done += slice.len() as u64;
-                self.send(Request::LabFiles { run, files: slice })?;
-            }
-            self.lab.receive(
-                run,
-                LabEvent::Progress {
-                    step: LabStep::Handing,
-                    done,
-                    of,
-                    batch_loss: None,
-                    running_accuracy: None,
-                },
-            );
-        }
-        Ok(self.lab.still_starting(run))
     }
 
     /// Takes a model file the user chose or dropped as the Lab's ERM model, and asks the worker
@@ -122,7 +163,8 @@ impl PageState {
         self.show_view(View::Analyse);
     }
 
-    /// Asks the worker to stop the Lab's run after its current batch.
+    /// Asks the worker to stop the Lab's run after its current batch (a run waiting for its
+    /// folder stops at once).
     pub fn stop_lab(self) {
         if let Some(run) = self.lab.stopping()
             && let Err(message) = self.send(Request::StopLab { run })

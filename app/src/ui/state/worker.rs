@@ -30,6 +30,8 @@ impl PageState {
     fn launch_worker(self) {
         let number = self.workers_started.get_value() + 1;
         self.workers_started.set_value(number);
+        // A new worker has none of the Lab's folder: a run started now waits for it.
+        self.lab.handed.set(0);
         let started = ComputeWorker::start(self.requested_backend, move |response| {
             if number == self.workers_started.get_value() {
                 self.receive(response)
@@ -57,6 +59,12 @@ impl PageState {
         }
     }
 
+    /// Whether the worker listens: what is sent now reaches it.
+    pub(super) fn worker_listens(&self) -> bool {
+        self.stopped.get_value().is_none()
+            && matches!(self.backend.get_untracked(), BackendState::Ready(_))
+    }
+
     /// Applies one answer of the worker.
     fn receive(self, response: Response) {
         let current = |generation| generation == self.generation.get_value();
@@ -72,6 +80,9 @@ impl PageState {
                         return self.worker_failed(message);
                     }
                 }
+                // Never through `unsent`, which goes in one task: a folder's thousands of files
+                // would hold the page's thread for seconds.
+                self.hand_folder_over();
             }
             Response::LoadProgress {
                 generation,

@@ -123,6 +123,29 @@ async fn fetch_mnist(lab: &LabRun<'_>, urls: &LabDataUrls) -> Result<MnistSubset
 /// other work share.
 const MAX_FOLDER_BYTES: usize = 1_500_000_000;
 
+/// The folder the page handed over (`Request::LabFiles`): the newest one given, which every run
+/// on it reads.
+#[derive(Clone, Default)]
+pub struct HandedFolder {
+    /// The page's number for the folder; 0 before any.
+    number: u64,
+    files: Vec<LabFile>,
+}
+
+impl HandedFolder {
+    /// Takes a slice of folder `number`'s files; a newer folder's first slice lets the files of
+    /// the one before go.
+    pub fn receive(&mut self, number: u64, files: Vec<LabFile>) {
+        if number != self.number {
+            *self = HandedFolder {
+                number,
+                files: Vec::new(),
+            };
+        }
+        self.files.extend(files);
+    }
+}
+
 /// What a run reads its data from.
 pub enum RunData<'a> {
     /// The Lab's MNIST subset, at these URLs.
@@ -132,15 +155,25 @@ pub enum RunData<'a> {
 }
 
 impl<'a> RunData<'a> {
-    /// The data `data` names; a folder's are the `files` the page handed over for the run.
-    pub fn of(data: &'a LabData, files: &'a [LabFile]) -> Result<Self, Ended> {
-        match data {
-            LabData::SpuriousMnist(urls) => Ok(RunData::SpuriousMnist(urls)),
-            &LabData::Folder { files: count } if files.len() == count => Ok(RunData::Folder(files)),
-            LabData::Folder { files: count } => Err(Ended::Failed(format!(
-                "the worker has {} of the folder's {count} files: start the run again",
-                files.len()
-            ))),
+    /// The data `data` names; a folder's are the files the page handed over, all of them.
+    pub fn of(data: &'a LabData, handed: &'a HandedFolder) -> Result<Self, Ended> {
+        match *data {
+            LabData::SpuriousMnist(ref urls) => Ok(RunData::SpuriousMnist(urls)),
+            LabData::Folder { folder, files } => {
+                let received = if handed.number == folder {
+                    handed.files.len()
+                } else {
+                    0
+                };
+                if received == files {
+                    Ok(RunData::Folder(&handed.files))
+                } else {
+                    Err(Ended::Failed(format!(
+                        "the worker has {received} of the folder's {files} files: start the run \
+                         again"
+                    )))
+                }
+            }
         }
     }
 }
@@ -384,7 +417,51 @@ mod tests {
     use masktune::data::image_folder::SplitPlan;
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    use super::fits_in_memory;
+    use super::{Ended, HandedFolder, RunData, fits_in_memory};
+    use crate::protocol::lab::{LabData, LabFile};
+
+    fn files(paths: &[&str]) -> Vec<LabFile> {
+        let blob = web_sys::Blob::new().unwrap();
+        paths
+            .iter()
+            .map(|path| LabFile {
+                path: path.to_string(),
+                blob: blob.clone(),
+            })
+            .collect()
+    }
+
+    fn read(data: &LabData, handed: &HandedFolder) -> Result<Vec<String>, String> {
+        match RunData::of(data, handed) {
+            Ok(RunData::Folder(files)) => Ok(files.iter().map(|f| f.path.clone()).collect()),
+            Ok(RunData::SpuriousMnist(_)) => Err("spurious MNIST".into()),
+            Err(Ended::Failed(message)) => Err(message),
+            Err(Ended::Stopped) => Err("stopped".into()),
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn a_run_reads_the_folder_it_names_once_the_worker_has_all_of_it() {
+        let mut handed = HandedFolder::default();
+        handed.receive(1, files(&["a/1.png", "b/1.png"]));
+        handed.receive(1, files(&["b/2.png"]));
+        let run_on = |folder, files| LabData::Folder { folder, files };
+        assert_eq!(
+            read(&run_on(1, 3), &handed),
+            Ok(vec!["a/1.png".into(), "b/1.png".into(), "b/2.png".into()])
+        );
+        assert_eq!(
+            read(&run_on(1, 4), &handed).unwrap_err(),
+            "the worker has 3 of the folder's 4 files: start the run again"
+        );
+        // A newer folder replaces the one before, whose runs find none of their files.
+        handed.receive(2, files(&["c/1.png"]));
+        assert_eq!(read(&run_on(2, 1), &handed), Ok(vec!["c/1.png".into()]));
+        assert_eq!(
+            read(&run_on(1, 3), &handed).unwrap_err(),
+            "the worker has 0 of the folder's 3 files: start the run again"
+        );
+    }
 
     #[wasm_bindgen_test]
     fn a_folder_too_large_for_the_pages_memory_is_refused_before_decoding() {

@@ -5,7 +5,7 @@
 
 mod data;
 
-pub use data::KeptData;
+pub use data::{HandedFolder, KeptData};
 use data::{LabSets, RunData};
 
 use std::cell::RefCell;
@@ -529,11 +529,11 @@ pub async fn run(
     lab: &LabRun<'_>,
     kept: &RefCell<KeptData>,
     data: &LabData,
-    folder_files: &[LabFile],
+    folder: &HandedFolder,
     erm: &LabErm,
     settings: &LabSettings,
 ) -> Result<(), Ended> {
-    let data = RunData::of(data, folder_files)?;
+    let data = RunData::of(data, folder)?;
     let given = read_given(lab, erm).await?;
     let erm_meta = given.as_ref().map(|g| &g.meta);
     let sets = LabSets::read(lab, kept, data, erm_meta, settings).await?;
