@@ -79,7 +79,7 @@ impl PageState {
     /// new worker ends it: a new worker is handed the folder once it listens.
     pub(super) fn hand_folder_over(self) {
         let lab = self.lab;
-        lab.handed.set(0);
+        // (`handed` is 0 here: a new folder and a new worker each set it so.)
         // A folder that cannot be trained on is never read.
         let Some(folder) = lab.folder.get_untracked().filter(|f| f.layout.is_ok()) else {
             return;
