@@ -1,8 +1,10 @@
 //! Training, shared by the trainer and the page's Lab: the optimizer settings and their
-//! learning-rate schedule, the authors' recipes, the augmentation, the seeded training RNG (saved with checkpoints),
-//! the epoch and prediction loops, and the memory a training step takes.
+//! learning-rate schedule, the authors' recipes, the augmentation, the seeded training RNG and
+//! the model's and optimizer's state as bytes (what checkpoints hold), the epoch and prediction
+//! loops, and the memory a training step takes.
 
 pub mod augment;
+pub mod checkpoint;
 pub mod epoch;
 pub mod masking_pass;
 pub mod memory;

@@ -4,16 +4,15 @@
 //!
 //! Layout (integers little-endian):
 //! `MAGIC` | u64 n | n bytes JSON [`CheckpointHeader`] | u64 m | m bytes model (Burnpack) |
-//! u64 k | k bytes optimizer state (Burnpack) | 16 bytes MD5 of everything before.
-//! Burnpack keeps each parameter's id, which keys the optimizer state, so both reload together.
+//! u64 k | k bytes optimizer state (Burnpack) | 16 bytes MD5 of everything before. The model and
+//! optimizer bytes are `masktune::training::checkpoint`'s, which the page's Lab keeps too.
 
 use std::path::Path;
 
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
-use burn::store::{BurnpackStore, ModuleSnapshot};
-use burn::tensor::Bytes;
 use masktune::models::AnyModel;
+use masktune::training::checkpoint::{self, CheckpointError};
 use masktune::training::rng::RngState;
 use md5::{Digest, Md5};
 use rand_chacha::ChaCha8Rng;
@@ -83,16 +82,9 @@ pub fn save(
     optimizer: &ModuleOptimizer,
 ) -> Result<()> {
     let header_json = serde_json::to_vec(header).expect("checkpoint headers serialise to JSON");
-    let mut store = BurnpackStore::from_bytes(None);
-    model
-        .save_into(&mut store)
-        .map_err(|e| TrainError::compute("cannot serialise the model", e))?;
-    let model_bytes = store
-        .get_bytes()
-        .map_err(|e| TrainError::compute("cannot serialise the model", e))?;
-    let optim_bytes = optimizer
-        .into_bytes()
-        .map_err(|e| TrainError::compute("cannot serialise the optimizer", e))?;
+    let failed = |e| TrainError::compute("cannot write a checkpoint", e);
+    let model_bytes = checkpoint::model_bytes(model).map_err(failed)?;
+    let optim_bytes = checkpoint::optimizer_bytes(optimizer).map_err(failed)?;
     let mut out =
         Vec::with_capacity(header_json.len() + model_bytes.len() + optim_bytes.len() + 64);
     out.extend_from_slice(MAGIC);
@@ -141,28 +133,14 @@ pub fn load(
             return Err(mismatch(differences.join("; ")));
         }
     }
-    header
-        .config
-        .architecture
-        .validate()
-        .map_err(|e| corrupt(e.to_string()))?;
-    let mut model = header.config.architecture.init(device);
-    let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(model_bytes.to_vec())));
-    let applied = model
-        .load_from(&mut store)
-        .map_err(|e| corrupt(format!("model weights: {e}")))?;
-    if !applied.is_success() || !applied.missing.is_empty() || !applied.unused.is_empty() {
-        return Err(mismatch(format!(
-            "the weights do not fit {:?}: {applied}",
-            header.config.architecture
-        )));
-    }
-    let optimizer = header
-        .config
-        .optimizer
-        .build()
-        .from_bytes(Bytes::from_bytes_vec(optim_bytes.to_vec()))
-        .map_err(|e| corrupt(format!("optimizer state: {e}")))?;
+    let from = |error| match error {
+        CheckpointError::Corrupt(reason) => corrupt(reason),
+        CheckpointError::Mismatch(reason) => mismatch(reason),
+    };
+    let model =
+        checkpoint::read_model(&header.config.architecture, model_bytes, device).map_err(from)?;
+    let optimizer =
+        checkpoint::read_optimizer(&header.config.optimizer, optim_bytes).map_err(from)?;
     Ok(Loaded {
         header,
         model,
