@@ -66,6 +66,9 @@ fn round_trip_gives_identical_logits_and_metadata() {
     let bytes = Bundle::to_bytes(&model, &meta, WeightPrecision::F32).unwrap();
     let (loaded, loaded_meta) = Bundle::from_bytes(&bytes, &device).unwrap();
     assert_eq!(loaded_meta, meta);
+    // The same weights in another model make the same file (parameter ids are not kept).
+    let again = Bundle::to_bytes(&loaded, &meta, WeightPrecision::F32).unwrap();
+    assert!(again == bytes, "the model read back writes another bundle");
     let x = images(&device);
     let fresh = ARCH.init(&device).forward(x.clone()).into_data();
     let (want, got) = (

@@ -245,6 +245,15 @@ impl Bundle {
             WeightPrecision::F16 => model.collect(None, Some(half_precision()), false),
             WeightPrecision::Int8 => int8_weights::quantize(model.collect(None, None, false))?,
         };
+        // A parameter's id is drawn for each model built and means nothing to a bundle's
+        // readers: without it the same weights make the same bytes.
+        let tensors = tensors
+            .into_iter()
+            .map(|mut tensor| {
+                tensor.param_id = None;
+                tensor
+            })
+            .collect();
         let weights = Writer::new(tensors)
             .into_bytes()
             .map_err(|e| BundleError::InvalidWeights(e.to_string()))?;
