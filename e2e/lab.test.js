@@ -4,7 +4,8 @@
 // downloaded and read by `trainer-native predict`, answers as the page's analysis view does; a
 // run on a folder of the user's own images (class subfolders) placed as the trainer places it;
 // a run from the user's own trained model; the stop button, and a worker that stops during a
-// run; the worker's memory over three runs.
+// run, each followed by a run that continues from the last epoch; the worker's memory over
+// three runs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -463,7 +464,23 @@ test("the Lab masks with and fine-tunes the user's own trained model, as after t
   }
 });
 
-test("the Lab stops on request, or when its worker stops, keeps what finished and runs again", async () => {
+// What a finished run shows and gives: its epoch table, its evaluation and the SHA-256 of its two
+// bundles (the weights, byte for byte).
+async function outcome(page) {
+  const rows = await page.locator("#lab-results tr").evaluateAll((rows) => rows.map((r) => r.textContent));
+  const evaluation = await page.locator("#lab-evaluation").textContent();
+  const bundles = await page.evaluate(async () => {
+    const digest = async (id) => {
+      const bytes = await (await fetch(document.getElementById(id).href)).arrayBuffer();
+      return [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    };
+    return [await digest("lab-download-erm"), await digest("lab-download-masktune")];
+  });
+  // The table's training times differ between runs: only its numbers of the models count.
+  return { rows: rows.map((r) => r.replace(/\d+(\.\d+)? s\b/g, "")), evaluation, bundles };
+}
+
+test("the Lab stops on request, or when its worker stops, keeps what finished and continues to the run that never stopped", async () => {
   const browser = await launchChromium({ webgpu: false });
   try {
     const { page, consoleLines } = await openLab(browser);
@@ -473,10 +490,17 @@ test("the Lab stops on request, or when its worker stops, keeps what finished an
     await page.locator("#lab-status[data-state='failed']").waitFor({ timeout: 10_000 });
     assert.match(await page.locator("#lab-status").textContent(), /10 images: choose 100 to 10000/);
 
+    // The run without a stop.
     await setField(page, "#lab-images", 2000);
     await setField(page, "#lab-epochs", 3);
     await page.click("#lab-start");
-    // Stop during the second ERM epoch: the first is kept.
+    const whole = await finished(page, consoleLines);
+    assert.equal(whole.state, "finished", whole.text);
+    assert.equal(await page.locator("#lab-continue").count(), 0, "nothing to continue");
+    const unstopped = await outcome(page);
+
+    // Stop during the second ERM epoch: the first is kept, and the run continues from it.
+    await page.click("#lab-start");
     await page.locator("#lab-results tr[data-model='erm'][data-epoch='1']").waitFor({ timeout: 120_000 });
     await page.locator("#lab-status[data-state='running']", { hasText: "epoch 2" }).waitFor({ timeout: 60_000 });
     await page.click("#lab-stop");
@@ -484,22 +508,32 @@ test("the Lab stops on request, or when its worker stops, keeps what finished an
     assert.equal(state, "stopped", text);
     assert.equal(await page.locator("#lab-results tr").count(), 2, "the header and epoch 1");
     assert.equal(await page.locator("#lab-masking").count(), 0, "no masking after a stop");
+    // Only with the run's own settings.
+    const resume = page.locator("#lab-continue");
+    assert.equal(await resume.textContent(), "Continue from epoch 2");
+    await setField(page, "#lab-epochs", 4);
+    await page.locator("#lab-continue").waitFor({ state: "detached" });
+    await setField(page, "#lab-epochs", 3);
+    await resume.click();
+    const continued = await finished(page, consoleLines);
+    assert.equal(continued.state, "finished", continued.text);
+    assert.deepEqual(await outcome(page), unstopped, "the stopped run, continued, is the run that never stopped");
 
-    // A worker that stops during a run is replaced; the run says so and keeps what finished.
+    // A worker that stops during a run is replaced; the run says so, keeps what finished and
+    // continues in the new worker.
     await page.click("#lab-start");
-    await page.locator("#lab-status[data-state='running']", { hasText: "epoch 2" }).waitFor({ timeout: 120_000 });
+    await page.locator("#lab-status[data-state='running']", { hasText: "epoch 3" }).waitFor({ timeout: 120_000 });
     await stopComputeWorker(page);
     await page.locator("#lab-status[data-state='failed']").waitFor({ timeout: 10_000 });
     assert.equal(await page.locator("#lab-status").textContent(),
-      `${SIMULATED_STOP}; a new worker has started: start the run again`);
-    assert.equal(await page.locator("#lab-results tr").count(), 2, "the header and epoch 1");
+      `${SIMULATED_STOP}; a new worker has started: continue the run after its epoch 2, or start it again`);
+    assert.equal(await page.locator("#lab-results tr").count(), 3, "the header and epochs 1 and 2");
     await page.locator("#backend-status[data-state='ready']").waitFor({ timeout: 60_000 });
-
-    // The worker (here, the new one) is free again: a short run completes.
-    await setField(page, "#lab-images", 200);
-    await setField(page, "#lab-epochs", 1);
-    await page.click("#lab-start");
-    assert.equal((await finished(page, consoleLines)).state, "finished");
+    assert.equal(await resume.textContent(), "Continue from epoch 3");
+    await resume.click();
+    const again = await finished(page, consoleLines);
+    assert.equal(again.state, "finished", again.text);
+    assert.deepEqual(await outcome(page), unstopped, "the run continued in a new worker is the run that never stopped");
   } finally {
     await browser.close();
   }

@@ -7,7 +7,7 @@ use masktune::evaluation::EvaluationReport;
 use masktune::model_file;
 use masktune::models::preprocess::{DatasetKind, Normalization};
 use masktune::training::masking_pass::GroupMasking;
-use masktune::training::{Augmentation, OptimizerSettings, Recipe};
+use masktune::training::{Augmentation, OptimizerSettings, Recipe, RngState};
 use serde::{Deserialize, Serialize};
 
 use super::{BackendKind, Pictures};
@@ -208,7 +208,7 @@ impl LabTask {
 }
 
 /// What a Lab run trains on.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum LabData {
     /// Spurious MNIST, painted on the Lab's MNIST subset (shipped with the page).
     SpuriousMnist(LabDataUrls),
@@ -234,6 +234,31 @@ pub enum LabErm {
     /// run masks with it and fine-tunes it, as `trainer-native import` followed by `mask`,
     /// `finetune` and `evaluate`.
     Given(LabFile),
+    /// Trained in an earlier run with the same data and settings, which stopped (or lost its
+    /// worker) after the epochs of this checkpoint: the run trains the rest and ends as that
+    /// run would have, as `trainer-native train --resume`.
+    Continue(Box<LabCheckpoint>),
+}
+
+/// ERM training after an epoch, which the page keeps for [`LabErm::Continue`]. Runs on the CPU
+/// backend send one after every ERM epoch; runs on WebGPU cannot (Burn reads the optimizer's
+/// state synchronously, which a browser's WebGPU cannot).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LabCheckpoint {
+    /// ERM epochs done.
+    pub epochs: usize,
+    /// The last epoch's model and the optimizer's state (`masktune::training::checkpoint`).
+    #[serde(with = "serde_bytes")]
+    pub model: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub optimizer: Vec<u8>,
+    /// The training RNG after the last epoch.
+    pub rng: RngState,
+    /// The best epoch so far (1-based, by validation accuracy) and its model.
+    pub best_epoch: usize,
+    pub best_val_accuracy: f64,
+    #[serde(with = "serde_bytes")]
+    pub best_model: Vec<u8>,
 }
 
 /// The Lab's data: MNIST's four idx files, shipped with the page (scripts/make_lab_data.py
@@ -344,6 +369,8 @@ pub enum LabEvent {
     },
     /// An ERM epoch, or the fine-tuning epoch, finished.
     Epoch(EpochPoint),
+    /// ERM training after the epoch just reported, to continue from.
+    Checkpoint(Box<LabCheckpoint>),
     /// The masking pass finished: examples of each group, and how much it hid per group.
     Masked {
         /// ERM epoch (1-based) of the best model, which made the maps.

@@ -45,6 +45,7 @@ pub fn LabView() -> impl IntoView {
                     disabled=move || lab.running() || !page.backend_ready() || !lab.ready()>"Start"</button>
                 <button id="lab-stop" on:click=move |_| page.stop_lab()
                     disabled=move || lab.run_state.get() != RunState::Running>"Stop"</button>
+                <ContinueButton />
                 <RunStatus />
             </div>
             <DataSummaryView />
@@ -307,6 +308,26 @@ fn recipe_text(data: DataChoice, erm: ErmChoice) -> &'static str {
              <images>. From scratch a model needs many epochs (the trainer's default is 20); one \
              shows the steps."
         }
+    }
+}
+
+/// Continues the last run from its last ERM epoch, where it stopped or lost its worker and the
+/// data and settings are still its own.
+#[component]
+fn ContinueButton() -> impl IntoView {
+    let page = expect_context::<PageState>();
+    move || {
+        page.continuable_epochs().map(|done| {
+            let text = if done < page.lab.settings.with(|s| s.epochs) {
+                format!("Continue from epoch {}", done + 1)
+            } else {
+                "Continue: mask and fine-tune".into()
+            };
+            view! {
+                <button id="lab-continue" data-epochs=done on:click=move |_| page.continue_lab()
+                    disabled=move || !page.backend_ready()>{text}</button>
+            }
+        })
     }
 }
 

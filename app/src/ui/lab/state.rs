@@ -13,8 +13,8 @@ use super::folder::ChosenFolder;
 use super::given_model::GivenModel;
 use crate::object_url::ObjectUrl;
 use crate::protocol::lab::{
-    EpochPoint, LabBundles, LabEvent, LabModel, LabSettings, LabStep, LabTask, MaskExample,
-    WorkerMemory,
+    EpochPoint, LabBundles, LabCheckpoint, LabData, LabEvent, LabModel, LabSettings, LabStep,
+    LabTask, MaskExample, WorkerMemory,
 };
 use crate::protocol::{BackendKind, Request};
 
@@ -164,6 +164,12 @@ pub struct LabState {
     pub worker_memory: RwSignal<Option<WorkerMemory>>,
     /// Number of the current run; answers for older runs are ignored.
     run: StoredValue<u64>,
+    /// What the current (or last) run trains on and with which settings, where it trains its
+    /// ERM model: what a run continuing it must have too.
+    run_inputs: StoredValue<Option<(LabData, LabSettings)>>,
+    /// The current (or last) run's ERM training after its last epoch: a run that stopped or
+    /// lost its worker continues from it.
+    checkpoint: RwSignal<Option<Arc<LabCheckpoint>>>,
 }
 
 impl LabState {
@@ -190,6 +196,8 @@ impl LabState {
             downloads: RwSignal::new(None),
             worker_memory: RwSignal::new(None),
             run: StoredValue::new(0),
+            run_inputs: StoredValue::new(None),
+            checkpoint: RwSignal::new(None),
         }
     }
 
@@ -305,21 +313,77 @@ impl LabState {
         run == self.run.get_value() && self.run_state.get_untracked() == RunState::Running
     }
 
-    /// Forgets the last run and numbers a new one.
-    pub fn begin_run(&self) -> u64 {
+    /// Numbers a new run on `data` with `settings` and forgets the last one; a run that
+    /// continues the last keeps its ERM epochs up to `continues`' and its checkpoint.
+    pub fn begin_run(
+        &self,
+        data: &LabData,
+        settings: &LabSettings,
+        continues: Option<&LabCheckpoint>,
+    ) -> u64 {
         let run = self.run.get_value() + 1;
         self.run.set_value(run);
         self.run_state.set(RunState::Running);
         self.run_erm.set(self.erm_choice.get_untracked());
+        let trains = self.erm_choice.get_untracked() == ErmChoice::Train;
+        self.run_inputs
+            .set_value(trains.then(|| (data.clone(), settings.clone())));
         self.data.set(None);
         self.step.set(None);
         self.training_on.set(None);
-        self.loss_trace.set(Vec::new());
-        self.epochs.set(Vec::new());
+        // Epochs after the checkpoint's, and the fine-tuning's, are trained again.
+        let kept = continues.map_or(0, |checkpoint| checkpoint.epochs);
+        self.loss_trace.update(|trace| {
+            trace.retain(|(model, [epochs, _])| *model == LabModel::Erm && *epochs <= kept as f64)
+        });
+        self.epochs.update(|points| {
+            points.retain(|point| point.model == LabModel::Erm && point.epoch <= kept)
+        });
+        if continues.is_none() {
+            self.checkpoint.set(None);
+        }
         self.masked.set(None);
         self.evaluation.set(None);
         self.downloads.set(None);
         run
+    }
+
+    /// The checkpoint a run on `data` with `settings` would continue from: the last run's, if
+    /// it trained its ERM model on the same data with the same settings.
+    pub fn checkpoint_for(
+        &self,
+        data: &LabData,
+        settings: &LabSettings,
+    ) -> Option<Arc<LabCheckpoint>> {
+        let same = self.run_inputs.with_value(|inputs| {
+            inputs
+                .as_ref()
+                .is_some_and(|(d, s)| d == data && s == settings)
+        });
+        let checkpoint = self.checkpoint.get();
+        (same && self.erm_choice.get() == ErmChoice::Train)
+            .then_some(checkpoint)
+            .flatten()
+    }
+
+    /// ERM epochs of the current (or last) run's checkpoint.
+    pub fn checkpoint_epochs(&self) -> Option<usize> {
+        self.checkpoint
+            .with_untracked(|checkpoint| checkpoint.as_ref().map(|c| c.epochs))
+    }
+
+    /// ERM epochs done by the last run, which ended before it finished and which a run with
+    /// the settings and data chosen now can continue.
+    pub fn continuable(&self, data: &LabData) -> Option<usize> {
+        if !matches!(
+            self.run_state.get(),
+            RunState::Stopped | RunState::Failed(_)
+        ) {
+            return None;
+        }
+        let settings = self.settings.get();
+        self.checkpoint_for(data, &settings)
+            .map(|checkpoint| checkpoint.epochs)
     }
 
     /// The run to stop in the worker, if one is going there; a run still waiting for its folder
@@ -384,6 +448,7 @@ impl LabState {
                 read_before,
             })),
             LabEvent::Epoch(point) => self.epochs.update(|points| points.push(point)),
+            LabEvent::Checkpoint(checkpoint) => self.checkpoint.set(Some(Arc::from(checkpoint))),
             LabEvent::Masked {
                 source_epoch,
                 examples,
@@ -421,5 +486,121 @@ impl LabState {
     fn end(&self, state: RunState) {
         self.step.set(None);
         self.run_state.set(state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use leptos::prelude::*;
+    use masktune::training::{RngState, training_rng};
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::{LabState, RunState};
+    use crate::protocol::lab::{
+        EpochPoint, LabCheckpoint, LabData, LabEvent, LabModel, LabSettings, LabStep,
+    };
+
+    fn point(model: LabModel, epoch: usize) -> EpochPoint {
+        EpochPoint {
+            model,
+            epoch,
+            train_loss: Some(0.5),
+            train_accuracy: Some(0.8),
+            val_accuracy: 0.7,
+            tests: Vec::new(),
+            train_ms: Some(1.0),
+        }
+    }
+
+    fn checkpoint(epochs: usize) -> Box<LabCheckpoint> {
+        Box::new(LabCheckpoint {
+            epochs,
+            model: vec![1],
+            optimizer: vec![2],
+            rng: RngState::capture(&training_rng(0)),
+            best_epoch: 1,
+            best_val_accuracy: 0.7,
+            best_model: vec![3],
+        })
+    }
+
+    /// A batch of ERM epoch `epoch` (1-based), `share` of the way through it.
+    fn batch(epoch: usize, share: u64) -> LabEvent {
+        LabEvent::Progress {
+            step: LabStep::Erm { epoch },
+            done: share,
+            of: 4,
+            batch_loss: Some(0.5),
+            running_accuracy: None,
+        }
+    }
+
+    fn epochs_shown(lab: &LabState) -> Vec<(LabModel, usize)> {
+        lab.epochs
+            .get_untracked()
+            .iter()
+            .map(|p| (p.model, p.epoch))
+            .collect()
+    }
+
+    #[wasm_bindgen_test]
+    fn a_run_continues_from_its_last_checkpoint_with_its_own_data_and_settings_only() {
+        let owner = Owner::new();
+        owner.set();
+        let lab = LabState::new();
+        let data = LabData::Folder {
+            folder: 1,
+            files: 10,
+        };
+        let settings = LabSettings {
+            epochs: 3,
+            ..LabSettings::default()
+        };
+        lab.settings.set(settings.clone());
+        let run = lab.begin_run(&data, &settings, None);
+        for epoch in 1..=2 {
+            lab.receive(run, batch(epoch, 4));
+            lab.receive(run, LabEvent::Epoch(point(LabModel::Erm, epoch)));
+            lab.receive(run, LabEvent::Checkpoint(checkpoint(epoch)));
+        }
+        // Epoch 3 is reported, its checkpoint is not: the worker stopped in between.
+        lab.receive(run, batch(3, 2));
+        lab.receive(run, LabEvent::Epoch(point(LabModel::Erm, 3)));
+        assert_eq!(lab.continuable(&data), None, "the run is going");
+        lab.failed("the worker stopped".into());
+        assert_eq!(lab.continuable(&data), Some(2));
+        let other = LabData::Folder {
+            folder: 2,
+            files: 10,
+        };
+        assert_eq!(lab.continuable(&other), None, "another folder");
+        lab.settings.update(|s| s.lr = 0.5);
+        assert_eq!(lab.continuable(&data), None, "another learning rate");
+        lab.settings.set(settings.clone());
+
+        let from = lab.checkpoint_for(&data, &settings).unwrap();
+        let run = lab.begin_run(&data, &settings, Some(&from));
+        assert_eq!(
+            epochs_shown(&lab),
+            [(LabModel::Erm, 1), (LabModel::Erm, 2)],
+            "the checkpoint's epochs stay, epoch 3 is trained again"
+        );
+        let trace: Vec<f64> = lab
+            .loss_trace
+            .get_untracked()
+            .iter()
+            .map(|(_, [x, _])| *x)
+            .collect();
+        assert_eq!(trace, [1.0, 2.0]);
+        // Stopped before its first epoch, it continues from the same checkpoint.
+        lab.receive(run, LabEvent::Stopped);
+        assert_eq!(lab.run_state.get_untracked(), RunState::Stopped);
+        assert_eq!(lab.continuable(&data), Some(2));
+
+        // A new run forgets it.
+        let run = lab.begin_run(&data, &settings, None);
+        assert!(epochs_shown(&lab).is_empty());
+        lab.receive(run, LabEvent::Stopped);
+        assert_eq!(lab.continuable(&data), None);
     }
 }

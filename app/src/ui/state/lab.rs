@@ -1,5 +1,6 @@
-//! What the Lab asks of the worker: a run, a stop, a folder handed over, the description of a
-//! model file given to it; and showing its last pair in the analysis view.
+//! What the Lab asks of the worker: a run (or the last one continued), a stop, a folder handed
+//! over, the description of a model file given to it; and showing its last pair in the
+//! analysis view.
 
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
@@ -7,7 +8,9 @@ use leptos::prelude::*;
 use super::{PageState, View};
 use crate::assets;
 use crate::protocol::Request;
-use crate::protocol::lab::{LabData, LabDataUrls, LabErm, LabEvent, LabFile, LabStep};
+use crate::protocol::lab::{
+    LabCheckpoint, LabData, LabDataUrls, LabErm, LabEvent, LabFile, LabStep,
+};
 use crate::tasks;
 use crate::ui::lab::{ChosenFolder, DataChoice, GivenModel};
 
@@ -24,30 +27,45 @@ impl PageState {
     /// Asks the worker to run the Lab on its chosen data with the settings in its controls; a run
     /// on a folder the worker does not have all of yet waits for the rest.
     pub fn start_lab(self) {
+        self.run_lab(false);
+    }
+
+    /// Asks the worker to continue the last run, which stopped or lost its worker, from its
+    /// last ERM epoch (the same data and settings).
+    pub fn continue_lab(self) {
+        self.run_lab(true);
+    }
+
+    fn run_lab(self, continuing: bool) {
         let lab = self.lab;
         let settings = lab.settings.get_untracked();
         let request = untrack(|| {
             let task = lab.task()?;
             let given = lab.given()?;
             settings.check(&task, given.as_deref().and_then(GivenModel::description))?;
-            let data = match lab.data_choice.get() {
-                DataChoice::SpuriousMnist => {
-                    LabData::SpuriousMnist(LabDataUrls::in_folder(LAB_DATA, assets::absolute_url)?)
-                }
-                DataChoice::Folder => LabData::Folder {
-                    folder: lab.folder_number(),
-                    files: lab.folder.get().map_or(0, |folder| folder.file_count()),
-                },
-            };
+            let data = self.lab_data()?;
             let waits = matches!(data, LabData::Folder { .. }) && !lab.folder_handed();
-            let erm = given.map_or(LabErm::Train, |g| LabErm::Given(g.lab_file()));
+            let erm = match (given, continuing) {
+                (Some(given), _) => LabErm::Given(given.lab_file()),
+                (None, false) => LabErm::Train,
+                (None, true) => {
+                    let checkpoint = lab
+                        .checkpoint_for(&data, &settings)
+                        .ok_or("the run to continue is gone: start it again")?;
+                    LabErm::Continue(Box::new(LabCheckpoint::clone(&checkpoint)))
+                }
+            };
             Ok::<_, String>((data, erm, waits))
         });
         let (data, erm, waits) = match request {
             Ok(request) => request,
             Err(message) => return lab.failed(message),
         };
-        let run = lab.begin_run();
+        let continues = match &erm {
+            LabErm::Continue(checkpoint) => Some(checkpoint.as_ref()),
+            _ => None,
+        };
+        let run = lab.begin_run(&data, &settings, continues);
         let start = Request::StartLab {
             run,
             data,
@@ -65,6 +83,28 @@ impl PageState {
         if let Err(message) = sent {
             lab.failed(message);
         }
+    }
+
+    /// What the Lab's chosen data is, as a run asks the worker for it.
+    pub fn lab_data(self) -> Result<LabData, String> {
+        let lab = self.lab;
+        Ok(match lab.data_choice.get() {
+            DataChoice::SpuriousMnist => {
+                LabData::SpuriousMnist(LabDataUrls::in_folder(LAB_DATA, assets::absolute_url)?)
+            }
+            DataChoice::Folder => LabData::Folder {
+                folder: lab.folder_number(),
+                files: lab.folder.get().map_or(0, |folder| folder.file_count()),
+            },
+        })
+    }
+
+    /// ERM epochs of the last run that a run with the data and settings chosen now can
+    /// continue from, where that run stopped or lost its worker.
+    pub fn continuable_epochs(self) -> Option<usize> {
+        self.lab_data()
+            .ok()
+            .and_then(|data| self.lab.continuable(&data))
     }
 
     /// Takes a folder the user chose or dropped as the Lab's data, and hands it to the worker.

@@ -160,9 +160,14 @@ impl PageState {
         );
         self.fail_all(lost, &lost_note);
         if self.lab.running() {
-            self.lab.failed(format!(
-                "{message}; a new worker has started: start the run again"
-            ));
+            let next = match self.lab.checkpoint_epochs() {
+                Some(epochs) => {
+                    format!("continue the run after its epoch {epochs}, or start it again")
+                }
+                None => "start the run again".into(),
+            };
+            self.lab
+                .failed(format!("{message}; a new worker has started: {next}"));
         }
         let generation = self.generation.get_value();
         let reloaded = self.reloaded.get_value() == Some(generation);

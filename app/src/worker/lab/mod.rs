@@ -1,38 +1,37 @@
 //! The Lab in the worker: the run's data ([`data`]: spurious MNIST or the user's folder), then
-//! ERM training by the trainer's own loop (`masktune::training`) or the user's trained model in
-//! its place, the masking and the fine-tuning, reporting every batch and every epoch, and
-//! stopping after any batch when asked.
+//! ERM training by the trainer's own loop (`masktune::training`), from the start or from an
+//! earlier run's checkpoint, or the user's trained model in its place, the masking and the
+//! fine-tuning, reporting every batch and every epoch, and stopping after any batch when asked.
 
 mod data;
+mod erm;
 
 pub use data::{HandedFolder, KeptData};
 use data::{LabSets, RunData};
+pub use erm::describe;
+use erm::{Erm, given_erm, read_given, train_erm};
 
 use std::cell::RefCell;
 use std::ops::ControlFlow;
 
-use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use gloo_timers::future::TimeoutFuture;
 use masktune::bundle::{Bundle, BundleMetadata, CheckpointKind, TrainingSummary, WeightPrecision};
 use masktune::data::ImageSet;
 use masktune::evaluation::{self, EvaluationReport};
 use masktune::heatmap::{heatmap_rgba, levels};
-use masktune::model_file;
 use masktune::models::AnyModel;
 use masktune::models::preprocess::InputSize;
 use masktune::readback;
 use masktune::training::masking_pass::{example_indices, mask_set};
 use masktune::training::memory::StepMemory;
-use masktune::training::{self, BatchDone, Batching, TrainingError, accuracy, training_rng};
-use rand_chacha::ChaCha8Rng;
+use masktune::training::{self, BatchDone, Batching, TrainingError, accuracy};
 
 use super::backend::{ComputeBackend, now_ms};
 use super::{canvas, memory};
 use crate::protocol::BackendKind;
 use crate::protocol::lab::{
-    EpochPoint, LabBundles, LabData, LabErm, LabEvent, LabFile, LabModel, LabSettings, LabStep,
-    MaskExample,
+    EpochPoint, LabBundles, LabData, LabErm, LabEvent, LabModel, LabSettings, LabStep, MaskExample,
 };
 
 /// One Lab run as the worker sees it: where it reports, and whether the page asked it to stop.
@@ -55,25 +54,6 @@ impl From<TrainingError> for Ended {
             other => Ended::Failed(other.to_string()),
         }
     }
-}
-
-/// What ERM training leaves: the best model by validation accuracy (which the masking uses)
-/// and the last, with its optimizer, RNG and learning rate (which the fine-tuning continues).
-pub struct Erm {
-    /// A snapshot (evaluation mode): the epochs after it leave its batch norms alone.
-    best: AnyModel,
-    /// 0 for a given model.
-    best_epoch: usize,
-    /// The best and the last model's probabilities on the held-out sets.
-    best_probabilities: HeldOut,
-    last_probabilities: HeldOut,
-    last: AnyModel,
-    optimizer: ModuleOptimizer,
-    rng: ChaCha8Rng,
-    last_lr: f64,
-    epochs: usize,
-    /// The file the model came from, where the user gave it.
-    given: Option<String>,
 }
 
 /// Example rows of the masking grid (two of each group).
@@ -126,148 +106,6 @@ async fn check_memory(lab: &LabRun<'_>, sets: &LabSets) -> Result<(), Ended> {
         fits => format!("set the batch size to {fits} or less, or train it with trainer-native"),
     };
     Err(Ended::Failed(format!("{what}: {change}.")))
-}
-
-/// Trains the ERM model, measuring it after every epoch.
-async fn train_erm(lab: &LabRun<'_>, sets: &LabSets, settings: &LabSettings) -> Result<Erm, Ended> {
-    let recipe = &sets.recipe.recipe;
-    let plain = lab.backend.device.clone();
-    let device = plain.clone().autodiff();
-    // As the trainer: the seed drives the weights' initialisation, then the data order.
-    device.seed(settings.seed);
-    let mut model = recipe.architecture.init(&device);
-    let mut optimizer = recipe.optimizer.build();
-    let mut rng = training_rng(settings.seed);
-    let batching = sets.batching();
-    let mut best: Option<(f64, usize, AnyModel, HeldOut)> = None;
-    let mut last_probabilities = None;
-    for epoch in 0..recipe.epochs {
-        let step = LabStep::Erm { epoch: epoch + 1 };
-        let start = now_ms();
-        let trained = training::train_epoch(
-            model,
-            &mut optimizer,
-            recipe.optimizer.lr_at(epoch),
-            &sets.splits.train,
-            &batching,
-            &mut rng,
-            &device,
-            |done| after_batch(lab, step, done),
-        )
-        .await?;
-        let train_ms = now_ms() - start;
-        model = trained.model;
-        let probabilities = measure(lab, &model, sets, &batching, &plain).await?;
-        let (val_accuracy, tests) = probabilities.accuracies(sets);
-        (lab.report)(LabEvent::Epoch(EpochPoint {
-            model: LabModel::Erm,
-            epoch: epoch + 1,
-            train_loss: Some(trained.loss),
-            train_accuracy: Some(trained.accuracy),
-            val_accuracy,
-            tests,
-            train_ms: Some(train_ms),
-        }));
-        // As the trainer: a later epoch replaces the best only when strictly better.
-        if best.as_ref().is_none_or(|(acc, ..)| val_accuracy > *acc) {
-            let kept = training::snapshot(&model);
-            best = Some((val_accuracy, epoch + 1, kept, probabilities.clone()));
-        }
-        last_probabilities = Some(probabilities);
-    }
-    let (_, best_epoch, best, best_probabilities) =
-        best.expect("settings.check() asks for at least one epoch");
-    Ok(Erm {
-        best,
-        best_epoch,
-        best_probabilities,
-        last_probabilities: last_probabilities.expect("as many as the best"),
-        last: model,
-        optimizer,
-        rng,
-        last_lr: sets.recipe.finetune_lr(),
-        epochs: recipe.epochs,
-        given: None,
-    })
-}
-
-/// The user's trained model, read from its file on the run's backend.
-struct GivenErm {
-    file_name: String,
-    /// Evaluation mode.
-    model: AnyModel,
-    meta: BundleMetadata,
-}
-
-/// Reads the user's model, if the run was given one: before the data, so that a file that
-/// cannot be read fails the run at once.
-async fn read_given(lab: &LabRun<'_>, erm: &LabErm) -> Result<Option<GivenErm>, Ended> {
-    let LabErm::Given(file) = erm else {
-        return Ok(None);
-    };
-    let failed = |error: String| Ended::Failed(format!("{}: {error}", file.path));
-    let bytes = given_bytes(file).await.map_err(failed)?;
-    let (model, meta) =
-        model_file::read(&bytes, &lab.backend.device).map_err(|e| failed(e.to_string()))?;
-    Ok(Some(GivenErm {
-        file_name: file.path.clone(),
-        model,
-        meta,
-    }))
-}
-
-/// What a model file given to the Lab says its model is ([`model_file::metadata`]), or why
-/// it cannot be read, for the page to check against the data before a run.
-pub async fn describe(file: &LabFile) -> Result<BundleMetadata, String> {
-    let bytes = given_bytes(file).await?;
-    model_file::metadata(&bytes).map_err(|error| error.to_string())
-}
-
-async fn given_bytes(file: &LabFile) -> Result<Vec<u8>, String> {
-    super::blob_bytes(&file.blob)
-        .await
-        .map_err(|error| format!("the file could not be read ({error:?})"))
-}
-
-/// The user's model as the run's ERM model, as `trainer-native import` makes it: measured on
-/// the held-out sets (reported as epoch 0), the best and the last model at once, fine-tuned
-/// with a fresh optimizer and the training RNG of the seed.
-async fn given_erm(
-    lab: &LabRun<'_>,
-    sets: &LabSets,
-    settings: &LabSettings,
-    given: GivenErm,
-) -> Result<Erm, Ended> {
-    let plain = lab.backend.device.clone();
-    let probabilities = measure(lab, &given.model, sets, &sets.batching(), &plain).await?;
-    let (val_accuracy, tests) = probabilities.accuracies(sets);
-    (lab.report)(LabEvent::Epoch(EpochPoint {
-        model: LabModel::Erm,
-        epoch: 0,
-        train_loss: None,
-        train_accuracy: None,
-        val_accuracy,
-        tests,
-        train_ms: None,
-    }));
-    let device = plain.autodiff();
-    device.seed(settings.seed);
-    let last = readback::module_to(&given.model, &device)
-        .await
-        .map_err(|error| Ended::Failed(format!("the model could not be trained: {error}")))?
-        .train();
-    Ok(Erm {
-        best: given.model,
-        best_epoch: 0,
-        best_probabilities: probabilities.clone(),
-        last_probabilities: probabilities,
-        last,
-        optimizer: sets.recipe.recipe.optimizer.build(),
-        rng: training_rng(settings.seed),
-        last_lr: sets.recipe.finetune_lr(),
-        epochs: 0,
-        given: Some(given.file_name),
-    })
 }
 
 /// Masks the training set with the best ERM model's XGradCAM maps and shows examples.
@@ -544,9 +382,12 @@ pub async fn run(
     });
     (lab.report)(sets.summary());
     check_memory(lab, &sets).await?;
-    let mut erm = match given {
-        None => train_erm(lab, &sets, settings).await?,
-        Some(given) => given_erm(lab, &sets, settings, given).await?,
+    let mut erm = match (given, erm) {
+        (Some(given), _) => given_erm(lab, &sets, settings, given).await?,
+        (None, LabErm::Continue(checkpoint)) => {
+            train_erm(lab, &sets, settings, Some(checkpoint.as_ref())).await?
+        }
+        (None, _) => train_erm(lab, &sets, settings, None).await?,
     };
     let masked = mask_train(lab, &sets, &erm).await?;
     let (masktune, probabilities) = finetune(lab, &sets, &masked, &mut erm).await?;
