@@ -40,7 +40,7 @@ mod weights_difference;
 
 use crate::models::preprocess::{InputSize, Normalization};
 use crate::models::{AnyModel, Architecture};
-use crate::problem_list::join_first;
+use crate::problem_list::{join_first, weight_misfits};
 
 /// The first bytes of every bundle.
 pub const MAGIC: &[u8; 8] = b"MTBUNDLE";
@@ -298,19 +298,7 @@ impl Bundle {
             .then(half_precision);
         let mut model = meta.architecture.init(device);
         let result = model.apply(tensors, None, adapter, false);
-        let mut problems: Vec<String> = result.errors.iter().map(ToString::to_string).collect();
-        problems.extend(
-            result
-                .missing
-                .iter()
-                .map(|(path, _)| format!("missing tensor '{path}'")),
-        );
-        problems.extend(
-            result
-                .unused
-                .iter()
-                .map(|path| format!("unexpected tensor '{path}'")),
-        );
+        let problems = weight_misfits(&result);
         if !problems.is_empty() {
             return Err(BundleError::WeightsMismatch(join_first(problems, 5)));
         }

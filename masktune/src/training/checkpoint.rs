@@ -10,6 +10,7 @@ use burn::tensor::Bytes;
 
 use super::OptimizerSettings;
 use crate::models::{AnyModel, Architecture};
+use crate::problem_list::{join_first, weight_misfits};
 
 /// Why saved weights or optimizer state cannot be taken back.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -66,9 +67,11 @@ pub fn read_model(
     let applied = model
         .load_from(&mut store)
         .map_err(|e| CheckpointError::Corrupt(format!("model weights: {e}")))?;
-    if !applied.is_success() || !applied.missing.is_empty() || !applied.unused.is_empty() {
+    let problems = weight_misfits(&applied);
+    if !problems.is_empty() {
         return Err(CheckpointError::Mismatch(format!(
-            "the weights do not fit {architecture:?}: {applied}"
+            "the weights do not fit {architecture:?}: {}",
+            join_first(problems, 5)
         )));
     }
     Ok(model)
