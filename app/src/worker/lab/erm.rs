@@ -56,6 +56,8 @@ struct ErmState {
     rng: ChaCha8Rng,
     epochs_done: usize,
     best: Option<BestEpoch>,
+    /// The last model's probabilities on the held-out sets, once an epoch or the end of ERM
+    /// needs them.
     last_probabilities: Option<HeldOut>,
 }
 
@@ -75,8 +77,9 @@ impl ErmState {
         }
     }
 
-    /// Where an earlier run's checkpoint left it, its best and last model measured on the
-    /// held-out sets again (the same probabilities as then: the CPU backend is deterministic).
+    /// Where an earlier run's checkpoint left it, with the probabilities on the held-out sets
+    /// that the rest of the run needs measured again (the same as then: the CPU backend is
+    /// deterministic): the best model's, and the last one's where no epoch is left to train.
     async fn continued(
         lab: &LabRun<'_>,
         sets: &LabSets,
@@ -106,8 +109,16 @@ impl ErmState {
             .map_err(|e| cannot(e.to_string()))?;
         let rng = checkpoint.rng.restore().map_err(cannot)?;
         let batching = sets.batching();
-        let last_probabilities = measure(lab, &model, sets, &batching, &plain).await?;
-        let best_probabilities = measure(lab, &best, sets, &batching, &plain).await?;
+        let last_probabilities = if checkpoint.epochs == recipe.epochs {
+            Some(measure(lab, &model, sets, &batching, &plain).await?)
+        } else {
+            None
+        };
+        let best_probabilities = match &last_probabilities {
+            // The best epoch is the last: the same weights.
+            Some(last) if checkpoint.best_epoch == checkpoint.epochs => last.clone(),
+            _ => measure(lab, &best, sets, &batching, &plain).await?,
+        };
         Ok(ErmState {
             model,
             optimizer,
@@ -119,7 +130,7 @@ impl ErmState {
                 model: best,
                 probabilities: best_probabilities,
             }),
-            last_probabilities: Some(last_probabilities),
+            last_probabilities,
         })
     }
 
