@@ -4,8 +4,8 @@
 // downloaded and read by `trainer-native predict`, answers as the page's analysis view does; a
 // run on a folder of the user's own images (class subfolders) placed as the trainer places it;
 // a run from the user's own trained model; the stop button, and a worker that stops during a
-// run, each followed by a run that continues from the last epoch; the worker's memory over
-// three runs.
+// run, each followed by a run that continues from the last epoch (in ERM, or after it in the
+// fine-tuning); the worker's memory over three runs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { accessibilityViolations } from "./support/accessibility.js";
 import { serveDirectory } from "./support/server.js";
+import { runEnded, runOutcome } from "./support/lab.js";
 import { launchChromium, screenshot, collectConsole, pageUrl, setField, sidewaysOverflow, stopComputeWorker, SIMULATED_STOP } from "./support/browser.js";
 import { readCards, assertAgrees } from "./support/cards.js";
 import { version } from "../scripts/stamp_assets.mjs";
@@ -47,13 +48,6 @@ async function openLab(browser, { webgpu = false } = {}) {
   return { page, consoleLines };
 }
 
-async function finished(page, consoleLines) {
-  const end = page.locator("#lab-status:is([data-state='finished'], [data-state='failed'], [data-state='stopped'])");
-  await end.waitFor({ timeout: 300_000 });
-  const state = await end.getAttribute("data-state");
-  return { state, text: `${await end.textContent()}\n${consoleLines.join("\n")}` };
-}
-
 const numbers = async (row) =>
   Object.fromEntries(
     await Promise.all(
@@ -70,7 +64,7 @@ for (const webgpu of [false, true]) {
       await setField(page, "#lab-images", 1000);
       await setField(page, "#lab-epochs", 1);
       await page.click("#lab-start");
-      const { state, text } = await finished(page, consoleLines);
+      const { state, text } = await runEnded(page, consoleLines);
       await screenshot(page, `lab-${name}`);
       assert.equal(state, "finished", text);
 
@@ -142,7 +136,7 @@ for (const webgpu of [false, true]) {
         assert.match(await page.locator("#lab-erm").textContent(), /^lab-seed0-erm\.mtb: MNIST CNN \(width 16\) trained on spurious_mnist; classes 0-4, 5-9; 28×28 px images\.$/);
         await setField(page, "#lab-lr", 0.005);
         await page.click("#lab-start");
-        const again = await finished(page, consoleLines);
+        const again = await runEnded(page, consoleLines);
         assert.equal(again.state, "finished", again.text);
         const given = page.locator("#lab-results tr[data-model='erm']");
         assert.equal(await given.getAttribute("data-epoch"), "0");
@@ -278,7 +272,7 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
     await page.locator("#lab-folder[data-state='ready']").waitFor();
     await setField(page, "#lab-image-size", 32);
     await page.click("#lab-start");
-    const failed = await finished(page, consoleLines);
+    const failed = await runEnded(page, consoleLines);
     assert.equal(failed.state, "failed", failed.text);
     assert.match(
       await page.locator("#lab-status").textContent(),
@@ -303,7 +297,7 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
     await setField(page, "#lab-image-size", 32);
     await setField(page, "#lab-epochs", 2);
     await page.click("#lab-start");
-    const { state, text } = await finished(page, consoleLines);
+    const { state, text } = await runEnded(page, consoleLines);
     await screenshot(page, "lab-folder");
     assert.equal(state, "finished", text);
 
@@ -350,7 +344,7 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
     };
     const firstRun = await epochRows();
     await page.click("#lab-start");
-    assert.equal((await finished(page, consoleLines)).state, "finished");
+    assert.equal((await runEnded(page, consoleLines)).state, "finished");
     const readBefore = " The images as the last run read them: same folder, seed, images per split and image side.";
     assert.equal(await page.locator("#lab-data").textContent(), `${data[0]}${readBefore}`);
     assert.deepEqual(await epochRows(), firstRun);
@@ -367,7 +361,7 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
     await page.click("#view-lab");
     await setField(page, "#lab-seed", 1);
     await page.click("#lab-start");
-    assert.equal((await finished(page, consoleLines)).state, "finished");
+    assert.equal((await runEnded(page, consoleLines)).state, "finished");
     assert.match(await page.locator("#lab-data").textContent(), /square: \d+\.$/);
 
     // A worker that replaces a stopped one has none of the folder: the page hands it over again
@@ -376,7 +370,7 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
     await page.locator("#lab-folder[data-handed='false']").waitFor({ timeout: 10_000 });
     await page.locator("#lab-folder[data-handed='true']").waitFor({ timeout: 60_000 });
     await page.click("#lab-start");
-    assert.equal((await finished(page, consoleLines)).state, "finished");
+    assert.equal((await runEnded(page, consoleLines)).state, "finished");
     assert.match(await page.locator("#lab-data").textContent(), /square: \d+\.$/);
   } finally {
     await browser.close();
@@ -432,7 +426,7 @@ test("the Lab masks with and fine-tunes the user's own trained model, as after t
       "shapes-erm.safetensors: VGG-11 (width 4) trained on folder; classes disc, square; 32×32 px images.",
     );
     await page.click("#lab-start");
-    const { state, text } = await finished(page, consoleLines);
+    const { state, text } = await runEnded(page, consoleLines);
     await screenshot(page, "lab-given-model");
     assert.equal(state, "finished", text);
 
@@ -464,22 +458,6 @@ test("the Lab masks with and fine-tunes the user's own trained model, as after t
   }
 });
 
-// What a finished run shows and gives: its epoch table, its evaluation and the SHA-256 of its two
-// bundles (the weights, byte for byte).
-async function outcome(page) {
-  const rows = await page.locator("#lab-results tr").evaluateAll((rows) => rows.map((r) => r.textContent));
-  const evaluation = await page.locator("#lab-evaluation").textContent();
-  const bundles = await page.evaluate(async () => {
-    const digest = async (id) => {
-      const bytes = await (await fetch(document.getElementById(id).href)).arrayBuffer();
-      return [...new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
-    };
-    return [await digest("lab-download-erm"), await digest("lab-download-masktune")];
-  });
-  // The table's training times differ between runs: only its numbers of the models count.
-  return { rows: rows.map((r) => r.replace(/\d+(\.\d+)? s\b/g, "")), evaluation, bundles };
-}
-
 test("the Lab stops on request, or when its worker stops, keeps what finished and continues to the run that never stopped", async () => {
   const browser = await launchChromium({ webgpu: false });
   try {
@@ -494,17 +472,17 @@ test("the Lab stops on request, or when its worker stops, keeps what finished an
     await setField(page, "#lab-images", 2000);
     await setField(page, "#lab-epochs", 3);
     await page.click("#lab-start");
-    const whole = await finished(page, consoleLines);
+    const whole = await runEnded(page, consoleLines);
     assert.equal(whole.state, "finished", whole.text);
     assert.equal(await page.locator("#lab-continue").count(), 0, "nothing to continue");
-    const unstopped = await outcome(page);
+    const unstopped = await runOutcome(page);
 
     // Stop during the second ERM epoch: the first is kept, and the run continues from it.
     await page.click("#lab-start");
     await page.locator("#lab-results tr[data-model='erm'][data-epoch='1']").waitFor({ timeout: 120_000 });
     await page.locator("#lab-status[data-state='running']", { hasText: "epoch 2" }).waitFor({ timeout: 60_000 });
     await page.click("#lab-stop");
-    const { state, text } = await finished(page, consoleLines);
+    const { state, text } = await runEnded(page, consoleLines);
     assert.equal(state, "stopped", text);
     assert.equal(await page.locator("#lab-results tr").count(), 2, "the header and epoch 1");
     assert.equal(await page.locator("#lab-masking").count(), 0, "no masking after a stop");
@@ -515,9 +493,9 @@ test("the Lab stops on request, or when its worker stops, keeps what finished an
     await page.locator("#lab-continue").waitFor({ state: "detached" });
     await setField(page, "#lab-epochs", 3);
     await resume.click();
-    const continued = await finished(page, consoleLines);
+    const continued = await runEnded(page, consoleLines);
     assert.equal(continued.state, "finished", continued.text);
-    assert.deepEqual(await outcome(page), unstopped, "the stopped run, continued, is the run that never stopped");
+    assert.deepEqual(await runOutcome(page), unstopped, "the stopped run, continued, is the run that never stopped");
 
     // A worker that stops during a run is replaced; the run says so, keeps what finished and
     // continues in the new worker.
@@ -531,9 +509,24 @@ test("the Lab stops on request, or when its worker stops, keeps what finished an
     await page.locator("#backend-status[data-state='ready']").waitFor({ timeout: 60_000 });
     assert.equal(await resume.textContent(), "Continue from epoch 3");
     await resume.click();
-    const again = await finished(page, consoleLines);
+    const again = await runEnded(page, consoleLines);
     assert.equal(again.state, "finished", again.text);
-    assert.deepEqual(await outcome(page), unstopped, "the run continued in a new worker is the run that never stopped");
+    assert.deepEqual(await runOutcome(page), unstopped, "the run continued in a new worker is the run that never stopped");
+
+    // A stop after the last ERM epoch (here in the fine-tuning) keeps ERM's epochs; the run
+    // continues with the masking and the fine-tuning, from the last epoch's model and optimizer.
+    await page.click("#lab-start");
+    await page.locator("#lab-status[data-state='running']", { hasText: "Fine-tuning on the masked images" })
+      .waitFor({ timeout: 120_000 });
+    await page.click("#lab-stop");
+    const late = await runEnded(page, consoleLines);
+    assert.equal(late.state, "stopped", late.text);
+    assert.equal(await page.locator("#lab-results tr").count(), 4, "the header and ERM's three epochs");
+    assert.equal(await resume.textContent(), "Continue: mask and fine-tune");
+    await resume.click();
+    const masked = await runEnded(page, consoleLines);
+    assert.equal(masked.state, "finished", masked.text);
+    assert.deepEqual(await runOutcome(page), unstopped, "the run stopped in its fine-tuning, continued, is the run that never stopped");
   } finally {
     await browser.close();
   }
@@ -550,7 +543,7 @@ test("the worker's memory does not grow over three Lab runs in one page", async 
     for (let run = 0; run < 3; run++) {
       await page.click("#lab-start");
       await page.locator("#lab-status[data-state='running']").waitFor({ timeout: 10_000 });
-      const { state, text } = await finished(page, consoleLines);
+      const { state, text } = await runEnded(page, consoleLines);
       assert.equal(state, "finished", text);
       const memory = page.locator("#lab-memory");
       allocated.push(Number(await memory.getAttribute("data-allocated")));

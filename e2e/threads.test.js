@@ -5,8 +5,8 @@
 // without those headers, as a static host that cannot send them would, the same files run the
 // page's own module on one thread and say why, as they do where the threaded build cannot start.
 // The Lab's fields, typed in one after the other
-// on the threaded build, keep their values, and a run too large for its memory is refused with a
-// batch size that fits.
+// on the threaded build, keep their values; a run stopped and continued there ends as the run
+// without a stop; and a run too large for its memory is refused with a batch size that fits.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { serveDirectory, ISOLATION_HEADERS } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole, setField, stopComputeWorker } from "./support/browser.js";
 import { readCards, assertAgrees, trainerPredictions } from "./support/cards.js";
+import { runEnded, runOutcome } from "./support/lab.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
@@ -158,6 +159,37 @@ test("cross-origin isolated, the Lab's fields keep what is typed in them one aft
       }
       await page.close();
     }
+  } finally {
+    await browser.close();
+  }
+});
+
+// The threaded build trains on a pool of threads: a run stopped and continued must still end as
+// the run without a stop, to the byte (the pool may split a product differently, never its sums).
+test("cross-origin isolated, a Lab run stopped and continued ends as the run without a stop", async () => {
+  const browser = await launchChromium({ webgpu: false });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const consoleLines = collectConsole(page);
+    await page.goto(`${isolated.url}#lab`);
+    await page.locator("#backend-status[data-state='ready']").waitFor({ timeout: 120_000 });
+    assert.match(await page.locator("#backend-status strong").textContent(), /threads\)$/);
+    await setField(page, "#lab-images", 1000);
+    await setField(page, "#lab-epochs", 2);
+    await page.click("#lab-start");
+    const whole = await runEnded(page, consoleLines);
+    assert.equal(whole.state, "finished", whole.text);
+    const unstopped = await runOutcome(page);
+
+    await page.click("#lab-start");
+    await page.locator("#lab-status[data-state='running']", { hasText: "epoch 2" }).waitFor({ timeout: 120_000 });
+    await page.click("#lab-stop");
+    const stopped = await runEnded(page, consoleLines);
+    assert.equal(stopped.state, "stopped", stopped.text);
+    await page.click("#lab-continue");
+    const continued = await runEnded(page, consoleLines);
+    assert.equal(continued.state, "finished", continued.text);
+    assert.deepEqual(await runOutcome(page), unstopped, "the stopped run, continued, is the run that never stopped");
   } finally {
     await browser.close();
   }
