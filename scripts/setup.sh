@@ -3,9 +3,17 @@
 # the wasm32 toolchain, trunk, the wasm-bindgen CLI, Chromium + chromedriver (WebGPU tests),
 # Mesa's lavapipe (native wgpu without a GPU) and the browser-test npm packages.
 # A second run on the same machine takes seconds: every step checks before it installs.
+# With --without-cargo-tools it leaves out the tools cargo builds (trunk and the wasm-bindgen
+# CLI: minutes on a new machine), so that scripts/test.sh can build them beside the native tests.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mkdir -p "$TOOLS_DIR/bin"
+CARGO_TOOLS=yes
+case "${1:-}" in
+    "") ;;
+    --without-cargo-tools) CARGO_TOOLS="" ;;
+    *) die "unknown option: $1" "usage: scripts/setup.sh [--without-cargo-tools]" ;;
+esac
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"
@@ -104,9 +112,13 @@ step "Browser and GPU software for the tests"
 apt_install chromium chromium-driver mesa-vulkan-drivers vulkan-tools
 note "$(chromium --version 2>/dev/null | tail -n 1)"
 
-cargo_tool trunk trunk "$TRUNK_VERSION" --locked
-# --locked fails for this CLI (a locked dependency is no longer served), so it resolves afresh.
-cargo_tool wasm-bindgen wasm-bindgen-cli "$(wasm_bindgen_version)"
+if [ -n "$CARGO_TOOLS" ]; then
+    # Without their default features they leave out TLS (and trunk its update check): they
+    # download nothing here, and ring and rustls are minutes of a new machine's build.
+    cargo_tool trunk trunk "$TRUNK_VERSION" --locked --no-default-features
+    # --locked fails for this CLI (a locked dependency is no longer served), so it resolves afresh.
+    cargo_tool wasm-bindgen wasm-bindgen-cli "$(wasm_bindgen_version)" --no-default-features
+fi
 
 step "The project's crates (Trunk builds offline)"
 # Every build's crates, the threaded and WebGPU builds' included: a cargo build downloads only
