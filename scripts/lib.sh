@@ -84,12 +84,18 @@ build_webgpu_worker() {
         --dist "$REPO_ROOT/dist-webgpu" "$REPO_ROOT/webgpu.html" )
 }
 
+# The page's CPU build into dist/, with the threaded and WebGPU builds copied in: they must be
+# built first.
+build_cpu_page() {
+    step "Building the page (trunk build --release)"
+    ( wasm_env && timeout 3600 trunk build --release )
+}
+
 # Builds the page into dist/ as it is hosted (quick when nothing changed).
 build_page() {
     build_threaded_worker
     build_webgpu_worker
-    step "Building the page (trunk build --release)"
-    ( wasm_env && timeout 3600 trunk build --release )
+    build_cpu_page
 }
 
 # The npm packages the page's browser tests and benches drive Chromium with, once.

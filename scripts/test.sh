@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: set-up (idempotent), then two lanes at once: the native tests and the lints,
+# Runs every test: set-up (idempotent), then lanes at once: the native tests and the lints,
 # beside the wasm tools, the page's builds and its browser-only unit tests in headless Chromium;
 # then the built page end to end in headless Chromium with and without WebGPU.
 set -euo pipefail
@@ -10,9 +10,31 @@ bash scripts/setup.sh --without-cargo-tools
 # Native wgpu runs on Mesa's lavapipe where there is no GPU; the loader wants a runtime dir.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 
-# One build leaves much of two cores idle (a single crate's long compile, a link), so the native
-# lane runs beside the wasm lane, in a build folder of its own (the wasm builds' are others);
-# a new machine's run takes minutes less (docs/CI_TIMES.md). Its lines start with "native | ".
+# One build leaves much of two cores idle (a single crate's long compile, a link), so the work
+# runs in lanes, each in a build folder of its own: the native tests and lints, the threaded
+# build once the tools are there, and the rest of the wasm work; a new machine's run takes
+# minutes less (docs/CI_TIMES.md). A lane's lines start with its name.
+declare -A lanes
+start_lane() { # name, command...
+    local name=$1
+    shift
+    # In a process group of its own, so that the whole lane stops when this script does.
+    set -m
+    ("$@" 2>&1 | sed -u "s/^/$name | /") &
+    lanes[$name]=$!
+    set +m
+}
+finish_lane() { # name, what it does
+    step "Waiting for the $1 lane (its lines start with \"$1 | \")"
+    wait "${lanes[$1]}" || die "$2 failed" "the lines starting with \"$1 | \" above say where"
+    unset "lanes[$1]"
+}
+stop_lanes() {
+    local pid
+    for pid in "${lanes[@]}"; do kill -- -"$pid" 2>/dev/null || true; done
+}
+trap stop_lanes EXIT
+
 native_lane() {
     step "Native tests (masktune, kernels on lavapipe/GPU, trainer-native)"
     cargo test --locked
@@ -24,19 +46,14 @@ native_lane() {
     cargo fmt --all --check
     cargo clippy --locked --workspace --all-targets -- -D warnings
 }
-# In a process group of its own, so that the whole lane stops when this script does.
-set -m
-(native_lane 2>&1 | sed -u 's/^/native | /') &
-native=$!
-set +m
-trap 'kill -- -"$native" 2>/dev/null || true' EXIT
+start_lane native native_lane
 
-# The wasm lane: the tools cargo builds (the rest of the set-up is done: seconds), the page.
+# The wasm work: the tools cargo builds (the rest of the set-up is done: seconds), then the
+# threaded build in its lane beside the WebGPU build and the browser tests (their own build
+# folder), then the page, which copies the other two builds.
 bash scripts/setup.sh
-build_page
-
-step "A first visit of any task downloads at most 3 MB gzipped (issue 19)"
-node bench/download_size/measure.mjs --dist "$REPO_ROOT/dist" --limit 3
+start_lane threads build_threaded_worker
+build_webgpu_worker
 
 step "Browser tests: the page's unit tests and the WGSL kernels' parity (wasm-bindgen-test in headless Chromium with WebGPU)"
 (
@@ -52,9 +69,13 @@ step "Browser tests: the page's unit tests and the WGSL kernels' parity (wasm-bi
         --profile wasm-release -p app -p kernels
 )
 
-step "Waiting for the native lane (its lines start with \"native | \")"
-wait "$native" || die "the native tests or the lints failed" "the lines starting with \"native | \" above say which"
-trap - EXIT
+finish_lane threads "the threaded build"
+build_cpu_page
+
+step "A first visit of any task downloads at most 3 MB gzipped (issue 19)"
+node bench/download_size/measure.mjs --dist "$REPO_ROOT/dist" --limit 3
+
+finish_lane native "the native tests or the lints"
 
 step "trainer-native's answers for the images the page tests use (the page must agree)"
 mkdir -p target/e2e
