@@ -4,8 +4,8 @@
 // downloaded and read by `trainer-native predict`, answers as the page's analysis view does; a
 // run on a folder of the user's own images (class subfolders) placed as the trainer places it;
 // a run from the user's own trained model; the stop button, and a worker that stops during a
-// run, each followed by a run that continues from the last epoch (in ERM, or after it in the
-// fine-tuning); the worker's memory over three runs.
+// run (on the MNIST subset or the folder), each followed by a run that continues from the last
+// epoch (in ERM, or after it in the fine-tuning); the worker's memory over three runs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -372,6 +372,34 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
     await page.click("#lab-start");
     assert.equal((await runEnded(page, consoleLines)).state, "finished");
     assert.match(await page.locator("#lab-data").textContent(), /square: \d+\.$/);
+
+    // A worker that stops during a run on a folder is replaced and handed the folder again; the
+    // run continues from its last epoch and ends as the run that never stopped. (The example
+    // folder with 400 images of each class, so that an epoch lasts long enough to stop in.)
+    const larger = join(ROOT, "target", "e2e", "lab-larger-folder");
+    await rm(larger, { recursive: true, force: true });
+    await promisify(execFile)("node", [join(ROOT, "scripts", "example-image-folder.mjs"), larger, "--train", "400", "--test", "5"]);
+    await page.setInputFiles("#lab-folder-input", larger);
+    await page.locator("#lab-folder[data-state='ready']", { hasText: "disc (400), square (400)" }).waitFor();
+    await setField(page, "#lab-epochs", 3);
+    await page.click("#lab-start");
+    const whole = await runEnded(page, consoleLines);
+    assert.equal(whole.state, "finished", whole.text);
+    const unstopped = await runOutcome(page);
+    await page.click("#lab-start");
+    await page.locator("#lab-status[data-state='running']", { hasText: "epoch 2" }).waitFor({ timeout: 60_000 });
+    await stopComputeWorker(page);
+    await page.locator("#lab-folder[data-handed='false']").waitFor({ timeout: 10_000 });
+    const stopped = await runEnded(page, consoleLines);
+    assert.equal(stopped.state, "failed", stopped.text);
+    assert.match(stopped.text, /continue the run after its epoch 1,/);
+    await page.locator("#lab-folder[data-handed='true']").waitFor({ timeout: 60_000 });
+    const resume = page.locator("#lab-continue");
+    assert.equal(await resume.textContent(), "Continue from epoch 2");
+    await resume.click();
+    const continued = await runEnded(page, consoleLines);
+    assert.equal(continued.state, "finished", continued.text);
+    assert.deepEqual(await runOutcome(page), unstopped, "the folder's run continued in a new worker is the run that never stopped");
   } finally {
     await browser.close();
   }

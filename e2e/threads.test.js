@@ -228,9 +228,8 @@ test("cross-origin isolated, a Lab run too large for the threaded build's memory
     // Batches larger than the training set are batches of all of it.
     await setField(page, "#lab-batch-size", 512);
 
-    const end = "#lab-status:is([data-state='finished'], [data-state='failed'], [data-state='stopped'])";
     await page.click("#lab-start");
-    await page.locator(end).waitFor({ timeout: 300_000 });
+    await runEnded(page, consoleLines);
     const refused = await page.locator("#lab-status").textContent();
     const found = refused.match(
       /^Training VGG-11 \(width 32\) on 128 px images in batches of 270 would take about (\d+) MB of memory here, and the page has about (\d+) MB left for it \(WebAssembly's memory stops at 4 GiB\): set the batch size to (\d+) or less, or train it with trainer-native\.$/,
@@ -245,12 +244,8 @@ test("cross-origin isolated, a Lab run too large for the threaded build's memory
     await setField(page, "#lab-batch-size", fits);
     await page.click("#lab-start");
     await page.locator("#lab-status[data-state='running']").waitFor({ timeout: 10_000 });
-    await page.locator(end).waitFor({ timeout: 600_000 });
-    assert.equal(
-      await page.locator("#lab-status").getAttribute("data-state"),
-      "finished",
-      `${await page.locator("#lab-status").textContent()}\n${consoleLines.join("\n")}`,
-    );
+    const { state, text } = await runEnded(page, consoleLines, { timeout: 600_000 });
+    assert.equal(state, "finished", text);
     const linear = Number(await page.locator("#lab-memory").getAttribute("data-linear"));
     console.log(`batches of ${fits}: ${needed} MB needed at 270, ${left} MB left; linear memory after the run ${(linear / 2 ** 20).toFixed(0)} MiB`);
     await screenshot(page, "lab-memory-threads");

@@ -1,10 +1,10 @@
 // The Lab's runs as the tests see them: when one ends, and what a finished one shows and gives.
 
-// Waits for the run to end (finished, failed or stopped); its state, and its status text with
-// the page's console for an assertion's message.
-export async function runEnded(page, consoleLines) {
+// Waits for the run to end (finished, failed or stopped), at most `timeout` ms; its state, and
+// its status text with the page's console for an assertion's message.
+export async function runEnded(page, consoleLines, { timeout = 300_000 } = {}) {
   const end = page.locator("#lab-status:is([data-state='finished'], [data-state='failed'], [data-state='stopped'])");
-  await end.waitFor({ timeout: 300_000 });
+  await end.waitFor({ timeout });
   const state = await end.getAttribute("data-state");
   return { state, text: `${await end.textContent()}\n${consoleLines.join("\n")}` };
 }

@@ -25,6 +25,40 @@ pub struct Trained {
     pub loss: f64,
     pub accuracy: f64,
     pub seconds: f64,
+    pub lr: f64,
+    /// Images trained on.
+    pub images: usize,
+}
+
+impl Trained {
+    /// The epoch's row of the run's history, numbered `epoch` (1-based; the fine-tuning's
+    /// follows ERM's): the model measured on `val`.
+    pub fn validated(
+        &self,
+        epoch: usize,
+        val: &ImageSet,
+        batching: &Batching,
+        device: &Device,
+    ) -> Result<EpochStats> {
+        let probabilities = predict(
+            &self.model,
+            val,
+            batching.batch_size,
+            &batching.normalization,
+            device,
+            "validation",
+        )?;
+        Ok(EpochStats {
+            epoch,
+            lr: self.lr,
+            train_loss: self.loss,
+            train_accuracy: self.accuracy,
+            val_accuracy: Some(accuracy(&probabilities, &val.labels)),
+            images: self.images,
+            seconds: self.seconds,
+            images_per_second: self.images as f64 / self.seconds.max(1e-9),
+        })
+    }
 }
 
 /// [`training::train_epoch`] with a progress bar labelled `label`.
@@ -64,6 +98,8 @@ pub fn train_epoch(
         loss: trained.loss,
         accuracy: trained.accuracy,
         seconds: start.elapsed().as_secs_f64(),
+        lr,
+        images: set.len(),
     })
 }
 

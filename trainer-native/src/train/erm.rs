@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::atomic::write_json_atomic;
 use super::checkpoint::{self, CheckpointHeader, FORMAT, Stage};
 use super::config::RunConfig;
-use super::epoch::{EpochStats, accuracy, predict, train_epoch};
+use super::epoch::{EpochStats, train_epoch};
 use super::error::{Result, TrainError};
 use super::experiment::Datasets;
 use super::report::update_section;
@@ -122,26 +122,9 @@ pub fn train(
             &device,
             &label,
         )?;
+        let stats = trained.validated(epoch + 1, &sets.val, &batching(config), &plain)?;
+        let val_accuracy = stats.val_accuracy.expect("measured on validation");
         model = trained.model;
-        let val_probs = predict(
-            &model,
-            &sets.val,
-            config.batch_size,
-            &config.normalization,
-            &plain,
-            "validation",
-        )?;
-        let val_accuracy = accuracy(&val_probs, &sets.val.labels);
-        let stats = EpochStats {
-            epoch: epoch + 1,
-            lr,
-            train_loss: trained.loss,
-            train_accuracy: trained.accuracy,
-            val_accuracy: Some(val_accuracy),
-            images: sets.train.len(),
-            seconds: trained.seconds,
-            images_per_second: sets.train.len() as f64 / trained.seconds.max(1e-9),
-        };
         eprintln!(
             "epoch {:>3}/{}  lr {lr:.2e}  loss {:.4}  train acc {:.2}%  val acc {:.2}%  {:.0} img/s",
             epoch + 1,

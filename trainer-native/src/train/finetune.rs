@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, CheckpointHeader, Stage};
 use super::config::RunConfig;
-use super::epoch::{EpochStats, accuracy, predict, train_epoch};
+use super::epoch::{EpochStats, train_epoch};
 use super::erm::batching;
 use super::error::Result;
 use super::experiment::Datasets;
@@ -52,25 +52,8 @@ pub fn finetune(
         &device,
         label,
     )?;
-    let val_probs = predict(
-        &trained.model,
-        &sets.val,
-        config.batch_size,
-        &config.normalization,
-        &plain,
-        "validation",
-    )?;
-    let val_accuracy = accuracy(&val_probs, &sets.val.labels);
-    let stats = EpochStats {
-        epoch: header.epochs_done + 1,
-        lr,
-        train_loss: trained.loss,
-        train_accuracy: trained.accuracy,
-        val_accuracy: Some(val_accuracy),
-        images: masked.len(),
-        seconds: trained.seconds,
-        images_per_second: masked.len() as f64 / trained.seconds.max(1e-9),
-    };
+    let stats = trained.validated(header.epochs_done + 1, &sets.val, &batching(config), &plain)?;
+    let val_accuracy = stats.val_accuracy.expect("measured on validation");
     eprintln!(
         "fine-tuned 1 epoch on {} masked images at lr {lr:.2e}: loss {:.4}, val acc {:.2}% (ERM last {:.2}%)",
         masked.len(),

@@ -12,12 +12,9 @@ use masktune::training::{self, RngState, checkpoint, training_rng};
 use rand_chacha::ChaCha8Rng;
 
 use super::data::LabSets;
-use super::{Ended, HeldOut, LabRun, after_batch, measure};
+use super::{Ended, EpochToTrain, HeldOut, LabRun, measure, measure_epoch, train_epoch};
 use crate::protocol::BackendKind;
-use crate::protocol::lab::{
-    EpochPoint, LabCheckpoint, LabErm, LabEvent, LabFile, LabModel, LabSettings, LabStep,
-};
-use crate::worker::backend::now_ms;
+use crate::protocol::lab::{LabCheckpoint, LabErm, LabEvent, LabFile, LabModel, LabSettings};
 
 /// What ERM training leaves: the best model by validation accuracy (which the masking uses)
 /// and the last, with its optimizer, RNG and learning rate (which the fine-tuning continues).
@@ -159,40 +156,29 @@ pub(super) async fn train_erm(
     from: Option<&LabCheckpoint>,
 ) -> Result<Erm, Ended> {
     let recipe = &sets.recipe.recipe;
-    let plain = lab.backend.device.clone();
-    let device = plain.clone().autodiff();
+    let device = lab.backend.device.clone().autodiff();
     let mut state = match from {
         None => ErmState::fresh(sets, settings, &device),
         Some(checkpoint) => ErmState::continued(lab, sets, checkpoint, &device).await?,
     };
-    let batching = sets.batching();
     for epoch in state.epochs_done..recipe.epochs {
-        let step = LabStep::Erm { epoch: epoch + 1 };
-        let start = now_ms();
-        let trained = training::train_epoch(
+        let to_train = EpochToTrain {
+            model: LabModel::Erm,
+            number: epoch + 1,
+            lr: recipe.optimizer.lr_at(epoch),
+            images: &sets.splits.train,
+        };
+        let (model, probabilities) = train_epoch(
+            lab,
+            sets,
+            to_train,
             state.model,
             &mut state.optimizer,
-            recipe.optimizer.lr_at(epoch),
-            &sets.splits.train,
-            &batching,
             &mut state.rng,
-            &device,
-            |done| after_batch(lab, step, done),
         )
         .await?;
-        let train_ms = now_ms() - start;
-        state.model = trained.model;
-        let probabilities = measure(lab, &state.model, sets, &batching, &plain).await?;
-        let (val_accuracy, tests) = probabilities.accuracies(sets);
-        (lab.report)(LabEvent::Epoch(EpochPoint {
-            model: LabModel::Erm,
-            epoch: epoch + 1,
-            train_loss: Some(trained.loss),
-            train_accuracy: Some(trained.accuracy),
-            val_accuracy,
-            tests,
-            train_ms: Some(train_ms),
-        }));
+        state.model = model;
+        let (val_accuracy, _) = probabilities.accuracies(sets);
         // As the trainer: a later epoch replaces the best only when strictly better.
         if state
             .best
@@ -276,19 +262,8 @@ pub(super) async fn given_erm(
     settings: &LabSettings,
     given: GivenErm,
 ) -> Result<Erm, Ended> {
-    let plain = lab.backend.device.clone();
-    let probabilities = measure(lab, &given.model, sets, &sets.batching(), &plain).await?;
-    let (val_accuracy, tests) = probabilities.accuracies(sets);
-    (lab.report)(LabEvent::Epoch(EpochPoint {
-        model: LabModel::Erm,
-        epoch: 0,
-        train_loss: None,
-        train_accuracy: None,
-        val_accuracy,
-        tests,
-        train_ms: None,
-    }));
-    let device = plain.autodiff();
+    let probabilities = measure_epoch(lab, sets, &given.model, LabModel::Erm, 0, None).await?;
+    let device = lab.backend.device.clone().autodiff();
     device.seed(settings.seed);
     let last = readback::module_to(&given.model, &device)
         .await

@@ -14,6 +14,7 @@ use erm::{Erm, given_erm, read_given, train_erm};
 use std::cell::RefCell;
 use std::ops::ControlFlow;
 
+use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
 use gloo_timers::future::TimeoutFuture;
 use masktune::bundle::{Bundle, BundleMetadata, CheckpointKind, TrainingSummary, WeightPrecision};
@@ -26,6 +27,7 @@ use masktune::readback;
 use masktune::training::masking_pass::{example_indices, mask_set};
 use masktune::training::memory::StepMemory;
 use masktune::training::{self, BatchDone, Batching, TrainingError, accuracy};
+use rand_chacha::ChaCha8Rng;
 
 use super::backend::{ComputeBackend, now_ms};
 use super::{canvas, memory};
@@ -163,34 +165,108 @@ async fn finetune(
     masked: &ImageSet,
     erm: &mut Erm,
 ) -> Result<(AnyModel, HeldOut), Ended> {
-    let epochs = erm.epochs;
-    let plain = lab.backend.device.clone();
-    let batching = sets.batching();
-    let start = now_ms();
-    let trained = training::train_epoch(
+    let epoch = EpochToTrain {
+        model: LabModel::MaskTune,
+        number: erm.epochs + 1,
+        lr: erm.last_lr,
+        images: masked,
+    };
+    train_epoch(
+        lab,
+        sets,
+        epoch,
         erm.last.clone(),
         &mut erm.optimizer,
-        erm.last_lr,
-        masked,
-        &batching,
         &mut erm.rng,
-        &plain.clone().autodiff(),
-        |done| after_batch(lab, LabStep::Finetune, done),
+    )
+    .await
+}
+
+/// An epoch of the run to train: the model it trains and its number in the table (the
+/// fine-tuning's follows the ERM epochs), its learning rate and its images (the training set,
+/// or its masked copy).
+struct EpochToTrain<'a> {
+    model: LabModel,
+    number: usize,
+    lr: f64,
+    images: &'a ImageSet,
+}
+
+/// Trains `model` one epoch by the trainer's loop, reporting every batch, then measures it on
+/// the held-out sets and reports the epoch: the trained model and its probabilities.
+async fn train_epoch(
+    lab: &LabRun<'_>,
+    sets: &LabSets,
+    epoch: EpochToTrain<'_>,
+    model: AnyModel,
+    optimizer: &mut ModuleOptimizer,
+    rng: &mut ChaCha8Rng,
+) -> Result<(AnyModel, HeldOut), Ended> {
+    let step = match epoch.model {
+        LabModel::Erm => LabStep::Erm {
+            epoch: epoch.number,
+        },
+        LabModel::MaskTune => LabStep::Finetune,
+    };
+    let start = now_ms();
+    let trained = training::train_epoch(
+        model,
+        optimizer,
+        epoch.lr,
+        epoch.images,
+        &sets.batching(),
+        rng,
+        &lab.backend.device.clone().autodiff(),
+        |done| after_batch(lab, step, done),
     )
     .await?;
-    let train_ms = now_ms() - start;
-    let probabilities = measure(lab, &trained.model, sets, &batching, &plain).await?;
+    let training = EpochTraining {
+        loss: trained.loss,
+        accuracy: trained.accuracy,
+        ms: now_ms() - start,
+    };
+    let probabilities = measure_epoch(
+        lab,
+        sets,
+        &trained.model,
+        epoch.model,
+        epoch.number,
+        Some(training),
+    )
+    .await?;
+    Ok((trained.model, probabilities))
+}
+
+/// How an epoch's training went, as its row in the table shows it.
+struct EpochTraining {
+    loss: f64,
+    accuracy: f64,
+    ms: f64,
+}
+
+/// Measures `model` on the held-out sets and reports it as `which`'s epoch `number`, with how
+/// its training went (none for the user's model, which the run did not train): its
+/// probabilities.
+async fn measure_epoch(
+    lab: &LabRun<'_>,
+    sets: &LabSets,
+    model: &AnyModel,
+    which: LabModel,
+    number: usize,
+    training: Option<EpochTraining>,
+) -> Result<HeldOut, Ended> {
+    let probabilities = measure(lab, model, sets, &sets.batching(), &lab.backend.device).await?;
     let (val_accuracy, tests) = probabilities.accuracies(sets);
     (lab.report)(LabEvent::Epoch(EpochPoint {
-        model: LabModel::MaskTune,
-        epoch: epochs + 1,
-        train_loss: Some(trained.loss),
-        train_accuracy: Some(trained.accuracy),
+        model: which,
+        epoch: number,
+        train_loss: training.as_ref().map(|t| t.loss),
+        train_accuracy: training.as_ref().map(|t| t.accuracy),
         val_accuracy,
         tests,
-        train_ms: Some(train_ms),
+        train_ms: training.map(|t| t.ms),
     }));
-    Ok((trained.model, probabilities))
+    Ok(probabilities)
 }
 
 /// A model's probabilities on the held-out sets, in [`LabSets::held_out`]'s order.
