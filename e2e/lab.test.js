@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { accessibilityViolations } from "./support/accessibility.js";
 import { serveDirectory } from "./support/server.js";
-import { runEnded, runOutcome } from "./support/lab.js";
+import { runEnded, runOutcome, writeExampleFolder } from "./support/lab.js";
 import { launchChromium, screenshot, collectConsole, pageUrl, setField, sidewaysOverflow, stopComputeWorker, SIMULATED_STOP } from "./support/browser.js";
 import { readCards, assertAgrees } from "./support/cards.js";
 import { version } from "../scripts/stamp_assets.mjs";
@@ -378,7 +378,7 @@ test("a Lab run on a folder of the user's own images: placed as the trainer plac
     // folder with 400 images of each class, so that an epoch lasts long enough to stop in.)
     const larger = join(ROOT, "target", "e2e", "lab-larger-folder");
     await rm(larger, { recursive: true, force: true });
-    await promisify(execFile)("node", [join(ROOT, "scripts", "example-image-folder.mjs"), larger, "--train", "400", "--test", "5"]);
+    await writeExampleFolder(larger, { train: 400, test: 5 });
     await page.setInputFiles("#lab-folder-input", larger);
     await page.locator("#lab-folder[data-state='ready']", { hasText: "disc (400), square (400)" }).waitFor();
     await setField(page, "#lab-epochs", 3);

@@ -3,14 +3,13 @@
 // while a folder, a model file or a Lab run's folder is given.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { serveDirectory, ISOLATION_HEADERS } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole, pageUrl } from "./support/browser.js";
+import { writeExampleFolder } from "./support/lab.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
@@ -313,8 +312,7 @@ const startLabOnFolder = (folder) =>
 test(`no main-thread task over ${LONG_TASK_MS} ms while a folder of ${LAB_FOLDER_FILES} files is given to the Lab and runs start on it (CPU fallback)`, async () => {
   const folder = join(await mkdtemp(join(tmpdir(), "masktune-lab-folder-")), "shapes");
   try {
-    const perClass = String(LAB_FOLDER_FILES / 2 - 5);
-    await promisify(execFile)("node", [join(HERE, "..", "scripts", "example-image-folder.mjs"), folder, "--train", perClass, "--test", "5"]);
+    await writeExampleFolder(folder, { train: LAB_FOLDER_FILES / 2 - 5, test: 5 });
     const result = await measureQuietly(() => startLabOnFolder(folder));
     assert.ok(result.supported, "this Chromium reports no long tasks");
     const stopped = "Stopped. What finished is kept below.";

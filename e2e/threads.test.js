@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { serveDirectory, ISOLATION_HEADERS } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole, setField, stopComputeWorker } from "./support/browser.js";
 import { readCards, assertAgrees, trainerPredictions } from "./support/cards.js";
-import { runEnded, runOutcome } from "./support/lab.js";
+import { runEnded, runOutcome, writeExampleFolder } from "./support/lab.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
@@ -205,9 +205,7 @@ test("cross-origin isolated, a Lab run too large for the threaded build's memory
   const runs = join(HERE, "..", "target", "e2e", "lab", "memory");
   const folder = join(runs, "shapes");
   await rm(runs, { recursive: true, force: true });
-  await promisify(execFile)("node", [
-    join(HERE, "..", "scripts", "example-image-folder.mjs"), folder, "--train", "150", "--test", "5",
-  ]);
+  await writeExampleFolder(folder, { train: 150, test: 5 });
   await promisify(execFile)(TRAINER, [
     "pipeline", "--experiment", "folder", "--data", folder, "--image-size", "128", "--model", "vgg",
     "--width", "32", "--epochs", "1", "--subset", "2", "--batch-size", "2", "--runs-dir", runs, "--name", "large",

@@ -1,4 +1,17 @@
-// The Lab's runs as the tests see them: when one ends, and what a finished one shows and gives.
+// The Lab's runs as the tests see them: the example image folder they train on, when a run
+// ends, and what a finished one shows and gives.
+import { execFile } from "node:child_process";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "scripts", "example-image-folder.mjs");
+
+// Writes the example image folder (scripts/example-image-folder.mjs) at `dir`, with `train` and
+// `test` images of each class.
+export async function writeExampleFolder(dir, { train, test }) {
+  await promisify(execFile)("node", [SCRIPT, dir, "--train", String(train), "--test", String(test)]);
+}
 
 // Waits for the run to end (finished, failed or stopped), at most `timeout` ms; its state, and
 // its status text with the page's console for an assertion's message.
