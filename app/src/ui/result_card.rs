@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use gloo_timers::future::TimeoutFuture;
+use leptos::mount::UnmountHandle;
 use leptos::prelude::*;
 use masktune::masking::MaskStats;
 use masktune::metrics::argmax;
@@ -26,19 +28,14 @@ const REHEARSAL_MS: u32 = 2_000;
 /// Draws a card for `shown` into an element that is never shown, gives it `pictures` as
 /// `Response::Drawn` would, and drops it once they have loaded. The page's first card costs
 /// several times a later one (its code's first run); the warm-up's picture pays that while the
-/// models load instead of the user's first image.
+/// models load instead of the user's first image. Each card is drawn in a task of its own, after
+/// the one that took the models: in that one task they held the page's thread for 40-57 ms.
 pub fn rehearse(state: PageState, shown: Shown, pictures: Pictures) {
-    let Some(host) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.create_element("div").ok())
-    else {
-        return;
-    };
     let Ok(file) = web_sys::Blob::new().map(SendWrapper::new) else {
         return;
     };
     // Both states a user's card goes through.
-    let entry = |outcome| Entry {
+    let entry = move |outcome| Entry {
         id: u64::MAX,
         name: WARM_UP_NAME.into(),
         file: file.clone(),
@@ -47,17 +44,26 @@ pub fn rehearse(state: PageState, shown: Shown, pictures: Pictures) {
     let drawn = shown.pictures.clone();
     // The worker sent its pictures with the models: they are not asked for.
     shown.pictures_asked.store(true, Ordering::Relaxed);
-    let (waiting, done) = (
-        entry(Outcome::Waiting),
-        entry(Outcome::Done(Arc::new(shown))),
-    );
-    let cards = leptos::mount::mount_to(host.unchecked_into(), move || {
-        provide_context(state);
-        view! { <ResultCard entry=waiting /> <ResultCard entry=done /> }
+    let done = Arc::new(shown);
+    leptos::task::spawn_local(async move {
+        TimeoutFuture::new(0).await;
+        let waiting = mount_hidden(state, entry(Outcome::Waiting));
+        TimeoutFuture::new(0).await;
+        let done = mount_hidden(state, entry(Outcome::Done(done)));
+        drawn.set(Some(Ok(pictures)));
+        // The cards hold the pictures' URLs: dropped at once, the loads would fail.
+        TimeoutFuture::new(REHEARSAL_MS).await;
+        drop((waiting, done));
     });
-    drawn.set(Some(Ok(pictures)));
-    // The cards hold the pictures' URLs: dropped at once, the loads would fail.
-    gloo_timers::callback::Timeout::new(REHEARSAL_MS, move || drop(cards)).forget();
+}
+
+/// A card for `entry` in an element that is not in the document; it goes when the handle does.
+fn mount_hidden(state: PageState, entry: Entry) -> Option<UnmountHandle<impl Mountable>> {
+    let host = web_sys::window()?.document()?.create_element("div").ok()?;
+    Some(leptos::mount::mount_to(host.unchecked_into(), move || {
+        provide_context(state);
+        view! { <ResultCard entry /> }
+    }))
 }
 
 #[component]
