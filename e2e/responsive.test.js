@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { serveDirectory, ISOLATION_HEADERS } from "./support/server.js";
 import { launchChromium, screenshot, collectConsole, pageUrl } from "./support/browser.js";
 import { writeExampleFolder } from "./support/lab.js";
+import { observeLongTasks } from "./support/long_tasks.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DIST = process.env.MASKTUNE_DIST ?? join(HERE, "..", "dist");
@@ -56,21 +57,6 @@ before(async () => {
   servers.isolated = await serveDirectory(DIST, { headers: ISOLATION_HEADERS });
 });
 after(() => Object.values(servers).forEach((server) => server.close()));
-
-// Records every long task of the page's main thread from the start, and when the models began
-// loading and became ready (`#model-status`'s state).
-function observeLongTasks() {
-  window.longTasks = [];
-  window.longTasksSupported = PerformanceObserver.supportedEntryTypes.includes("longtask");
-  new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) window.longTasks.push({ start: entry.startTime, duration: entry.duration });
-  }).observe({ type: "longtask", buffered: true });
-  window.modelsAt = {};
-  new MutationObserver(() => {
-    const state = document.querySelector("#model-status")?.dataset.state;
-    if (state && window.modelsAt[state] === undefined) window.modelsAt[state] = performance.now();
-  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-state"] });
-}
 
 // How long after the models are ready the page is still taking them in: it draws the warm-up's
 // hidden result cards (app/src/ui/result_card.rs, `rehearse`), kept 2 s.

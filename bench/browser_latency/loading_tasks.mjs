@@ -10,6 +10,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serveDirectory } from "../../e2e/support/server.js";
 import { launchChromium, pageUrl } from "../../e2e/support/browser.js";
+import { observeLongTasks } from "../../e2e/support/long_tasks.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const { values: options } = parseArgs({
@@ -21,19 +22,6 @@ const { values: options } = parseArgs({
   },
 });
 
-// In the page before its own scripts: every long task, and when the models became ready.
-function observe() {
-  window.longTasks = [];
-  new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) window.longTasks.push({ start: entry.startTime, duration: entry.duration });
-  }).observe({ type: "longtask", buffered: true });
-  window.modelsAt = {};
-  new MutationObserver(() => {
-    const state = document.querySelector("#model-status")?.dataset.state;
-    if (state && window.modelsAt[state] === undefined) window.modelsAt[state] = performance.now();
-  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-state"] });
-}
-
 const server = await serveDirectory(options.dist);
 const browser = await launchChromium({ webgpu: options.webgpu });
 try {
@@ -42,7 +30,7 @@ try {
   for (const task of options.tasks.split(",")) {
     for (let load = 1; load <= Number(options.loads); load++) {
       const page = await browser.newPage();
-      await page.addInitScript(observe);
+      await page.addInitScript(observeLongTasks);
       await page.goto(pageUrl(server.url, { webgpu: options.webgpu, fragment: task }));
       await page.locator("#model-status[data-state='ready']").waitFor({ timeout: 300_000 });
       await page.waitForTimeout(3_000);
