@@ -29,7 +29,7 @@ const REHEARSAL_MS: u32 = 2_000;
 /// `Response::Drawn` would, and drops it once they have loaded. The page's first card costs
 /// several times a later one (its code's first run); the warm-up's picture pays that while the
 /// models load instead of the user's first image. Each card is drawn in a task of its own, after
-/// the one that took the models: in that one task they held the page's thread for 40-57 ms.
+/// the one that takes the models, which they made longer (51-57 ms seen, over issue 19's 50 ms).
 pub fn rehearse(state: PageState, shown: Shown, pictures: Pictures) {
     let Ok(file) = web_sys::Blob::new().map(SendWrapper::new) else {
         return;
