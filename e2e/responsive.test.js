@@ -245,7 +245,7 @@ async function inLab(act) {
     await page.goto(pageUrl(servers.plain.url, { webgpu: false, fragment: "lab" }));
     await page.locator("#backend-status:not([data-state='starting'])").waitFor({ timeout: 120_000 });
     // The analysis task's models arrive after the backend is ready, and the page takes them in
-    // one task of its own (40-57 ms on 2026-12-07): not what these tests measure.
+    // tasks of its own (the analysis tests watch those): not what these tests measure.
     await page.locator("#model-status[data-state='ready']").waitFor({ state: "attached", timeout: 120_000 });
     const { since, ...found } = await act(page);
     const result = await page.evaluate((since) => ({
